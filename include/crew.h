@@ -1,0 +1,425 @@
+/*
+ * crew.h - a work-stealing task executor for C, with first-class cancellation.
+ *
+ * This header is the manual. Every function below has the same blocks, in the
+ * same order: what it does, Thread-safety, Ownership, Returns, Errors.
+ *
+ * Model in one paragraph. An executor (crew_t) owns N worker threads, each
+ * with a deque: a task spawned from inside a task goes to the spawning
+ * worker's deque (LIFO for the owner, FIFO for thieves); a task submitted from
+ * any other thread goes through a shared injection queue. A task is a
+ * function `int fn(void *arg)` plus an argument; it gets a 64-bit ID, unique
+ * for the executor's lifetime. Every task reaches exactly one terminal status:
+ * CREW_TASK_DONE (body returned 0), CREW_TASK_FAILED (body returned non-zero),
+ * or CREW_TASK_CANCELLED. Cancelling a queued task removes it (it never runs);
+ * cancelling a running task is a request its body sees through
+ * crew_cancelled(), and its status ends CREW_TASK_CANCELLED whatever it
+ * returns. Cancellation is recursive: children of a cancelled task and
+ * members of a cancelled group (and of its nested groups) are cancelled too.
+ *
+ * Handles. A task submitted with a non-NULL `id` out-parameter is *joinable*:
+ * its record stays inspectable until crew_release() or crew_join(). A task
+ * submitted with `id == NULL` is *detached*: it is reclaimed as soon as it is
+ * terminal. Calls on a released ID return CREW_ENOTASK.
+ *
+ * Errors are negative `int`s (see CREW_ERRNO_MAP); 0 is success; the set may
+ * grow in later versions, so treat unknown negative values as errors.
+ */
+#ifndef CREW_H
+#define CREW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CREW_BUILDING) && defined(__GNUC__)
+#define CREW_API __attribute__((visibility("default")))
+#else
+#define CREW_API
+#endif
+
+#define CREW_VERSION_MAJOR 0
+#define CREW_VERSION_MINOR 1
+#define CREW_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* X(name, value, message). Values are stable; the set may grow. */
+#define CREW_ERRNO_MAP(X)                                                      \
+    X(EINVAL, -1, "invalid argument")                                          \
+    X(ENOMEM, -2, "out of memory")                                             \
+    X(ESHUTDOWN, -3, "executor is shutting down: submission refused")          \
+    X(ENOTASK, -4, "unknown or released task ID")                              \
+    X(ETIMEDOUT, -5, "timed out")                                              \
+    X(ECANCELED, -6, "the calling task was cancelled while it waited")         \
+    X(EDEADLK, -7, "a task may not wait for itself")                           \
+    X(EBUSY, -8, "object still in use")                                        \
+    X(ENOTINTASK, -9, "call is only valid inside a task")                      \
+    X(ETHREAD, -10, "could not create a worker thread")                        \
+    X(EACTORDEAD, -11, "actor is dead: submission refused")                    \
+    X(EWRONGEXEC, -12, "object belongs to another executor")
+
+typedef enum crew_errno {
+#define CREW__ERR_ENUM(name, val, msg) CREW_##name = (val),
+    CREW_ERRNO_MAP(CREW__ERR_ENUM)
+#undef CREW__ERR_ENUM
+} crew_errno_t;
+
+/* Human-readable message for an error or outcome code ("success" for 0,
+ * "unknown error" for values outside the table). Never NULL. Any thread. */
+CREW_API const char *crew_strerror(int err);
+/* The symbolic name ("CREW_ENOTASK"), or "CREW_UNKNOWN". Never NULL. */
+CREW_API const char *crew_err_name(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Types                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct crew crew_t;              /* an executor (opaque) */
+typedef struct crew_group crew_group_t;  /* a group of tasks (opaque) */
+typedef struct crew_actor crew_actor_t;  /* a serial executor (opaque) */
+typedef uint64_t crew_id_t;              /* task ID; 0 is never a valid ID */
+
+/* A task body. Return 0 for success (DONE) or any other value for failure
+ * (FAILED; the value is kept as the task's result code). */
+typedef int (*crew_fn)(void *arg);
+/* Called exactly once with the task's argument when the task is finished
+ * with it: after the body returned, or when the task was removed before it
+ * ran. It runs before the task is seen as terminal by waiters. */
+typedef void (*crew_cleanup_fn)(void *arg);
+
+/* A task's state. QUEUED and RUNNING are live; the others are terminal and
+ * never change once reached. */
+typedef enum crew_status {
+    CREW_TASK_QUEUED = 0,
+    CREW_TASK_RUNNING = 1,
+    CREW_TASK_DONE = 2,
+    CREW_TASK_FAILED = 3,
+    CREW_TASK_CANCELLED = 4,
+    CREW_TASK_ACTOR_DEAD = 5 /* actor task dropped because its actor died */
+} crew_status_t;
+
+/* Name of a status ("DONE"); never NULL. */
+CREW_API const char *crew_status_name(crew_status_t s);
+
+/* Outcomes of crew_cancel() (positive; errors are negative). */
+typedef enum crew_cancel_outcome {
+    CREW_REMOVED = 1,   /* was queued: removed, will never run, now CANCELLED */
+    CREW_REQUESTED = 2, /* was running: its checks now report cancellation,
+                           and its terminal status will be CANCELLED */
+    CREW_TOO_LATE = 3   /* already terminal (or being removed): no change */
+} crew_cancel_outcome_t;
+
+/* Wait forever. Other negative timeouts are invalid (CREW_EINVAL). */
+#define CREW_FOREVER ((int64_t)-1)
+/* Largest finite timeout accepted: one year, in nanoseconds. */
+#define CREW_TIMEOUT_MAX_NS ((int64_t)365 * 24 * 3600 * 1000000000LL)
+/* Longest cancellation reason kept, including the terminating NUL. */
+#define CREW_REASON_MAX 32
+
+/* ------------------------------------------------------------------------ */
+/* Executor                                                                 */
+/* ------------------------------------------------------------------------ */
+
+#define CREW_OPT_PIN 0x1u /* pin worker i to online CPU (i mod ncpu) */
+
+/* Options. Set `size` to sizeof(crew_options_t); zero fields mean default,
+ * so `crew_options_t o = {sizeof o};` is the default configuration. */
+typedef struct crew_options {
+    size_t size;      /* sizeof(crew_options_t), for forward compatibility */
+    unsigned workers; /* 0: $CREW_WORKERS if set, else online CPUs; max 1024 */
+    unsigned flags;   /* CREW_OPT_* */
+    unsigned spin;    /* idle spin rounds before parking; 0: default (64) */
+} crew_options_t;
+
+/* Create an executor and start its workers.
+ * Thread-safety: any thread.
+ * Ownership: *out belongs to the caller until crew_destroy().
+ * Returns: 0, with *out set.
+ * Errors: CREW_EINVAL (out NULL, bad size, workers > 1024, $CREW_WORKERS not
+ *   a number in 1..1024), CREW_ENOMEM, CREW_ETHREAD (a thread could not be
+ *   created; those already started are stopped and nothing leaks). */
+CREW_API int crew_create(crew_t **out, const crew_options_t *opts);
+
+typedef enum crew_shutdown_mode {
+    CREW_DRAIN = 0, /* run everything already queued, then stop */
+    CREW_CANCEL = 1 /* remove everything queued, request every running task */
+} crew_shutdown_mode_t;
+
+/* Stop accepting submissions from outside the executor and wait until every
+ * task is terminal. Tasks running during a drain may still spawn children
+ * (they are part of the drained work); during a cancel shutdown children are
+ * born cancelled. Idempotent: a second call waits again and returns 0; a
+ * CREW_CANCEL call after a CREW_DRAIN one escalates.
+ * Thread-safety: any thread except a worker of this executor.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (ex NULL or mode unknown), CREW_EDEADLK (called from a
+ *   task of this executor). */
+CREW_API int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode);
+
+/* Shut down (CREW_DRAIN if not done yet), join the workers, free everything,
+ * and set *exp to NULL so later calls through that variable fail with
+ * CREW_EINVAL. Records of joinable tasks never released are freed here.
+ * Groups and actors must have been destroyed first.
+ * Thread-safety: any thread except a worker of this executor; no other call
+ *   on this executor may run concurrently or after.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (exp or *exp NULL), CREW_EDEADLK (from a task),
+ *   CREW_EBUSY (a group or actor of this executor is still alive). */
+CREW_API int crew_destroy(crew_t **exp);
+
+/* Number of worker threads. Any thread. Returns 0 for NULL. */
+CREW_API unsigned crew_workers(const crew_t *ex);
+
+/* ------------------------------------------------------------------------ */
+/* Submitting                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Everything about a task besides its body. Zero-initialise, then set. */
+typedef struct crew_task_desc {
+    crew_fn fn;              /* required */
+    void *arg;               /* passed to fn and cleanup */
+    crew_cleanup_fn cleanup; /* optional; see crew_cleanup_fn */
+    crew_group_t *group;     /* optional; NULL: the spawning task's group */
+} crew_task_desc_t;
+
+/* Submit a task. From inside a task of `ex` this is a spawn: the new task is
+ * a child of the calling task (cancelling the caller cancels it), joins the
+ * caller's group unless desc->group says otherwise, and goes to the calling
+ * worker's deque. From any other thread it goes to the injection queue and
+ * has no parent.
+ * Thread-safety: any thread.
+ * Ownership: arg is handed to the task (and to cleanup, which runs exactly
+ *   once even if the task never runs). If id is non-NULL the task is
+ *   joinable and the caller must crew_release() or crew_join() it; if NULL
+ *   it is detached.
+ * Returns: 0, with *id set if id is non-NULL. A child spawned by a task that
+ *   is already cancelled is accepted but born CANCELLED: it never runs.
+ * Errors: CREW_EINVAL (ex or desc or fn NULL), CREW_ESHUTDOWN (shutdown
+ *   began and the caller is not a task of ex), CREW_EWRONGEXEC (group of
+ *   another executor), CREW_EBUSY (group being destroyed), CREW_ENOMEM. On
+ *   error nothing was submitted and cleanup was NOT called: arg is still the
+ *   caller's. */
+CREW_API int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc,
+                            crew_id_t *id);
+
+/* crew_submit_ex() with only fn and arg. */
+CREW_API int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id);
+
+/* Spawn from inside a task onto the current executor (the fork of
+ * fork-join). Same as crew_submit(crew_current(), fn, arg, id).
+ * Thread-safety: only from inside a task.
+ * Errors: CREW_ENOTINTASK outside a task, CREW_EINVAL (fn NULL),
+ *   CREW_ENOMEM. */
+CREW_API int crew_spawn(crew_fn fn, void *arg, crew_id_t *id);
+
+/* Submit n tasks sharing desc's fn, cleanup and group, with args[i] as the
+ * i-th argument, in one operation (one publication, one wake-up). All or
+ * nothing: on error no task was submitted and no cleanup ran.
+ * Thread-safety: any thread.
+ * Ownership: as crew_submit_ex(); ids (n entries) may be NULL for detached.
+ * Returns: 0.
+ * Errors: as crew_submit_ex(), plus CREW_EINVAL for args NULL with n > 0. */
+CREW_API int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
+                               void *const *args, size_t n, crew_id_t *ids);
+
+/* ------------------------------------------------------------------------ */
+/* Inside a task                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* The cooperative check: true if the calling task, any of its ancestors, or
+ * any group enclosing it has been cancelled (or the executor is shutting
+ * down in CREW_CANCEL mode). Cheap enough for an inner loop: no hash lookup
+ * and no lock while nothing is cancelled. False outside a task.
+ * Thread-safety: any thread (meaningful only inside a task). */
+CREW_API bool crew_cancelled(void);
+
+/* ID of the calling task, or 0 outside a task. */
+CREW_API crew_id_t crew_self(void);
+/* Executor running the calling task, or NULL outside a task. */
+CREW_API crew_t *crew_current(void);
+/* Index of the calling worker thread in 0..workers-1, or -1 elsewhere. */
+CREW_API int crew_worker_index(void);
+
+/* ------------------------------------------------------------------------ */
+/* Waiting, cancelling, inspecting                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Wait until task `id` is terminal, then store its status in *status.
+ * From inside a task the wait helps: the worker runs other tasks meanwhile,
+ * so nested fork-join never deadlocks. If the calling task is cancelled
+ * while it waits, the wait returns CREW_ECANCELED at once (the target is
+ * not affected by that, unless it descends from the caller); this is the
+ * waiter's own outcome, never confused with the target's status.
+ * timeout_ns: 0 polls, CREW_FOREVER waits without limit.
+ * Thread-safety: any thread.
+ * Ownership: does not release the task.
+ * Returns: 0 with *status terminal.
+ * Errors: CREW_EINVAL (ex or status NULL, timeout negative but not
+ *   CREW_FOREVER, or above CREW_TIMEOUT_MAX_NS), CREW_ENOTASK, CREW_EDEADLK
+ *   (waiting for itself), CREW_ETIMEDOUT (nothing changed), CREW_ECANCELED. */
+CREW_API int crew_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns,
+                       crew_status_t *status);
+
+/* The join of fork-join: wait for `id` without limit, store its terminal
+ * status, and release it. Unlike crew_wait(), a join always waits for the
+ * terminal state, even if the caller is cancelled meanwhile, so a child
+ * never outlives a stack frame it borrows; the caller's cancellation is
+ * reported afterwards as CREW_ECANCELED (with *status still valid).
+ * Thread-safety: any thread; exactly one join or release per joinable ID.
+ * Returns: 0 (or CREW_ECANCELED), *status terminal, id released.
+ * Errors: CREW_EINVAL, CREW_ENOTASK, CREW_EDEADLK. */
+CREW_API int crew_join(crew_t *ex, crew_id_t id, crew_status_t *status);
+
+/* Give up the handle of a joinable task. The task itself is unaffected: if
+ * it is live it keeps going and is reclaimed when terminal.
+ * Thread-safety: any thread; once per joinable ID.
+ * Errors: CREW_EINVAL (ex NULL), CREW_ENOTASK (unknown, detached or already
+ *   released). */
+CREW_API int crew_release(crew_t *ex, crew_id_t id);
+
+/* Cancel task `id`, optionally with a reason (code and a short text, kept up
+ * to CREW_REASON_MAX-1 bytes) that crew_inspect() reports afterwards. The
+ * first request's reason wins. Idempotent.
+ * Queued: removed before this returns (status CANCELLED, cleanup run,
+ *   waiters woken, group no longer counts it) -> CREW_REMOVED.
+ * Running: requested -> CREW_REQUESTED. Every crew_cancelled() the body makes
+ *   after this returned is true, and its terminal status is CANCELLED.
+ * Terminal (or already being removed) -> CREW_TOO_LATE.
+ * Its descendants are cancelled too: queued ones never start, running ones
+ *   see the request.
+ * Thread-safety: any thread, any task, the task itself.
+ * Returns: a crew_cancel_outcome_t (positive).
+ * Errors: CREW_EINVAL (ex NULL), CREW_ENOTASK (unknown or released ID; the
+ *   task's state is not changed). */
+CREW_API int crew_cancel(crew_t *ex, crew_id_t id, int code,
+                         const char *reason);
+
+/* Synchronous cancellation: crew_cancel(), then wait (as crew_wait()) for
+ * the terminal state. *status is DONE or FAILED if the task won the race,
+ * CANCELLED otherwise. Safe on a task that already finished.
+ * Errors: those of crew_cancel() and crew_wait(). */
+CREW_API int crew_cancel_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns,
+                              crew_status_t *status);
+
+/* How a cancelled task got its cancellation. */
+typedef enum crew_cancel_cause {
+    CREW_CAUSE_NONE = 0,     /* not cancelled */
+    CREW_CAUSE_SELF = 1,     /* crew_cancel() on its own ID */
+    CREW_CAUSE_PARENT = 2,   /* an ancestor task was cancelled */
+    CREW_CAUSE_GROUP = 3,    /* an enclosing group was cancelled */
+    CREW_CAUSE_SHUTDOWN = 4, /* crew_shutdown(CREW_CANCEL) */
+    CREW_CAUSE_ACTOR = 5     /* its actor was killed or shut down */
+} crew_cancel_cause_t;
+
+typedef struct crew_task_info {
+    crew_id_t id;
+    crew_id_t parent;        /* 0 if submitted from outside */
+    crew_id_t group;         /* crew_group_id() of its group, or 0 */
+    crew_status_t status;
+    int result;              /* body's return value (DONE, FAILED) */
+    bool cancel_requested;   /* a cancel reached it while it ran */
+    crew_cancel_cause_t cause;
+    int cancel_code;         /* from the request, 0 if none */
+    char reason[CREW_REASON_MAX]; /* from the request, "" if none */
+} crew_task_info_t;
+
+/* Snapshot of a task that is live, or terminal but not yet released.
+ * Thread-safety: any thread. Returns 0.
+ * Errors: CREW_EINVAL (NULL), CREW_ENOTASK. */
+CREW_API int crew_inspect(crew_t *ex, crew_id_t id, crew_task_info_t *info);
+
+/* ------------------------------------------------------------------------ */
+/* Groups                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Cancel the remaining members as soon as one member FAILS; crew_group_wait
+ * then reports that first failure. */
+#define CREW_GROUP_FAIL_FAST 0x1u
+
+/* Create a group, optionally nested in `parent` (cancelling the parent
+ * cancels this group; cancelling this group never touches the parent).
+ * Thread-safety: any thread.
+ * Ownership: the caller destroys it with crew_group_destroy(); a parent may
+ *   not be destroyed before its nested groups.
+ * Errors: CREW_EINVAL (ex/out NULL, unknown flag), CREW_EWRONGEXEC,
+ *   CREW_ESHUTDOWN, CREW_ENOMEM. */
+CREW_API int crew_group_create(crew_t *ex, crew_group_t *parent,
+                               unsigned flags, crew_group_t **out);
+
+/* Wait until the group has no live member (members spawned by members count
+ * too). *status: DONE if every member finished DONE; otherwise the first
+ * non-DONE outcome in completion order: FAILED for a failure (see
+ * crew_group_info() for which task), CANCELLED if the group was cancelled.
+ * The group stays usable (more tasks may be added and waited for).
+ * Thread-safety: any thread; from inside a task it helps as crew_wait().
+ * Errors: CREW_EINVAL, CREW_ETIMEDOUT, CREW_ECANCELED (the calling task was
+ *   cancelled; the group is not affected unless it is enclosed by it). */
+CREW_API int crew_group_wait(crew_group_t *g, int64_t timeout_ns,
+                             crew_status_t *status);
+
+/* Cancel every member, present and future, and every nested group. Queued
+ * members never start; running ones see the request. Idempotent; the first
+ * reason wins.
+ * Thread-safety: any thread, any task (including members).
+ * Returns: 0. Errors: CREW_EINVAL. */
+CREW_API int crew_group_cancel(crew_group_t *g, int code, const char *reason);
+
+/* Free an empty group.
+ * Thread-safety: any thread; not concurrently with other calls on g.
+ * Errors: CREW_EINVAL (NULL), CREW_EBUSY (live members or live nested
+ *   groups: wait first). */
+CREW_API int crew_group_destroy(crew_group_t *g);
+
+/* ID of a group (same ID space as tasks, never reused). 0 for NULL. */
+CREW_API crew_id_t crew_group_id(const crew_group_t *g);
+
+/* Exact counts, as for crew_stats_t. */
+typedef struct crew_group_info {
+    crew_id_t id;
+    uint64_t live;          /* members not yet terminal */
+    uint64_t submitted;     /* members ever added */
+    uint64_t done, failed, cancelled;
+    uint64_t removed;       /* cancelled before they started */
+    uint64_t cancelled_running; /* cancelled while running */
+    uint64_t late_cancels;  /* cancel requests that found the member done */
+    bool is_cancelled;
+    crew_id_t first_failure; /* first FAILED member, 0 if none */
+    int first_failure_result;
+} crew_group_info_t;
+
+CREW_API int crew_group_info(crew_group_t *g, crew_group_info_t *info);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct crew_stats {
+    size_t size;              /* set to sizeof(crew_stats_t) */
+    uint64_t submitted;       /* tasks created (born-cancelled included) */
+    uint64_t done, failed, cancelled;
+    uint64_t removed;         /* cancelled before they started */
+    uint64_t cancelled_running; /* cancelled while running */
+    uint64_t late_cancels;    /* cancel requests that lost to completion */
+    uint64_t steals;          /* tasks taken from another worker's deque */
+    uint64_t parks;           /* times a worker went to sleep */
+    uint64_t live_tasks;      /* tasks not yet terminal */
+    uint64_t live_records;    /* task records not yet reclaimed */
+    uint64_t cancel_set_size; /* IDs in the cancellation set now */
+} crew_stats_t;
+
+/* Counters of the executor. Exact once the executor is quiescent; while it
+ * runs, each field is a recent value. Any thread.
+ * Errors: CREW_EINVAL (NULL or stats->size too small). */
+CREW_API int crew_stats(crew_t *ex, crew_stats_t *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CREW_H */
