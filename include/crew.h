@@ -121,7 +121,7 @@ typedef enum crew_cancel_outcome {
 /* Largest finite timeout accepted: one year, in nanoseconds. */
 #define CREW_TIMEOUT_MAX_NS ((int64_t)365 * 24 * 3600 * 1000000000LL)
 /* Longest cancellation reason kept, including the terminating NUL. */
-#define CREW_REASON_MAX 32
+#define CREW_REASON_MAX 24
 
 /* ------------------------------------------------------------------------ */
 /* Executor                                                                 */

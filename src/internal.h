@@ -1,0 +1,214 @@
+/*
+ * internal.h - the executor, worker and group structures, and the calls the
+ * modules make into each other. Each module's boundary:
+ *   deque.c   moves pointers between owner and thieves
+ *   inject.c  external submission queue
+ *   park.c    the only code that blocks a worker
+ *   pool.c    task records: slabs, per-worker free lists, ID -> record
+ *   task.c    the only code that changes a task's state word
+ *   cancel.c  the cancellation set and the cooperative check
+ *   group.c   groups
+ *   worker.c  the policy for finding work, running it and helping waits
+ *   executor.c lifecycle and the public submit/wait/inspect calls
+ */
+#ifndef CREW_INTERNAL_H
+#define CREW_INTERNAL_H
+
+#include <ck_epoch.h>
+#include <ck_hs.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crew.h"
+#include "deque.h"
+#include "inject.h"
+#include "park.h"
+#include "platform.h"
+#include "task.h"
+
+#define CREW__MAGIC 0x63726577u       /* "crew" */
+#define CREW__GROUP_MAGIC 0x67727075u /* "grpu" */
+#define CREW__HOME_SHARED 0xFFFFu
+
+/* Counters. Each worker has its own set (single writer: relaxed load +
+ * store, no RMW); threads outside the executor use the shared set with
+ * fetch_add. Readers sum them. */
+typedef struct crew__counters {
+    _Atomic uint64_t created, done, failed, cancelled, removed,
+        cancelled_running, late_cancels, steals, parks, rec_alloc, rec_free;
+} crew__counters_t;
+
+typedef struct crew__worker {
+    crew__deque_t dq; /* top and bottom on their own cache lines */
+    /* Owner-private, hot. */
+    CREW_ALIGNED struct crew *ex;
+    unsigned index;
+    uint64_t rng;
+    crew__task_t *free_list; /* records whose home is this worker */
+    crew__task_t *inbox;     /* private FIFO overflow from the injection
+                                queue when the deque cannot grow */
+    crew__task_t *inbox_tail;
+    ck_epoch_record_t *epoch_rec; /* reader record for the cancel set */
+    pthread_t thread;
+    bool started;
+    crew__counters_t c;
+    /* Written by other threads: records freed elsewhere come home here. */
+    CREW_ALIGNED _Atomic(crew__task_t *) remote_free;
+} crew__worker_t;
+
+_Static_assert(offsetof(crew__worker_t, ex) % CREW_CACHE_LINE == 0,
+               "owner fields start a cache line");
+_Static_assert(offsetof(crew__worker_t, remote_free) % CREW_CACHE_LINE == 0,
+               "remote_free on its own cache line");
+
+typedef struct crew__pool {
+    pthread_mutex_t mu;       /* guards slabs growth and free_list */
+    crew__task_t **dir;       /* slab directory: slot >> SLAB_LOG2 */
+    _Atomic uint32_t nslabs; /* slabs published; dir[i] set before */
+    uint32_t dir_cap;
+    crew__task_t *free_list;  /* under mu */
+    CREW_ALIGNED _Atomic(crew__task_t *) shared_free; /* lock-free pushes */
+} crew__pool_t;
+
+typedef struct crew__cset {
+    pthread_mutex_t mu; /* the single writer lock; also guards reason text */
+    ck_hs_t hs;
+    ck_epoch_t epoch;
+    ck_epoch_record_t *writer;
+    _Atomic uint64_t size;
+} crew__cset_t;
+
+enum { EX_RUNNING = 0, EX_DRAIN = 1, EX_CANCEL = 2 };
+
+struct crew {
+    uint32_t magic;
+    unsigned nworkers;
+    unsigned spin;
+    unsigned flags;
+    uint64_t uid;
+    crew__worker_t *workers;
+    crew__inject_t inject;
+    crew__park_t park;
+    crew__pool_t pool;
+    crew__cset_t cset;
+    /* Number of live cancellation sources (requested tasks, cancelled
+     * groups, cancel shutdown). Zero makes the check a single load. */
+    CREW_ALIGNED _Atomic uint32_t cancel_scopes;
+    _Atomic int mode;          /* EX_* */
+    _Atomic bool stop;         /* workers exit */
+    _Atomic uint32_t quiesce;  /* futex: bumped when a worker goes idle */
+    _Atomic uint32_t quiesce_waiters;
+    _Atomic uint64_t group_seq;
+    _Atomic uint32_t live_groups;
+    _Atomic uint32_t live_actors;
+    crew__counters_t shared; /* for non-worker threads */
+};
+
+struct crew_group {
+    uint32_t magic;
+    unsigned flags;
+    struct crew *ex;
+    crew_id_t id;
+    struct crew_group *parent;
+    CREW_ALIGNED _Atomic uint32_t pending; /* live members; futex word */
+    _Atomic uint32_t waiters;
+    _Atomic int32_t refs; /* handle + (pending > 0) + nested + cross refs */
+    _Atomic uint32_t nested; /* live nested groups */
+    _Atomic bool cancelled;
+    int cancel_code;               /* under cset.mu, before `cancelled` */
+    char reason[CREW_REASON_MAX];  /* likewise */
+    _Atomic uint64_t first_failure;
+    _Atomic int first_failure_result;
+    _Atomic int first_bad; /* first non-DONE status, 0 if none */
+    _Atomic uint64_t submitted, done, failed, cancelled_n, removed,
+        cancelled_running, late_cancels;
+};
+
+/* Thread-local context. */
+/* initial-exec: a direct %fs-relative access instead of a __tls_get_addr
+ * call in the shared library; crew's TLS is two pointers, well within the
+ * static TLS surplus glibc keeps for libraries loaded with dlopen. */
+#define CREW_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+extern CREW_TLS crew__worker_t *crew__tls_worker;
+extern CREW_TLS crew__task_t *crew__tls_task;
+
+static inline crew__worker_t *crew__self_worker(struct crew *ex)
+{
+    crew__worker_t *w = crew__tls_worker;
+    return (w && w->ex == ex) ? w : NULL;
+}
+
+/* Add n to counter field f of the calling thread's set. */
+#define CREW__COUNT(ex, w, f, n)                                               \
+    do {                                                                       \
+        if (w) /* relaxed: single writer; readers want a recent value */      \
+            atomic_store_explicit(                                             \
+                &(w)->c.f,                                                     \
+                atomic_load_explicit(&(w)->c.f, memory_order_relaxed) + (n),   \
+                memory_order_relaxed);                                         \
+        else /* relaxed: a statistic; quiescence reads use seq_cst fences */   \
+            atomic_fetch_add_explicit(&(ex)->shared.f, (n),                    \
+                                      memory_order_relaxed);                   \
+    } while (0)
+
+/* pool.c */
+int crew__pool_init(struct crew *ex);
+void crew__pool_destroy(struct crew *ex);
+crew__task_t *crew__task_alloc(struct crew *ex, crew__worker_t *w);
+void crew__task_recycle(struct crew *ex, crew__task_t *t);
+crew__task_t *crew__slot_record(struct crew *ex, crew_id_t id);
+
+/* task.c */
+crew__task_t *crew__task_get(struct crew *ex, crew_id_t id, bool allow_released);
+void crew__task_unref(struct crew *ex, crew__task_t *t);
+uint32_t crew__task_dequeued(struct crew *ex, crew__worker_t *w,
+                             crew__task_t *t, bool join_release);
+int crew__task_cancel(struct crew *ex, crew__task_t *t, int code,
+                      const char *reason, uint8_t cause);
+void crew__task_finish_removed(struct crew *ex, crew__task_t *t, uint32_t phase);
+void crew__task_free(struct crew *ex, crew__task_t *t);
+int crew__task_release(struct crew *ex, crew__task_t *t);
+bool crew__task_wait_done(crew__task_t *t, crew_status_t *st);
+
+/* cancel.c */
+int crew__cset_init(struct crew *ex);
+void crew__cset_destroy(struct crew *ex);
+bool crew__cset_insert(struct crew *ex, crew_id_t id); /* under cset.mu */
+void crew__cset_remove(struct crew *ex, crew_id_t id); /* under cset.mu */
+int crew__cset_register(struct crew *ex, crew__worker_t *w);
+bool crew__is_cancelled(struct crew *ex, crew__task_t *t, uint8_t *cause,
+                        int *code, const char **reason);
+bool crew__inherited_cancel(struct crew *ex, crew__task_t *t, uint8_t *cause,
+                            int *code, const char **reason);
+void crew__copy_reason(char *dst, const char *src);
+
+/* group.c */
+void crew__group_add(struct crew_group *g);
+void crew__group_member_done(struct crew *ex, struct crew_group *g,
+                             crew__task_t *t, uint32_t phase);
+void crew__group_ref(struct crew_group *g);
+void crew__group_unref(struct crew_group *g);
+bool crew__group_chain_cancelled(struct crew_group *g, int *code,
+                                 const char **reason);
+void crew__group_count_cancel(struct crew_group *g, bool removed);
+int crew__group_cancel_locked(struct crew *ex, struct crew_group *g, int code,
+                              const char *reason);
+
+/* worker.c */
+int crew__workers_start(struct crew *ex);
+void crew__workers_stop(struct crew *ex);
+bool crew__push_local(struct crew *ex, crew__worker_t *w, crew__task_t *t);
+crew__task_t *crew__find_work(struct crew *ex, crew__worker_t *w);
+bool crew__any_work(struct crew *ex);
+int crew__help_until(struct crew *ex, crew__worker_t *w, bool (*done)(void *),
+                     void *ctx, int64_t deadline, bool stop_on_cancel);
+void crew__notify_quiesce(struct crew *ex);
+
+/* executor.c */
+bool crew__valid(const struct crew *ex);
+uint64_t crew__live_tasks(struct crew *ex);
+int crew__check_timeout(int64_t timeout_ns, int64_t *deadline);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * platform.h - the only place crew touches the operating system: memory,
+ * futexes (or a portable fallback), clocks, threads, CPU pinning.
+ * platform.c is the only file with #ifdef __linux__.
+ */
+#ifndef CREW_PLATFORM_H
+#define CREW_PLATFORM_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tunables.h"
+
+#define CREW_ALIGNED alignas(CREW_CACHE_LINE)
+#define CREW_LIKELY(x) __builtin_expect(!!(x), 1)
+#define CREW_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CREW_NOINLINE __attribute__((noinline))
+
+/* All of crew's allocations. Memory is aligned to CREW_CACHE_LINE.
+ * Fault injection (fault.h) can make crew__malloc return NULL. */
+void *crew__malloc(size_t n);
+void *crew__calloc(size_t n, size_t size);
+void crew__free(void *p);
+
+/* Block while *addr == expected, for at most timeout_ns (< 0: forever).
+ * Spurious returns are allowed; callers re-check their condition. */
+void crew__futex_wait(_Atomic uint32_t *addr, uint32_t expected,
+                      int64_t timeout_ns);
+/* Wake up to n threads blocked on addr (INT32_MAX: all). */
+void crew__futex_wake(_Atomic uint32_t *addr, int n);
+
+/* Monotonic clock in nanoseconds. */
+int64_t crew__now_ns(void);
+
+/* Start a thread (fault injection can make it fail). Returns 0 or errno. */
+int crew__thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
+/* Pin the calling thread to online CPU (i mod ncpu); best effort. */
+void crew__pin_self(unsigned i);
+/* Number of online CPUs (at least 1). */
+unsigned crew__ncpu(void);
+
+static inline void crew__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+#endif

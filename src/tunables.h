@@ -1,0 +1,39 @@
+/*
+ * tunables.h - every tunable constant of crew, with its unit and reason.
+ * Each is checked at compile time against a sane range.
+ */
+#ifndef CREW_TUNABLES_H
+#define CREW_TUNABLES_H
+
+/* Cache line size in bytes; x86-64 and most ARM64 parts. */
+#define CREW_CACHE_LINE 64
+
+/* Idle spin rounds (each one full scan for work) before a worker parks.
+ * Long enough to bridge a fork-join gap, short enough that an idle
+ * executor goes quiet within microseconds. */
+#define CREW_SPIN_DEFAULT 64
+_Static_assert(CREW_SPIN_DEFAULT >= 1 && CREW_SPIN_DEFAULT <= 100000, "spin");
+
+/* Initial deque ring size in slots (power of two). 1024 slots = 8 KiB. */
+#define CREW_DEQUE_INIT_LOG2 10
+_Static_assert(CREW_DEQUE_INIT_LOG2 >= 2 && CREW_DEQUE_INIT_LOG2 <= 20, "deque");
+
+/* Task records per slab (power of two): one malloc per 1024 records. */
+#define CREW_SLAB_LOG2 10
+/* Bits of a task ID that name the record slot: up to 2^26 (67 M) live
+ * records; the remaining 38 bits are the slot's generation. */
+#define CREW_SLOT_BITS 26
+_Static_assert(CREW_SLAB_LOG2 < CREW_SLOT_BITS && CREW_SLOT_BITS <= 32, "slot");
+
+/* Records an external (non-worker) thread takes from the shared pool at a
+ * time, so the pool mutex is taken once per this many submissions. */
+#define CREW_EXT_BATCH 64
+_Static_assert(CREW_EXT_BATCH >= 1 && CREW_EXT_BATCH <= 4096, "batch");
+
+/* Maximum worker threads. */
+#define CREW_MAX_WORKERS 1024
+
+/* Initial capacity of the cancellation set (entries). It grows on demand. */
+#define CREW_CSET_INIT 64
+
+#endif

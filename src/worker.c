@@ -1,0 +1,275 @@
+/*
+ * worker.c - the policy for finding work, the worker loop, and waits that
+ * help instead of blocking.
+ *
+ * Finding work, in order: own deque (LIFO, hot in cache), own inbox
+ * (private overflow, only when a deque could not grow), the injection
+ * queue (take everything, run the oldest, push the rest on our deque where
+ * others can steal it), then one pass over the other workers starting at a
+ * random victim (steal FIFO). A worker that takes a batch or steals while
+ * others sleep wakes one more, so parallelism spreads without every spawn
+ * paying a wake-up (Go's "spinning thread" idea).
+ *
+ * Shutdown protocol (executor.c drives it):
+ *  1. mode := DRAIN or CANCEL; external submissions are refused from now.
+ *  2. In CANCEL mode cancel_scopes += 1, so every check and every pop sees
+ *     the executor-wide cancellation; queued tasks are removed when popped,
+ *     running ones see crew_cancelled() == true.
+ *  3. Wake every worker (park notify_all) so the queues drain.
+ *  4. Wait until live tasks == 0: workers bump `quiesce` each time they go
+ *     idle while someone waits, and the waiter re-counts.
+ *  5. crew_destroy: stop := true, notify_all, join the threads. A worker
+ *     exits only when stop is set and it found no work after preparing to
+ *     park, so nothing queued is left behind.
+ */
+#include <limits.h>
+
+#include "internal.h"
+
+CREW_TLS crew__worker_t *crew__tls_worker;
+CREW_TLS crew__task_t *crew__tls_task;
+
+static uint64_t next_rand(crew__worker_t *w)
+{
+    /* xorshift64*: cheap, per-worker, no shared state. */
+    uint64_t x = w->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+bool crew__push_local(struct crew *ex, crew__worker_t *w, crew__task_t *t)
+{
+    if (CREW_UNLIKELY(!crew__deque_push(&w->dq, t))) {
+        /* The ring could not grow: keep it private rather than fail. */
+        t->next = NULL;
+        if (w->inbox_tail)
+            w->inbox_tail->next = t;
+        else
+            w->inbox = t;
+        w->inbox_tail = t;
+        return false;
+    }
+    /* Owner push: the relaxed variant of step b (park.c, "owner pushes"):
+     * no fence on the spawn hot path. */
+    if (crew__park_has_sleepers(&ex->park))
+        crew__park_notify_one(&ex->park);
+    return true;
+}
+
+static crew__task_t *take_injected(struct crew *ex, crew__worker_t *w)
+{
+    crew__task_t *t = crew__inject_take_all(&ex->inject), *rest;
+    if (!t)
+        return NULL;
+    rest = t->next;
+    while (rest) {
+        crew__task_t *n = rest->next;
+        if (!crew__deque_push(&w->dq, rest)) {
+            rest->next = n;
+            if (w->inbox_tail)
+                w->inbox_tail->next = rest;
+            else
+                w->inbox = rest;
+            while (rest->next)
+                rest = rest->next;
+            w->inbox_tail = rest;
+            break;
+        }
+        rest = n;
+    }
+    if (t->next)
+        crew__park_notify_one(&ex->park);
+    return t;
+}
+
+crew__task_t *crew__find_work(struct crew *ex, crew__worker_t *w)
+{
+    crew__task_t *t = crew__deque_pop(&w->dq);
+    unsigned n = ex->nworkers, start;
+    if (t)
+        return t;
+    if (w->inbox) {
+        t = w->inbox;
+        w->inbox = t->next;
+        if (!w->inbox)
+            w->inbox_tail = NULL;
+        return t;
+    }
+    t = take_injected(ex, w);
+    if (t)
+        return t;
+    if (n < 2)
+        return NULL;
+    start = (unsigned)(next_rand(w) % n);
+    for (unsigned i = 0; i < n; i++) {
+        crew__worker_t *v = &ex->workers[(start + i) % n];
+        void *x;
+        crew__steal_t r;
+        if (v == w)
+            continue;
+        do
+            r = crew__deque_steal(&v->dq, &x);
+        while (r == CREW__STEAL_LOST);
+        if (r == CREW__STEAL_OK) {
+            CREW__COUNT(ex, w, steals, 1);
+            if (crew__deque_size(&v->dq) > 0 && crew__park_has_sleepers(&ex->park))
+                crew__park_notify_one(&ex->park);
+            return x;
+        }
+    }
+    return NULL;
+}
+
+bool crew__any_work(struct crew *ex)
+{
+    /* seq_cst fence: step 3 of the park protocol reads the queues after
+     * step 2's announcement. Without it these loads could be satisfied
+     * before the announcement is visible, and a producer that missed our
+     * announcement could also be missed here. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!crew__inject_empty(&ex->inject))
+        return true;
+    for (unsigned i = 0; i < ex->nworkers; i++)
+        if (crew__deque_size(&ex->workers[i].dq) > 0)
+            return true;
+    return false;
+}
+
+void crew__notify_quiesce(struct crew *ex)
+{
+    /* seq_cst: pairs with the waiter's increment of quiesce_waiters before
+     * it counts live tasks (executor.c, shutdown step 4). */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&ex->quiesce_waiters, memory_order_relaxed) != 0) {
+        atomic_fetch_add_explicit(&ex->quiesce, 1, memory_order_seq_cst);
+        crew__futex_wake(&ex->quiesce, INT_MAX);
+    }
+}
+
+/* Park (protocol in park.c). Returns true if the worker should exit. */
+static bool idle(struct crew *ex, crew__worker_t *w)
+{
+    uint32_t key;
+    for (unsigned i = 0; i < ex->spin; i++) {
+        if (crew__any_work(ex) || w->inbox)
+            return false;
+        for (int k = 0; k < 16; k++)
+            crew__cpu_relax();
+    }
+    crew__notify_quiesce(ex);
+    key = crew__park_prepare(&ex->park);
+    if (crew__any_work(ex)) {
+        crew__park_done(&ex->park);
+        return false;
+    }
+    /* acquire: pairs with the release store in crew__workers_stop; the
+     * queues were checked empty above, after our announcement. */
+    if (atomic_load_explicit(&ex->stop, memory_order_acquire)) {
+        crew__park_done(&ex->park);
+        return true;
+    }
+    CREW__COUNT(ex, w, parks, 1);
+    crew__park_sleep(&ex->park, key, -1);
+    crew__park_done(&ex->park);
+    return false;
+}
+
+static void *worker_main(void *arg)
+{
+    crew__worker_t *w = arg;
+    struct crew *ex = w->ex;
+    crew__tls_worker = w;
+    if (ex->flags & CREW_OPT_PIN)
+        crew__pin_self(w->index);
+    for (;;) {
+        crew__task_t *t = crew__find_work(ex, w);
+        if (t) {
+            crew__task_dequeued(ex, w, t, false);
+            continue;
+        }
+        if (idle(ex, w))
+            break;
+    }
+    crew__tls_worker = NULL;
+    return NULL;
+}
+
+int crew__workers_start(struct crew *ex)
+{
+    for (unsigned i = 0; i < ex->nworkers; i++) {
+        crew__worker_t *w = &ex->workers[i];
+        if (crew__thread_create(&w->thread, worker_main, w) != 0) {
+            crew__workers_stop(ex);
+            return CREW_ETHREAD;
+        }
+        w->started = true;
+    }
+    return 0;
+}
+
+void crew__workers_stop(struct crew *ex)
+{
+    /* release: pairs with the acquire load in idle(). */
+    atomic_store_explicit(&ex->stop, true, memory_order_release);
+    crew__park_notify_all(&ex->park);
+    for (unsigned i = 0; i < ex->nworkers; i++) {
+        crew__worker_t *w = &ex->workers[i];
+        if (w->started) {
+            pthread_join(w->thread, NULL);
+            w->started = false;
+        }
+    }
+}
+
+/*
+ * Wait for done(ctx) on a worker thread, running other tasks meanwhile.
+ * When nothing is runnable it parks like an idle worker (park.c protocol);
+ * whoever makes done(ctx) true wakes parked workers (notify_all), and so
+ * does a cancel that may concern the waiting task.
+ */
+int crew__help_until(struct crew *ex, crew__worker_t *w, bool (*done)(void *),
+                     void *ctx, int64_t deadline, bool stop_on_cancel)
+{
+    unsigned spins = 0;
+    crew__task_t *self = crew__tls_task;
+    for (;;) {
+        crew__task_t *t;
+        uint32_t key;
+        if (done(ctx))
+            return 0;
+        if (stop_on_cancel && self && crew_cancelled())
+            return CREW_ECANCELED;
+        t = crew__find_work(ex, w);
+        if (t) {
+            crew__task_dequeued(ex, w, t, false);
+            spins = 0;
+            continue;
+        }
+        if (deadline >= 0 && crew__now_ns() >= deadline)
+            return CREW_ETIMEDOUT;
+        if (++spins < ex->spin) {
+            crew__cpu_relax();
+            continue;
+        }
+        key = crew__park_prepare(&ex->park);
+        if (crew__any_work(ex) || w->inbox || done(ctx) ||
+            (stop_on_cancel && self && crew_cancelled())) {
+            crew__park_done(&ex->park);
+            continue;
+        }
+        {
+            int64_t left = -1;
+            if (deadline >= 0) {
+                left = deadline - crew__now_ns();
+                if (left < 0)
+                    left = 0;
+            }
+            crew__park_sleep(&ex->park, key, left);
+        }
+        crew__park_done(&ex->park);
+        spins = 0;
+    }
+}
