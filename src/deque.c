@@ -64,8 +64,8 @@ void crew__deque_destroy(crew__deque_t *d)
     }
 }
 
-static CREW_NOINLINE crew__ring_t *grow(crew__deque_t *d, crew__ring_t *a,
-                                        int64_t t, int64_t b)
+CREW_NOINLINE crew__ring_t *crew__deque_grow(crew__deque_t *d, crew__ring_t *a,
+                                            int64_t t, int64_t b)
 {
     crew__ring_t *n = ring_new((a->mask + 1) * 2);
     if (!n)
@@ -83,74 +83,8 @@ static CREW_NOINLINE crew__ring_t *grow(crew__deque_t *d, crew__ring_t *a,
     return n;
 }
 
-bool crew__deque_push(crew__deque_t *d, void *x)
-{
-    /* relaxed: only the owner writes bottom. */
-    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
-    /* acquire: pairs with the CAS of top in steal(); a slot is reused only
-     * after the thief that took it has read it. */
-    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
-    /* relaxed: only the owner writes ring. */
-    crew__ring_t *a = atomic_load_explicit(&d->ring, memory_order_relaxed);
-    if (CREW_UNLIKELY(b - t > a->mask)) {
-        a = grow(d, a, t, b);
-        if (!a)
-            return false;
-    }
-    /* relaxed: published by the release store of bottom just below. */
-    atomic_store_explicit(&a->slot[b & a->mask], x, memory_order_relaxed);
-    /* release: pairs with the acquire load of bottom in steal(); the thief
-     * that sees b+1 sees the slot and everything the spawner wrote into the
-     * task record before pushing it. */
-    atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
-    return true;
-}
 
-void *crew__deque_pop(crew__deque_t *d)
-{
-    /* relaxed: only the owner writes bottom and ring. */
-    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
-    crew__ring_t *a = atomic_load_explicit(&d->ring, memory_order_relaxed);
-    int64_t t;
-    void *x;
-    atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
-    /* seq_cst fence: orders the store of bottom before the load of top.
-     * Without it a thief could read the old bottom while we read the old
-     * top, and both would take the last element. Pairs with the fence in
-     * steal(). */
-    atomic_thread_fence(memory_order_seq_cst);
-    /* relaxed: ordered by the fence above. */
-    t = atomic_load_explicit(&d->top, memory_order_relaxed);
-    if (t > b) {
-        /* Empty: restore bottom. relaxed: owner-only variable. */
-        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
-        return NULL;
-    }
-    x = atomic_load_explicit(&a->slot[b & a->mask], memory_order_relaxed);
-    if (t == b) {
-        /* Last element: race thieves for it. seq_cst on success: part of
-         * the total order with the fences; relaxed on failure: we return
-         * empty and read nothing else. */
-        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1,
-                                                     memory_order_seq_cst,
-                                                     memory_order_relaxed))
-            x = NULL;
-        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
-    }
-    return x;
-}
 
-void *crew__deque_peek(crew__deque_t *d)
-{
-    /* relaxed: owner-only reads of bottom/ring; top acquire as in push. A
-     * thief may take the element right after; callers re-check with pop. */
-    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
-    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
-    crew__ring_t *a = atomic_load_explicit(&d->ring, memory_order_relaxed);
-    if (t > b)
-        return NULL;
-    return atomic_load_explicit(&a->slot[b & a->mask], memory_order_relaxed);
-}
 
 crew__steal_t crew__deque_steal(crew__deque_t *d, void **out)
 {
@@ -158,7 +92,7 @@ crew__steal_t crew__deque_steal(crew__deque_t *d, void **out)
     int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
     int64_t b;
     /* seq_cst fence: pairs with the fence in pop(); see the proof sketch. */
-    atomic_thread_fence(memory_order_seq_cst);
+    CREW_FENCE_SEQ_CST();
     /* acquire: pairs with the release store of bottom in push(). */
     b = atomic_load_explicit(&d->bottom, memory_order_acquire);
     if (t >= b)

@@ -151,10 +151,10 @@ static uint64_t sum(struct crew *ex, size_t off)
 uint64_t crew__live_tasks(struct crew *ex)
 {
     uint64_t fin, created;
-    atomic_thread_fence(memory_order_seq_cst);
+    CREW_FENCE_SEQ_CST();
     fin = SUM(ex, done) + SUM(ex, failed) + SUM(ex, cancelled);
     /* seq_cst fence: keeps the two passes in order (see above). */
-    atomic_thread_fence(memory_order_seq_cst);
+    CREW_FENCE_SEQ_CST();
     created = SUM(ex, created);
     return created > fin ? created - fin : 0;
 }
@@ -255,14 +255,11 @@ static bool init_task(struct crew *ex, crew__task_t *t, crew__task_t *parent,
     t->group = g;
     t->group_id = g ? g->id : 0;
     t->flags = 0;
-    t->cause = 0;
-    t->cancel_code = 0;
-    t->reason[0] = '\0';
     t->spawned = 0;
     t->joined_self = 0;
-    t->result = 0;
-    t->next = NULL;
     t->owner = NULL;
+    /* cause, cancel_code, reason and result are written before they can
+     * be read (see task.h); next belongs to the queues. */
     if (parent) {
         parent->spawned++;
         if (parent->group && g != parent->group) {
@@ -363,12 +360,54 @@ int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id)
     return crew_submit_ex(ex, &d, id);
 }
 
+/* The fork of fork-join, kept short: the caller is a running task, so
+ * the executor is valid, submissions are open to it, the group is its
+ * parent's, and the record comes from this worker's private list. */
 int crew_spawn(crew_fn fn, void *arg, crew_id_t *id)
 {
     crew__worker_t *w = crew__tls_worker;
-    if (!w || !crew__tls_task)
+    crew__task_t *parent = crew__tls_task, *t;
+    struct crew *ex;
+    crew_group_t *g;
+    uint64_t tid;
+    if (CREW_UNLIKELY(!w || !parent))
         return CREW_ENOTINTASK;
-    return crew_submit(w->ex, fn, arg, id);
+    if (CREW_UNLIKELY(!fn))
+        return CREW_EINVAL;
+    ex = w->ex;
+    g = parent->group;
+    t = w->free_list;
+    if (CREW_UNLIKELY(!t || g || atomic_load_explicit(&ex->cancel_scopes,
+                                                      memory_order_relaxed))) {
+        crew_task_desc_t d = {fn, arg, NULL, NULL};
+        return crew_submit_ex(ex, &d, id);
+    }
+    w->free_list = t->next;
+    t->home = (uint16_t)w->index;
+    /* relaxed: published by the release store of the state word below. */
+    tid = atomic_load_explicit(&t->id, memory_order_relaxed) +
+          ((uint64_t)1 << CREW_SLOT_BITS);
+    atomic_store_explicit(&t->id, tid, memory_order_relaxed);
+    t->fn = fn;
+    t->arg = arg;
+    t->cleanup = NULL;
+    t->parent = parent;
+    t->group = NULL;
+    t->group_id = 0;
+    t->flags = 0;
+    t->spawned = 0;
+    t->joined_self = 0;
+    t->owner = NULL;
+    parent->spawned++;
+    /* release: as in init_task. */
+    atomic_store_explicit(&t->state, T_QUEUED | T_INQUEUE | (id ? 0 : T_RELEASED),
+                          memory_order_release);
+    CREW__COUNT(ex, w, rec_alloc, 1);
+    CREW__COUNT(ex, w, created, 1);
+    if (id)
+        *id = tid;
+    crew__push_local(ex, w, t);
+    return 0;
 }
 
 int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,

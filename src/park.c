@@ -82,7 +82,7 @@ void crew__park_notify_one(crew__park_t *p)
     /* seq_cst fence: step b; pairs with step 2's RMW. Without it the load of
      * sleepers may be satisfied before our publication is visible and a
      * worker between 2 and 3 may miss both. */
-    atomic_thread_fence(memory_order_seq_cst);
+    CREW_FENCE_SEQ_CST();
     if (atomic_load_explicit(&p->sleepers, memory_order_relaxed) != 0)
         bump(p, 1);
 }
@@ -90,7 +90,7 @@ void crew__park_notify_one(crew__park_t *p)
 void crew__park_notify_all(crew__park_t *p)
 {
     /* seq_cst fence: as in notify_one. */
-    atomic_thread_fence(memory_order_seq_cst);
+    CREW_FENCE_SEQ_CST();
     if (atomic_load_explicit(&p->sleepers, memory_order_relaxed) != 0)
         bump(p, INT_MAX);
 }

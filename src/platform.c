@@ -22,6 +22,10 @@
 #include <sys/syscall.h>
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+_Atomic unsigned crew__tsan_fence_word;
+#endif
+
 /* Relaxed is enough for all four: they are test counters with no data
  * published through them. */
 static _Atomic int64_t fault_alloc_count;

@@ -42,6 +42,20 @@ void crew__pin_self(unsigned i);
 /* Number of online CPUs (at least 1). */
 unsigned crew__ncpu(void);
 
+/* A seq_cst fence. ThreadSanitizer does not model fences (GCC warns with
+ * -Wtsan), so under TSan every fence becomes a seq_cst RMW on one shared
+ * word: all fences then sit in one modification order, which gives the
+ * Dekker-style pairs in deque.c and park.c the same guarantee and lets
+ * TSan see the edges. Only sanitizer builds pay for the shared line. */
+#if defined(__SANITIZE_THREAD__)
+extern _Atomic unsigned crew__tsan_fence_word;
+#define CREW_FENCE_SEQ_CST()                                                   \
+    ((void)atomic_fetch_add_explicit(&crew__tsan_fence_word, 0,                \
+                                     memory_order_seq_cst))
+#else
+#define CREW_FENCE_SEQ_CST() atomic_thread_fence(memory_order_seq_cst)
+#endif
+
 static inline void crew__cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)

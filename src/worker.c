@@ -129,7 +129,7 @@ bool crew__any_work(struct crew *ex)
      * step 2's announcement. Without it these loads could be satisfied
      * before the announcement is visible, and a producer that missed our
      * announcement could also be missed here. */
-    atomic_thread_fence(memory_order_seq_cst);
+    CREW_FENCE_SEQ_CST();
     if (!crew__inject_empty(&ex->inject))
         return true;
     for (unsigned i = 0; i < ex->nworkers; i++)
@@ -142,7 +142,7 @@ void crew__notify_quiesce(struct crew *ex)
 {
     /* seq_cst: pairs with the waiter's increment of quiesce_waiters before
      * it counts live tasks (executor.c, shutdown step 4). */
-    atomic_thread_fence(memory_order_seq_cst);
+    CREW_FENCE_SEQ_CST();
     if (atomic_load_explicit(&ex->quiesce_waiters, memory_order_relaxed) != 0) {
         atomic_fetch_add_explicit(&ex->quiesce, 1, memory_order_seq_cst);
         crew__futex_wake(&ex->quiesce, INT_MAX);
