@@ -68,31 +68,32 @@ void crew__group_add(crew_group_t *g)
     atomic_fetch_add_explicit(&g->submitted, 1, memory_order_relaxed);
 }
 
-void crew__group_member_done(struct crew *ex, crew_group_t *g, crew__task_t *t,
-                             uint32_t phase)
+void crew__group_member_done(struct crew *ex, crew_group_t *g, crew_id_t id,
+                             int result, uint32_t phase)
 {
     int expect = 0;
-    /* relaxed for the counters: statistics, read after a wait that
-     * synchronises through `pending`. */
+    /* Called after the member's terminal CAS, when the caller may no
+     * longer own the record: everything about the member comes in the
+     * arguments (spin found the read-after-CAS race, task_state.pml
+     * GROUP_READS_AFTER_CAS). relaxed for the counters: statistics, read
+     * after a wait that synchronises through `pending`. */
     if (phase == T_DONE) {
         atomic_fetch_add_explicit(&g->done, 1, memory_order_relaxed);
     } else {
-        uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
-        (void)s;
         if (phase == T_FAILED) {
             uint64_t zero = 0;
             atomic_fetch_add_explicit(&g->failed, 1, memory_order_relaxed);
             /* acq_rel: one first failure. */
             if (atomic_compare_exchange_strong_explicit(
-                    &g->first_failure, &zero,
-                    atomic_load_explicit(&t->id, memory_order_relaxed),
-                    memory_order_acq_rel, memory_order_relaxed)) {
-                atomic_store_explicit(&g->first_failure_result, t->result,
+                    &g->first_failure, &zero, id, memory_order_acq_rel,
+                    memory_order_relaxed)) {
+                atomic_store_explicit(&g->first_failure_result, result,
                                       memory_order_relaxed);
                 if (g->flags & CREW_GROUP_FAIL_FAST) {
                     pthread_mutex_lock(&ex->cset.mu);
-                    crew__group_cancel_locked(ex, g, t->result, "sibling failed");
+                    crew__group_cancel_locked(ex, g, result, "sibling failed");
                     pthread_mutex_unlock(&ex->cset.mu);
+                    crew__park_notify_all(&ex->park);
                 }
             }
         } else {

@@ -104,6 +104,8 @@ struct crew {
     _Atomic uint32_t live_groups;
     _Atomic uint32_t live_actors;
     crew__counters_t shared; /* for non-worker threads */
+    pthread_mutex_t actors_mu;  /* guards `actors` (actor.c) */
+    struct crew_actor *actors;  /* actor structures not yet freed */
 };
 
 struct crew_group {
@@ -187,7 +189,7 @@ void crew__copy_reason(char *dst, const char *src);
 /* group.c */
 void crew__group_add(struct crew_group *g);
 void crew__group_member_done(struct crew *ex, struct crew_group *g,
-                             crew__task_t *t, uint32_t phase);
+                             crew_id_t id, int result, uint32_t phase);
 void crew__group_ref(struct crew_group *g);
 void crew__group_unref(struct crew_group *g);
 bool crew__group_chain_cancelled(struct crew_group *g, int *code,
@@ -210,5 +212,19 @@ void crew__notify_quiesce(struct crew *ex);
 bool crew__valid(const struct crew *ex);
 uint64_t crew__live_tasks(struct crew *ex);
 int crew__check_timeout(int64_t timeout_ns, int64_t *deadline);
+/* For actor.c: fill a fresh record exactly as a submission from the calling
+ * context would (init_task; true: born cancelled), and finish a born
+ * cancelled one (born_cancelled). */
+bool crew__task_init(struct crew *ex, crew__task_t *t, crew__task_t *parent,
+                     const crew_task_desc_t *d, bool joinable);
+void crew__task_born_cancelled(struct crew *ex, crew__task_t *t);
+
+/* actor.c: executor lifecycle hooks. init: in crew_create, before anything
+ * can fail. shutdown: at the end of crew_shutdown, once quiescent: every
+ * actor is DEAD (cause SHUTDOWN) and its destructor has run. fini: in
+ * free_executor: frees the actor structures still held by handles. */
+void crew__actors_init(struct crew *ex);
+void crew__actors_shutdown(struct crew *ex);
+void crew__actors_fini(struct crew *ex);
 
 #endif

@@ -20,6 +20,7 @@
  * Record lifetime: see crew__task_free() for the parent/child protocol.
  */
 #include <limits.h>
+#include <sched.h>
 #include <string.h>
 
 #include "internal.h"
@@ -97,11 +98,12 @@ bool crew__task_wait_done(crew__task_t *t, crew_status_t *st)
  */
 void crew__task_free(struct crew *ex, crew__task_t *t)
 {
+    bool kids_settled = false; /* true when we got here as the last child */
     for (;;) {
         uint32_t pending = t->spawned - t->joined_self;
         crew__task_t *parent = t->parent;
         uint32_t s;
-        if (pending) {
+        if (pending && !kids_settled) {
             /* acq_rel: pairs with the children's fetch_add below. */
             int32_t old = atomic_fetch_sub_explicit(&t->kids_done, (int32_t)pending,
                                                     memory_order_acq_rel);
@@ -129,6 +131,7 @@ void crew__task_free(struct crew *ex, crew__task_t *t)
                                       memory_order_acq_rel) != -1)
             return;
         t = parent;
+        kids_settled = true;
     }
 }
 
@@ -159,6 +162,7 @@ void crew__task_finish_removed(struct crew *ex, crew__task_t *t, uint32_t phase)
 {
     crew__worker_t *w = crew__self_worker(ex);
     struct crew_group *g = t->group;
+    crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
     uint32_t s, n;
     if (t->cleanup)
         t->cleanup(t->arg);
@@ -177,7 +181,7 @@ void crew__task_finish_removed(struct crew *ex, crew__task_t *t, uint32_t phase)
     CREW__COUNT(ex, w, removed, 1);
     if (g) {
         crew__group_count_cancel(g, true);
-        crew__group_member_done(ex, g, t, phase);
+        crew__group_member_done(ex, g, id, 0, phase);
     }
     if (s & T_WAITERS)
         wake_waiters(ex, t);
@@ -246,7 +250,18 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code,
             }
             continue;
         }
-        /* REMOVING or terminal: too late. */
+        if (ph == T_REMOVING) {
+            /* Another canceller won and is running the cleanup. Answer
+             * only once the task is terminal, so "too late" always means
+             * "already terminal" (found by the spin model review). */
+            pthread_mutex_unlock(&ex->cset.mu);
+            while (crew__phase(s = atomic_load_explicit(&t->state, memory_order_acquire)) ==
+                   T_REMOVING)
+                sched_yield();
+            pthread_mutex_lock(&ex->cset.mu);
+            continue;
+        }
+        /* Terminal: too late. */
         if (inserted) {
             crew__cset_remove(ex, atomic_load_explicit(&t->id, memory_order_relaxed));
             atomic_fetch_sub_explicit(&ex->cancel_scopes, 1, memory_order_relaxed);
@@ -341,7 +356,7 @@ static uint32_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
             crew__group_count_cancel(g, false);
     }
     if (g)
-        crew__group_member_done(ex, g, t, ph);
+        crew__group_member_done(ex, g, id, rc, ph);
     if (s & T_WAITERS)
         wake_waiters(ex, t);
     if (crew__freeable(n))
