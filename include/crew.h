@@ -156,7 +156,10 @@ typedef enum crew_shutdown_mode {
  * task is terminal. Tasks running during a drain may still spawn children
  * (they are part of the drained work); during a cancel shutdown children are
  * born cancelled. Idempotent: a second call waits again and returns 0; a
- * CREW_CANCEL call after a CREW_DRAIN one escalates.
+ * CREW_CANCEL call after a CREW_DRAIN one escalates. Actors: a drain runs
+ * their mailboxes to the end, a cancel removes their queued tasks; either
+ * way every actor is then DEAD (cause CREW_ACTOR_SHUTDOWN) and its
+ * destructor has run when this returns.
  * Thread-safety: any thread except a worker of this executor.
  * Returns: 0.
  * Errors: CREW_EINVAL (ex NULL or mode unknown), CREW_EDEADLK (called from a
@@ -166,12 +169,14 @@ CREW_API int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode);
 /* Shut down (CREW_DRAIN if not done yet), join the workers, free everything,
  * and set *exp to NULL so later calls through that variable fail with
  * CREW_EINVAL. Records of joinable tasks never released are freed here.
- * Groups and actors must have been destroyed first.
+ * Groups must have been destroyed first. Actors need not be: the shutdown
+ * ends them (DEAD, cause CREW_ACTOR_SHUTDOWN, destructors run) and handles
+ * not yet given to crew_actor_destroy() are freed here.
  * Thread-safety: any thread except a worker of this executor; no other call
  *   on this executor may run concurrently or after.
  * Returns: 0.
  * Errors: CREW_EINVAL (exp or *exp NULL), CREW_EDEADLK (from a task),
- *   CREW_EBUSY (a group or actor of this executor is still alive). */
+ *   CREW_EBUSY (a group of this executor is still alive). */
 CREW_API int crew_destroy(crew_t **exp);
 
 /* Number of worker threads. Any thread. Returns 0 for NULL. */
@@ -418,6 +423,193 @@ typedef struct crew_stats {
  * runs, each field is a recent value. Any thread.
  * Errors: CREW_EINVAL (NULL or stats->size too small). */
 CREW_API int crew_stats(crew_t *ex, crew_stats_t *stats);
+
+/* ------------------------------------------------------------------------ */
+/* Actors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* An actor is a piece of state plus a mailbox whose tasks run one at a time,
+ * in submission order, on the executor's workers. It has no thread of its
+ * own: an idle actor costs no thread and no CPU. Tasks of one actor never
+ * overlap and each sees the effects of those before it, so state that only
+ * the actor's tasks touch needs no lock; tasks of different actors run in
+ * parallel. A busy actor gives its worker back after a bounded batch of
+ * tasks, so it can neither starve other work nor pin a worker.
+ *
+ * An actor task is an ordinary task: its ID works with crew_wait(),
+ * crew_join(), crew_inspect(), crew_cancel() and crew_release(). Cancelling
+ * a queued actor task removes it (it never runs; CREW_REMOVED); a running
+ * one is requested and sees crew_cancelled(), as for any task.
+ *
+ * Groups, not parents. Submitted from inside a task, an actor task joins
+ * that task's group (unless desc->group names another), so cancelling the
+ * group cancels the actor work it set off, across actors: that is how a
+ * batch flowing through a pipeline of actors is stopped. It is NOT a child
+ * of the submitting task (crew_inspect() shows parent 0): a message
+ * outlives its sender, and actors that send to each other or to themselves
+ * forever must not keep every sender's record alive behind the newest
+ * message. So cancelling the sender by ID does not reach messages it has
+ * already sent.
+ *
+ * Life: ALIVE -> EXITING (crew_actor_exit, crew_actor_destroy) -> DEAD, or
+ * straight to DEAD (crew_actor_kill, crew_shutdown). Once it is DEAD and no
+ * task of it runs any more, its destructor runs exactly once and the actor
+ * is "finished" (crew_actor_wait() returns).
+ *
+ * Counting: in crew_stats() a task that ends CREW_TASK_ACTOR_DEAD counts as
+ * cancelled and removed (it never ran); in a group, as cancelled. The
+ * stats also count the internal tasks that give actors their workers (one
+ * per batch of up to 64 tasks of a busy actor, none for an idle one):
+ * submitted and done, or cancelled and removed in a CREW_CANCEL shutdown.
+ * Deadlock: an actor task must not wait for a later task of its own actor,
+ * which cannot start before the waiting one returns. */
+
+/* Destructor of an actor's state; called once, with the state pointer. */
+typedef void (*crew_actor_dtor_fn)(void *state);
+
+typedef enum crew_actor_status {
+    CREW_ACTOR_ALIVE = 0,   /* accepting tasks */
+    CREW_ACTOR_EXITING = 1, /* refuses new tasks, still runs the queued ones */
+    CREW_ACTOR_DEAD = 2     /* refuses new tasks and starts none */
+} crew_actor_status_t;
+
+/* Why an actor is EXITING or DEAD. */
+typedef enum crew_actor_cause {
+    CREW_ACTOR_CAUSE_NONE = 0, /* alive */
+    CREW_ACTOR_KILLED = 1,     /* crew_actor_kill() */
+    CREW_ACTOR_EXITED = 2,     /* crew_actor_exit(), or crew_actor_destroy()
+                                  while it was alive */
+    CREW_ACTOR_SHUTDOWN = 3    /* crew_shutdown(), either mode */
+} crew_actor_cause_t;
+
+/* Create an actor owning `state` (may be NULL). `dtor` (optional) is called
+ * once with `state` when the actor is DEAD and none of its tasks runs any
+ * more: after the running task returned, or at once if none runs. It runs
+ * on whichever thread ended the actor (a worker, or the caller of
+ * crew_actor_kill, crew_actor_destroy or crew_shutdown).
+ * Thread-safety: any thread, including tasks.
+ * Ownership: the caller owns *out until crew_actor_destroy(); `state`
+ *   belongs to the actor from now on (its tasks reach it through
+ *   crew_actor_state()). Handles still held at crew_destroy() are freed
+ *   there, after the shutdown ended their actors.
+ * Returns: 0, with *out set.
+ * Errors: CREW_EINVAL (ex or out NULL), CREW_ESHUTDOWN (shutdown began and
+ *   the caller is not a task of ex), CREW_ENOMEM. */
+CREW_API int crew_actor_create(crew_t *ex, void *state, crew_actor_dtor_fn dtor,
+                               crew_actor_t **out);
+
+/* Queue a task in the actor's mailbox. It starts after every task this
+ * actor accepted before it has returned (or was removed), and never while
+ * another task of this actor runs. desc->cleanup and desc->group work as in
+ * crew_submit_ex(); with desc->group NULL, a task submitted from inside a
+ * task of the same executor joins the caller's group (it is not the
+ * caller's child; see above). It is born CANCELLED (never queued) if its
+ * group is already cancelled or a CREW_CANCEL shutdown is under way.
+ * Thread-safety: any thread, any task (the actor's own tasks included).
+ *   Submissions from one thread run in the order they were made.
+ * Ownership: as crew_submit_ex(): arg goes to the task (cleanup runs exactly
+ *   once, also when the task is removed, cancelled, or dropped by a kill);
+ *   a non-NULL id makes it joinable.
+ * Returns: 0, with *id set if id is non-NULL.
+ * Errors: CREW_EINVAL (a NULL or destroyed, desc or fn NULL, bad group),
+ *   CREW_EWRONGEXEC (group of another executor), CREW_EACTORDEAD (the actor
+ *   is EXITING or DEAD: it was killed, exited, destroyed or shut down),
+ *   CREW_ESHUTDOWN (executor shutdown began and the caller is not a task of
+ *   it), CREW_ENOMEM. On error nothing was submitted and cleanup was NOT
+ *   called: arg is still the caller's. */
+CREW_API int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc,
+                                  crew_id_t *id);
+
+/* crew_actor_submit_ex() with only fn and arg. */
+CREW_API int crew_actor_submit(crew_actor_t *a, crew_fn fn, void *arg,
+                               crew_id_t *id);
+
+/* The state pointer of the actor whose task is calling, or NULL outside an
+ * actor task (a plain task spawned by an actor task is not one: it may run
+ * in parallel with the actor).
+ * Thread-safety: any thread (meaningful only inside an actor task). */
+CREW_API void *crew_actor_state(void);
+
+/* The actor whose task is calling, or NULL outside an actor task. Valid
+ * while the calling task runs.
+ * Thread-safety: any thread. */
+CREW_API crew_actor_t *crew_actor_self(void);
+
+/* End the calling task's actor gracefully (Ray's exit_actor): tasks already
+ * submitted still run, in order; later submissions fail with
+ * CREW_EACTORDEAD; once the mailbox is empty the actor is DEAD (cause
+ * CREW_ACTOR_EXITED) and its destructor runs. The calling task itself goes
+ * on normally. No effect if the actor is already EXITING or DEAD.
+ * Thread-safety: only from inside an actor task.
+ * Returns: 0.
+ * Errors: CREW_ENOTINTASK (not inside an actor task). */
+CREW_API int crew_actor_exit(void);
+
+/* Kill the actor (Ray's kill): it is DEAD at once, with cause
+ * CREW_ACTOR_KILLED, `code` and `reason` (kept up to CREW_REASON_MAX-1
+ * bytes). Before this returns, its queued tasks end CREW_TASK_ACTOR_DEAD
+ * (cleanup run, waiters woken; crew_inspect() shows cause CREW_CAUSE_ACTOR
+ * with this code and reason), and the task it is running is cancelled with
+ * cause CREW_CAUSE_ACTOR: requested, so it ends CREW_TASK_CANCELLED (one
+ * the actor had taken but not yet started is removed, also CANCELLED).
+ * Every later submission fails with CREW_EACTORDEAD. The destructor runs
+ * when the running task has returned, or in this call if none runs.
+ * Idempotent: killing a DEAD actor changes nothing (the first cause wins);
+ * killing an EXITING one drops what it still had queued.
+ * Thread-safety: any thread, any task. An actor task may kill its own
+ *   actor: it is then the running task and sees crew_cancelled().
+ * Returns: 0.
+ * Errors: CREW_EINVAL (a NULL or destroyed). */
+CREW_API int crew_actor_kill(crew_actor_t *a, int code, const char *reason);
+
+/* Wait until the actor is finished: DEAD, no task of it running, and its
+ * destructor returned. It does not end the actor (kill it, make it exit,
+ * destroy it or shut down first). From inside a task the wait helps, as
+ * crew_wait() does. timeout_ns as for crew_wait().
+ * Thread-safety: any thread; not from a task of `a` itself.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (a NULL or destroyed, timeout invalid),
+ *   CREW_ETIMEDOUT, CREW_ECANCELED (the calling task was cancelled while it
+ *   waited), CREW_EDEADLK (called from a task of `a`). */
+CREW_API int crew_actor_wait(crew_actor_t *a, int64_t timeout_ns);
+
+/* Snapshot of an actor. The counts are exact while the actor is at rest (no
+ * task of it running, no kill in progress), when submitted == queued +
+ * done + failed + cancelled + dead; while it runs each is a recent value. */
+typedef struct crew_actor_info {
+    crew_actor_status_t status;
+    crew_actor_cause_t cause;     /* why EXITING or DEAD; NONE while ALIVE */
+    int code;                     /* crew_actor_kill()'s code, else 0 */
+    char reason[CREW_REASON_MAX]; /* crew_actor_kill()'s reason, else "" */
+    bool running;                 /* one of its tasks runs (or starts) now */
+    bool finished;                /* DEAD, drained, destructor returned */
+    uint64_t submitted;           /* tasks accepted (born cancelled too) */
+    uint64_t queued;              /* waiting in the mailbox */
+    uint64_t done, failed;        /* ran and returned 0 / non-zero */
+    uint64_t cancelled;           /* ended CANCELLED: removed before they
+                                     ran, or cancelled while running */
+    uint64_t dead;                /* ended CREW_TASK_ACTOR_DEAD */
+    uint64_t refused;             /* submissions refused: CREW_EACTORDEAD */
+} crew_actor_info_t;
+
+/* Fill *info. Costs O(queued): it walks the mailbox under the actor's lock.
+ * Thread-safety: any thread.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (a or info NULL, a destroyed). */
+CREW_API int crew_actor_info(crew_actor_t *a, crew_actor_info_t *info);
+
+/* Give up the handle. An actor still ALIVE ends as after crew_actor_exit():
+ * its queued tasks still run, then it is DEAD and its destructor runs (at
+ * once, in this call, if nothing is queued or running). The memory goes
+ * when the actor is finished. Never blocks.
+ * Thread-safety: any thread, any task; once per actor, and no other call on
+ *   `a` may run concurrently or follow, except from the actor's own tasks
+ *   still running or queued (for them crew_actor_state() and
+ *   crew_actor_self() keep working, and submitting to the actor fails with
+ *   CREW_EACTORDEAD).
+ * Returns: 0.
+ * Errors: CREW_EINVAL (a NULL, or already destroyed when detectable). */
+CREW_API int crew_actor_destroy(crew_actor_t *a);
 
 #ifdef __cplusplus
 }

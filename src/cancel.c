@@ -17,7 +17,9 @@
  *     cancellation visible and before returning, so a check that happens
  *     after a cancel call returned cannot read 0 (coherence).
  *  2. The task's own ID in the set (Ray's is_canceled(): the request made
- *     by crew_cancel on a running task).
+ *     by crew_cancel on a running task). A hit also sets REQ in the state
+ *     word if the canceller has not yet, so a body that saw the request
+ *     always ends CANCELLED (task.c, protocol step 3).
  *  3. Inherited: the executor cancelled at shutdown; the task's group and
  *     the groups enclosing it; each ancestor (REQ bit or a terminal
  *     CANCELLED phase) and each live ancestor's groups. Ancestor records
@@ -111,7 +113,7 @@ void crew__cset_destroy(struct crew *ex)
     cset_writer_ex = ex;
     ck_hs_destroy(&c->hs);
     ck_epoch_barrier(c->writer); /* runs any pending deferred frees */
-    for (unsigned i = 0; i < ex->nworkers; i++)
+    for (unsigned i = 0; ex->workers && i < ex->nworkers; i++)
         crew__free(ex->workers[i].epoch_rec);
     crew__free(c->writer);
     c->writer = NULL;
@@ -240,6 +242,13 @@ bool crew__is_cancelled(struct crew *ex, crew__task_t *t, uint8_t *cause,
           /* acquire: off a worker there is no epoch record; the REQ bit is
            * set under the same protocol step as the set entry. */
           : (atomic_load_explicit(&t->state, memory_order_acquire) & T_REQ)) {
+        /* Step 3 of the cancel protocol (task.c): a body that has seen its
+         * ID must end CANCELLED, even if it returns before the canceller's
+         * own CAS of REQ. So the check sets REQ itself. acq_rel: ordered
+         * before this thread's terminal CAS; pairs with the canceller's
+         * acquire reload of the word. */
+        if (w && !(atomic_load_explicit(&t->state, memory_order_relaxed) & T_REQ))
+            atomic_fetch_or_explicit(&t->state, T_REQ, memory_order_acq_rel);
         *cause = CREW_CAUSE_SELF;
         *code = 0;
         *reason = NULL;

@@ -47,6 +47,7 @@ static int workers_from_env(unsigned *n)
 
 static void free_executor(struct crew *ex)
 {
+    crew__actors_fini(ex);
     crew__cset_destroy(ex);
     if (ex->workers) {
         for (unsigned i = 0; i < ex->nworkers; i++) {
@@ -95,6 +96,7 @@ int crew_create(crew_t **out, const crew_options_t *opts)
     ex->nworkers = n;
     ex->spin = o.spin ? o.spin : CREW_SPIN_DEFAULT;
     ex->flags = o.flags;
+    crew__actors_init(ex);
     crew__inject_init(&ex->inject);
     crew__park_init(&ex->park);
     rc = crew__pool_init(ex);
@@ -159,6 +161,23 @@ uint64_t crew__live_tasks(struct crew *ex)
     return created > fin ? created - fin : 0;
 }
 
+/* Quiescent: no live task, and every queue slot consumed (each created
+ * task takes one slot; a slot of a task removed while queued is consumed
+ * when a worker pops it and reclaims the record). Same two-pass argument
+ * as crew__live_tasks: `dequeued` is counted after the popper is done
+ * with the record. */
+static bool quiescent(struct crew *ex)
+{
+    uint64_t deq, created;
+    if (crew__live_tasks(ex) != 0)
+        return false;
+    CREW_FENCE_SEQ_CST();
+    deq = SUM(ex, dequeued);
+    CREW_FENCE_SEQ_CST();
+    created = SUM(ex, created);
+    return deq >= created;
+}
+
 static void wait_quiescent(struct crew *ex)
 {
     /* seq_cst: pairs with crew__notify_quiesce's fence + load. */
@@ -166,7 +185,10 @@ static void wait_quiescent(struct crew *ex)
     crew__park_notify_all(&ex->park);
     for (;;) {
         uint32_t q = atomic_load_explicit(&ex->quiesce, memory_order_seq_cst);
-        if (crew__live_tasks(ex) == 0)
+        /* Also every queue slot consumed: slots of tasks removed while
+         * queued are reclaimed when a worker pops them, so a shutdown
+         * that returns leaves no record behind. */
+        if (quiescent(ex))
             break;
         crew__futex_wait(&ex->quiesce, q, -1);
     }
@@ -198,6 +220,7 @@ int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode)
                                                 memory_order_relaxed);
     }
     wait_quiescent(ex); /* steps 3 and 4 */
+    crew__actors_shutdown(ex);
     return 0;
 }
 
@@ -209,12 +232,14 @@ int crew_destroy(crew_t **exp)
     ex = *exp;
     if (crew__self_worker(ex))
         return CREW_EDEADLK;
-    if (atomic_load_explicit(&ex->live_groups, memory_order_acquire) != 0 ||
-        atomic_load_explicit(&ex->live_actors, memory_order_acquire) != 0)
+    /* Live actors are not an error: the shutdown below ends them and
+     * free_executor frees their structures (actor.c). */
+    if (atomic_load_explicit(&ex->live_groups, memory_order_acquire) != 0)
         return CREW_EBUSY;
     crew_shutdown(ex, atomic_load_explicit(&ex->mode, memory_order_relaxed) ==
                               EX_CANCEL ? CREW_CANCEL : CREW_DRAIN);
     crew__workers_stop(ex); /* step 5 */
+    crew__pool_drop_refs(ex);
     if (ex->mode == EX_CANCEL)
         atomic_fetch_sub_explicit(&ex->cancel_scopes, 1, memory_order_relaxed);
     free_executor(ex);
@@ -311,6 +336,18 @@ static void born_cancelled(struct crew *ex, crew__task_t *t)
         ;
     pthread_mutex_unlock(&ex->cset.mu);
     crew__task_finish_removed(ex, t, T_CANCELLED);
+    CREW__COUNT(ex, crew__self_worker(ex), dequeued, 1); /* never queued */
+}
+
+bool crew__task_init(struct crew *ex, crew__task_t *t, crew__task_t *parent,
+                     const crew_task_desc_t *d, bool joinable)
+{
+    return init_task(ex, t, parent, d, d->arg, joinable);
+}
+
+void crew__task_born_cancelled(struct crew *ex, crew__task_t *t)
+{
+    born_cancelled(ex, t);
 }
 
 static crew__task_t *caller_task(struct crew *ex, crew__worker_t *w)
@@ -631,7 +668,9 @@ int crew_cancel(crew_t *ex, crew_id_t id, int code, const char *reason)
     int rc;
     if (!crew__valid(ex))
         return CREW_EINVAL;
-    t = crew__task_get(ex, id, true);
+    /* A released ID is stale, except that a task may always cancel itself
+     * (a detached task knows its ID only through crew_self()). */
+    t = crew__task_get(ex, id, id == crew_self());
     if (!t)
         return CREW_ENOTASK;
     rc = crew__task_cancel(ex, t, code, reason, CREW_CAUSE_SELF);
@@ -687,6 +726,21 @@ int crew_inspect(crew_t *ex, crew_id_t id, crew_task_info_t *info)
         info->cancel_code = t->cancel_code;
         memcpy(info->reason, t->reason, CREW_REASON_MAX);
         info->reason[CREW_REASON_MAX - 1] = '\0';
+        if (crew__phase(s) == T_CANCELLED && (t->flags & TF_RAN_CANCELLED))
+            info->cancel_requested = true;
+    } else if (crew__phase(s) == T_RUNNING &&
+               atomic_load_explicit(&ex->cancel_scopes, memory_order_relaxed)) {
+        /* Running and cancelled through an ancestor, a group or shutdown:
+         * the request has reached it; the source holds code and reason. */
+        uint8_t cause;
+        int code;
+        const char *reason;
+        if (crew__inherited_cancel(ex, t, &cause, &code, &reason)) {
+            info->cancel_requested = true;
+            info->cause = (crew_cancel_cause_t)cause;
+            info->cancel_code = code;
+            crew__copy_reason(info->reason, reason);
+        }
     }
     if (crew__phase(s) == T_CANCELLED && (s & T_REQ))
         info->result = t->result;
@@ -758,6 +812,31 @@ void crew__dump(crew_t *ex, FILE *out)
             (unsigned long long)st.live_records,
             (unsigned long long)st.cancel_set_size,
             (unsigned)atomic_load(&ex->live_groups));
+    {
+        /* Records not on a free list (racy snapshot, for humans). */
+        uint32_t n = atomic_load_explicit(&ex->pool.nslabs, memory_order_acquire);
+        unsigned shown = 0;
+        for (uint32_t i = 0; i < n && shown < 32; i++)
+            for (uint32_t k = 0; k < ((uint32_t)1 << CREW_SLAB_LOG2) && shown < 32; k++) {
+                crew__task_t *t = &ex->pool.dir[i][k];
+                uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+                if (crew__phase(s) == T_FREE)
+                    continue;
+                shown++;
+                fprintf(out,
+                        "  record id=%#llx phase=%u req=%d waiters=%d released=%d"
+                        " inqueue=%d refs=%u flags=%#x spawned=%u joined_self=%u"
+                        " kids_done=%d parent=%#llx\n",
+                        (unsigned long long)atomic_load_explicit(&t->id, memory_order_relaxed),
+                        crew__phase(s), !!(s & T_REQ), !!(s & T_WAITERS),
+                        !!(s & T_RELEASED), !!(s & T_INQUEUE), s >> T_REF_SHIFT,
+                        t->flags, t->spawned, t->joined_self,
+                        (int)atomic_load_explicit(&t->kids_done, memory_order_relaxed),
+                        t->parent ? (unsigned long long)atomic_load_explicit(
+                                        &t->parent->id, memory_order_relaxed)
+                                  : 0ULL);
+            }
+    }
     for (unsigned i = 0; i < ex->nworkers; i++)
         fprintf(out, "  worker %u: deque=%lld inbox=%s steals=%llu parks=%llu\n", i,
                 (long long)crew__deque_size(&ex->workers[i].dq),

@@ -12,7 +12,8 @@
  * group than its parent's holds one on the parent's group
  * (TF_PGROUP_REF); a terminal task whose handle is still held holds one
  * (TF_GROUP_REF). crew_group_destroy drops the handle's reference; the
- * memory goes when the last reference does.
+ * memory goes when the last reference does (at the latest in crew_destroy,
+ * which drops the references of records never released).
  *
  * Waiting protocol (no lost wake-up):
  *  1. waiter: waiters += 1 (seq_cst), then read pending.
@@ -51,12 +52,8 @@ void crew__group_unref(crew_group_t *g)
             atomic_fetch_sub_explicit(&ex->cancel_scopes, 1, memory_order_relaxed);
         }
         crew__free(g);
-        if (parent) {
-            atomic_fetch_sub_explicit(&parent->nested, 1, memory_order_relaxed);
+        if (parent)
             crew__group_unref(parent);
-        }
-        /* relaxed: a count checked by crew_destroy after quiescence. */
-        atomic_fetch_sub_explicit(&ex->live_groups, 1, memory_order_relaxed);
     }
 }
 
@@ -270,6 +267,11 @@ int crew_group_destroy(crew_group_t *g)
         atomic_load_explicit(&g->nested, memory_order_acquire) != 0)
         return CREW_EBUSY;
     g->magic = 0;
+    /* nested and live_groups count handles: the memory may live on a
+     * little longer, held by records that still point at the group. */
+    if (g->parent) /* relaxed: counts checked by destroy calls */
+        atomic_fetch_sub_explicit(&g->parent->nested, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&g->ex->live_groups, 1, memory_order_relaxed);
     crew__group_unref(g);
     return 0;
 }
@@ -290,7 +292,12 @@ int crew_group_info(crew_group_t *g, crew_group_info_t *info)
     info->cancelled_running =
         atomic_load_explicit(&g->cancelled_running, memory_order_relaxed);
     info->late_cancels = atomic_load_explicit(&g->late_cancels, memory_order_relaxed);
-    info->is_cancelled = atomic_load_explicit(&g->cancelled, memory_order_acquire);
+    {
+        int code;
+        const char *reason;
+        /* A nested group is cancelled when any enclosing group is. */
+        info->is_cancelled = crew__group_chain_cancelled(g, &code, &reason);
+    }
     info->first_failure = atomic_load_explicit(&g->first_failure, memory_order_acquire);
     info->first_failure_result =
         atomic_load_explicit(&g->first_failure_result, memory_order_relaxed);

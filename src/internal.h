@@ -37,7 +37,8 @@
  * fetch_add. Readers sum them. */
 typedef struct crew__counters {
     _Atomic uint64_t created, done, failed, cancelled, removed,
-        cancelled_running, late_cancels, steals, parks, rec_alloc, rec_free;
+        cancelled_running, late_cancels, steals, parks, rec_alloc, rec_free,
+        dequeued; /* queue slots consumed (created tasks each take one) */
 } crew__counters_t;
 
 typedef struct crew__worker {
@@ -161,6 +162,7 @@ void crew__pool_destroy(struct crew *ex);
 crew__task_t *crew__task_alloc(struct crew *ex, crew__worker_t *w);
 void crew__task_recycle(struct crew *ex, crew__task_t *t);
 crew__task_t *crew__slot_record(struct crew *ex, crew_id_t id);
+void crew__pool_drop_refs(struct crew *ex);
 
 /* task.c */
 crew__task_t *crew__task_get(struct crew *ex, crew_id_t id, bool allow_released);

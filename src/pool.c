@@ -234,6 +234,26 @@ void crew__task_recycle(struct crew *ex, crew__task_t *t)
                                                   memory_order_relaxed));
 }
 
+void crew__pool_drop_refs(struct crew *ex)
+{
+    uint32_t n = atomic_load_explicit(&ex->pool.nslabs, memory_order_relaxed);
+    /* Workers are stopped: every record not FREE is terminal and owned by
+     * a handle never released (or pointed at by such a record). Drop the
+     * group references they hold, as crew__task_free would. */
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t k = 0; k < SLAB_SIZE; k++) {
+            crew__task_t *t = &ex->pool.dir[i][k];
+            if (crew__phase(atomic_load_explicit(&t->state, memory_order_relaxed)) ==
+                T_FREE)
+                continue;
+            if (t->flags & TF_PGROUP_REF)
+                crew__group_unref(t->parent->group);
+            if (t->flags & TF_GROUP_REF)
+                crew__group_unref(t->group);
+            t->flags &= (uint8_t) ~(TF_PGROUP_REF | TF_GROUP_REF);
+        }
+}
+
 crew__task_t *crew__slot_record(struct crew *ex, crew_id_t id)
 {
     uint64_t slot = id & SLOT_MASK;

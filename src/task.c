@@ -5,14 +5,19 @@
  *  1. A worker that pops a record CASes QUEUED -> RUNNING. A canceller CASes
  *     QUEUED -> REMOVING. Both compare against the same QUEUED word, so
  *     exactly one wins: "removed and ran" is impossible.
- *  2. A canceller that finds RUNNING first inserts the ID into the
- *     cancellation set and counts a cancel scope, then CASes REQ in. Only
- *     then does it return CREW_REQUESTED, so every later check (a set lookup
- *     after the scope count is seen) reports cancellation.
- *  3. The finisher's terminal CAS replaces a word that either has REQ (then
- *     the phase is CANCELLED) or not (then the canceller's CAS of REQ fails
- *     on the terminal word and it answers CREW_TOO_LATE). So "requested and
- *     DONE" is impossible too.
+ *  2. A canceller that finds RUNNING without REQ first inserts the ID into
+ *     the cancellation set and counts a cancel scope, then CASes REQ in.
+ *     Only then does it return CREW_REQUESTED, so every later check (a set
+ *     lookup after the scope count is seen) reports cancellation.
+ *  3. A body's check that finds its ID in the set sets REQ itself (the
+ *     canceller may not have yet). The finisher's terminal CAS replaces a
+ *     word that either has REQ (then the phase is CANCELLED) or not. In the
+ *     second case no check of the body saw the request, and the canceller's
+ *     CAS of REQ fails on the terminal word: it answers CREW_TOO_LATE. A
+ *     canceller that finds the word terminal *with* REQ knows the body saw
+ *     its entry: it answers CREW_REQUESTED. So "requested and DONE", and
+ *     "the body saw a cancel but ended DONE", are impossible (the second
+ *     was found by tools/stress).
  *  4. The finisher removes the ID from the set after its terminal CAS, so
  *     the set holds only live cancelled tasks.
  * The model tools/model/task_state.pml checks these steps exhaustively.
@@ -177,8 +182,6 @@ void crew__task_finish_removed(struct crew *ex, crew__task_t *t, uint32_t phase)
     while (!atomic_compare_exchange_weak_explicit(&t->state, &s, n,
                                                   memory_order_acq_rel,
                                                   memory_order_relaxed));
-    CREW__COUNT(ex, w, cancelled, 1);
-    CREW__COUNT(ex, w, removed, 1);
     if (g) {
         crew__group_count_cancel(g, true);
         crew__group_member_done(ex, g, id, 0, phase);
@@ -187,6 +190,10 @@ void crew__task_finish_removed(struct crew *ex, crew__task_t *t, uint32_t phase)
         wake_waiters(ex, t);
     if (crew__freeable(n))
         crew__task_free(ex, t);
+    /* Counted last: shutdown's quiescence (created == finished) then
+     * implies that this function is done with the record. */
+    CREW__COUNT(ex, w, removed, 1);
+    CREW__COUNT(ex, w, cancelled, 1);
     if (!w)
         crew__notify_quiesce(ex);
 }
@@ -261,6 +268,15 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code,
             pthread_mutex_lock(&ex->cset.mu);
             continue;
         }
+        if (inserted && (s & T_REQ)) {
+            /* Terminal with REQ while our entry was in the set: the body
+             * saw it (step 3). The finisher removes the ID (it waits for
+             * cset.mu, which we hold); the scope goes when the record is
+             * freed. */
+            pthread_mutex_unlock(&ex->cset.mu);
+            crew__park_notify_all(&ex->park);
+            return CREW_REQUESTED;
+        }
         /* Terminal: too late. */
         if (inserted) {
             crew__cset_remove(ex, atomic_load_explicit(&t->id, memory_order_relaxed));
@@ -277,12 +293,12 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code,
         pthread_mutex_unlock(&ex->cset.mu);
         return CREW_TOO_LATE;
     }
-    /* RUNNING with REQ already set. */
-    if (inserted) {
-        crew__cset_remove(ex, atomic_load_explicit(&t->id, memory_order_relaxed));
-        atomic_fetch_sub_explicit(&ex->cancel_scopes, 1, memory_order_relaxed);
-    }
+    /* RUNNING with REQ already set: by an earlier canceller (then we did
+     * not insert), or by the body after seeing our entry (then the entry
+     * and the scope are ours and stay, as if our CAS had set REQ). */
     pthread_mutex_unlock(&ex->cset.mu);
+    if (inserted)
+        crew__park_notify_all(&ex->park);
     return CREW_REQUESTED;
 }
 
@@ -309,6 +325,7 @@ static uint32_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
         s = atomic_load_explicit(&t->state, memory_order_relaxed);
         if (!(s & T_REQ))
             write_cause(t, cause, code, reason);
+        t->flags |= TF_RAN_CANCELLED;
         if (!join_release)
             hold_group(t, s);
         if (t->spawned != t->joined_self) {
@@ -345,22 +362,24 @@ static uint32_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
         crew__cset_remove(ex, id); /* step 4 */
         pthread_mutex_unlock(&ex->cset.mu);
     }
-    if (ph == T_DONE)
-        CREW__COUNT(ex, w, done, 1);
-    else if (ph == T_FAILED)
-        CREW__COUNT(ex, w, failed, 1);
-    else {
-        CREW__COUNT(ex, w, cancelled, 1);
-        CREW__COUNT(ex, w, cancelled_running, 1);
-        if (g)
-            crew__group_count_cancel(g, false);
-    }
+    if (ph == T_CANCELLED && g)
+        crew__group_count_cancel(g, false);
     if (g)
         crew__group_member_done(ex, g, id, rc, ph);
     if (s & T_WAITERS)
         wake_waiters(ex, t);
     if (crew__freeable(n))
         crew__task_free(ex, t);
+    /* Counted last: shutdown's quiescence (created == finished) then
+     * implies that this function is done with the record. */
+    if (ph == T_DONE)
+        CREW__COUNT(ex, w, done, 1);
+    else if (ph == T_FAILED)
+        CREW__COUNT(ex, w, failed, 1);
+    else {
+        CREW__COUNT(ex, w, cancelled_running, 1);
+        CREW__COUNT(ex, w, cancelled, 1);
+    }
     return ph;
 }
 
@@ -370,8 +389,20 @@ static uint32_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
  * Returns the terminal phase if join_release consumed the caller's handle,
  * 0 otherwise.
  */
+static uint32_t dequeued(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                         bool join_release);
+
 uint32_t crew__task_dequeued(struct crew *ex, crew__worker_t *w, crew__task_t *t,
                              bool join_release)
+{
+    uint32_t ph = dequeued(ex, w, t, join_release);
+    /* Counted last, after every use of the record (see crew__live_tasks). */
+    CREW__COUNT(ex, w, dequeued, 1);
+    return ph;
+}
+
+static uint32_t dequeued(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                         bool join_release)
 {
     crew__task_t *prev;
     uint32_t s;

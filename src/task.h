@@ -82,8 +82,10 @@ enum {
     TF_PGROUP_REF = 0x1, /* holds a reference on parent->group */
     TF_SCOPE = 0x2,      /* counted in ex->cancel_scopes until freed */
     TF_ACTOR = 0x4,      /* belongs to an actor's mailbox */
-    TF_GROUP_REF = 0x8   /* terminal while its handle was held: keeps its
+    TF_GROUP_REF = 0x8,  /* terminal while its handle was held: keeps its
                             group's memory alive until the record is freed */
+    TF_RAN_CANCELLED = 0x10 /* cancelled through an ancestor, group or
+                               shutdown while it ran (set under cset.mu) */
 };
 
 struct crew;

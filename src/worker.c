@@ -16,7 +16,8 @@
  *     the executor-wide cancellation; queued tasks are removed when popped,
  *     running ones see crew_cancelled() == true.
  *  3. Wake every worker (park notify_all) so the queues drain.
- *  4. Wait until live tasks == 0: workers bump `quiesce` each time they go
+ *  4. Wait until live tasks == 0 and every queue is empty (slots of
+ *     removed tasks reclaimed): workers bump `quiesce` each time they go
  *     idle while someone waits, and the waiter re-counts.
  *  5. crew_destroy: stop := true, notify_all, join the threads. A worker
  *     exits only when stop is set and it found no work after preparing to

@@ -1,0 +1,117 @@
+/*
+ * bench_nqueens.c - count the solutions of n-queens with one task per
+ * placement: at each row, one task per valid column, then join them all.
+ * tasks = placements + the root.
+ */
+#include "kernels.h"
+#include "peers.h"
+
+typedef struct nq_arg {
+    int n, row;          /* board[0..row-1] is set */
+    uint64_t count;      /* result: solutions below */
+    signed char board[NQ_MAX];
+} nq_arg_t;
+
+static int nq_task(void *p);
+
+static uint64_t nq_rec(int n, int row, const signed char *board)
+{
+    if (row == n)
+        return 1;
+    nq_arg_t kids[NQ_MAX];
+    crew_id_t ids[NQ_MAX];
+    int k = 0;
+    for (int col = 0; col < n; col++) {
+        if (!nq_ok(board, row, col))
+            continue;
+        nq_arg_t *a = &kids[k];
+        a->n = n;
+        a->row = row + 1;
+        a->count = 0;
+        memcpy(a->board, board, NQ_MAX);
+        a->board[row] = (signed char)col;
+        int rc = crew_spawn(nq_task, a, &ids[k]);
+        if (rc != 0) {
+            perf_fail("crew_spawn: %s", crew_err_name(rc));
+            break;
+        }
+        k++;
+    }
+    uint64_t total = 0;
+    crew_t *ex = crew_current();
+    while (k-- > 0) { /* newest first: it is on top of our deque */
+        crew_status_t st;
+        int rc = crew_join(ex, ids[k], &st);
+        if (rc != 0 || st != CREW_TASK_DONE)
+            perf_fail("crew_join: %s, status %s", crew_err_name(rc),
+                      crew_status_name(st));
+        total += kids[k].count;
+    }
+    return total;
+}
+
+static int nq_task(void *p)
+{
+    nq_arg_t *a = p;
+    a->count = nq_rec(a->n, a->row, a->board);
+    return 0;
+}
+
+static int nq_crew(void *ex, long n, perf_out_t *out)
+{
+    nq_arg_t root;
+    memset(&root, 0, sizeof root);
+    root.n = (int)n;
+    crew_id_t id;
+    int rc = crew_submit(ex, nq_task, &root, &id);
+    if (rc != 0)
+        return perf_fail("crew_submit: %s", crew_err_name(rc));
+    if (perf_crew_join_done(ex, id, "nqueens root") != 0)
+        return -1;
+    out->answer = root.count;
+    return 0;
+}
+
+static int nq_serial_run(void *st, long n, perf_out_t *out)
+{
+    (void)st;
+    signed char board[NQ_MAX] = {0};
+    uint64_t nodes = 0;
+    out->answer = nq_serial((int)n, 0, board, &nodes);
+    return 0;
+}
+
+static int nq_expect(long n, uint64_t *answer, uint64_t *tasks)
+{
+    /* Known solution counts (OEIS A000170), checked independently of the
+     * serial code the parallel versions share their kernel with. */
+    static const uint64_t known[NQ_MAX + 1] = {
+        1, 1, 0, 0, 2, 10, 4, 40, 92, 352, 724, 2680, 14200, 73712,
+        365596, 2279184, 14772512};
+    if (n < 1 || n > 14) /* larger boards take minutes */
+        return -1;
+    signed char board[NQ_MAX] = {0};
+    uint64_t nodes = 0;
+    uint64_t sol = nq_serial((int)n, 0, board, &nodes);
+    if (sol != known[n])
+        return -1;
+    *answer = sol;
+    *tasks = nodes + 1;
+    return 0;
+}
+
+const perf_bench_t perf_bench_nqueens = {
+    .name = "nqueens",
+    .what = "n-queens solutions, one task per placement",
+    .param = {11, 12},
+    .warm = {9, 10},
+    .expect = nq_expect,
+    .flags = PERF_F_RATE,
+    .impl = {
+        [IMPL_CREW] = {nq_crew, perf_crew_setup, perf_crew_teardown, NULL},
+        [IMPL_SERIAL] = {nq_serial_run, NULL, NULL, NULL},
+        [IMPL_OMP] = PERF_OMP(omp_nqueens),
+        [IMPL_TBB] = PERF_TBB(tbb_nqueens),
+        [IMPL_POOL] = PERF_POOL_NO_NESTING,
+    },
+};

@@ -1,0 +1,302 @@
+/* common.c - see common.h. */
+#include "common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef CREW_TEST_HAVE_FAULT
+#include "fault.h"
+#endif
+
+int64_t t_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t t_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+double t_scale(void) {
+    const char *s = getenv("CREW_TEST_SCALE");
+    double f = 1.0;
+    if (s && *s) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end != s && v > 0)
+            f = v;
+    }
+    return f;
+}
+
+long t_scaled(long n, long lo) {
+    double r = (double)n * t_scale();
+    return r < (double)lo ? lo : (long)r;
+}
+
+void t_die(const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "%s:%d: ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    abort();
+}
+
+static void watchdog_fired(int sig) {
+    (void)sig;
+    static const char msg[] = "watchdog: test still running, assuming a "
+                              "deadlock\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {
+    }
+    _exit(3);
+}
+
+void t_watchdog(unsigned secs) {
+    signal(SIGALRM, watchdog_fired);
+    alarm(secs);
+}
+
+void t_backoff(unsigned i) {
+    if (i < 64) {
+        sched_yield();
+    } else {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* ---- gates ---------------------------------------------------------------- */
+
+void gate_init(gate_t *g) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    g->arrived = 0;
+    g->open = false;
+}
+
+void gate_destroy(gate_t *g) {
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+}
+
+static struct timespec deadline_in(double secs) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = ts.tv_nsec + (int64_t)((secs - (double)(int64_t)secs) * 1e9);
+    ts.tv_sec += (time_t)secs + (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    return ts;
+}
+
+void gate_pass(gate_t *g) {
+    struct timespec dl = deadline_in(T_HANG_S * 3);
+    pthread_mutex_lock(&g->mu);
+    g->arrived++;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open) {
+        if (pthread_cond_timedwait(&g->cv, &g->mu, &dl) == ETIMEDOUT) {
+            pthread_mutex_unlock(&g->mu);
+            T_DIE("gate_pass: the gate never opened (test bug or hang)");
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+void gate_open(gate_t *g) {
+    pthread_mutex_lock(&g->mu);
+    g->open = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void gate_await_arrivals(gate_t *g, int n) {
+    struct timespec dl = deadline_in(T_HANG_S);
+    pthread_mutex_lock(&g->mu);
+    while (g->arrived < n) {
+        if (pthread_cond_timedwait(&g->cv, &g->mu, &dl) == ETIMEDOUT) {
+            int a = g->arrived;
+            pthread_mutex_unlock(&g->mu);
+            T_DIE("gate_await_arrivals: %d of %d tasks arrived", a, n);
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+int gate_arrived(gate_t *g) {
+    pthread_mutex_lock(&g->mu);
+    int a = g->arrived;
+    pthread_mutex_unlock(&g->mu);
+    return a;
+}
+
+int gate_task(void *arg) {
+    gate_pass(arg);
+    return 0;
+}
+
+void saturate(crew_t *ex, gate_t *g) {
+    unsigned n = crew_workers(ex);
+    int before = gate_arrived(g);
+    for (unsigned i = 0; i < n; i++) {
+        int rc = crew_submit(ex, gate_task, g, NULL);
+        if (rc != 0)
+            T_DIE("saturate: crew_submit -> %s", crew_err_name(rc));
+    }
+    gate_await_arrivals(g, before + (int)n);
+}
+
+void flag_await(atomic_int *f) {
+    if (!T_WAIT_UNTIL(flag_get(f), T_HANG_S))
+        T_DIE("flag_await: flag never set");
+}
+
+/* ---- executors ------------------------------------------------------------- */
+
+int t_open_executors;
+
+crew_t *t_create(unsigned workers) {
+    crew_options_t o = {sizeof o};
+    o.workers = workers;
+    crew_t *ex = NULL;
+    int rc = crew_create(&ex, &o);
+    if (rc != 0 || !ex)
+        T_DIE("crew_create(%u workers) -> %s", workers, crew_err_name(rc));
+    t_open_executors++;
+    return ex;
+}
+
+crew_stats_t t_stats(crew_t *ex) {
+    crew_stats_t s;
+    memset(&s, 0, sizeof s);
+    s.size = sizeof s;
+    int rc = crew_stats(ex, &s);
+    if (rc != 0)
+        T_DIE("crew_stats -> %s", crew_err_name(rc));
+    return s;
+}
+
+crew_stats_t t_settle(crew_t *ex) {
+    crew_stats_t s;
+    T_WAIT_UNTIL((s = t_stats(ex), s.live_tasks == 0 && s.live_records == 0 &&
+                                       s.cancel_set_size == 0),
+                 T_HANG_S / 2);
+    return s;
+}
+
+crew_status_t t_wait(crew_t *ex, crew_id_t id) {
+    crew_status_t st = (crew_status_t)-1;
+    int rc = crew_wait(ex, id, (int64_t)(T_HANG_S * 1e9), &st);
+    if (rc != 0) {
+#ifdef CREW_TEST_HAVE_FAULT
+        if (rc == CREW_ETIMEDOUT)
+            crew__dump(ex, stderr);
+#endif
+        T_DIE("crew_wait(%llu) -> %s", (unsigned long long)id,
+              crew_err_name(rc));
+    }
+    return st;
+}
+
+crew_status_t t_join(crew_t *ex, crew_id_t id) {
+    t_wait(ex, id);
+    crew_status_t st = (crew_status_t)-1;
+    int rc = crew_join(ex, id, &st);
+    if (rc != 0)
+        T_DIE("crew_join(%llu) -> %s", (unsigned long long)id,
+              crew_err_name(rc));
+    return st;
+}
+
+crew_task_info_t t_inspect(crew_t *ex, crew_id_t id) {
+    crew_task_info_t info;
+    memset(&info, 0, sizeof info);
+    int rc = crew_inspect(ex, id, &info);
+    if (rc != 0)
+        T_DIE("crew_inspect(%llu) -> %s", (unsigned long long)id,
+              crew_err_name(rc));
+    return info;
+}
+
+int64_t t_live_bytes(void) {
+#ifdef CREW_TEST_HAVE_FAULT
+    return crew__fault_live_bytes();
+#else
+    return 0;
+#endif
+}
+
+int noop_task(void *arg) {
+    (void)arg;
+    return 0;
+}
+
+int ret_task(void *arg) { return (int)(intptr_t)arg; }
+
+int count_task(void *arg) {
+    atomic_fetch_add_explicit((atomic_int *)arg, 1, memory_order_relaxed);
+    return 0;
+}
+
+void count_cleanup(void *arg) {
+    atomic_fetch_add_explicit((atomic_int *)arg, 1, memory_order_relaxed);
+}
+
+/* ---- probes ----------------------------------------------------------------- */
+
+void probe_init(probe_t *p, bool until_cancelled, int ret) {
+    memset(p, 0, sizeof *p);
+    atomic_init(&p->self, 0);
+    p->until_cancelled = until_cancelled;
+    p->ret = ret;
+}
+
+static void probe_check(probe_t *p) {
+    /* Read the flag first: if it was set, crew_cancel had returned before
+     * this check began, so the check must report cancellation. */
+    bool after = flag_get(&p->cancel_returned);
+    bool c = crew_cancelled();
+    if (c)
+        atomic_store_explicit(&p->saw_cancel, 1, memory_order_relaxed);
+    if (after) {
+        atomic_fetch_add_explicit(&p->checks_after, 1, memory_order_relaxed);
+        if (!c)
+            atomic_fetch_add_explicit(&p->misses, 1, memory_order_relaxed);
+    }
+}
+
+int probe_task(void *arg) {
+    probe_t *p = arg;
+    atomic_store(&p->self, crew_self());
+    flag_set(&p->started);
+    int64_t end = t_now_ns() + (int64_t)(T_HANG_S * 1e9);
+    for (unsigned i = 0;; i++) {
+        probe_check(p);
+        if (p->until_cancelled ? atomic_load(&p->saw_cancel) != 0
+                               : flag_get(&p->release))
+            break;
+        if (t_now_ns() > end) {
+            atomic_store(&p->timed_out, 1);
+            break;
+        }
+        if (i % 16 == 15)
+            sched_yield();
+    }
+    for (int i = 0; i < 256; i++)
+        probe_check(p);
+    flag_set(&p->finished);
+    return p->ret;
+}

@@ -1,0 +1,73 @@
+/*
+ * crit.h - Criterion glue for crew's feature tests: every test gets a
+ * timeout, return codes are printed by name, and each test ends with the
+ * leak check (no live task, record or cancelled ID; no byte left after
+ * crew_destroy).
+ */
+#ifndef CREW_TESTS_CRIT_H
+#define CREW_TESTS_CRIT_H
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "common.h"
+
+/* Options every Test() carries. */
+#define T_OPTS .timeout = CREW_TEST_TIMEOUT
+
+static inline const char *t_rc_name(int rc) {
+    switch (rc) {
+    case CREW_REMOVED: return "CREW_REMOVED";
+    case CREW_REQUESTED: return "CREW_REQUESTED";
+    case CREW_TOO_LATE: return "CREW_TOO_LATE";
+    case 0: return "0";
+    default: return crew_err_name(rc);
+    }
+}
+
+/* Assert that expr returns want, naming both on failure. */
+#define ASSERT_RC(expr, want)                                                  \
+    do {                                                                       \
+        int rc__ = (expr);                                                     \
+        int want__ = (want);                                                   \
+        cr_assert_eq(rc__, want__, "%s -> %s (%d), expected %s (%d)", #expr,   \
+                     t_rc_name(rc__), rc__, t_rc_name(want__), want__);        \
+    } while (0)
+
+#define ASSERT_STATUS(got, want)                                               \
+    do {                                                                       \
+        crew_status_t g__ = (got), w__ = (want);                               \
+        cr_assert_eq(g__, w__, "%s: status %s (%d), expected %s", #got,        \
+                     crew_status_name(g__), (int)g__, crew_status_name(w__));  \
+    } while (0)
+
+/* The executor holds nothing: no live task, no unreclaimed record, no ID
+ * left in the cancellation set. Call after every joinable task was joined
+ * or released. */
+#define ASSERT_CLEAN(ex)                                                       \
+    do {                                                                       \
+        crew_stats_t s__ = t_settle(ex);                                       \
+        cr_assert_eq(s__.live_tasks, 0, "live_tasks %llu",                     \
+                     (unsigned long long)s__.live_tasks);                      \
+        cr_assert_eq(s__.live_records, 0, "live_records %llu (leaked records)", \
+                     (unsigned long long)s__.live_records);                    \
+        cr_assert_eq(s__.cancel_set_size, 0, "cancel_set_size %llu",           \
+                     (unsigned long long)s__.cancel_set_size);                 \
+    } while (0)
+
+/* Check clean, destroy, and, once the test's last executor is gone (see
+ * t_open_executors), check that crew freed every byte it allocated. */
+#define DESTROY_CLEAN(exp)                                                     \
+    do {                                                                       \
+        ASSERT_CLEAN(*(exp));                                                  \
+        ASSERT_RC(crew_destroy(exp), 0);                                       \
+        cr_assert_null(*(exp), "crew_destroy must set the handle to NULL");    \
+        if (--t_open_executors <= 0) {                                         \
+            t_open_executors = 0;                                              \
+            cr_assert_eq(t_live_bytes(), 0,                                    \
+                         "%lld bytes still allocated by crew after the last "  \
+                         "crew_destroy", (long long)t_live_bytes());           \
+        }                                                                      \
+    } while (0)
+
+#endif

@@ -1,0 +1,530 @@
+/* test_submit.c - submission from outside and inside, batches, IDs,
+ * cleanup callbacks, joinable and detached handles. */
+#include "crit.h"
+
+#ifdef CREW_TEST_HAVE_FAULT
+#include "fault.h"
+#endif
+
+/* ---- a million tasks from four threads, each exactly once ------------------ */
+
+typedef struct slots {
+    _Atomic uint8_t *hit; /* hit[i]: how many times task i ran */
+    atomic_ullong sum;    /* sum of (i + 1) over runs */
+} slots_t;
+
+typedef struct mtask {
+    slots_t *s;
+    long i;
+} mtask_t;
+
+static int slot_task(void *arg) {
+    mtask_t *t = arg;
+    atomic_fetch_add_explicit(&t->s->hit[t->i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->s->sum, (unsigned long long)t->i + 1,
+                              memory_order_relaxed);
+    return 0;
+}
+
+typedef struct submitter {
+    crew_t *ex;
+    crew_group_t *g;
+    mtask_t *tasks;
+    long from, to;
+    int rc;
+} submitter_t;
+
+static void *submitter_main(void *arg) {
+    submitter_t *s = arg;
+    for (long i = s->from; i < s->to; i++) {
+        crew_task_desc_t d = {slot_task, &s->tasks[i], NULL, s->g};
+        int rc = crew_submit_ex(s->ex, &d, NULL);
+        if (rc != 0) {
+            s->rc = rc;
+            break;
+        }
+    }
+    return NULL;
+}
+
+Test(submit, a_million_detached_tasks_from_four_threads_each_run_exactly_once,
+     .timeout = CREW_TEST_TIMEOUT * 2) {
+    long n = t_scaled(1000000, 1000);
+    crew_t *ex = t_create(0);
+    crew_group_t *g;
+    ASSERT_RC(crew_group_create(ex, NULL, 0, &g), 0);
+    slots_t s;
+    s.hit = calloc((size_t)n, 1);
+    atomic_init(&s.sum, 0);
+    mtask_t *tasks = malloc(sizeof *tasks * (size_t)n);
+    cr_assert(s.hit && tasks);
+    for (long i = 0; i < n; i++)
+        tasks[i] = (mtask_t){&s, i};
+    submitter_t sub[4];
+    pthread_t th[4];
+    for (int k = 0; k < 4; k++) {
+        sub[k] = (submitter_t){ex, g, tasks, n * k / 4, n * (k + 1) / 4, 0};
+        cr_assert_eq(pthread_create(&th[k], NULL, submitter_main, &sub[k]), 0);
+    }
+    for (int k = 0; k < 4; k++) {
+        pthread_join(th[k], NULL);
+        ASSERT_RC(sub[k].rc, 0);
+    }
+    crew_status_t st;
+    ASSERT_RC(crew_group_wait(g, (int64_t)(T_HANG_S * 3e9), &st), 0);
+    ASSERT_STATUS(st, CREW_TASK_DONE);
+    long zero = 0, twice = 0, first_bad = -1;
+    for (long i = 0; i < n; i++) {
+        uint8_t h = atomic_load_explicit(&s.hit[i], memory_order_relaxed);
+        if (h != 1 && first_bad < 0)
+            first_bad = i;
+        zero += h == 0;
+        twice += h > 1;
+    }
+    cr_assert(zero == 0 && twice == 0,
+              "%ld tasks never ran, %ld ran more than once (first: task %ld)",
+              zero, twice, first_bad);
+    unsigned long long want = (unsigned long long)n * (unsigned long long)(n + 1) / 2;
+    cr_assert_eq(atomic_load(&s.sum), want);
+    crew_group_info_t gi;
+    ASSERT_RC(crew_group_info(g, &gi), 0);
+    cr_assert_eq(gi.submitted, (uint64_t)n);
+    cr_assert_eq(gi.done, (uint64_t)n);
+    cr_assert_eq(gi.live, 0);
+    ASSERT_RC(crew_group_destroy(g), 0);
+    crew_stats_t stats = t_settle(ex);
+    cr_assert_eq(stats.submitted, (uint64_t)n);
+    cr_assert_eq(stats.done, (uint64_t)n);
+    free(s.hit);
+    free(tasks);
+    DESTROY_CLEAN(&ex);
+}
+
+/* ---- batches -------------------------------------------------------------- */
+
+Test(submit, batch_runs_every_task_once_and_fills_distinct_ids, T_OPTS) {
+    enum { N = 1000 };
+    crew_t *ex = t_create(2);
+    static atomic_int hits[N];
+    static void *args[N];
+    for (int i = 0; i < N; i++) {
+        atomic_init(&hits[i], 0);
+        args[i] = &hits[i];
+    }
+    static crew_id_t ids[N];
+    crew_task_desc_t d = {count_task, NULL, NULL, NULL};
+    ASSERT_RC(crew_submit_batch(ex, &d, args, N, ids), 0);
+    for (int i = 0; i < N; i++) {
+        cr_assert_neq(ids[i], 0, "ids[%d] not filled", i);
+        for (int j = 0; j < i; j++)
+            cr_assert_neq(ids[i], ids[j], "ids[%d] == ids[%d]", i, j);
+    }
+    for (int i = 0; i < N; i++)
+        ASSERT_STATUS(t_join(ex, ids[i]), CREW_TASK_DONE);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(atomic_load(&hits[i]), 1, "task %d ran %d times", i,
+                     atomic_load(&hits[i]));
+    DESTROY_CLEAN(&ex);
+}
+
+Test(submit, detached_batch_into_a_group_runs_every_task_once, T_OPTS) {
+    enum { N = 5000 };
+    crew_t *ex = t_create(2);
+    crew_group_t *g;
+    ASSERT_RC(crew_group_create(ex, NULL, 0, &g), 0);
+    static atomic_int hits[N];
+    static void *args[N];
+    for (int i = 0; i < N; i++) {
+        atomic_init(&hits[i], 0);
+        args[i] = &hits[i];
+    }
+    crew_task_desc_t d = {count_task, NULL, NULL, g};
+    ASSERT_RC(crew_submit_batch(ex, &d, args, N, NULL), 0);
+    crew_status_t st;
+    ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+    ASSERT_STATUS(st, CREW_TASK_DONE);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(atomic_load(&hits[i]), 1, "task %d ran %d times", i,
+                     atomic_load(&hits[i]));
+    crew_group_info_t gi;
+    ASSERT_RC(crew_group_info(g, &gi), 0);
+    cr_assert_eq(gi.submitted, N);
+    cr_assert_eq(gi.done, N);
+    ASSERT_RC(crew_group_destroy(g), 0);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(submit, empty_batch_is_accepted_and_submits_nothing, T_OPTS) {
+    crew_t *ex = t_create(1);
+    crew_task_desc_t d = {noop_task, NULL, NULL, NULL};
+    ASSERT_RC(crew_submit_batch(ex, &d, NULL, 0, NULL), 0);
+    cr_assert_eq(t_stats(ex).submitted, 0);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(submit, refused_batch_submits_nothing_and_runs_no_cleanup, T_OPTS) {
+    enum { N = 16 };
+    crew_t *ex = t_create(2), *other = t_create(1);
+    crew_group_t *og;
+    ASSERT_RC(crew_group_create(other, NULL, 0, &og), 0);
+    atomic_int runs = 0, cleanups = 0;
+    void *args[N];
+    for (int i = 0; i < N; i++)
+        args[i] = &runs;
+    crew_id_t ids[N];
+    /* args NULL with n > 0 */
+    crew_task_desc_t d = {count_task, NULL, count_cleanup, NULL};
+    ASSERT_RC(crew_submit_batch(ex, &d, NULL, N, ids), CREW_EINVAL);
+    /* fn NULL */
+    crew_task_desc_t nofn = {NULL, NULL, count_cleanup, NULL};
+    ASSERT_RC(crew_submit_batch(ex, &nofn, args, N, ids), CREW_EINVAL);
+    /* group of another executor */
+    crew_task_desc_t wrong = {count_task, NULL, count_cleanup, og};
+    ASSERT_RC(crew_submit_batch(ex, &wrong, args, N, ids), CREW_EWRONGEXEC);
+    cr_assert_eq(t_stats(ex).submitted, 0);
+    /* after shutdown */
+    ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
+    ASSERT_RC(crew_submit_batch(ex, &d, args, N, ids), CREW_ESHUTDOWN);
+    cr_assert_eq(t_stats(ex).submitted, 0);
+    cr_assert_eq(atomic_load(&runs), 0);
+    cr_assert_eq(atomic_load(&cleanups), 0);
+    ASSERT_RC(crew_group_destroy(og), 0);
+    DESTROY_CLEAN(&other);
+    DESTROY_CLEAN(&ex);
+}
+
+#ifdef CREW_TEST_HAVE_FAULT
+typedef struct cl_arg {
+    atomic_int *runs, *cleanups;
+} cl_arg_t;
+static int cl_run(void *arg) {
+    atomic_fetch_add(((cl_arg_t *)arg)->runs, 1);
+    return 0;
+}
+static void cl_clean(void *arg) { atomic_fetch_add(((cl_arg_t *)arg)->cleanups, 1); }
+
+/* Walk every allocation of a batch submission: each either fails with
+ * CREW_ENOMEM having submitted nothing, or succeeds entirely. */
+Test(submit, batch_is_all_or_nothing_under_allocation_failure, T_OPTS) {
+    enum { N = 200 };
+    crew_t *ex = t_create(2);
+    atomic_int runs = 0, cleanups = 0;
+    cl_arg_t a = {&runs, &cleanups};
+    void *args[N];
+    for (int i = 0; i < N; i++)
+        args[i] = &a;
+    crew_task_desc_t d = {cl_run, NULL, cl_clean, NULL};
+    crew_id_t ids[N];
+    for (int64_t k = 0; k < 10000; k++) {
+        crew_stats_t s0 = t_settle(ex);
+        int r0 = atomic_load(&runs), c0 = atomic_load(&cleanups);
+        crew__fault_fail_alloc_at(k);
+        int rc = crew_submit_batch(ex, &d, args, N, k % 2 ? ids : NULL);
+        crew__fault_reset();
+        if (rc == CREW_ENOMEM) {
+            crew_stats_t s1 = t_settle(ex);
+            cr_assert_eq(s1.submitted, s0.submitted,
+                         "k=%lld: failed batch submitted %llu tasks",
+                         (long long)k,
+                         (unsigned long long)(s1.submitted - s0.submitted));
+            cr_assert_eq(atomic_load(&runs), r0, "k=%lld: failed batch ran",
+                         (long long)k);
+            cr_assert_eq(atomic_load(&cleanups), c0,
+                         "k=%lld: failed batch ran cleanups", (long long)k);
+            continue;
+        }
+        ASSERT_RC(rc, 0);
+        if (k % 2)
+            for (int i = 0; i < N; i++)
+                ASSERT_STATUS(t_join(ex, ids[i]), CREW_TASK_DONE);
+        crew_stats_t s1 = t_settle(ex);
+        cr_assert_eq(s1.submitted - s0.submitted, N);
+        cr_assert_eq(atomic_load(&runs) - r0, N);
+        cr_assert_eq(atomic_load(&cleanups) - c0, N);
+        /* The k-th allocation from now fails and later ones succeed: once
+         * k is past the batch's last allocation, every larger k succeeds. */
+        break;
+    }
+    DESTROY_CLEAN(&ex);
+}
+#endif
+
+/* ---- ids ------------------------------------------------------------------- */
+
+static int cmp_id(const void *a, const void *b) {
+    crew_id_t x = *(const crew_id_t *)a, y = *(const crew_id_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+Test(submit, task_and_group_ids_are_nonzero_and_never_repeat, T_OPTS) {
+    enum { N = 4000, G = 8 };
+    crew_t *ex = t_create(2);
+    static crew_id_t ids[N + G];
+    crew_group_t *gs[G];
+    for (int i = 0; i < N; i++) {
+        ASSERT_RC(crew_submit(ex, noop_task, NULL, &ids[i]), 0);
+        if (i % 500 == 0) {
+            ASSERT_RC(crew_group_create(ex, NULL, 0, &gs[i / 500]), 0);
+            ids[N + i / 500] = crew_group_id(gs[i / 500]);
+        }
+        if (i % 2) /* releasing must not let an ID come back */
+            ASSERT_STATUS(t_join(ex, ids[i]), CREW_TASK_DONE);
+    }
+    for (int i = 0; i < N; i += 2)
+        ASSERT_STATUS(t_join(ex, ids[i]), CREW_TASK_DONE);
+    for (int i = 0; i < G; i++)
+        ASSERT_RC(crew_group_destroy(gs[i]), 0);
+    qsort(ids, N + G, sizeof ids[0], cmp_id);
+    cr_assert_neq(ids[0], 0);
+    for (int i = 1; i < N + G; i++)
+        cr_assert_neq(ids[i], ids[i - 1], "ID %llu given twice",
+                      (unsigned long long)ids[i]);
+    DESTROY_CLEAN(&ex);
+}
+
+/* ---- handles -------------------------------------------------------------------- */
+
+Test(submit, joinable_task_stays_inspectable_until_released, T_OPTS) {
+    crew_t *ex = t_create(2);
+    crew_id_t ok, bad;
+    ASSERT_RC(crew_submit(ex, ret_task, (void *)(intptr_t)0, &ok), 0);
+    ASSERT_RC(crew_submit(ex, ret_task, (void *)(intptr_t)42, &bad), 0);
+    ASSERT_STATUS(t_wait(ex, ok), CREW_TASK_DONE);
+    ASSERT_STATUS(t_wait(ex, bad), CREW_TASK_FAILED);
+    crew_task_info_t i1 = t_inspect(ex, ok), i2 = t_inspect(ex, bad);
+    cr_assert_eq(i1.id, ok);
+    ASSERT_STATUS(i1.status, CREW_TASK_DONE);
+    cr_assert_eq(i1.result, 0);
+    cr_assert_eq(i1.parent, 0);
+    cr_assert_eq(i1.group, 0);
+    cr_assert_not(i1.cancel_requested);
+    cr_assert_eq(i1.cause, CREW_CAUSE_NONE);
+    cr_assert_eq(i1.cancel_code, 0);
+    cr_assert_str_eq(i1.reason, "");
+    ASSERT_STATUS(i2.status, CREW_TASK_FAILED);
+    cr_assert_eq(i2.result, 42, "FAILED keeps the body's return value");
+    /* still there after any number of waits */
+    ASSERT_STATUS(t_wait(ex, ok), CREW_TASK_DONE);
+    ASSERT_RC(crew_release(ex, ok), 0);
+    crew_task_info_t gone;
+    ASSERT_RC(crew_inspect(ex, ok, &gone), CREW_ENOTASK);
+    crew_status_t st;
+    ASSERT_RC(crew_wait(ex, ok, 0, &st), CREW_ENOTASK);
+    ASSERT_RC(crew_release(ex, ok), CREW_ENOTASK);
+    ASSERT_RC(crew_join(ex, bad, &st), 0);
+    ASSERT_STATUS(st, CREW_TASK_FAILED);
+    ASSERT_RC(crew_inspect(ex, bad, &gone), CREW_ENOTASK);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(submit, released_live_task_keeps_running_and_is_reclaimed, T_OPTS) {
+    crew_t *ex = t_create(1);
+    gate_t g;
+    gate_init(&g);
+    crew_id_t id;
+    ASSERT_RC(crew_submit(ex, gate_task, &g, &id), 0);
+    gate_await_arrivals(&g, 1);
+    ASSERT_RC(crew_release(ex, id), 0);
+    crew_task_info_t info;
+    ASSERT_RC(crew_inspect(ex, id, &info), CREW_ENOTASK);
+    cr_assert_eq(t_stats(ex).live_tasks, 1, "release must not end the task");
+    gate_open(&g);
+    ASSERT_CLEAN(ex);
+    cr_assert_eq(t_stats(ex).done, 1);
+    gate_destroy(&g);
+    DESTROY_CLEAN(&ex);
+}
+
+typedef struct detached_probe {
+    gate_t gate;
+    _Atomic crew_id_t self;
+} detached_probe_t;
+
+static int detached_probe_task(void *arg) {
+    detached_probe_t *p = arg;
+    atomic_store(&p->self, crew_self());
+    gate_pass(&p->gate);
+    return 0;
+}
+
+Test(submit, detached_task_has_no_handle_and_is_reclaimed_when_terminal,
+     T_OPTS) {
+    crew_t *ex = t_create(1);
+    detached_probe_t p;
+    gate_init(&p.gate);
+    atomic_init(&p.self, 0);
+    ASSERT_RC(crew_submit(ex, detached_probe_task, &p, NULL), 0);
+    gate_await_arrivals(&p.gate, 1);
+    crew_id_t id = atomic_load(&p.self);
+    cr_assert_neq(id, 0, "a detached task still has an ID");
+    ASSERT_RC(crew_release(ex, id), CREW_ENOTASK);
+    gate_open(&p.gate);
+    ASSERT_CLEAN(ex);
+    gate_destroy(&p.gate);
+    DESTROY_CLEAN(&ex);
+}
+
+/* ---- cleanup ---------------------------------------------------------------- */
+
+typedef struct order {
+    atomic_int body, cleanup;
+    atomic_int cleanup_saw_body; /* body had run when cleanup ran */
+    atomic_int cleanup_arg_ok;
+} order_t;
+
+static int order_body(void *arg) {
+    order_t *o = arg;
+    atomic_fetch_add(&o->body, 1);
+    return 0;
+}
+static void order_cleanup(void *arg) {
+    order_t *o = arg;
+    atomic_store(&o->cleanup_saw_body, atomic_load(&o->body));
+    atomic_store(&o->cleanup_arg_ok, 1);
+    atomic_fetch_add(&o->cleanup, 1);
+}
+
+Test(submit, cleanup_runs_once_after_the_body_and_before_waiters_see_the_end,
+     T_OPTS) {
+    crew_t *ex = t_create(2);
+    for (int round = 0; round < 200; round++) {
+        order_t o;
+        memset(&o, 0, sizeof o);
+        crew_task_desc_t d = {order_body, &o, order_cleanup, NULL};
+        crew_id_t id;
+        ASSERT_RC(crew_submit_ex(ex, &d, &id), 0);
+        ASSERT_STATUS(t_wait(ex, id), CREW_TASK_DONE);
+        /* terminal is visible to the waiter only after cleanup ran */
+        cr_assert_eq(atomic_load(&o.cleanup), 1, "round %d", round);
+        cr_assert_eq(atomic_load(&o.cleanup_saw_body), 1);
+        cr_assert_eq(atomic_load(&o.cleanup_arg_ok), 1);
+        ASSERT_RC(crew_release(ex, id), 0);
+        cr_assert_eq(atomic_load(&o.body), 1);
+        cr_assert_eq(atomic_load(&o.cleanup), 1);
+    }
+    DESTROY_CLEAN(&ex);
+}
+
+Test(submit, refused_submission_keeps_arg_and_runs_no_cleanup, T_OPTS) {
+    crew_t *ex = t_create(1), *other = t_create(1);
+    crew_group_t *og;
+    ASSERT_RC(crew_group_create(other, NULL, 0, &og), 0);
+    atomic_int cleanups = 0;
+    crew_id_t id = 0;
+    crew_task_desc_t nofn = {NULL, &cleanups, count_cleanup, NULL};
+    ASSERT_RC(crew_submit_ex(ex, &nofn, &id), CREW_EINVAL);
+    crew_task_desc_t wrong = {count_task, &cleanups, count_cleanup, og};
+    ASSERT_RC(crew_submit_ex(ex, &wrong, &id), CREW_EWRONGEXEC);
+    ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
+    crew_task_desc_t d = {count_task, &cleanups, count_cleanup, NULL};
+    ASSERT_RC(crew_submit_ex(ex, &d, &id), CREW_ESHUTDOWN);
+    ASSERT_RC(crew_submit_ex(ex, &d, NULL), CREW_ESHUTDOWN);
+    cr_assert_eq(atomic_load(&cleanups), 0);
+    cr_assert_eq(t_stats(ex).submitted, 0);
+    ASSERT_RC(crew_group_destroy(og), 0);
+    DESTROY_CLEAN(&other);
+    DESTROY_CLEAN(&ex);
+}
+
+/* ---- spawning ------------------------------------------------------------------ */
+
+typedef struct spawner {
+    crew_id_t child;
+    int rc;
+    crew_id_t self;
+} spawner_t;
+
+static int spawner_task(void *arg) {
+    spawner_t *s = arg;
+    s->self = crew_self();
+    s->rc = crew_spawn(noop_task, NULL, &s->child);
+    return 0;
+}
+
+Test(submit, spawned_task_is_a_child_of_the_spawning_task, T_OPTS) {
+    crew_t *ex = t_create(2);
+    spawner_t s;
+    memset(&s, 0, sizeof s);
+    crew_id_t id;
+    ASSERT_RC(crew_submit(ex, spawner_task, &s, &id), 0);
+    ASSERT_STATUS(t_join(ex, id), CREW_TASK_DONE);
+    ASSERT_RC(s.rc, 0);
+    cr_assert_neq(s.child, 0);
+    ASSERT_STATUS(t_wait(ex, s.child), CREW_TASK_DONE);
+    crew_task_info_t info = t_inspect(ex, s.child);
+    cr_assert_eq(info.parent, s.self);
+    cr_assert_eq(info.parent, id);
+    ASSERT_STATUS(t_join(ex, s.child), CREW_TASK_DONE);
+    DESTROY_CLEAN(&ex);
+}
+
+/* Tasks spawned inside tasks, several levels deep, all counted. */
+typedef struct tree {
+    int depth;
+    atomic_int *count;
+} tree_t;
+
+static int tree_task(void *arg) {
+    tree_t *t = arg;
+    atomic_fetch_add(t->count, 1);
+    if (t->depth == 0)
+        return 0;
+    tree_t kids[3];
+    crew_id_t ids[3];
+    int spawned = 0, bad = 0;
+    for (int i = 0; i < 3; i++) {
+        kids[i] = (tree_t){t->depth - 1, t->count};
+        if (crew_spawn(tree_task, &kids[i], &ids[i]) == 0)
+            spawned++;
+        else
+            bad = 1;
+    }
+    for (int i = 0; i < spawned; i++) {
+        crew_status_t st;
+        if (crew_join(crew_current(), ids[i], &st) != 0 || st != CREW_TASK_DONE)
+            bad = 1;
+    }
+    return bad;
+}
+
+Test(submit, nested_spawns_all_run_once, T_OPTS) {
+    crew_t *ex = t_create(2);
+    atomic_int count = 0;
+    tree_t root = {7, &count};
+    crew_id_t id;
+    ASSERT_RC(crew_submit(ex, tree_task, &root, &id), 0);
+    ASSERT_STATUS(t_join(ex, id), CREW_TASK_DONE);
+    /* 1 + 3 + ... + 3^7 */
+    cr_assert_eq(atomic_load(&count), (2187 * 3 - 1) / 2);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(submit, spawn_outside_a_task_is_refused, T_OPTS) {
+    crew_t *ex = t_create(1);
+    crew_id_t id = 0;
+    ASSERT_RC(crew_spawn(noop_task, NULL, &id), CREW_ENOTINTASK);
+    ASSERT_RC(crew_spawn(noop_task, NULL, NULL), CREW_ENOTINTASK);
+    cr_assert_eq(t_stats(ex).submitted, 0);
+    DESTROY_CLEAN(&ex);
+}
+
+/* ---- stats ------------------------------------------------------------------------ */
+
+Test(submit, stats_count_done_and_failed_exactly, T_OPTS) {
+    crew_t *ex = t_create(2);
+    crew_id_t ids[30];
+    for (int i = 0; i < 30; i++)
+        ASSERT_RC(crew_submit(ex, ret_task, (void *)(intptr_t)(i % 3 == 0 ? 7 : 0),
+                              &ids[i]),
+                  0);
+    for (int i = 0; i < 30; i++)
+        ASSERT_STATUS(t_join(ex, ids[i]),
+                      i % 3 == 0 ? CREW_TASK_FAILED : CREW_TASK_DONE);
+    crew_stats_t s = t_settle(ex);
+    cr_assert_eq(s.submitted, 30);
+    cr_assert_eq(s.done, 20);
+    cr_assert_eq(s.failed, 10);
+    cr_assert_eq(s.cancelled, 0);
+    cr_assert_eq(s.removed + s.cancelled_running + s.late_cancels, 0);
+    DESTROY_CLEAN(&ex);
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# check.sh -- verify the Promela models of crew's protocols with spin.
+#
+# Every correct model must verify with zero errors (safety: assertions and
+# invalid end states; liveness: its LTL property under weak fairness), and
+# every broken variant must be rejected (at least one error).  Prints one
+# summary line per run; exits 0 only if every line says ok.
+#
+# Environment: SPIN (default spin), CC (default cc), KEEP=1 keeps the
+# temporary directory (with any counterexample trails) and prints its path.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+SPIN=${SPIN:-spin}
+CC=${CC:-cc}
+
+command -v "$SPIN" >/dev/null 2>&1 || { echo "check.sh: spin not found" >&2; exit 2; }
+command -v "$CC" >/dev/null 2>&1 || { echo "check.sh: C compiler '$CC' not found" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/crew-model.XXXXXX") || exit 2
+if [ "${KEEP:-0}" = 1 ]; then
+  echo "check.sh: keeping $work"
+else
+  trap 'rm -rf "$work"' EXIT
+fi
+
+fails=0
+n=0
+
+# run MODEL VARIANT MODE EXPECT
+#   VARIANT: macro names (space-separated) or "-" for the default model
+#   MODE:    safety | liveness
+#   EXPECT:  pass | reject
+run() {
+  local model=$1 variant=$2 mode=$3 expect=$4
+  local dir def=() cflags pflags out errors states first verdict ok=0
+  n=$((n + 1))
+  dir="$work/$n-${model%.pml}-${variant// /+}-${mode}"
+  mkdir -p "$dir"
+  cp "$here/$model" "$dir/"
+  if [ "$variant" != - ]; then
+    for v in $variant; do def+=("-D$v"); done
+  fi
+  if [ "$mode" = safety ]; then
+    cflags="-DSAFETY -DNOCLAIM"; pflags="-m1000000"
+  else
+    cflags="-DNFAIR=3"; pflags="-m1000000 -a -f"
+  fi
+  out=$(cd "$dir" && "$SPIN" "${def[@]}" -a "$model" >spin.log 2>&1 &&
+        $CC -O2 -w $cflags -o pan pan.c >cc.log 2>&1 &&
+        ./pan $pflags 2>&1)
+  local rc=$?
+  printf '%s\n' "$out" >"$dir/pan.log"
+  errors=$(printf '%s\n' "$out" | sed -n 's/.*errors: \([0-9][0-9]*\).*/\1/p' | tail -1)
+  states=$(printf '%s\n' "$out" | sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' | tail -1)
+  first=$(printf '%s\n' "$out" | grep -m1 -E '^pan:1: ' | sed 's/^pan:1: //')
+  if [ -z "$errors" ]; then
+    verdict="no result (spin/cc/pan failed, rc=$rc; see $dir)"
+  elif [ "$expect" = pass ]; then
+    if [ "$errors" = 0 ] &&
+       ! printf '%s\n' "$out" | grep -qE 'max search depth too small|Search not completed|out of memory'; then
+      ok=1; verdict="verified"
+    elif [ "$errors" = 0 ]; then
+      verdict="search incomplete"
+    else
+      verdict="FAILED: $first"
+    fi
+  else
+    if [ "$errors" != 0 ]; then
+      ok=1; verdict="rejected as required: $first"
+    else
+      verdict="NOT rejected: the broken variant verified"
+    fi
+  fi
+  [ "$variant" = - ] && variant=default
+  printf '%-4s %-14s %-22s %-8s states=%-9s errors=%-2s %s\n' \
+    "$([ $ok = 1 ] && echo ok || echo FAIL)" "$model" "$variant" "$mode" \
+    "${states:-?}" "${errors:-?}" "$verdict"
+  [ $ok = 1 ] || fails=$((fails + 1))
+}
+
+run task_state.pml -                     safety   pass
+run task_state.pml -                     liveness pass
+run task_state.pml JOIN_RELEASE          safety   pass
+run task_state.pml "STRICT_WAKE WAKE_REF" safety  pass
+run task_state.pml BROKEN_START          safety   reject
+run task_state.pml BROKEN_WAITERS        safety   reject
+run task_state.pml BROKEN_WAITERS        liveness reject
+run task_state.pml BROKEN_REF            safety   reject
+run task_state.pml GROUP_READS_AFTER_CAS safety   reject
+run task_state.pml STRICT_WAKE           safety   reject
+
+run park.pml -                  safety   pass
+run park.pml -                  liveness pass
+run park.pml "NP=1 TPP=2"       safety   pass
+run park.pml BROKEN_NO_RESCAN   safety   reject
+run park.pml BROKEN_NO_RESCAN   liveness reject
+run park.pml BROKEN_CHECK_FIRST safety   reject
+run park.pml STOP_BEFORE_PREPARE safety  reject
+
+if [ $fails -ne 0 ]; then
+  echo "check.sh: $fails of $n runs failed"
+  exit 1
+fi
+echo "check.sh: all $n runs as required"
