@@ -111,7 +111,7 @@ static double ba_once(crew_t *ex, unsigned producers, long n, int use_actors,
     ba_producer_t *prod = calloc(producers, sizeof *prod);
     crew_group_t *g = NULL;
     crew_status_t st;
-    double t0, t1;
+    double t0 = 0.0, t1 = 0.0;
     long total = 0;
     int rc;
     memset(&r, 0, sizeof r);
@@ -223,4 +223,82 @@ int main(int argc, char **argv)
     int quick = argc > 2 ? atoi(argv[2]) : 1;
     return bench_actor(workers, quick, stdout, NULL, NULL, NULL, NULL) ? 1 : 0;
 }
+#endif
+
+/* ---- crew-perf rows (not in the standalone driver) --------------------- */
+#ifndef CREW_BENCH_ACTOR_MAIN
+#include "perf.h"
+
+/* One repetition of a workload: param messages; the time is ba_once's own
+ * (first producer submitted to the group empty). */
+static int ba_row(void *ex, long n, int use_actors, long nslots, perf_out_t *out)
+{
+    unsigned producers = crew_workers(ex);
+    int err = 0;
+    double rate = ba_once(ex, producers, n, use_actors, nslots, &err);
+    if (err != 0)
+        return perf_fail("%s: %s", use_actors ? "actors" : "mutex tasks",
+                         err == CREW_EINVAL ? "message count mismatch"
+                                            : crew_err_name(err));
+    out->seconds = (double)(n - n % (long)producers) / rate;
+    return 0;
+}
+
+static int ba_one(void *ex, long n, perf_out_t *out)
+{
+    return ba_row(ex, n, 1, 1, out);
+}
+
+static int ba_spread(void *ex, long n, perf_out_t *out)
+{
+    return ba_row(ex, n, 1, BA_SPREAD, out);
+}
+
+static int ba_mutex_one(void *ex, long n, perf_out_t *out)
+{
+    return ba_row(ex, n, 0, 1, out);
+}
+
+static int ba_mutex_spread(void *ex, long n, perf_out_t *out)
+{
+    return ba_row(ex, n, 0, BA_SPREAD, out);
+}
+
+#define BA_CREW(fn) {[IMPL_CREW] = {fn, perf_crew_setup, perf_crew_teardown, NULL}}
+
+const perf_bench_t perf_bench_actor_one = {
+    .name = "actor_one",
+    .what = "messages to one actor, sent by one producer task per worker",
+    .param = {200000, 1000000},
+    .warm = {20000, 100000},
+    .flags = PERF_F_RATE,
+    .impl = BA_CREW(ba_one),
+};
+
+const perf_bench_t perf_bench_actor_1000 = {
+    .name = "actor_1000",
+    .what = "messages round-robin over 1,000 actors",
+    .param = {200000, 1000000},
+    .warm = {20000, 100000},
+    .flags = PERF_F_RATE,
+    .impl = BA_CREW(ba_spread),
+};
+
+const perf_bench_t perf_bench_actor_mutex_one = {
+    .name = "actor_mutex_one",
+    .what = "baseline: the same messages as tasks locking one mutex",
+    .param = {200000, 1000000},
+    .warm = {20000, 100000},
+    .flags = PERF_F_RATE,
+    .impl = BA_CREW(ba_mutex_one),
+};
+
+const perf_bench_t perf_bench_actor_mutex_1000 = {
+    .name = "actor_mutex_1000",
+    .what = "baseline: tasks over 1,000 mutex-protected counters",
+    .param = {200000, 1000000},
+    .warm = {20000, 100000},
+    .flags = PERF_F_RATE,
+    .impl = BA_CREW(ba_mutex_spread),
+};
 #endif

@@ -270,7 +270,8 @@ static bool desc_ok(struct crew *ex, const crew_task_desc_t *d, int *err)
 
 /* Fill a fresh record; returns true if it is born cancelled. */
 static bool init_task(struct crew *ex, crew__task_t *t, crew__task_t *parent,
-                      const crew_task_desc_t *d, void *arg, bool joinable)
+                      const crew_task_desc_t *d, void *arg, bool joinable,
+                      bool group_counted)
 {
     crew_group_t *g = d->group ? d->group : (parent ? parent->group : NULL);
     t->fn = d->fn;
@@ -292,8 +293,8 @@ static bool init_task(struct crew *ex, crew__task_t *t, crew__task_t *parent,
             crew__group_ref(parent->group);
         }
     }
-    if (g)
-        crew__group_add(g);
+    if (g && !group_counted)
+        crew__group_add(g, 1);
     /* release: publishes the fields above to lookups by ID (whose acquire
      * CAS reads this store); queues publish them to workers as well. */
     atomic_store_explicit(&t->state,
@@ -342,7 +343,7 @@ static void born_cancelled(struct crew *ex, crew__task_t *t)
 bool crew__task_init(struct crew *ex, crew__task_t *t, crew__task_t *parent,
                      const crew_task_desc_t *d, bool joinable)
 {
-    return init_task(ex, t, parent, d, d->arg, joinable);
+    return init_task(ex, t, parent, d, d->arg, joinable, false);
 }
 
 void crew__task_born_cancelled(struct crew *ex, crew__task_t *t)
@@ -378,7 +379,7 @@ int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
     CREW__COUNT(ex, w, created, 1);
     if (id)
         *id = tid;
-    if (CREW_UNLIKELY(init_task(ex, t, parent, desc, desc->arg, id != NULL))) {
+    if (CREW_UNLIKELY(init_task(ex, t, parent, desc, desc->arg, id != NULL, false))) {
         born_cancelled(ex, t);
         return 0;
     }
@@ -452,6 +453,7 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
 {
     crew__worker_t *w;
     crew__task_t *parent, *head = NULL, *tail = NULL, *t;
+    crew_group_t *batch_group;
     int err = 0;
     size_t i;
     if (!crew__valid(ex))
@@ -460,7 +462,7 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
         return err;
     if (n == 0)
         return 0;
-    if (!args)
+    if (!args || n > UINT32_MAX)
         return CREW_EINVAL;
     w = crew__self_worker(ex);
     parent = caller_task(ex, w);
@@ -480,6 +482,11 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
         t->next = head;
         head = t;
     }
+    /* One group count for the whole batch: one RMW on the group's line
+     * instead of n. */
+    batch_group = desc->group ? desc->group : (parent ? parent->group : NULL);
+    if (batch_group)
+        crew__group_add(batch_group, (uint32_t)n);
     /* head holds the records in reverse order of allocation; walk it
      * while filling args from the end, so `head` is rebuilt with args[0]
      * first, the order both publication paths below want. */
@@ -491,7 +498,7 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
         if (ids)
             ids[i] = atomic_load_explicit(&x->id, memory_order_relaxed);
         CREW__COUNT(ex, w, created, 1);
-        if (init_task(ex, x, parent, desc, args[i], ids != NULL)) {
+        if (init_task(ex, x, parent, desc, args[i], ids != NULL, batch_group != NULL)) {
             born_cancelled(ex, x);
             continue;
         }

@@ -57,12 +57,13 @@ void crew__group_unref(crew_group_t *g)
     }
 }
 
-void crew__group_add(crew_group_t *g)
+void crew__group_add(crew_group_t *g, uint32_t n)
 {
     /* seq_cst: pairs with member_done and the waiters' protocol. */
-    if (atomic_fetch_add_explicit(&g->pending, 1, memory_order_seq_cst) == 0)
+    if (atomic_fetch_add_explicit(&g->pending, n, memory_order_seq_cst) == 0)
         crew__group_ref(g);
-    atomic_fetch_add_explicit(&g->submitted, 1, memory_order_relaxed);
+    /* relaxed: a statistic. */
+    atomic_fetch_add_explicit(&g->submitted, n, memory_order_relaxed);
 }
 
 void crew__group_member_done(struct crew *ex, crew_group_t *g, crew_id_t id,
@@ -74,9 +75,7 @@ void crew__group_member_done(struct crew *ex, crew_group_t *g, crew_id_t id,
      * arguments (spin found the read-after-CAS race, task_state.pml
      * GROUP_READS_AFTER_CAS). relaxed for the counters: statistics, read
      * after a wait that synchronises through `pending`. */
-    if (phase == T_DONE) {
-        atomic_fetch_add_explicit(&g->done, 1, memory_order_relaxed);
-    } else {
+    if (phase != T_DONE) { /* DONE is derived in crew_group_info */
         if (phase == T_FAILED) {
             uint64_t zero = 0;
             atomic_fetch_add_explicit(&g->failed, 1, memory_order_relaxed);
@@ -285,9 +284,14 @@ int crew_group_info(crew_group_t *g, crew_group_info_t *info)
     /* relaxed: a snapshot of statistics. */
     info->live = atomic_load_explicit(&g->pending, memory_order_acquire);
     info->submitted = atomic_load_explicit(&g->submitted, memory_order_relaxed);
-    info->done = atomic_load_explicit(&g->done, memory_order_relaxed);
     info->failed = atomic_load_explicit(&g->failed, memory_order_relaxed);
     info->cancelled = atomic_load_explicit(&g->cancelled_n, memory_order_relaxed);
+    /* Every member is live, DONE, FAILED or CANCELLED (ACTOR_DEAD counts
+     * as cancelled); exact once the group is quiescent. */
+    {
+        uint64_t other = info->live + info->failed + info->cancelled;
+        info->done = info->submitted > other ? info->submitted - other : 0;
+    }
     info->removed = atomic_load_explicit(&g->removed, memory_order_relaxed);
     info->cancelled_running =
         atomic_load_explicit(&g->cancelled_running, memory_order_relaxed);

@@ -54,6 +54,9 @@ typedef struct crew__worker {
     ck_epoch_record_t *epoch_rec; /* reader record for the cancel set */
     pthread_t thread;
     bool started;
+    crew__task_t *remote_batch; /* records to give back to the shared pool */
+    crew__task_t *remote_batch_tail;
+    unsigned remote_batch_n;
     crew__counters_t c;
     /* Written by other threads: records freed elsewhere come home here. */
     CREW_ALIGNED _Atomic(crew__task_t *) remote_free;
@@ -125,8 +128,12 @@ struct crew_group {
     _Atomic uint64_t first_failure;
     _Atomic int first_failure_result;
     _Atomic int first_bad; /* first non-DONE status, 0 if none */
-    _Atomic uint64_t submitted, done, failed, cancelled_n, removed,
-        cancelled_running, late_cancels;
+    /* Rare-path counters; `done` is derived (submitted - live - others). */
+    _Atomic uint64_t failed, cancelled_n, removed, cancelled_running,
+        late_cancels;
+    /* Written by submitters only, away from `pending`, which workers
+     * write too: a submitter's increments stay in its own cache. */
+    CREW_ALIGNED _Atomic uint64_t submitted;
 };
 
 /* Thread-local context. */
@@ -161,6 +168,7 @@ int crew__pool_init(struct crew *ex);
 void crew__pool_destroy(struct crew *ex);
 crew__task_t *crew__task_alloc(struct crew *ex, crew__worker_t *w);
 void crew__task_recycle(struct crew *ex, crew__task_t *t);
+void crew__flush_remote(struct crew *ex, crew__worker_t *w);
 crew__task_t *crew__slot_record(struct crew *ex, crew_id_t id);
 void crew__pool_drop_refs(struct crew *ex);
 
@@ -189,7 +197,7 @@ bool crew__inherited_cancel(struct crew *ex, crew__task_t *t, uint8_t *cause,
 void crew__copy_reason(char *dst, const char *src);
 
 /* group.c */
-void crew__group_add(struct crew_group *g);
+void crew__group_add(struct crew_group *g, uint32_t n);
 void crew__group_member_done(struct crew *ex, struct crew_group *g,
                              crew_id_t id, int result, uint32_t phase);
 void crew__group_ref(struct crew_group *g);

@@ -14,11 +14,23 @@
  *     no longer key, so a notify between 2 and 4 is not lost.
  *  5. done: sleepers -= 1, go to 1.
  *
+ * Before step 2 an idle worker spins (step 1) with `spinning` counted;
+ * it stops counting (seq_cst RMW) before step 2.
+ *
  * Producer protocol:
  *  a. Publish the work (deque push: release store of bottom; injection
  *     queue: seq_cst CAS).
- *  b. seq_cst fence, then read sleepers.
+ *  b. seq_cst fence, then read spinning: if > 0, stop (a spinner will
+ *     find the work). Otherwise read sleepers.
  *  c. If sleepers > 0: epoch += 1 (seq_cst) and futex_wake(epoch, 1).
+ *
+ * Why skipping the wake for a spinner is safe (Go's rule for spinning
+ * threads): the producer's read of spinning comes after its publication;
+ * if it saw a spinner, that spinner's decrement comes later in the total
+ * order, and so does its step-3 re-scan, which then finds the work. A
+ * spinner that left because it found other work runs that and comes
+ * back to step 1, so the work is not lost, only perhaps delayed. This
+ * keeps a steady stream of submissions from paying a futex wake each.
  *
  * Why no wake-up is lost: step 2's RMW and step b's fence + load are in the
  * single total order of seq_cst operations. Either the producer's read in b
@@ -48,6 +60,7 @@ void crew__park_init(crew__park_t *p)
 {
     atomic_init(&p->epoch, 0);
     atomic_init(&p->sleepers, 0);
+    atomic_init(&p->spinning, 0);
 }
 
 uint32_t crew__park_prepare(crew__park_t *p)
@@ -77,12 +90,27 @@ static void bump(crew__park_t *p, int n)
     crew__futex_wake(&p->epoch, n);
 }
 
+void crew__park_spin_begin(crew__park_t *p)
+{
+    /* relaxed: counting in early only suppresses wake-ups that the spin
+     * itself makes unnecessary; the decrement below is what matters. */
+    atomic_fetch_add_explicit(&p->spinning, 1, memory_order_relaxed);
+}
+
+void crew__park_spin_end(crew__park_t *p)
+{
+    /* seq_cst: ordered before step 2 and the re-scan (see above). */
+    atomic_fetch_sub_explicit(&p->spinning, 1, memory_order_seq_cst);
+}
+
 void crew__park_notify_one(crew__park_t *p)
 {
-    /* seq_cst fence: step b; pairs with step 2's RMW. Without it the load of
-     * sleepers may be satisfied before our publication is visible and a
-     * worker between 2 and 3 may miss both. */
+    /* seq_cst fence: step b; pairs with step 2's RMW and with spin_end.
+     * Without it the loads may be satisfied before our publication is
+     * visible, and a worker between 2 and 3 may miss both. */
     CREW_FENCE_SEQ_CST();
+    if (atomic_load_explicit(&p->spinning, memory_order_relaxed) != 0)
+        return;
     if (atomic_load_explicit(&p->sleepers, memory_order_relaxed) != 0)
         bump(p, 1);
 }

@@ -14,6 +14,7 @@
 typedef struct crew__park {
     CREW_ALIGNED _Atomic uint32_t epoch; /* futex word, bumped by notify */
     _Atomic uint32_t sleepers;           /* workers between prepare and done */
+    _Atomic uint32_t spinning;           /* idle workers still looking */
 } crew__park_t;
 
 void crew__park_init(crew__park_t *p);
@@ -24,7 +25,12 @@ uint32_t crew__park_prepare(crew__park_t *p);
 void crew__park_sleep(crew__park_t *p, uint32_t key, int64_t timeout_ns);
 /* Step 5 (or 3 when work was found): leave the sleepers. */
 void crew__park_done(crew__park_t *p);
-/* Producer side, after publishing work: wake one sleeper if any. */
+/* An idle worker starts / stops spinning (looking for work before it
+ * prepares to sleep). */
+void crew__park_spin_begin(crew__park_t *p);
+void crew__park_spin_end(crew__park_t *p);
+/* Producer side, after publishing work: wake one sleeper if any, unless
+ * a worker is spinning (it will find the work). */
 void crew__park_notify_one(crew__park_t *p);
 /* Wake every sleeper (shutdown, cancellation, a helping waiter's target
  * finished). */

@@ -222,6 +222,17 @@ void crew__task_recycle(struct crew *ex, crew__task_t *t)
         w->free_list = t;
         return;
     }
+    if (w && t->home == CREW__HOME_SHARED) {
+        /* Batch records going back to the shared pool: one CAS per
+         * CREW_EXT_BATCH instead of one per task on a contended line. */
+        t->next = w->remote_batch;
+        if (!w->remote_batch)
+            w->remote_batch_tail = t;
+        w->remote_batch = t;
+        if (++w->remote_batch_n >= CREW_EXT_BATCH)
+            crew__flush_remote(ex, w);
+        return;
+    }
     stack = t->home == CREW__HOME_SHARED ? &ex->pool.shared_free
                                          : &ex->workers[t->home].remote_free;
     old = atomic_load_explicit(stack, memory_order_relaxed);
@@ -252,6 +263,23 @@ void crew__pool_drop_refs(struct crew *ex)
                 crew__group_unref(t->group);
             t->flags &= (uint8_t) ~(TF_PGROUP_REF | TF_GROUP_REF);
         }
+}
+
+void crew__flush_remote(struct crew *ex, crew__worker_t *w)
+{
+    crew__task_t *old;
+    if (!w->remote_batch)
+        return;
+    old = atomic_load_explicit(&ex->pool.shared_free, memory_order_relaxed);
+    do
+        w->remote_batch_tail->next = old;
+    /* release: pairs with the acquire exchange in refill(). */
+    while (!atomic_compare_exchange_weak_explicit(&ex->pool.shared_free, &old,
+                                                  w->remote_batch,
+                                                  memory_order_release,
+                                                  memory_order_relaxed));
+    w->remote_batch = w->remote_batch_tail = NULL;
+    w->remote_batch_n = 0;
 }
 
 crew__task_t *crew__slot_record(struct crew *ex, crew_id_t id)

@@ -328,7 +328,9 @@ static uint32_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
         t->flags |= TF_RAN_CANCELLED;
         if (!join_release)
             hold_group(t, s);
-        if (t->spawned != t->joined_self) {
+        if (t->spawned != t->joined_self && !(s & T_REQ)) {
+            /* (With REQ the record already counts one scope, dropped when
+             * it is freed; a second would never be given back.) */
             /* Children may still run and must keep seeing this
              * cancellation after the source is gone: count a scope until
              * this record is freed. */

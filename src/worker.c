@@ -24,6 +24,7 @@
  *     park, so nothing queued is left behind.
  */
 #include <limits.h>
+#include <sched.h>
 
 #include "internal.h"
 
@@ -154,12 +155,23 @@ void crew__notify_quiesce(struct crew *ex)
 static bool idle(struct crew *ex, crew__worker_t *w)
 {
     uint32_t key;
+    crew__flush_remote(ex, w);
+    crew__park_spin_begin(&ex->park);
     for (unsigned i = 0; i < ex->spin; i++) {
-        if (crew__any_work(ex) || w->inbox)
+        if (crew__any_work(ex) || w->inbox) {
+            crew__park_spin_end(&ex->park);
             return false;
-        for (int k = 0; k < 16; k++)
-            crew__cpu_relax();
+        }
+        /* Yield rather than pause: when threads outnumber cores (the
+         * submitting thread among them) a spinning worker would take the
+         * core the producer needs; with a free core, yield returns at once. */
+        if (i & 1)
+            sched_yield();
+        else
+            for (int k = 0; k < 16; k++)
+                crew__cpu_relax();
     }
+    crew__park_spin_end(&ex->park);
     crew__notify_quiesce(ex);
     key = crew__park_prepare(&ex->park);
     if (crew__any_work(ex)) {

@@ -3,11 +3,12 @@
  *
  * A fixed scenario (2 workers; 50 tasks, each spawning 2 children it joins,
  * task 0 also spawning BULK children it holds at once so the record pool
- * (and perhaps the deque ring) grows; half of the tasks in a group; tasks 40..49 submitted as
- * one batch; every other task cancelled; the group and NGROUPS more groups
- * cancelled, so the cancellation set grows; shutdown; join everything;
- * destroy) first runs with injection off to count its allocations N, then
- * once for every k in 0..N-1 with allocation k failing. Each time:
+ * (and perhaps the deque ring) grows; half of the tasks in a group; tasks
+ * 40..49 submitted as one batch; every other task cancelled; the group and
+ * NGROUPS more groups cancelled, so the cancellation set grows; shutdown;
+ * join everything; destroy) first runs with injection off to count its
+ * allocations N, then once for every k in 0..N-1 with allocation k failing.
+ * Each time:
  *   - every call returns success or CREW_ENOMEM (never crashes);
  *   - the scenario adapts: a refused submission is not expected to run and
  *     its argument is still the caller's (freed here); an accepted one has
@@ -17,6 +18,7 @@
  * The walk runs once with a CREW_DRAIN shutdown and once with CREW_CANCEL.
  * Then crew_create with thread creation k failing (k = 0..workers-1) must
  * return CREW_ETHREAD and leak nothing.
+ * $CREW_FAULTS_VERBOSE prints which calls reported ENOMEM for each k.
  *
  * A plain executable (it also runs under ThreadSanitizer). Exit 0 on success.
  */

@@ -819,7 +819,7 @@ static void do_stats(void)
                 "stats after shutdown do not add up");
 }
 
-/* ---- one input ------------------------------------------------------------ */
+/* ---- one input ------------------------------------------------------- */
 
 static void teardown(void)
 {

@@ -266,7 +266,8 @@ static const char *status_str(int st)
 static uint64_t alloc_seq(void)
 {
     /* relaxed: the record is handed over through the submission. */
-    uint64_t s = atomic_fetch_add_explicit(&S.next_seq, 1, memory_order_relaxed);
+    uint64_t s = atomic_fetch_add_explicit(&S.next_seq, 1,
+                                           memory_order_relaxed);
     return s < S.cap ? s : UINT64_MAX;
 }
 
@@ -883,7 +884,8 @@ static void *submitter(void *arg)
         crew_id_t ids[8];
         bool joinable = below(&rng, 10) != 0;
         bool use_ex = below(&rng, 4) != 0 || n > 1;
-        crew_task_desc_t d = {.fn = body, .cleanup = use_ex ? on_cleanup : NULL};
+        crew_task_desc_t d = {.fn = body,
+                              .cleanup = use_ex ? on_cleanup : NULL};
         struct slot *sl = NULL;
         int gen = -1, rc;
         unsigned got = 0;
@@ -904,7 +906,8 @@ static void *submitter(void *arg)
         for (unsigned i = 0; i < got; i++) {
             struct rec *r = &S.recs[seqs[i]];
             init_rec(r, -1, gen, 0, joinable, use_ex);
-            r->born_cancelled = gen >= 0 && atomic_load(&S.gens[gen].cancel_flag);
+            r->born_cancelled =
+                gen >= 0 && atomic_load(&S.gens[gen].cancel_flag);
             args[i] = (void *)(uintptr_t)seqs[i];
             ids[i] = 0;
         }
@@ -1448,19 +1451,18 @@ static void run_round(uint64_t round)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: crew-stress [--tasks N] [--workers N] [--seconds S] [--seed N]\n"
-        "                   [--submitters N] [--cancellers N] [--watchdog S]\n"
-        "  --tasks N       task records per round, roots and children (100000)\n"
-        "  --workers N     executor worker threads (4)\n"
-        "  --seconds S     0: one round; otherwise repeat rounds until S seconds\n"
-        "                  have passed, cutting the last one short (0)\n"
-        "  --seed N        fixes every random choice (default: random, printed)\n"
-        "  --submitters N  submitting threads (2)\n"
-        "  --cancellers N  cancelling/waiting threads (2)\n"
-        "  --watchdog S    abort with crew__dump() after S s without progress (10)\n"
-        "Environment: CREW_STRESS_TASKS, _WORKERS, _SECONDS, _SEED, _SUBMITTERS,\n"
-        "_CANCELLERS, _WATCHDOG set the same values; flags win.\n");
+    fputs("usage: crew-stress [--tasks N] [--workers N] [--seconds S]\n"
+          "       [--seed N] [--submitters N] [--cancellers N] [--watchdog S]\n"
+          "  --tasks N       task records per round, with children (100000)\n"
+          "  --workers N     executor worker threads (4)\n"
+          "  --seconds S     0: one round; else rounds until S s passed,\n"
+          "                  the last one cut short (0)\n"
+          "  --seed N        fixes every random choice (default: random)\n"
+          "  --submitters N  submitting threads (2)\n"
+          "  --cancellers N  cancelling/waiting threads (2)\n"
+          "  --watchdog S    no task completed for S s: dump, abort (10)\n"
+          "Environment: CREW_STRESS_TASKS, _WORKERS, _SECONDS, _SEED,\n"
+          "_SUBMITTERS, _CANCELLERS, _WATCHDOG; flags win.\n", f);
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
