@@ -130,7 +130,7 @@ typedef enum crew_cancel_outcome {
 #define CREW_OPT_PIN 0x1u /* pin worker i to online CPU (i mod ncpu) */
 
 /* Options. Set `size` to sizeof(crew_options_t); zero fields mean default,
- * so `crew_options_t o = {sizeof o};` is the default configuration. */
+ * so `crew_options_t o = {.size = sizeof o};` is the default configuration. */
 typedef struct crew_options {
     size_t size;      /* sizeof(crew_options_t), for forward compatibility */
     unsigned workers; /* 0: $CREW_WORKERS if set, else online CPUs; max 1024 */

@@ -257,15 +257,19 @@ bool crew__is_cancelled(struct crew *ex, crew__task_t *t, uint8_t *cause,
     return crew__inherited_cancel(ex, t, cause, code, reason);
 }
 
-bool crew_cancelled(void)
+static CREW_NOINLINE bool cancelled_slow(void)
 {
     crew__task_t *t = crew__tls_task;
-    struct crew *ex;
     if (!t)
         return false;
-    ex = crew__tls_worker->ex;
+    return crew__is_cancelled(crew__tls_worker->ex, t, NULL, NULL, NULL);
+}
+
+bool crew_cancelled(void)
+{
+    _Atomic uint32_t *scopes = crew__tls_scopes;
     /* relaxed: step 1 of the check protocol (see the top of this file). */
-    if (CREW_LIKELY(atomic_load_explicit(&ex->cancel_scopes, memory_order_relaxed) == 0))
+    if (CREW_LIKELY(!scopes || atomic_load_explicit(scopes, memory_order_relaxed) == 0))
         return false;
-    return crew__is_cancelled(ex, t, NULL, NULL, NULL);
+    return cancelled_slow();
 }

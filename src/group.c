@@ -99,8 +99,13 @@ void crew__group_member_done(struct crew *ex, crew_group_t *g, crew_id_t id,
                                                 (int)phase, memory_order_relaxed,
                                                 memory_order_relaxed);
     }
+    crew__group_done_n(ex, g, 1);
+}
+
+void crew__group_done_n(struct crew *ex, crew_group_t *g, uint32_t n)
+{
     /* seq_cst: step 2 of the waiting protocol. */
-    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_seq_cst) == 1) {
+    if (atomic_fetch_sub_explicit(&g->pending, n, memory_order_seq_cst) == n) {
         if (atomic_load_explicit(&g->waiters, memory_order_seq_cst) != 0) {
             crew__futex_wake(&g->pending, INT_MAX);
             crew__park_notify_all(&ex->park);

@@ -143,6 +143,9 @@ struct crew_group {
 #define CREW_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 extern CREW_TLS crew__worker_t *crew__tls_worker;
 extern CREW_TLS crew__task_t *crew__tls_task;
+/* &ex->cancel_scopes on a worker thread of ex, NULL elsewhere: the whole
+ * fast path of crew_cancelled() is this load and the one it points to. */
+extern CREW_TLS _Atomic uint32_t *crew__tls_scopes;
 
 static inline crew__worker_t *crew__self_worker(struct crew *ex)
 {
@@ -200,6 +203,7 @@ void crew__copy_reason(char *dst, const char *src);
 void crew__group_add(struct crew_group *g, uint32_t n);
 void crew__group_member_done(struct crew *ex, struct crew_group *g,
                              crew_id_t id, int result, uint32_t phase);
+void crew__group_done_n(struct crew *ex, struct crew_group *g, uint32_t n);
 void crew__group_ref(struct crew_group *g);
 void crew__group_unref(struct crew_group *g);
 bool crew__group_chain_cancelled(struct crew_group *g, int *code,

@@ -30,6 +30,7 @@
 
 CREW_TLS crew__worker_t *crew__tls_worker;
 CREW_TLS crew__task_t *crew__tls_task;
+CREW_TLS _Atomic uint32_t *crew__tls_scopes;
 
 static uint64_t next_rand(crew__worker_t *w)
 {
@@ -195,6 +196,7 @@ static void *worker_main(void *arg)
     crew__worker_t *w = arg;
     struct crew *ex = w->ex;
     crew__tls_worker = w;
+    crew__tls_scopes = &ex->cancel_scopes;
     if (ex->flags & CREW_OPT_PIN)
         crew__pin_self(w->index);
     for (;;) {
@@ -207,6 +209,7 @@ static void *worker_main(void *arg)
             break;
     }
     crew__tls_worker = NULL;
+    crew__tls_scopes = NULL;
     return NULL;
 }
 

@@ -136,6 +136,9 @@ END {
 
 [ -s "$tmp/list" ] || { echo "plot-perf.sh: nothing to plot in $csv" >&2; exit 1; }
 maxw=$(cat "$tmp/maxw")
+xtics=''
+[ "$maxw" -le 16 ] && xtics='set xtics 1'
+
 
 # render NAME: run the gnuplot commands on stdin once per output format.
 render() {
@@ -159,7 +162,7 @@ while read -r kind arg; do
 $common
 set title "ns per task by implementation, $arg worker(s) (log scale; lower is better)"
 set ylabel "ns per task (median)"
-set logscale y
+set logscale y; set yrange [0.1:*]  # room below 1 ns
 plot for [c=2:$ncol] "$tmp/ns_w$arg.dat" using c:xtic(1) title columnheader(c)
 EOF
         ;;
@@ -169,7 +172,7 @@ EOF
 set datafile missing "-"; set grid; set key left top
 set title "$arg: speedup against workers (same implementation at the fewest workers)"
 set xlabel "workers"; set ylabel "speedup"
-set xrange [0.5:$maxw + 0.5]; set yrange [0:*]
+set xrange [0.5:$maxw + 0.5]; set yrange [0:*]; $xtics
 plot for [c=2:$ncol] "$tmp/sp_$arg.dat" using 1:c with linespoints lw 2 pt 7 title columnheader(c), \
      x with lines dt 2 lc "gray" title "ideal"
 EOF
@@ -180,7 +183,7 @@ EOF
 $common
 set title "crew cancellation: ns per check / per cancel / latency (log scale)"
 set ylabel "ns (median)"
-set logscale y
+set logscale y; set yrange [0.1:*]  # room below 1 ns
 plot for [c=2:$ncol] "$tmp/cancel.dat" using c:xtic(1) title columnheader(c)
 EOF
         ;;

@@ -89,6 +89,7 @@ run task_state.pml BROKEN_WAITERS        liveness reject
 run task_state.pml BROKEN_REF            safety   reject
 run task_state.pml GROUP_READS_AFTER_CAS safety   reject
 run task_state.pml STRICT_WAKE           safety   reject
+run task_state.pml BROKEN_CHECK_NO_REQ   safety   reject
 
 run park.pml -                  safety   pass
 run park.pml -                  liveness pass
@@ -97,6 +98,11 @@ run park.pml BROKEN_NO_RESCAN   safety   reject
 run park.pml BROKEN_NO_RESCAN   liveness reject
 run park.pml BROKEN_CHECK_FIRST safety   reject
 run park.pml STOP_BEFORE_PREPARE safety  reject
+run park.pml SPINR=2            safety   pass
+run park.pml SPIN_END_AFTER_PREPARE safety pass
+run park.pml BROKEN_SPIN_END_LATE safety reject
+run park.pml BROKEN_SPIN_END_LATE liveness reject
+run park.pml BROKEN_SPIN_FIRST  safety   reject
 
 if [ $fails -ne 0 ]; then
   echo "check.sh: $fails of $n runs failed"

@@ -1,44 +1,73 @@
 /*
- * park.pml -- crew's worker parking protocol (src/park.c), an eventcount,
- * checked with spin.
+ * park.pml -- crew's worker parking protocol (src/park.c), an eventcount
+ * with counted spinners, checked with spin.
  *
- * Shared: nsleepers (workers preparing to sleep or asleep), epoch (the
- * 32-bit futex word), the queues (one counter of available tasks: which
- * queue a task sits in does not matter to the protocol, since a re-scan
- * looks at all of them), stop.
+ * Shared: spinning (idle workers still looking for work), nsleepers
+ * (workers preparing to sleep or asleep), epoch (the 32-bit futex word),
+ * the queues (one counter of available tasks: which queue a task sits in
+ * does not matter to the protocol, since every scan looks at all of them),
+ * stop.
  *
- * Worker idle path (src/worker.c idle()):
- *   (1) find work: take a task if there is one
+ * Worker (src/worker.c worker_main() and idle()):
+ *   (1) find work: take a task if there is one, run it, back to (1)
+ *   (S) spin: spinning++ (crew__park_spin_begin, relaxed); up to SPINR
+ *       rounds of crew__any_work() (seq_cst fence, then the queues); a
+ *       round that sees work: spinning-- and back to (1), which takes a
+ *       task if one is still there (it may be another task than the one a
+ *       producer skipped its wake for, or none: another worker took it);
+ *       after the last round: spinning-- (crew__park_spin_end, seq_cst)
  *   (2) prepare: nsleepers++ (seq_cst RMW); key = epoch
  *   (3) re-scan all queues: work -> nsleepers--, back to (1);
  *       else stop set -> nsleepers--, exit
  *   (4) futex_wait(&epoch, key): sleeps only if epoch == key, until woken
  *   (5) nsleepers--, back to (1)
- * Producer: (a) publish a task; (b) seq_cst fence, load nsleepers;
- *   (c) if > 0: epoch++, futex_wake(&epoch, 1).
+ * Producer (crew__park_notify_one after publishing): (a) publish a task;
+ *   (b) seq_cst fence, load spinning: if != 0, stop (a spinner will find
+ *   the task); else load nsleepers; (c) if > 0: epoch++, futex_wake(1).
  * Owner push (a running task spawns onto its worker's deque): no fence, a
- *   relaxed read of nsleepers, so the wake may be skipped although someone
- *   sleeps; park.c claims the task is still never lost (its owner runs it).
- *   Modelled as a nondeterministic skip; SPAWNS (1) children in all.
+ *   relaxed read of nsleepers, then notify_one (b, c) if it was nonzero;
+ *   the read may be stale, so the whole notify may be skipped although
+ *   someone sleeps; park.c claims the task is still never lost (its owner
+ *   runs it). Modelled as a nondeterministic skip; SPAWNS (1) children.
  * Shutdown (drain): wait until every published task has completed, then
- *   stop = 1, fence, if nsleepers > 0: epoch++, futex_wake(&epoch, all).
+ *   stop = 1, fence, if nsleepers > 0: epoch++, futex_wake(&epoch, all)
+ *   (notify_all does not look at spinning).
  *
  * seq_cst is sequential consistency, which is Promela's interleaving
- * semantics, so every numbered step above is one atomic step.
+ * semantics, so every numbered step above is one atomic step. The
+ * producer's two relaxed loads after its fence are separate steps (each
+ * may see any value from the fence on). The spinner's relaxed increment is
+ * one step before its first round: where it becomes visible does not
+ * matter, since a producer that sees it is covered by the later seq_cst
+ * decrement and the re-scan after it.
  *
  * No lost wake-up: a task left in a queue while every worker sleeps is never
  * taken, so the drain never completes: the model ends in an invalid end
  * state (safety run), and the LTL property all_done fails (liveness run).
- * The monitor also asserts that at the end every task was consumed once.
+ * The monitor also asserts that at the end every task was consumed once,
+ * and nobody is counted as spinning or sleeping.
  *
- * Variants (spin -D<NAME> -a park.pml); each MUST be rejected:
+ * Configurations that must verify:
+ *   (default), NP=1 TPP=2, SPINR=<n> (spin rounds, default 1; a worker may
+ *                       also give up before its last round, so 0..SPINR).
+ *   SPIN_END_AFTER_PREPARE  spinning-- after (2), still before the re-scan
+ *                       (3): also correct; what matters is that the
+ *                       decrement precedes the re-scan.
+ * Variants that MUST be rejected:
  *   BROKEN_NO_RESCAN    the worker skips the re-scan of the queues in (3)
  *                       (it still checks stop, so what fails is a task).
- *   BROKEN_CHECK_FIRST  the producer loads nsleepers before publishing.
+ *   BROKEN_CHECK_FIRST  the producer does (b) and (c)'s loads before (a).
  *   STOP_BEFORE_PREPARE the worker checks stop in (1), before (2), instead
  *                       of in (3): a worker that read "no stop" in (1),
  *                       then its key after shutdown's epoch++ (or an
  *                       nsleepers of 0 seen by shutdown), sleeps forever.
+ *   BROKEN_SPIN_END_LATE  spinning-- after the re-scan (3): a producer
+ *                       publishes after the re-scan, sees the worker still
+ *                       spinning, skips the wake; the worker sleeps.
+ *   BROKEN_SPIN_FIRST   the producer loads spinning before publishing: it
+ *                       sees a spinner that then gives up, prepares,
+ *                       re-scans (nothing yet) and sleeps; the publication
+ *                       comes after, with the wake already skipped.
  */
 
 #ifndef NW
@@ -53,6 +82,9 @@
 #ifndef SPAWNS
 #define SPAWNS 1      /* children spawned by running tasks, in all */
 #endif
+#ifndef SPINR
+#define SPINR 1       /* spin rounds before preparing to park (at most) */
+#endif
 #define NT (NP * TPP)
 #if NW != 2
 #error "the futex model below is written for NW == 2 workers"
@@ -61,6 +93,7 @@
 byte tasks;           /* tasks available in the queues */
 byte consumed;        /* tasks taken and run */
 byte spawned;         /* children spawned (owner pushes) */
+byte spinning;
 byte nsleepers;
 byte epoch;           /* wraps at 256; it moves at most NT+1 times here */
 bool stop;
@@ -91,9 +124,21 @@ inline futex_wake_all() {
   d_step { sleeping[0] = false; sleeping[1] = false }
 }
 
+/* crew__park_notify_one after the publication and the fence: (b), (c) */
+inline notify_one() {
+  if
+  :: spinning != 0 -> skip              /* a spinner will find the work */
+  :: else ->
+     if
+     :: nsleepers > 0 -> epoch++; futex_wake_one()
+     :: else -> skip
+     fi
+  fi
+}
+
 proctype worker(byte i)
 {
-  byte key;
+  byte key, r;
   bool got;
 
   do
@@ -114,7 +159,7 @@ proctype worker(byte i)
         :: spawned < SPAWNS ->
            d_step { tasks++; spawned++ };
            if
-           :: nsleepers > 0 -> epoch++; futex_wake_one()
+           :: nsleepers > 0 -> notify_one()
            :: true -> skip      /* none seen, or a stale relaxed read */
            fi
         :: true -> skip
@@ -126,27 +171,60 @@ proctype worker(byte i)
 #else
      :: !got ->
 #endif
-        /* (2) prepare: announce, read the key */
-        nsleepers++;
-        key = epoch;
-        /* (3) re-scan the queues, then read stop */
-        if
-#ifndef BROKEN_NO_RESCAN
-        :: tasks > 0 -> nsleepers--
-        :: tasks == 0 ->
+        /* (S) spin, counted */
+        spinning++;
+        do
+        :: r < SPINR && tasks > 0 -> got = true; break    /* any_work */
+        :: r < SPINR && tasks == 0 -> r++
+        :: break                    /* after the last round (or earlier:
+                                     * any count 0..SPINR of rounds) */
+        od;
+        r = 0;
+#if !defined(SPIN_END_AFTER_PREPARE) && !defined(BROKEN_SPIN_END_LATE)
+        spinning--;
 #else
-        :: true ->
-#endif
-           if
-#ifndef STOP_BEFORE_PREPARE
-           :: stop -> nsleepers--; break
-#endif
-           :: else ->
-              futex_wait(i, key);       /* (4) */
-              nsleepers--               /* (5) */
-           fi
+        if
+        :: got -> spinning--        /* leaving to run work: no change */
+        :: else -> skip
         fi;
-        key = 0
+#endif
+        if
+        :: got -> got = false       /* back to (1): it takes what it saw,
+                                     * another task, or nothing */
+        :: else ->
+           /* (2) prepare: announce, read the key */
+           nsleepers++;
+           key = epoch;
+#ifdef SPIN_END_AFTER_PREPARE
+           spinning--;
+#endif
+           /* (3) re-scan the queues, then read stop */
+           if
+#ifndef BROKEN_NO_RESCAN
+           :: tasks > 0 -> nsleepers--;
+#ifdef BROKEN_SPIN_END_LATE
+              spinning--
+#else
+              skip
+#endif
+           :: tasks == 0 ->
+#else
+           :: true ->
+#endif
+#ifdef BROKEN_SPIN_END_LATE
+              spinning--;
+#endif
+              if
+#ifndef STOP_BEFORE_PREPARE
+              :: stop -> nsleepers--; break
+#endif
+              :: else ->
+                 futex_wait(i, key);    /* (4) */
+                 nsleepers--            /* (5) */
+              fi
+           fi;
+           key = 0
+        fi
      fi
   od;
   exited++
@@ -154,22 +232,35 @@ proctype worker(byte i)
 
 proctype producer()
 {
-  byte k, n;
+  byte k;
 
   do
   :: k < TPP ->
 #ifdef BROKEN_CHECK_FIRST
-     n = nsleepers;
-     tasks++;
+     /* (b), (c) before (a): decide from stale counts, then publish */
+     if
+     :: spinning != 0 -> tasks++
+     :: else ->
+        if
+        :: nsleepers > 0 -> tasks++; epoch++; futex_wake_one()
+        :: else -> tasks++
+        fi
+     fi;
+#elif defined(BROKEN_SPIN_FIRST)
+     if
+     :: spinning != 0 -> tasks++      /* skip: "a spinner will find it" */
+     :: else ->
+        tasks++;
+        if
+        :: nsleepers > 0 -> epoch++; futex_wake_one()
+        :: else -> skip
+        fi
+     fi;
 #else
      tasks++;                 /* (a) publish */
-     n = nsleepers;           /* (b) fence; load */
+     notify_one();            /* (b) fence; loads; (c) */
 #endif
-     if
-     :: n > 0 -> epoch++; futex_wake_one()   /* (c) */
-     :: else -> skip
-     fi;
-     d_step { k++; n = 0 }
+     k++
   :: k == TPP -> break
   od
 }
@@ -209,7 +300,8 @@ active proctype monitor()
 {
   if
   :: exited == NW ->
-     assert(consumed == NT + spawned && tasks == 0 && nsleepers == 0)
+     assert(consumed == NT + spawned && tasks == 0 && nsleepers == 0 &&
+            spinning == 0)
   :: timeout ->
      assert(consumed == NT + spawned);  /* lost wake-up: a task stranded */
      assert(!stop)              /* lost wake-up: a worker sleeps after stop */

@@ -27,9 +27,30 @@
  * up as an invalid end state (safety run) and violates the LTL property
  * waiter_returns (liveness run).
  *
+ * Cancel of a running task (src/task.c "Cancel vs start" steps 2-4,
+ * crew__task_cancel, crew__is_cancelled in src/cancel.c), besides the
+ * word: the cancellation set (one boolean, in_set: this task's ID is in
+ * it), the executor's cancel_scopes count (scopes; other scopes may also
+ * be counted, so a check may always leave the fast path), and cset.mu (mu).
+ *   canceller, holding mu: load; RUNNING without REQ: insert the ID, then
+ *     scopes++, then CAS REQ in (-> REQUESTED); RUNNING with REQ ->
+ *     REQUESTED; terminal: REQUESTED if it inserted and the word has REQ
+ *     (the body saw the entry), else remove its entry (scopes--) and
+ *     TOO_LATE; REMOVING: unlock, wait until terminal, lock, reload.
+ *   body's check: scopes == 0 -> false (fast path); else ID in the set ->
+ *     true, and set REQ (fetch_or) unless already set.
+ *   finisher: terminal CAS (CANCELLED if REQ; the inherited path holds mu);
+ *     then, if the replaced word had REQ, remove the ID (under mu); the
+ *     free drops the scope that REQ stands for.
+ * The popper's inherited removal also holds mu in the code; the model
+ * leaves that out (its QUEUED -> REMOVING CAS is one step either way).
+ * Inherited cancellation seen by a check (ancestors, groups, shutdown) is
+ * not modelled beyond the finisher's nondeterministic CANCELLED.
+ *
  * Ghost state (not in the real code) records what happened so the
  * properties can be asserted: the terminal phase reached, whether the body
- * ran, REMOVED/REQUESTED outcomes, cleanup and free counts, and "doomed",
+ * ran, whether a check of the body returned true (body_saw_cancel),
+ * REMOVED/REQUESTED outcomes, cleanup and free counts, and "doomed",
  * set by the one CAS that made the word freeable: after it, a read or write
  * of the record by anyone but the freeing party is a use after free.  One
  * access is allowed after it by default: the finisher's futex_wake, which
@@ -61,6 +82,18 @@
  *   STRICT_WAKE     the wake after the terminal CAS counted as an access:
  *                   shows it can land on a freed record, i.e. the
  *                   type-stable pool is load-bearing.
+ *   BROKEN_CHECK_NO_REQ  the body's check finds the ID in the set but does
+ *                   not set REQ (crew before 6a47b52; found by
+ *                   tools/stress): the body returns DONE, the terminal CAS
+ *                   sees no REQ, the canceller's CAS fails on the terminal
+ *                   word and it answers TOO_LATE, though the body saw the
+ *                   cancel.
+ *
+ * Properties (besides those named above): if any check of the body
+ * returned true, the final phase is CANCELLED; every check after a
+ * REQUESTED answer returns true; never REQUESTED and DONE/FAILED; never
+ * REMOVED and ran; TOO_LATE only once terminal; at the end the ID is not
+ * in the set and the scope count is back to 0.
  */
 
 #define QUEUED    0
@@ -87,6 +120,9 @@
 #define REMOVED   2
 #define REQUESTED 3
 #define TOO_LATE  4
+/* canceller's next step (internal) */
+#define INSERT    5
+#define WAIT      6
 
 #ifndef MAXCHECKS
 #define MAXCHECKS 2   /* cancel checks the body makes: 0..MAXCHECKS */
@@ -100,6 +136,9 @@
 
 int  word = QUEUED | INQUEUE;   /* the state word */
 bool asleep;                    /* futex queue: the only sleeper is the waiter */
+bool in_set;                    /* the task's ID is in the cancellation set */
+byte scopes;                    /* ex->cancel_scopes (this task's share) */
+bool mu;                        /* cset.mu held */
 
 /* ghost state */
 byte term = NONE;     /* the terminal phase, set once */
@@ -108,6 +147,7 @@ bool freed;           /* freed (and its ID removed from the ID table) */
 byte nfree;
 byte cleanups;
 bool body_ran;
+bool body_saw_cancel; /* a check of the body returned true */
 bool removed;         /* removed before start (a canceller or the popper) */
 bool req_ret;         /* some canceller got REQUESTED */
 byte wres = NONE;     /* the phase the waiter returned */
@@ -140,7 +180,12 @@ inline commit(o, n, mine) {
 inline finish(mine) {
   d_step {
     if
-    :: mine -> assert(doomed && !freed); freed = true; nfree++; mine = false
+    :: mine -> assert(doomed && !freed); freed = true; nfree++; mine = false;
+       /* crew__task_free: REQ stands for one counted scope */
+       if
+       :: (word & REQ) != 0 -> assert(scopes > 0); scopes--
+       :: else -> skip
+       fi
     :: else -> skip
     fi;
     ndone++
@@ -205,7 +250,7 @@ inline drop_ref(o, n, mine) {
 active proctype worker()
 {
   int o, n;
-  bool mine, started, popremoved, inherited, w, failed;
+  bool mine, started, popremoved, inherited, w, failed, rmid;
   byte checks;
 
   /* Popped from the queue: start (the body begins), or remove it now if
@@ -282,15 +327,42 @@ active proctype worker()
      :: else -> skip
      fi
   :: started ->
-     /* the body checks for cancellation 0..MAXCHECKS times */
+     /* the body checks for cancellation 0..MAXCHECKS times
+      * (crew_cancelled -> crew__is_cancelled on a worker thread) */
      do
      :: checks < MAXCHECKS ->
-        d_step {
+        atomic {
           assert(!doomed);
+          if
+          :: scopes == 0 -> w = false   /* fast path: nothing counted */
+          :: true -> w = in_set         /* a scope is counted (maybe
+                                         * another's): the set lookup */
+          fi;
           /* after a REQUESTED outcome, every check reports cancelled */
-          assert(!req_ret || (word & REQ) != 0);
+          assert(!req_ret || w);
+          if
+          :: w -> body_saw_cancel = true
+          :: else -> skip
+          fi;
           checks++
-        }
+        };
+        if
+        :: w ->
+#ifndef BROKEN_CHECK_NO_REQ
+           /* a hit sets REQ itself (relaxed load, then fetch_or) */
+           d_step {
+             o = word;
+             assert(PH(o) == RUNNING);
+             if
+             :: (o & REQ) == 0 -> n = o | REQ; commit(o, n, mine)
+             :: else -> skip
+             fi;
+             o = 0; n = 0
+           };
+#endif
+           w = false
+        :: else -> skip
+        fi
      :: break
      od;
      /* the body returns rc (DONE or FAILED), or the finisher sees an
@@ -300,8 +372,9 @@ active proctype worker()
      :: n = FAILED
      :: n = CANCELLED
      fi;
-     /* cleanup, the terminal CAS */
+     /* cleanup, the terminal CAS (the inherited path holds cset.mu) */
      d_step {
+       (n != CANCELLED || !mu);
        cleanups++; assert(cleanups == 1);
        checks = 0;
        o = word;
@@ -323,9 +396,15 @@ active proctype worker()
 #endif
        commit(o, n, mine);
        assert(!(req_ret && (PH(n) == DONE || PH(n) == FAILED)));
+       assert(!body_saw_cancel || PH(n) == CANCELLED);
        failed = (PH(n) == FAILED);
+       rmid = ((o & REQ) != 0);
        o = 0; n = 0
      };
+     if
+     :: rmid -> d_step { !mu -> in_set = false; rmid = false }  /* step 4 */
+     :: else -> skip
+     fi;
 #ifdef GROUP_READS_AFTER_CAS
      /* crew__group_member_done(ex, g, t, FAILED): t->id, t->result */
      if
@@ -359,30 +438,62 @@ active proctype worker()
 proctype canceller(byte id)
 {
   int o, n;
-  bool mine, got, w;
+  bool mine, got, w, inserted;
   byte out;
 
   take_ref(o, n, got, mine);
   if
   :: !got -> d_step { outcome[id] = STALE; ndone++ }
   :: else ->
-     d_step {
-       o = word;
-       if
-       :: PH(o) == QUEUED ->
-          n = (o & ~PHMASK) | REMOVING;
-          commit(o, n, mine);
-          out = REMOVED; removed = true; assert(!body_ran)
-       :: PH(o) == RUNNING ->
-          n = o | REQ;            /* a no-op if REQ is already set */
-          commit(o, n, mine);
-          out = REQUESTED; req_ret = true
-       :: else ->
-          assert(PH(o) == REMOVING || TERM(o));
-          out = TOO_LATE
-       fi;
+     d_step { !mu -> mu = true };          /* lock cset.mu */
+     do
+     :: atomic {
+          /* load (or the reload after a failed CAS) and act on it */
+          o = word;
+          assert(!doomed);
+          if
+          :: PH(o) == QUEUED ->
+             n = (o & ~PHMASK) | REMOVING;
+             commit(o, n, mine);
+             out = REMOVED; removed = true; assert(!body_ran); mu = false
+          :: PH(o) == RUNNING && (o & REQ) != 0 ->
+             /* by an earlier canceller, or by the body after seeing our
+              * entry */
+             out = REQUESTED; req_ret = true; mu = false
+          :: PH(o) == RUNNING && (o & REQ) == 0 && !inserted ->
+             out = INSERT
+          :: PH(o) == RUNNING && (o & REQ) == 0 && inserted ->
+             n = o | REQ;
+             commit(o, n, mine);
+             out = REQUESTED; req_ret = true; mu = false
+          :: PH(o) == REMOVING ->
+             out = WAIT; mu = false
+          :: TERM(o) && (o & REQ) != 0 && inserted ->
+             /* the body saw our entry and set REQ (step 3) */
+             out = REQUESTED; req_ret = true; mu = false
+          :: TERM(o) && ((o & REQ) == 0 || !inserted) ->
+             if
+             :: inserted -> in_set = false; scopes--; inserted = false
+             :: else -> skip
+             fi;
+             out = TOO_LATE; mu = false
+          fi;
+          o = 0; n = 0
+        };
+        if
+        :: out == INSERT ->
+           in_set = true;                          /* crew__cset_insert */
+           d_step { scopes++; inserted = true }    /* seq_cst; then CAS */
+        :: out == WAIT ->
+           /* answer only once terminal: wait (sched_yield), relock */
+           d_step { PH(word) != REMOVING -> assert(!doomed) };
+           d_step { !mu -> mu = true }
+        :: else -> break
+        fi
+     od;
+     atomic {
        outcome[id] = out;
-       o = 0; n = 0
+       assert(out != TOO_LATE || term != NONE)    /* too late: terminal */
      };
      if
      :: out == REMOVED ->
@@ -481,6 +592,8 @@ active proctype monitor()
   assert(!(removed && body_ran));
   assert(!removed || term == CANCELLED);
   assert(!req_ret || term == CANCELLED);
+  assert(!body_saw_cancel || term == CANCELLED);
+  assert(!in_set && scopes == 0 && !mu);  /* set entry and scope given back */
   assert(!asleep);
   assert(wres == NONE || wres == term)
 }
