@@ -11,7 +11,7 @@ static int parent(void *arg) {        /* fork-join: children borrow our stack */
     return 0;
 }
 int main(void) {
-    crew_t *ex; crew_options_t opt = {sizeof opt};
+    crew_t *ex; crew_options_t opt = {.size = sizeof opt};
     if (crew_create(&ex, &opt) != 0) return 1;
     int a = 3, kids[2] = {4, 5}; crew_id_t id[3]; crew_status_t st;
     crew_submit(ex, square, &a, &id[0]);

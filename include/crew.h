@@ -74,7 +74,8 @@ typedef enum crew_errno {
 /* Human-readable message for an error or outcome code ("success" for 0,
  * "unknown error" for values outside the table). Never NULL. Any thread. */
 CREW_API const char *crew_strerror(int err);
-/* The symbolic name ("CREW_ENOTASK"), or "CREW_UNKNOWN". Never NULL. */
+/* The symbolic name ("CREW_ENOTASK"; "CREW_OK" for 0, "CREW_REMOVED" etc.
+ * for the cancel outcomes), or "CREW_UNKNOWN". Never NULL. Any thread. */
 CREW_API const char *crew_err_name(int err);
 
 /* ------------------------------------------------------------------------ */
@@ -133,12 +134,13 @@ typedef enum crew_cancel_outcome {
  * so `crew_options_t o = {.size = sizeof o};` is the default configuration. */
 typedef struct crew_options {
     size_t size;      /* sizeof(crew_options_t), for forward compatibility */
-    unsigned workers; /* 0: $CREW_WORKERS if set, else online CPUs; max 1024 */
+    unsigned workers; /* 0: $CREW_WORKERS if set and non-empty, else online
+                         CPUs; max 1024 */
     unsigned flags;   /* CREW_OPT_* */
     unsigned spin;    /* idle spin rounds before parking; 0: default (64) */
 } crew_options_t;
 
-/* Create an executor and start its workers.
+/* Create an executor and start its workers. opts may be NULL (defaults).
  * Thread-safety: any thread.
  * Ownership: *out belongs to the caller until crew_destroy().
  * Returns: 0, with *out set.
@@ -160,10 +162,14 @@ typedef enum crew_shutdown_mode {
  * their mailboxes to the end, a cancel removes their queued tasks; either
  * way every actor is then DEAD (cause CREW_ACTOR_SHUTDOWN) and its
  * destructor has run when this returns.
+ * In CREW_CANCEL mode queued tasks are removed as workers reach them (they
+ * never run); when this returns every task is terminal, every queue slot
+ * has been reclaimed, and crew_stats() is exact.
  * Thread-safety: any thread except a worker of this executor.
  * Returns: 0.
  * Errors: CREW_EINVAL (ex NULL or mode unknown), CREW_EDEADLK (called from a
- *   task of this executor). */
+ *   task of this executor).
+ */
 CREW_API int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode);
 
 /* Shut down (CREW_DRAIN if not done yet), join the workers, free everything,
@@ -363,17 +369,25 @@ CREW_API int crew_group_create(crew_t *ex, crew_group_t *parent,
  * non-DONE outcome in completion order: FAILED for a failure (see
  * crew_group_info() for which task), CANCELLED if the group was cancelled.
  * The group stays usable (more tasks may be added and waited for).
+ * Members of a nested group belong to that group only: wait for each group.
  * Thread-safety: any thread; from inside a task it helps as crew_wait().
- * Errors: CREW_EINVAL, CREW_ETIMEDOUT, CREW_ECANCELED (the calling task was
- *   cancelled; the group is not affected unless it is enclosed by it). */
+ * Errors: CREW_EINVAL (g or status NULL, bad timeout), CREW_ETIMEDOUT,
+ *   CREW_ECANCELED (the calling task was cancelled; the group is not
+ *   affected unless it is enclosed by it).
+ */
 CREW_API int crew_group_wait(crew_group_t *g, int64_t timeout_ns,
                              crew_status_t *status);
 
 /* Cancel every member, present and future, and every nested group. Queued
  * members never start; running ones see the request. Idempotent; the first
- * reason wins.
+ * reason wins. Unlike crew_cancel() of one queued task, queued members are
+ * removed as workers reach them, not before this returns (there is no
+ * member list to walk); none of them runs, and crew_group_wait() returns
+ * once they are gone. The group's ID stays in the cancellation set until
+ * the group is destroyed, since it keeps cancelling future members.
  * Thread-safety: any thread, any task (including members).
- * Returns: 0. Errors: CREW_EINVAL. */
+ * Returns: 0. Errors: CREW_EINVAL, CREW_ENOMEM (the set could not grow).
+ */
 CREW_API int crew_group_cancel(crew_group_t *g, int code, const char *reason);
 
 /* Free an empty group.

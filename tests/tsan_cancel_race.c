@@ -23,6 +23,12 @@ static int race_task(void *arg) {
     return r->ret;
 }
 
+static void spin_ns(int64_t ns) {
+    int64_t end = t_now_ns() + ns;
+    while (t_now_ns() < end) {
+    }
+}
+
 typedef struct rival {
     crew_t *ex;
     _Atomic crew_id_t id;
@@ -72,6 +78,12 @@ int main(void) {
             atomic_store(&v.out, 0);
             v.r = &r; /* published by the atomic store of id below */
             atomic_store(&v.id, id);
+            switch (rand_r(&seed) % 4) { /* land anywhere in the race */
+            case 0: break;
+            case 1: sched_yield(); break;
+            case 2: spin_ns(2000); break;
+            default: spin_ns(20000); break;
+            }
             int mine = crew_cancel(ex, id, 0, NULL);
             if (mine == CREW_REMOVED || mine == CREW_REQUESTED)
                 flag_set(&r.cancel_returned);

@@ -29,7 +29,7 @@ static int wait_for_cancel(void *arg) {
 
 int main(void) {
     crew_t *ex;
-    crew_options_t o = {sizeof o};
+    crew_options_t o = {.size = sizeof o};
     o.workers = 2;
     if (crew_create(&ex, &o) != 0) return 1;
     range_t r = {0, 1000000, 0};
