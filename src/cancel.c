@@ -35,8 +35,10 @@
  * publication of a map (and of its entries) and the readers' loads are
  * invisible to it, and the plain stores that initialise a grown map would
  * look unordered with the readers' plain loads of it. These annotations
- * state the edge ck's fences provide: every write under cset.mu happens
- * before a lookup that may observe it. Empty outside TSan builds. */
+ * state the edge ck's fences provide: a release before each writer's
+ * publishing store, an acquire after each reader's load, so everything
+ * written before an insert happens before a lookup that sees it. Empty
+ * outside TSan builds. */
 #if defined(__SANITIZE_THREAD__)
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
@@ -163,8 +165,8 @@ bool crew__cset_insert(struct crew *ex, crew_id_t id)
     cset_writer_ex = ex;
     if (ck_hs_get(&ex->cset.hs, h, key) != NULL)
         return true;
+    CSET_PUBLISHED(ex); /* before the store that makes the entry visible */
     ok = ck_hs_put(&ex->cset.hs, h, key);
-    CSET_PUBLISHED(ex);
     writer_done(ex);
     if (ok) /* relaxed: a statistic, written under the mutex */
         atomic_fetch_add_explicit(&ex->cset.size, 1, memory_order_relaxed);
@@ -176,9 +178,9 @@ void crew__cset_remove(struct crew *ex, crew_id_t id)
     void *key = (void *)(uintptr_t)id;
     unsigned long h = CK_HS_HASH(&ex->cset.hs, hs_hash, key);
     cset_writer_ex = ex;
+    CSET_PUBLISHED(ex);
     if (ck_hs_remove(&ex->cset.hs, h, key) != NULL)
         atomic_fetch_sub_explicit(&ex->cset.size, 1, memory_order_relaxed);
-    CSET_PUBLISHED(ex);
     writer_done(ex);
 }
 
@@ -188,8 +190,8 @@ static bool cset_contains(struct crew *ex, crew__worker_t *w, crew_id_t id)
     unsigned long h = CK_HS_HASH(&ex->cset.hs, hs_hash, key);
     bool hit;
     ck_epoch_begin(w->epoch_rec, NULL);
-    CSET_OBSERVE(ex);
     hit = ck_hs_get(&ex->cset.hs, h, key) != NULL;
+    CSET_OBSERVE(ex); /* after the load that may have seen an entry */
     ck_epoch_end(w->epoch_rec, NULL);
     return hit;
 }

@@ -587,18 +587,26 @@ static int wait_task(struct crew *ex, crew__task_t *t, int64_t deadline,
     }
 }
 
+/* The common start of crew_wait and crew_cancel_wait: check the
+ * arguments, compute the deadline, and pin the task (a reference). */
+static int wait_begin(crew_t *ex, crew_id_t id, int64_t timeout_ns,
+                      crew_status_t *status, crew__task_t **t, int64_t *deadline)
+{
+    if (!crew__valid(ex) || !status)
+        return CREW_EINVAL;
+    if (crew__check_timeout(timeout_ns, deadline) != 0)
+        return CREW_EINVAL;
+    *t = crew__task_get(ex, id, false);
+    return *t ? 0 : CREW_ENOTASK;
+}
+
 int crew_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns, crew_status_t *status)
 {
     crew__task_t *t;
     int64_t deadline;
-    int rc;
-    if (!crew__valid(ex) || !status)
-        return CREW_EINVAL;
-    if (crew__check_timeout(timeout_ns, &deadline) != 0)
-        return CREW_EINVAL;
-    t = crew__task_get(ex, id, false);
-    if (!t)
-        return CREW_ENOTASK;
+    int rc = wait_begin(ex, id, timeout_ns, status, &t, &deadline);
+    if (rc != 0)
+        return rc;
     if (t == crew__tls_task) {
         crew__task_unref(ex, t);
         return CREW_EDEADLK;
@@ -690,14 +698,9 @@ int crew_cancel_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns,
 {
     crew__task_t *t;
     int64_t deadline;
-    int rc;
-    if (!crew__valid(ex) || !status)
-        return CREW_EINVAL;
-    if (crew__check_timeout(timeout_ns, &deadline) != 0)
-        return CREW_EINVAL;
-    t = crew__task_get(ex, id, false);
-    if (!t)
-        return CREW_ENOTASK;
+    int rc = wait_begin(ex, id, timeout_ns, status, &t, &deadline);
+    if (rc != 0)
+        return rc;
     rc = crew__task_cancel(ex, t, 0, NULL, CREW_CAUSE_SELF);
     if (rc > 0) {
         rc = t == crew__tls_task ? CREW_EDEADLK : wait_task(ex, t, deadline, true);

@@ -234,6 +234,10 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code,
                 break; /* already requested: idempotent */
             if (!inserted) {
                 crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
+                /* The cause goes in before the set entry: a body that sees
+                 * the entry may publish REQ itself (step 3), and whoever
+                 * sees REQ reads the cause (TSan found the other order). */
+                write_cause(t, cause, code, reason);
                 if (!crew__cset_insert(ex, id)) {
                     pthread_mutex_unlock(&ex->cset.mu);
                     return CREW_ENOMEM;
@@ -245,7 +249,6 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code,
                 atomic_fetch_add_explicit(&ex->cancel_scopes, 1, memory_order_seq_cst);
                 inserted = true;
             }
-            write_cause(t, cause, code, reason);
             /* acq_rel: publishes the cause fields with REQ. */
             if (atomic_compare_exchange_weak_explicit(
                     &t->state, &s, s | T_REQ, memory_order_acq_rel,

@@ -38,8 +38,9 @@
  *  - fn, arg, cleanup, parent, group, group_id, flags(init): written before the record
  *    is published (deque release store / injection CAS), then read-only.
  *  - cause, cancel_code, reason: written only under the cancellation-set
- *    mutex, immediately before the CAS that sets REQ, REMOVING or an
- *    inherited CANCELLED; read only after an acquire load that sees one of
+ *    mutex, before the CAS that sets REMOVING or an inherited CANCELLED,
+ *    and for REQ before the ID enters the set (a body that finds its ID
+ *    sets REQ itself); read only after an acquire load that sees one of
  *    those.
  *  - result: written by the finisher before its terminal CAS (release); read
  *    after an acquire load that sees a terminal phase.
