@@ -212,9 +212,9 @@ typedef struct crew_task_desc {
  *   it is detached.
  * Returns: 0, with *id set if id is non-NULL. A child spawned by a task that
  *   is already cancelled is accepted but born CANCELLED: it never runs.
- * Errors: CREW_EINVAL (ex or desc or fn NULL), CREW_ESHUTDOWN (shutdown
- *   began and the caller is not a task of ex), CREW_EWRONGEXEC (group of
- *   another executor), CREW_EBUSY (group being destroyed), CREW_ENOMEM. On
+ * Errors: CREW_EINVAL (ex or desc or fn NULL, or desc->group destroyed),
+ *   CREW_ESHUTDOWN (shutdown began and the caller is not a task of ex),
+ *   CREW_EWRONGEXEC (group of another executor), CREW_ENOMEM. On
  *   error nothing was submitted and cleanup was NOT called: arg is still the
  *   caller's. */
 CREW_API int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc,
@@ -308,7 +308,9 @@ CREW_API int crew_release(crew_t *ex, crew_id_t id);
  * Thread-safety: any thread, any task, the task itself.
  * Returns: a crew_cancel_outcome_t (positive).
  * Errors: CREW_EINVAL (ex NULL), CREW_ENOTASK (unknown or released ID; the
- *   task's state is not changed). */
+ *   task's state is not changed. A task may always cancel itself, even a
+ *   detached one, through crew_self()). CREW_ENOMEM (the cancellation set
+ *   could not grow; nothing changed). */
 CREW_API int crew_cancel(crew_t *ex, crew_id_t id, int code,
                          const char *reason);
 
