@@ -668,9 +668,10 @@ int crew_actor_kill(crew_actor_t *a, int code, const char *reason)
     return 0;
 }
 
-static bool actor_finished(void *ctx)
+static bool actor_finished(void *ctx, bool arm)
 {
     struct crew_actor *a = ctx;
+    (void)arm; /* run_end wakes parked workers unconditionally */
     /* seq_cst: pairs with run_end's store; for helping waiters, step 3 of
      * the park protocol (read after the announcement). */
     return atomic_load_explicit(&a->finished, memory_order_seq_cst) != 0;
@@ -685,7 +686,7 @@ int crew_actor_wait(crew_actor_t *a, int64_t timeout_ns)
         return CREW_EINVAL;
     if (crew_actor_self() == a)
         return CREW_EDEADLK;
-    if (actor_finished(a))
+    if (actor_finished(a, false))
         return 0;
     ex = a->ex;
     w = crew__self_worker(ex);
@@ -693,7 +694,7 @@ int crew_actor_wait(crew_actor_t *a, int64_t timeout_ns)
         return crew__help_until(ex, w, actor_finished, a, deadline, true);
     for (;;) {
         int64_t left = -1;
-        if (actor_finished(a))
+        if (actor_finished(a, false))
             return 0;
         if (deadline >= 0) {
             left = deadline - crew__now_ns();
@@ -715,7 +716,7 @@ int crew_actor_info(crew_actor_t *a, crew_actor_info_t *info)
     info->cause = a->cause;
     info->code = a->code;
     memcpy(info->reason, a->reason, CREW_REASON_MAX);
-    info->finished = actor_finished(a);
+    info->finished = actor_finished(a, false);
     info->submitted = a->submitted;
     if (a->current) {
         /* The runner counts `current` only when it has the lock back; a

@@ -534,13 +534,17 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
 
 /* ---- waiting ------------------------------------------------------------ */
 
-/* done() for helping waits on a task: true once terminal; otherwise make
- * sure WAITERS is set so the finisher wakes parked workers. */
-static bool task_done_ctx(void *ctx)
+/* done() for helping waits on a task: true once terminal; with arm (the
+ * helper is about to park), make sure WAITERS is set so the finisher wakes
+ * parked workers. Arming earlier would make every out-of-order join cost
+ * its target a futex wake. */
+static bool task_done_ctx(void *ctx, bool arm)
 {
     crew__task_t *t = ctx;
     /* acquire: pairs with the terminal CAS. */
     uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    if (!arm)
+        return crew__terminal(s);
     while (!crew__terminal(s)) {
         if (s & T_WAITERS)
             return false;

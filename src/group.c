@@ -210,8 +210,9 @@ int crew_group_cancel(crew_group_t *g, int code, const char *reason)
     return rc;
 }
 
-static bool group_empty(void *ctx)
+static bool group_empty(void *ctx, bool arm)
 {
+    (void)arm; /* waiters was counted before the wait began */
     crew_group_t *g = ctx;
     /* seq_cst: step 1 of the waiting protocol (read after waiters += 1). */
     return atomic_load_explicit(&g->pending, memory_order_seq_cst) == 0;

@@ -218,8 +218,12 @@ void crew__workers_stop(struct crew *ex);
 bool crew__push_local(struct crew *ex, crew__worker_t *w, crew__task_t *t);
 crew__task_t *crew__find_work(struct crew *ex, crew__worker_t *w);
 bool crew__any_work(struct crew *ex);
-int crew__help_until(struct crew *ex, crew__worker_t *w, bool (*done)(void *),
-                     void *ctx, int64_t deadline, bool stop_on_cancel);
+/* done(ctx, arm): true when the wait is over; with arm, also make sure
+ * that whoever ends it will wake parked workers (called just before the
+ * helper parks, so a helper that never sleeps costs its target nothing). */
+int crew__help_until(struct crew *ex, crew__worker_t *w,
+                     bool (*done)(void *, bool), void *ctx, int64_t deadline,
+                     bool stop_on_cancel);
 void crew__notify_quiesce(struct crew *ex);
 
 /* executor.c */

@@ -246,15 +246,16 @@ void crew__workers_stop(struct crew *ex)
  * whoever makes done(ctx) true wakes parked workers (notify_all), and so
  * does a cancel that may concern the waiting task.
  */
-int crew__help_until(struct crew *ex, crew__worker_t *w, bool (*done)(void *),
-                     void *ctx, int64_t deadline, bool stop_on_cancel)
+int crew__help_until(struct crew *ex, crew__worker_t *w,
+                     bool (*done)(void *, bool), void *ctx, int64_t deadline,
+                     bool stop_on_cancel)
 {
     unsigned spins = 0;
     crew__task_t *self = crew__tls_task;
     for (;;) {
         crew__task_t *t;
         uint32_t key;
-        if (done(ctx))
+        if (done(ctx, false))
             return 0;
         if (stop_on_cancel && self && crew_cancelled())
             return CREW_ECANCELED;
@@ -271,7 +272,7 @@ int crew__help_until(struct crew *ex, crew__worker_t *w, bool (*done)(void *),
             continue;
         }
         key = crew__park_prepare(&ex->park);
-        if (crew__any_work(ex) || w->inbox || done(ctx) ||
+        if (crew__any_work(ex) || w->inbox || done(ctx, true) ||
             (stop_on_cancel && self && crew_cancelled())) {
             crew__park_done(&ex->park);
             continue;
