@@ -153,6 +153,7 @@ static void actor_free(struct crew_actor *a)
     pthread_mutex_destroy(&a->mu);
     crew__free(a);
     /* relaxed: a diagnostic count; nothing is published through it. */
+    /* relaxed: a count read by crew_destroy after the workers stopped. */
     atomic_fetch_sub_explicit(&ex->live_actors, 1, memory_order_relaxed);
 }
 

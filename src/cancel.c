@@ -180,6 +180,7 @@ void crew__cset_remove(struct crew *ex, crew_id_t id)
     cset_writer_ex = ex;
     CSET_PUBLISHED(ex);
     if (ck_hs_remove(&ex->cset.hs, h, key) != NULL)
+        /* relaxed: a statistic, written under the mutex. */
         atomic_fetch_sub_explicit(&ex->cset.size, 1, memory_order_relaxed);
     writer_done(ex);
 }

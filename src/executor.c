@@ -52,6 +52,7 @@ static void free_executor(struct crew *ex)
     if (ex->workers) {
         for (unsigned i = 0; i < ex->nworkers; i++) {
             crew__worker_t *w = &ex->workers[i];
+            /* relaxed: single-threaded teardown. */
             if (atomic_load_explicit(&w->dq.ring, memory_order_relaxed))
                 crew__deque_destroy(&w->dq);
         }
@@ -133,6 +134,7 @@ unsigned crew_workers(const crew_t *ex)
 
 static uint64_t sum(struct crew *ex, size_t off)
 {
+    /* relaxed: counters; crew__live_tasks orders its passes with fences. */
     uint64_t s = atomic_load_explicit(
         (_Atomic uint64_t *)((char *)&ex->shared + off), memory_order_relaxed);
     for (unsigned i = 0; i < ex->nworkers; i++)
@@ -192,6 +194,7 @@ static void wait_quiescent(struct crew *ex)
             break;
         crew__futex_wait(&ex->quiesce, q, -1);
     }
+    /* relaxed: leaving only makes later notifications unnecessary. */
     atomic_fetch_sub_explicit(&ex->quiesce_waiters, 1, memory_order_relaxed);
 }
 
@@ -202,6 +205,7 @@ int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode)
         return CREW_EINVAL;
     if (crew__self_worker(ex))
         return CREW_EDEADLK;
+    /* acquire: pairs with the seq_cst mode changes below (another shutdown). */
     cur = atomic_load_explicit(&ex->mode, memory_order_acquire);
     if (mode == CREW_CANCEL && cur != EX_CANCEL) {
         /* Step 2: the executor-wide scope, counted before the mode is
@@ -328,6 +332,7 @@ static void born_cancelled(struct crew *ex, crew__task_t *t)
     t->cause = cause;
     t->cancel_code = code;
     crew__copy_reason(t->reason, reason);
+    /* relaxed: validated by the CAS below. */
     s = atomic_load_explicit(&t->state, memory_order_relaxed);
     /* release: publishes the cause fields; nobody else can have won the
      * record yet except a lookup's reference, which the CAS preserves. */
@@ -466,6 +471,7 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
         return CREW_EINVAL;
     w = crew__self_worker(ex);
     parent = caller_task(ex, w);
+    /* acquire: pairs with the seq_cst mode change in crew_shutdown. */
     if (!parent && atomic_load_explicit(&ex->mode, memory_order_acquire) != EX_RUNNING)
         return CREW_ESHUTDOWN;
     /* All or nothing: take every record first. */
@@ -496,6 +502,7 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
         crew__task_t *x = t;
         t = t->next;
         if (ids)
+            /* relaxed: our own fresh record. */
             ids[i] = atomic_load_explicit(&x->id, memory_order_relaxed);
         CREW__COUNT(ex, w, created, 1);
         if (init_task(ex, x, parent, desc, args[i], ids != NULL, batch_group != NULL)) {
@@ -569,6 +576,7 @@ static int wait_task(struct crew *ex, crew__task_t *t, int64_t deadline,
     if (w)
         return crew__help_until(ex, w, task_done_ctx, t, deadline, stop_on_cancel);
     for (;;) {
+        /* acquire: pairs with the terminal CAS; we then read the status. */
         uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
         int64_t left = -1;
         if (crew__terminal(s))
@@ -798,6 +806,7 @@ int crew_stats(crew_t *ex, crew_stats_t *st)
         uint64_t a = SUM(ex, rec_alloc), f = SUM(ex, rec_free);
         st->live_records = a > f ? a - f : 0;
     }
+    /* relaxed: a statistic. */
     st->cancel_set_size = atomic_load_explicit(&ex->cset.size, memory_order_relaxed);
     return 0;
 }

@@ -49,6 +49,7 @@ void crew__group_unref(crew_group_t *g)
             pthread_mutex_lock(&ex->cset.mu);
             crew__cset_remove(ex, g->id);
             pthread_mutex_unlock(&ex->cset.mu);
+            /* relaxed: no member is left to need this scope. */
             atomic_fetch_sub_explicit(&ex->cancel_scopes, 1, memory_order_relaxed);
         }
         crew__free(g);
@@ -93,8 +94,10 @@ void crew__group_member_done(struct crew *ex, crew_group_t *g, crew_id_t id,
                 }
             }
         } else {
+            /* relaxed: a statistic, read after a wait (pending orders it). */
             atomic_fetch_add_explicit(&g->cancelled_n, 1, memory_order_relaxed);
         }
+        /* relaxed: one winner is all we need; read after a wait. */
         atomic_compare_exchange_strong_explicit(&g->first_bad, &expect,
                                                 (int)phase, memory_order_relaxed,
                                                 memory_order_relaxed);
@@ -167,6 +170,7 @@ int crew_group_create(crew_t *ex, crew_group_t *parent, unsigned flags,
         return CREW_EINVAL;
     if (parent && parent->ex != ex)
         return CREW_EWRONGEXEC;
+    /* relaxed: a refusal check; racing a shutdown either way is fine. */
     if (atomic_load_explicit(&ex->mode, memory_order_relaxed) != EX_RUNNING &&
         !crew__self_worker(ex))
         return CREW_ESHUTDOWN;
@@ -183,6 +187,7 @@ int crew_group_create(crew_t *ex, crew_group_t *parent, unsigned flags,
     atomic_init(&g->refs, 1);
     if (parent) {
         crew__group_ref(parent);
+        /* relaxed: handle counts, checked by destroy calls of the same user. */
         atomic_fetch_add_explicit(&parent->nested, 1, memory_order_relaxed);
     }
     atomic_fetch_add_explicit(&ex->live_groups, 1, memory_order_relaxed);
@@ -230,11 +235,13 @@ int crew_group_wait(crew_group_t *g, int64_t timeout_ns, crew_status_t *status)
         return CREW_EINVAL;
     ex = g->ex;
     w = crew__self_worker(ex);
+    /* seq_cst: step 1 of the waiting protocol (before reading pending). */
     atomic_fetch_add_explicit(&g->waiters, 1, memory_order_seq_cst);
     if (w && crew__tls_task) {
         rc = crew__help_until(ex, w, group_empty, g, deadline, true);
     } else {
         for (;;) {
+            /* seq_cst: step 1, read after waiters += 1. */
             uint32_t p = atomic_load_explicit(&g->pending, memory_order_seq_cst);
             int64_t left = -1;
             if (p == 0)
@@ -249,8 +256,11 @@ int crew_group_wait(crew_group_t *g, int64_t timeout_ns, crew_status_t *status)
             crew__futex_wait(&g->pending, p, left);
         }
     }
+    /* relaxed: leaving only makes later wakes unnecessary. */
     atomic_fetch_sub_explicit(&g->waiters, 1, memory_order_relaxed);
     if (rc == 0) {
+        /* relaxed: written before the members' pending decrements that our
+         * seq_cst read of pending == 0 saw. */
         int bad = atomic_load_explicit(&g->first_bad, memory_order_relaxed);
         if (atomic_load_explicit(&g->first_failure, memory_order_relaxed))
             *status = CREW_TASK_FAILED;
@@ -268,6 +278,7 @@ int crew_group_destroy(crew_group_t *g)
 {
     if (!group_ok(g))
         return CREW_EINVAL;
+    /* acquire: pairs with member_done's decrement (members are done). */
     if (atomic_load_explicit(&g->pending, memory_order_acquire) != 0 ||
         atomic_load_explicit(&g->nested, memory_order_acquire) != 0)
         return CREW_EBUSY;

@@ -235,6 +235,7 @@ void crew__task_recycle(struct crew *ex, crew__task_t *t)
     }
     stack = t->home == CREW__HOME_SHARED ? &ex->pool.shared_free
                                          : &ex->workers[t->home].remote_free;
+    /* relaxed: validated by the CAS below. */
     old = atomic_load_explicit(stack, memory_order_relaxed);
     do
         t->next = old;
@@ -247,6 +248,7 @@ void crew__task_recycle(struct crew *ex, crew__task_t *t)
 
 void crew__pool_drop_refs(struct crew *ex)
 {
+    /* relaxed: single-threaded teardown. */
     uint32_t n = atomic_load_explicit(&ex->pool.nslabs, memory_order_relaxed);
     /* Workers are stopped: every record not FREE is terminal and owned by
      * a handle never released (or pointed at by such a record). Drop the
@@ -270,6 +272,7 @@ void crew__flush_remote(struct crew *ex, crew__worker_t *w)
     crew__task_t *old;
     if (!w->remote_batch)
         return;
+    /* relaxed: validated by the CAS below. */
     old = atomic_load_explicit(&ex->pool.shared_free, memory_order_relaxed);
     do
         w->remote_batch_tail->next = old;

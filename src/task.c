@@ -325,6 +325,7 @@ static uint32_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
         /* Cancelled through an ancestor, a group or shutdown: the cause
          * fields are written under the set mutex (see task.h). */
         pthread_mutex_lock(&ex->cset.mu);
+        /* relaxed: under cset.mu no REQ can appear; the CAS validates the rest. */
         s = atomic_load_explicit(&t->state, memory_order_relaxed);
         if (!(s & T_REQ))
             write_cause(t, cause, code, reason);
@@ -431,6 +432,7 @@ static uint32_t dequeued(struct crew *ex, crew__worker_t *w, crew__task_t *t,
             const char *reason;
             if (crew__inherited_cancel(ex, t, &cause, &code, &reason)) {
                 pthread_mutex_lock(&ex->cset.mu);
+                /* acquire: re-read under cset.mu; pairs with a canceller's CAS. */
                 s = atomic_load_explicit(&t->state, memory_order_acquire);
                 if (crew__phase(s) == T_QUEUED) {
                     write_cause(t, cause, code, reason);
