@@ -178,6 +178,7 @@ void crew__actors_fini(struct crew *ex)
         a->magic = 0;
         pthread_mutex_destroy(&a->mu);
         crew__free(a);
+        /* relaxed: a count read by crew_destroy after the workers stopped. */
         atomic_fetch_sub_explicit(&ex->live_actors, 1, memory_order_relaxed);
     }
     ex->actors = NULL;
@@ -304,11 +305,12 @@ static void runner_publish(struct crew *ex, struct crew_actor *a,
 {
     crew__worker_t *w = crew__self_worker(ex);
     crew_task_desc_t d = {runner_main, a, runner_cleanup, NULL};
+    crew__cause_t born;
     CREW__COUNT(ex, w, created, 1);
     /* No parent even from inside a task: cancelling the submitter must not
      * remove the runner, and successors must not chain. */
-    if (CREW_UNLIKELY(crew__task_init(ex, r, NULL, &d, false))) {
-        crew__task_born_cancelled(ex, r);
+    if (CREW_UNLIKELY(crew__task_init(ex, r, NULL, &d, false, &born))) {
+        crew__task_born_cancelled(ex, r, &born);
         return;
     }
     if (w && !inject) {
@@ -512,16 +514,13 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc,
     crew__task_t *t, *caller, *r = NULL, *runner = NULL;
     crew_task_desc_t d;
     bool born = false;
+    crew__cause_t why;
     int err = 0;
-    if (!actor_ok(a) || !desc || !desc->fn)
+    if (!actor_ok(a))
         return CREW_EINVAL;
     ex = a->ex;
-    if (desc->group) {
-        if (desc->group->magic != CREW__GROUP_MAGIC)
-            return CREW_EINVAL;
-        if (desc->group->ex != ex)
-            return CREW_EWRONGEXEC;
-    }
+    if ((err = crew__desc_check(ex, desc)) != 0)
+        return err;
     w = crew__self_worker(ex);
     caller = w ? crew__tls_task : NULL;
     /* Not a child of the caller (see crew.h): a message outlives its
@@ -557,7 +556,7 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc,
     a->submitted++;
     if (id) /* relaxed: our own fresh record */
         *id = atomic_load_explicit(&t->id, memory_order_relaxed);
-    born = crew__task_init(ex, t, NULL, &d, id != NULL);
+    born = crew__task_init(ex, t, NULL, &d, id != NULL, &why);
     t->flags |= TF_ACTOR;
     t->owner = a;
     if (CREW_UNLIKELY(born)) {
@@ -583,7 +582,7 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc,
     if (r)
         crew__task_recycle(ex, r);
     if (born)
-        crew__task_born_cancelled(ex, t);
+        crew__task_born_cancelled(ex, t, &why);
     if (runner)
         runner_publish(ex, a, runner, false);
     return 0;

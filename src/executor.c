@@ -211,7 +211,10 @@ int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode)
         /* Step 2: the executor-wide scope, counted before the mode is
          * visible (as every canceller does). */
         pthread_mutex_lock(&ex->cset.mu);
+        /* relaxed: under cset.mu, which every escalation takes. */
         if (atomic_load_explicit(&ex->mode, memory_order_relaxed) != EX_CANCEL) {
+            /* seq_cst: the scope is counted before the mode is visible (cancel.c
+             * check protocol step 1); the mode store pairs with submitters' acquire. */
             atomic_fetch_add_explicit(&ex->cancel_scopes, 1, memory_order_seq_cst);
             atomic_store_explicit(&ex->mode, EX_CANCEL, memory_order_seq_cst);
         }
@@ -238,13 +241,16 @@ int crew_destroy(crew_t **exp)
         return CREW_EDEADLK;
     /* Live actors are not an error: the shutdown below ends them and
      * free_executor frees their structures (actor.c). */
+    /* acquire: pairs with crew_group_destroy's handle count (same caller). */
     if (atomic_load_explicit(&ex->live_groups, memory_order_acquire) != 0)
         return CREW_EBUSY;
+    /* relaxed: only this thread may call destroy; mode only grows. */
     crew_shutdown(ex, atomic_load_explicit(&ex->mode, memory_order_relaxed) ==
                               EX_CANCEL ? CREW_CANCEL : CREW_DRAIN);
     crew__workers_stop(ex); /* step 5 */
     crew__pool_drop_refs(ex);
-    if (ex->mode == EX_CANCEL)
+    /* relaxed: the workers are stopped. */
+    if (atomic_load_explicit(&ex->mode, memory_order_relaxed) == EX_CANCEL)
         atomic_fetch_sub_explicit(&ex->cancel_scopes, 1, memory_order_relaxed);
     free_executor(ex);
     *exp = NULL;
@@ -253,34 +259,29 @@ int crew_destroy(crew_t **exp)
 
 /* ---- submission --------------------------------------------------------- */
 
-static bool desc_ok(struct crew *ex, const crew_task_desc_t *d, int *err)
+int crew__desc_check(struct crew *ex, const crew_task_desc_t *d)
 {
-    if (!d || !d->fn) {
-        *err = CREW_EINVAL;
-        return false;
-    }
+    if (!d || !d->fn)
+        return CREW_EINVAL;
     if (d->group) {
-        if (d->group->magic != CREW__GROUP_MAGIC) {
-            *err = CREW_EINVAL;
-            return false;
-        }
-        if (d->group->ex != ex) {
-            *err = CREW_EWRONGEXEC;
-            return false;
-        }
+        if (d->group->magic != CREW__GROUP_MAGIC)
+            return CREW_EINVAL;
+        if (d->group->ex != ex)
+            return CREW_EWRONGEXEC;
     }
-    return true;
+    return 0;
 }
 
-/* Fill a fresh record; returns true if it is born cancelled. */
-static bool init_task(struct crew *ex, crew__task_t *t, crew__task_t *parent,
-                      const crew_task_desc_t *d, void *arg, bool joinable,
-                      bool group_counted)
+/* The fields every new record gets (cause, cancel_code, reason and
+ * result are written before they can be read, see task.h; next belongs to
+ * the queues). The state word is published by the caller. */
+static inline void fill_task(crew__task_t *t, crew_fn fn, void *arg,
+                             crew_cleanup_fn cleanup, crew__task_t *parent,
+                             crew_group_t *g)
 {
-    crew_group_t *g = d->group ? d->group : (parent ? parent->group : NULL);
-    t->fn = d->fn;
+    t->fn = fn;
     t->arg = arg;
-    t->cleanup = d->cleanup;
+    t->cleanup = cleanup;
     t->parent = parent;
     t->group = g;
     t->group_id = g ? g->id : 0;
@@ -288,10 +289,19 @@ static bool init_task(struct crew *ex, crew__task_t *t, crew__task_t *parent,
     t->spawned = 0;
     t->joined_self = 0;
     t->owner = NULL;
-    /* cause, cancel_code, reason and result are written before they can
-     * be read (see task.h); next belongs to the queues. */
-    if (parent) {
+    if (parent)
         parent->spawned++;
+}
+
+/* Fill a fresh record and publish its state. Returns true if it is born
+ * cancelled; *born then says why (for born_cancelled). */
+static bool init_task(struct crew *ex, crew__task_t *t, crew__task_t *parent,
+                      const crew_task_desc_t *d, void *arg, bool joinable,
+                      bool group_counted, crew__cause_t *born)
+{
+    crew_group_t *g = d->group ? d->group : (parent ? parent->group : NULL);
+    fill_task(t, d->fn, arg, d->cleanup, parent, g);
+    if (parent) {
         if (parent->group && g != parent->group) {
             t->flags |= TF_PGROUP_REF;
             crew__group_ref(parent->group);
@@ -306,32 +316,29 @@ static bool init_task(struct crew *ex, crew__task_t *t, crew__task_t *parent,
                           memory_order_release);
     /* relaxed: the fast path; see crew_cancelled(). */
     if (CREW_UNLIKELY(atomic_load_explicit(&ex->cancel_scopes, memory_order_relaxed))) {
-        uint8_t cause;
-        int code;
-        const char *reason;
-        if ((parent && crew__is_cancelled(ex, parent, &cause, &code, &reason) &&
-             (cause = CREW_CAUSE_PARENT)) ||
-            crew__inherited_cancel(ex, t, &cause, &code, &reason))
+        /* The parent's own request counts here too (its set entry), and
+         * reaches the child as CREW_CAUSE_PARENT. */
+        if (parent && crew__is_cancelled(ex, parent, &born->cause, &born->code,
+                                         &born->reason)) {
+            born->cause = CREW_CAUSE_PARENT;
+            return true;
+        }
+        if (crew__inherited_cancel(ex, t, &born->cause, &born->code, &born->reason))
             return true;
     }
     return false;
 }
 
-/* Born cancelled: never queued; remove it at once (as a canceller would). */
-static void born_cancelled(struct crew *ex, crew__task_t *t)
+/* Born cancelled: never queued; remove it at once (as a canceller would).
+ * born->reason points into the group or ancestor that cancelled t, which
+ * t keeps alive (it counts in the group; it keeps its parent's record). */
+static void born_cancelled(struct crew *ex, crew__task_t *t, const crew__cause_t *born)
 {
-    uint8_t cause = CREW_CAUSE_PARENT;
-    int code = 0;
-    const char *reason = NULL;
     uint32_t s;
-    if (t->parent && crew__is_cancelled(ex, t->parent, &cause, &code, &reason))
-        cause = CREW_CAUSE_PARENT;
-    else
-        crew__inherited_cancel(ex, t, &cause, &code, &reason);
     pthread_mutex_lock(&ex->cset.mu);
-    t->cause = cause;
-    t->cancel_code = code;
-    crew__copy_reason(t->reason, reason);
+    t->cause = born->cause;
+    t->cancel_code = born->code;
+    crew__copy_reason(t->reason, born->reason);
     /* relaxed: validated by the CAS below. */
     s = atomic_load_explicit(&t->state, memory_order_relaxed);
     /* release: publishes the cause fields; nobody else can have won the
@@ -346,46 +353,44 @@ static void born_cancelled(struct crew *ex, crew__task_t *t)
 }
 
 bool crew__task_init(struct crew *ex, crew__task_t *t, crew__task_t *parent,
-                     const crew_task_desc_t *d, bool joinable)
+                     const crew_task_desc_t *d, bool joinable, crew__cause_t *born)
 {
-    return init_task(ex, t, parent, d, d->arg, joinable, false);
+    return init_task(ex, t, parent, d, d->arg, joinable, false, born);
 }
 
-void crew__task_born_cancelled(struct crew *ex, crew__task_t *t)
+void crew__task_born_cancelled(struct crew *ex, crew__task_t *t,
+                               const crew__cause_t *born)
 {
-    born_cancelled(ex, t);
-}
-
-static crew__task_t *caller_task(struct crew *ex, crew__worker_t *w)
-{
-    return (w && crew__tls_task) ? crew__tls_task : NULL;
-    (void)ex;
+    born_cancelled(ex, t, born);
 }
 
 int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
 {
     crew__worker_t *w;
     crew__task_t *t, *parent;
+    crew__cause_t born;
     crew_id_t tid;
     int err = 0;
     if (!crew__valid(ex))
         return CREW_EINVAL;
-    if (!desc_ok(ex, desc, &err))
+    if ((err = crew__desc_check(ex, desc)) != 0)
         return err;
     w = crew__self_worker(ex);
-    parent = caller_task(ex, w);
+    parent = w ? crew__tls_task : NULL; /* a spawn from inside a task */
     /* acquire: pairs with the seq_cst mode change in crew_shutdown. */
     if (!parent && atomic_load_explicit(&ex->mode, memory_order_acquire) != EX_RUNNING)
         return CREW_ESHUTDOWN;
     t = crew__task_alloc(ex, w);
     if (!t)
         return CREW_ENOMEM;
+    /* relaxed: our own fresh record. */
     tid = atomic_load_explicit(&t->id, memory_order_relaxed);
     CREW__COUNT(ex, w, created, 1);
     if (id)
         *id = tid;
-    if (CREW_UNLIKELY(init_task(ex, t, parent, desc, desc->arg, id != NULL, false))) {
-        born_cancelled(ex, t);
+    if (CREW_UNLIKELY(init_task(ex, t, parent, desc, desc->arg, id != NULL, false,
+                                &born))) {
+        born_cancelled(ex, t, &born);
         return 0;
     }
     if (w) {
@@ -411,41 +416,28 @@ int crew_spawn(crew_fn fn, void *arg, crew_id_t *id)
     crew__worker_t *w = crew__tls_worker;
     crew__task_t *parent = crew__tls_task, *t;
     struct crew *ex;
-    crew_group_t *g;
     uint64_t tid;
     if (CREW_UNLIKELY(!w || !parent))
         return CREW_ENOTINTASK;
     if (CREW_UNLIKELY(!fn))
         return CREW_EINVAL;
     ex = w->ex;
-    g = parent->group;
-    t = w->free_list;
-    if (CREW_UNLIKELY(!t || g || atomic_load_explicit(&ex->cancel_scopes,
-                                                      memory_order_relaxed))) {
+    /* relaxed: the fast path; see crew_cancelled(). Groups and a pending
+     * cancellation take the general path (born-cancelled check, counts). */
+    if (CREW_UNLIKELY(parent->group || atomic_load_explicit(&ex->cancel_scopes,
+                                                            memory_order_relaxed))) {
         crew_task_desc_t d = {fn, arg, NULL, NULL};
         return crew_submit_ex(ex, &d, id);
     }
-    w->free_list = t->next;
-    t->home = (uint16_t)w->index;
-    /* relaxed: published by the release store of the state word below. */
-    tid = atomic_load_explicit(&t->id, memory_order_relaxed) +
-          ((uint64_t)1 << CREW_SLOT_BITS);
-    atomic_store_explicit(&t->id, tid, memory_order_relaxed);
-    t->fn = fn;
-    t->arg = arg;
-    t->cleanup = NULL;
-    t->parent = parent;
-    t->group = NULL;
-    t->group_id = 0;
-    t->flags = 0;
-    t->spawned = 0;
-    t->joined_self = 0;
-    t->owner = NULL;
-    parent->spawned++;
+    t = crew__task_alloc(ex, w);
+    if (CREW_UNLIKELY(!t))
+        return CREW_ENOMEM;
+    /* relaxed: our own fresh record. */
+    tid = atomic_load_explicit(&t->id, memory_order_relaxed);
+    fill_task(t, fn, arg, NULL, parent, NULL);
     /* release: as in init_task. */
     atomic_store_explicit(&t->state, T_QUEUED | T_INQUEUE | (id ? 0 : T_RELEASED),
                           memory_order_release);
-    CREW__COUNT(ex, w, rec_alloc, 1);
     CREW__COUNT(ex, w, created, 1);
     if (id)
         *id = tid;
@@ -459,18 +451,19 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
     crew__worker_t *w;
     crew__task_t *parent, *head = NULL, *tail = NULL, *t;
     crew_group_t *batch_group;
+    crew__cause_t born;
     int err = 0;
     size_t i;
     if (!crew__valid(ex))
         return CREW_EINVAL;
-    if (!desc_ok(ex, desc, &err))
+    if ((err = crew__desc_check(ex, desc)) != 0)
         return err;
     if (n == 0)
         return 0;
     if (!args || n > UINT32_MAX)
         return CREW_EINVAL;
     w = crew__self_worker(ex);
-    parent = caller_task(ex, w);
+    parent = w ? crew__tls_task : NULL; /* a spawn from inside a task */
     /* acquire: pairs with the seq_cst mode change in crew_shutdown. */
     if (!parent && atomic_load_explicit(&ex->mode, memory_order_acquire) != EX_RUNNING)
         return CREW_ESHUTDOWN;
@@ -505,8 +498,9 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
             /* relaxed: our own fresh record. */
             ids[i] = atomic_load_explicit(&x->id, memory_order_relaxed);
         CREW__COUNT(ex, w, created, 1);
-        if (init_task(ex, x, parent, desc, args[i], ids != NULL, batch_group != NULL)) {
-            born_cancelled(ex, x);
+        if (init_task(ex, x, parent, desc, args[i], ids != NULL, batch_group != NULL,
+                      &born)) {
+            born_cancelled(ex, x, &born);
             continue;
         }
         x->next = head;
@@ -571,6 +565,7 @@ static int wait_task(struct crew *ex, crew__task_t *t, int64_t deadline,
                      bool stop_on_cancel)
 {
     crew__worker_t *w = crew__self_worker(ex);
+    /* acquire: pairs with the terminal CAS; the caller then reads the status. */
     if (crew__terminal(atomic_load_explicit(&t->state, memory_order_acquire)))
         return 0;
     if (w)
@@ -583,6 +578,8 @@ static int wait_task(struct crew *ex, crew__task_t *t, int64_t deadline,
             return 0;
         if (!(s & T_WAITERS)) {
             /* acquire on failure: reload and re-check. */
+            /* seq_cst on success: the finisher's CAS reads WAITERS and then wakes the
+             * futex; acquire on failure: reload and re-check. */
             if (!atomic_compare_exchange_weak_explicit(&t->state, &s,
                                                        s | T_WAITERS,
                                                        memory_order_seq_cst,
@@ -751,6 +748,7 @@ int crew_inspect(crew_t *ex, crew_id_t id, crew_task_info_t *info)
         if (crew__phase(s) == T_CANCELLED && (t->flags & TF_RAN_CANCELLED))
             info->cancel_requested = true;
     } else if (crew__phase(s) == T_RUNNING &&
+               /* relaxed: the fast path; see crew_cancelled(). */
                atomic_load_explicit(&ex->cancel_scopes, memory_order_relaxed)) {
         /* Running and cancelled through an ancestor, a group or shutdown:
          * the request has reached it; the source holds code and reason. */
@@ -775,6 +773,7 @@ int crew_inspect(crew_t *ex, crew_id_t id, crew_task_info_t *info)
 crew_id_t crew_self(void)
 {
     crew__task_t *t = crew__tls_task;
+    /* relaxed: the caller's own record. */
     return t ? atomic_load_explicit(&t->id, memory_order_relaxed) : 0;
 }
 

@@ -68,7 +68,7 @@ void crew__group_add(crew_group_t *g, uint32_t n)
 }
 
 void crew__group_member_done(struct crew *ex, crew_group_t *g, crew_id_t id,
-                             int result, uint32_t phase)
+                             int result, uint32_t phase, bool removed)
 {
     int expect = 0;
     /* Called after the member's terminal CAS, when the caller may no
@@ -94,8 +94,10 @@ void crew__group_member_done(struct crew *ex, crew_group_t *g, crew_id_t id,
                 }
             }
         } else {
-            /* relaxed: a statistic, read after a wait (pending orders it). */
+            /* relaxed: statistics, read after a wait (pending orders them). */
             atomic_fetch_add_explicit(&g->cancelled_n, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(removed ? &g->removed : &g->cancelled_running,
+                                      1, memory_order_relaxed);
         }
         /* relaxed: one winner is all we need; read after a wait. */
         atomic_compare_exchange_strong_explicit(&g->first_bad, &expect,
@@ -117,14 +119,6 @@ void crew__group_done_n(struct crew *ex, crew_group_t *g, uint32_t n)
     }
 }
 
-/* Counters specific to how a member was cancelled. */
-void crew__group_count_cancel(crew_group_t *g, bool removed)
-{
-    if (removed)
-        atomic_fetch_add_explicit(&g->removed, 1, memory_order_relaxed);
-    else
-        atomic_fetch_add_explicit(&g->cancelled_running, 1, memory_order_relaxed);
-}
 
 bool crew__group_chain_cancelled(crew_group_t *g, int *code, const char **reason)
 {
@@ -144,6 +138,7 @@ bool crew__group_chain_cancelled(crew_group_t *g, int *code, const char **reason
 int crew__group_cancel_locked(struct crew *ex, crew_group_t *g, int code,
                               const char *reason)
 {
+    /* relaxed: under cset.mu, which every writer of `cancelled` holds. */
     if (atomic_load_explicit(&g->cancelled, memory_order_relaxed))
         return 0; /* idempotent: the first reason wins */
     if (!crew__cset_insert(ex, g->id))
@@ -266,6 +261,7 @@ int crew_group_wait(crew_group_t *g, int64_t timeout_ns, crew_status_t *status)
             *status = CREW_TASK_FAILED;
         else if (bad)
             *status = (crew_status_t)bad;
+        /* acquire: pairs with the release store in group_cancel_locked. */
         else if (atomic_load_explicit(&g->cancelled, memory_order_acquire))
             *status = CREW_TASK_CANCELLED;
         else
@@ -319,6 +315,7 @@ int crew_group_info(crew_group_t *g, crew_group_info_t *info)
         /* A nested group is cancelled when any enclosing group is. */
         info->is_cancelled = crew__group_chain_cancelled(g, &code, &reason);
     }
+    /* acquire: pairs with member_done's CAS; we then read the result. */
     info->first_failure = atomic_load_explicit(&g->first_failure, memory_order_acquire);
     info->first_failure_result =
         atomic_load_explicit(&g->first_failure_result, memory_order_relaxed);

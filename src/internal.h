@@ -169,7 +169,34 @@ static inline crew__worker_t *crew__self_worker(struct crew *ex)
 /* pool.c */
 int crew__pool_init(struct crew *ex);
 void crew__pool_destroy(struct crew *ex);
-crew__task_t *crew__task_alloc(struct crew *ex, crew__worker_t *w);
+crew__task_t *crew__task_alloc_slow(struct crew *ex, crew__worker_t *w);
+
+/* A record's next incarnation: a new ID (generation + 1), counted as
+ * allocated. */
+static inline void crew__task_renew(struct crew *ex, crew__worker_t *w,
+                                    crew__task_t *t, uint16_t home)
+{
+    /* relaxed: the new ID is published with the record (release store of
+     * the state word by the caller, or the queue's release). */
+    uint64_t id = atomic_load_explicit(&t->id, memory_order_relaxed) +
+                  ((uint64_t)1 << CREW_SLOT_BITS);
+    atomic_store_explicit(&t->id, id, memory_order_relaxed);
+    t->home = home;
+    CREW__COUNT(ex, w, rec_alloc, 1);
+}
+
+/* A free record for the calling thread (w: its worker, or NULL outside
+ * the executor), or NULL when memory is exhausted. The worker's common
+ * case, a pop from its private list, is inline: it is the spawn path. */
+static inline crew__task_t *crew__task_alloc(struct crew *ex, crew__worker_t *w)
+{
+    crew__task_t *t = w ? w->free_list : NULL;
+    if (CREW_UNLIKELY(!t))
+        return crew__task_alloc_slow(ex, w);
+    w->free_list = t->next;
+    crew__task_renew(ex, w, t, (uint16_t)w->index);
+    return t;
+}
 void crew__task_recycle(struct crew *ex, crew__task_t *t);
 void crew__flush_remote(struct crew *ex, crew__worker_t *w);
 crew__task_t *crew__slot_record(struct crew *ex, crew_id_t id);
@@ -201,14 +228,16 @@ void crew__copy_reason(char *dst, const char *src);
 
 /* group.c */
 void crew__group_add(struct crew_group *g, uint32_t n);
+/* After a member's terminal CAS. removed: it never ran (cancelled while
+ * queued, or ACTOR_DEAD). */
 void crew__group_member_done(struct crew *ex, struct crew_group *g,
-                             crew_id_t id, int result, uint32_t phase);
+                             crew_id_t id, int result, uint32_t phase,
+                             bool removed);
 void crew__group_done_n(struct crew *ex, struct crew_group *g, uint32_t n);
 void crew__group_ref(struct crew_group *g);
 void crew__group_unref(struct crew_group *g);
 bool crew__group_chain_cancelled(struct crew_group *g, int *code,
                                  const char **reason);
-void crew__group_count_cancel(struct crew_group *g, bool removed);
 int crew__group_cancel_locked(struct crew *ex, struct crew_group *g, int code,
                               const char *reason);
 
@@ -228,14 +257,23 @@ void crew__notify_quiesce(struct crew *ex);
 
 /* executor.c */
 bool crew__valid(const struct crew *ex);
+/* 0, or the error crew_submit_ex() gives for this descriptor. */
+int crew__desc_check(struct crew *ex, const crew_task_desc_t *d);
 uint64_t crew__live_tasks(struct crew *ex);
 int crew__check_timeout(int64_t timeout_ns, int64_t *deadline);
 /* For actor.c: fill a fresh record exactly as a submission from the calling
  * context would (init_task; true: born cancelled), and finish a born
  * cancelled one (born_cancelled). */
+/* Why a task was born cancelled (from crew__task_init). */
+typedef struct crew__cause {
+    uint8_t cause;
+    int code;
+    const char *reason;
+} crew__cause_t;
 bool crew__task_init(struct crew *ex, crew__task_t *t, crew__task_t *parent,
-                     const crew_task_desc_t *d, bool joinable);
-void crew__task_born_cancelled(struct crew *ex, crew__task_t *t);
+                     const crew_task_desc_t *d, bool joinable, crew__cause_t *born);
+void crew__task_born_cancelled(struct crew *ex, crew__task_t *t,
+                               const crew__cause_t *born);
 
 /* actor.c: executor lifecycle hooks. init: in crew_create, before anything
  * can fail. shutdown: at the end of crew_shutdown, once quiescent: every

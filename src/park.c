@@ -109,6 +109,7 @@ void crew__park_notify_one(crew__park_t *p)
      * Without it the loads may be satisfied before our publication is
      * visible, and a worker between 2 and 3 may miss both. */
     CREW_FENCE_SEQ_CST();
+    /* relaxed: ordered after our publication by the fence above. */
     if (atomic_load_explicit(&p->spinning, memory_order_relaxed) != 0)
         return;
     if (atomic_load_explicit(&p->sleepers, memory_order_relaxed) != 0)
@@ -119,6 +120,7 @@ void crew__park_notify_all(crew__park_t *p)
 {
     /* seq_cst fence: as in notify_one. */
     CREW_FENCE_SEQ_CST();
+    /* relaxed: ordered after our publication by the fence above. */
     if (atomic_load_explicit(&p->sleepers, memory_order_relaxed) != 0)
         bump(p, INT_MAX);
 }

@@ -85,6 +85,7 @@ void crew__pool_destroy(struct crew *ex)
 static CREW_NOINLINE bool grow_locked(struct crew *ex)
 {
     crew__pool_t *p = &ex->pool;
+    /* relaxed: under p->mu, the only writer. */
     uint32_t n = atomic_load_explicit(&p->nslabs, memory_order_relaxed);
     crew__task_t *slab;
     if (n == p->dir_cap)
@@ -152,6 +153,7 @@ static CREW_NOINLINE void ext_cache_flush(void)
         if (ex && ex->uid == ext_cache.uid) {
             /* Only now is it safe to touch the records: their executor is
              * alive and cannot be destroyed while we hold registry_mu. */
+            /* relaxed: validated by the CAS below. */
             crew__task_t *old = atomic_load_explicit(&ex->pool.shared_free,
                                                      memory_order_relaxed);
             while (last->next)
@@ -169,43 +171,32 @@ static CREW_NOINLINE void ext_cache_flush(void)
     ext_cache.head = NULL;
 }
 
-crew__task_t *crew__task_alloc(struct crew *ex, crew__worker_t *w)
+crew__task_t *crew__task_alloc_slow(struct crew *ex, crew__worker_t *w)
 {
     crew__task_t *t;
-    uint64_t id;
     if (w) {
-        t = w->free_list;
-        if (CREW_UNLIKELY(!t)) {
-            /* acquire: pairs with the release CAS of remote frees. */
-            t = atomic_exchange_explicit(&w->remote_free, NULL,
-                                         memory_order_acquire);
-            if (!t)
-                t = refill(ex);
-            if (!t)
-                return NULL;
-        }
-        w->free_list = t->next;
-        t->home = (uint16_t)w->index;
-    } else {
-        if (ext_cache.uid != ex->uid) {
-            ext_cache_flush();
-            ext_cache.uid = ex->uid;
-        }
-        t = ext_cache.head;
-        if (!t) {
+        /* acquire: pairs with the release CAS of remote frees. */
+        t = atomic_exchange_explicit(&w->remote_free, NULL, memory_order_acquire);
+        if (!t)
             t = refill(ex);
-            if (!t)
-                return NULL;
-        }
-        ext_cache.head = t->next;
-        t->home = CREW__HOME_SHARED;
+        if (!t)
+            return NULL;
+        w->free_list = t->next;
+        crew__task_renew(ex, w, t, (uint16_t)w->index);
+        return t;
     }
-    /* relaxed: the new ID is published with the record (release store of
-     * the state word by the caller, or the queue's release). */
-    id = atomic_load_explicit(&t->id, memory_order_relaxed) +
-         ((uint64_t)1 << CREW_SLOT_BITS);
-    atomic_store_explicit(&t->id, id, memory_order_relaxed);
-    CREW__COUNT(ex, w, rec_alloc, 1);
+    if (ext_cache.uid != ex->uid) {
+        ext_cache_flush();
+        ext_cache.uid = ex->uid;
+    }
+    t = ext_cache.head;
+    if (!t) {
+        t = refill(ex);
+        if (!t)
+            return NULL;
+    }
+    ext_cache.head = t->next;
+    crew__task_renew(ex, w, t, CREW__HOME_SHARED);
     return t;
 }
 
@@ -256,6 +247,7 @@ void crew__pool_drop_refs(struct crew *ex)
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t k = 0; k < SLAB_SIZE; k++) {
             crew__task_t *t = &ex->pool.dir[i][k];
+            /* relaxed: single-threaded teardown. */
             if (crew__phase(atomic_load_explicit(&t->state, memory_order_relaxed)) ==
                 T_FREE)
                 continue;

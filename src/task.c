@@ -167,6 +167,7 @@ void crew__task_finish_removed(struct crew *ex, crew__task_t *t, uint32_t phase)
 {
     crew__worker_t *w = crew__self_worker(ex);
     struct crew_group *g = t->group;
+    /* relaxed: read while we still own the record (before its terminal CAS). */
     crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
     uint32_t s, n;
     if (t->cleanup)
@@ -182,10 +183,8 @@ void crew__task_finish_removed(struct crew *ex, crew__task_t *t, uint32_t phase)
     while (!atomic_compare_exchange_weak_explicit(&t->state, &s, n,
                                                   memory_order_acq_rel,
                                                   memory_order_relaxed));
-    if (g) {
-        crew__group_count_cancel(g, true);
-        crew__group_member_done(ex, g, id, 0, phase);
-    }
+    if (g)
+        crew__group_member_done(ex, g, id, 0, phase, true);
     if (s & T_WAITERS)
         wake_waiters(ex, t);
     if (crew__freeable(n))
@@ -233,6 +232,7 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code,
             if (s & T_REQ)
                 break; /* already requested: idempotent */
             if (!inserted) {
+                /* relaxed: we hold a reference; the ID cannot change. */
                 crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
                 /* The cause goes in before the set entry: a body that sees
                  * the entry may publish REQ itself (step 3), and whoever
@@ -265,6 +265,7 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code,
              * only once the task is terminal, so "too late" always means
              * "already terminal" (found by the spin model review). */
             pthread_mutex_unlock(&ex->cset.mu);
+            /* acquire: pairs with the remover's terminal CAS. */
             while (crew__phase(s = atomic_load_explicit(&t->state, memory_order_acquire)) ==
                    T_REMOVING)
                 sched_yield();
@@ -282,6 +283,7 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code,
         }
         /* Terminal: too late. */
         if (inserted) {
+            /* relaxed: we hold a reference; the scope count is undone under cset.mu. */
             crew__cset_remove(ex, atomic_load_explicit(&t->id, memory_order_relaxed));
             atomic_fetch_sub_explicit(&ex->cancel_scopes, 1, memory_order_relaxed);
             inserted = false;
@@ -310,6 +312,7 @@ static uint32_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
                        int rc, bool join_release)
 {
     struct crew_group *g = t->group;
+    /* relaxed: read while we own the record (before its terminal CAS). */
     crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
     uint32_t extra = join_release ? T_RELEASED : 0;
     uint32_t s, n, ph;
@@ -350,6 +353,7 @@ static uint32_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
         pthread_mutex_unlock(&ex->cset.mu);
         ph = T_CANCELLED;
     } else {
+        /* relaxed: under cset.mu no REQ can appear; the CAS validates the rest. */
         s = atomic_load_explicit(&t->state, memory_order_relaxed);
         if (!join_release)
             hold_group(t, s);
@@ -368,10 +372,8 @@ static uint32_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
         crew__cset_remove(ex, id); /* step 4 */
         pthread_mutex_unlock(&ex->cset.mu);
     }
-    if (ph == T_CANCELLED && g)
-        crew__group_count_cancel(g, false);
     if (g)
-        crew__group_member_done(ex, g, id, rc, ph);
+        crew__group_member_done(ex, g, id, rc, ph, false);
     if (s & T_WAITERS)
         wake_waiters(ex, t);
     if (crew__freeable(n))
