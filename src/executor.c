@@ -810,6 +810,28 @@ int crew_stats(crew_t *ex, crew_stats_t *st)
     return 0;
 }
 
+uint32_t crew__debug_cancel_scopes(crew_t *ex)
+{
+    /* relaxed: a test's snapshot, read at rest. */
+    return crew__valid(ex) ? atomic_load_explicit(&ex->cancel_scopes, memory_order_relaxed)
+                           : 0;
+}
+
+int crew__debug_task_waiters(crew_t *ex, crew_id_t id)
+{
+    crew__task_t *t;
+    uint32_t s;
+    if (!crew__valid(ex))
+        return CREW_EINVAL;
+    t = crew__task_get(ex, id, true);
+    if (!t)
+        return CREW_ENOTASK;
+    /* acquire: a test's snapshot; pairs with the waiter's CAS. */
+    s = atomic_load_explicit(&t->state, memory_order_acquire);
+    crew__task_unref(ex, t);
+    return (s & T_WAITERS) != 0;
+}
+
 void crew__dump(crew_t *ex, FILE *out)
 {
     crew_stats_t st;

@@ -30,6 +30,38 @@ void crew__fault_reset(void);
  * freed, over all executors in the process (0 when nothing is alive). */
 int64_t crew__fault_live_bytes(void);
 
+/* Pause points: in builds with CREW_FAULT_INJECTION, crew calls the hook
+ * set for a point each time a thread reaches it, so a test can hold that
+ * thread inside a race window while others act. The hook runs on whatever
+ * thread reaches the point, possibly with internal locks held (documented
+ * per point); it must not call back into crew except as stated. NULL
+ * clears. Installed libraries never call hooks. */
+typedef enum crew__pause_point {
+    /* A canceller of a running task has put its ID in the cancellation
+     * set and counted the scope, and has not yet set REQ in the state
+     * word. Called with the cancellation-set mutex held: the hook may
+     * only wait for the task's body (crew_wait/crew_cancelled from other
+     * threads are fine; crew_cancel is not). ctx argument: the task ID. */
+    CREW__PAUSE_CANCEL_INSERTED = 0,
+    CREW__PAUSE_COUNT
+} crew__pause_point_t;
+typedef void (*crew__pause_fn)(void *ctx, crew_id_t id);
+void crew__fault_set_pause(crew__pause_point_t p, crew__pause_fn fn, void *ctx);
+#ifdef CREW_FAULT_INJECTION
+void crew__fault_pause(crew__pause_point_t p, crew_id_t id);
+#define CREW__PAUSE(p, id) crew__fault_pause((p), (id))
+#else
+#define CREW__PAUSE(p, id) ((void)0)
+#endif
+
+/* Live cancellation scopes of ex (requested tasks, cancelled groups,
+ * cancelled parents with live children, a cancel shutdown): 0 whenever
+ * nothing cancelled is alive, in particular after a clean shutdown. */
+uint32_t crew__debug_cancel_scopes(crew_t *ex);
+/* 1 if task `id` is live and some thread waits on it (its state word has
+ * the WAITERS bit), 0 if not, a negative error for an unknown ID. */
+int crew__debug_task_waiters(crew_t *ex, crew_id_t id);
+
 /* Print the executor's state (workers, deque sizes, live tasks, counters)
  * for diagnosing a hang. Any thread; racy by nature, for humans. */
 void crew__dump(crew_t *ex, FILE *out);

@@ -57,6 +57,30 @@ void crew__fault_reset(void)
     crew__fault_fail_thread_at(-1);
 }
 
+static struct {
+    _Atomic(crew__pause_fn) fn;
+    void *_Atomic ctx;
+} pause_hooks[CREW__PAUSE_COUNT];
+
+void crew__fault_set_pause(crew__pause_point_t p, crew__pause_fn fn, void *ctx)
+{
+    if ((unsigned)p >= CREW__PAUSE_COUNT)
+        return;
+    /* relaxed ctx, release fn: a thread that sees fn sees its ctx. */
+    atomic_store_explicit(&pause_hooks[p].ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&pause_hooks[p].fn, fn, memory_order_release);
+}
+
+#ifdef CREW_FAULT_INJECTION
+void crew__fault_pause(crew__pause_point_t p, crew_id_t id)
+{
+    /* acquire: pairs with the release store in crew__fault_set_pause. */
+    crew__pause_fn fn = atomic_load_explicit(&pause_hooks[p].fn, memory_order_acquire);
+    if (fn)
+        fn(atomic_load_explicit(&pause_hooks[p].ctx, memory_order_relaxed), id);
+}
+#endif
+
 int64_t crew__fault_live_bytes(void)
 {
     return atomic_load_explicit(&live_bytes, memory_order_relaxed);

@@ -28,6 +28,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include "fault.h"
 #include "internal.h"
 
 crew__task_t *crew__task_get(struct crew *ex, crew_id_t id, bool allow_released)
@@ -248,6 +249,7 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code,
                  * through the caller's happens-before edge. */
                 atomic_fetch_add_explicit(&ex->cancel_scopes, 1, memory_order_seq_cst);
                 inserted = true;
+                CREW__PAUSE(CREW__PAUSE_CANCEL_INSERTED, id);
             }
             /* acq_rel: publishes the cause fields with REQ. */
             if (atomic_compare_exchange_weak_explicit(
