@@ -4,11 +4,11 @@
  * An actor is a mailbox (a FIFO of ordinary task records, flag TF_ACTOR,
  * owner = the actor) plus at most one *runner*: an internal task with no
  * parent and no group that pops the mailbox and runs each record through
- * the normal path, crew__task_dequeued() (start-vs-cancel CAS, body,
+ * the normal path, crew__task_run() (start-vs-cancel CAS, body,
  * finish). A record in the mailbox is QUEUED | INQUEUE: the mailbox counts
  * as a queue, so a record a canceller removed stays allocated until whoever
  * holds the mailbox pointer drops it (the runner, a kill, a cleanup).
- * Nothing in task.c knows about actors; crew_cancel() of a queued actor
+ * Nothing below actor.c knows about actors; crew_cancel() of a queued actor
  * task is the ordinary QUEUED -> REMOVING -> CANCELLED, and the runner
  * later finds it non-QUEUED and only drops its queue pointer.
  *
@@ -28,7 +28,7 @@
  * Protocol (numbered steps; "lock" is a->mu):
  *  1. Submit: allocate the record; lock; refuse if the actor is not ALIVE
  *     (CREW_EACTORDEAD) or, from outside a task, if shutdown began; fill
- *     the record (crew__task_init: no parent, the caller's group unless
+ *     the record (crew__submit_prepare: no parent, the caller's group unless
  *     desc names one, born-cancelled check);
  *     append it, unless born cancelled. If no runner is scheduled, allocate
  *     one and set `scheduled` (the runner reference); otherwise make sure a
@@ -37,7 +37,7 @@
  *     born-cancelled record; publish the new runner.
  *  2. Runner body: lock; up to CREW_ACTOR_BATCH times: pop
  *     the head, pin it (a reference in its state word) as `current`,
- *     unlock, crew__task_dequeued(), read its terminal phase, lock, count
+ *     unlock, crew__task_run(), read its terminal status, lock, count
  *     it, clear current; then unpin it outside the lock. Past the batch it
  *     stops if the mailbox is empty or a spare record exists (allocating
  *     one if needed; if none can be had it keeps draining instead).
@@ -53,7 +53,7 @@
  *     end (step 6).
  *  4. Kill: lock; DEAD + cause; take the whole mailbox; pin `current`;
  *     dropping += 1; unlock. Each taken record: QUEUED -> REMOVING under
- *     cset.mu (cause ACTOR), then finished ACTOR_DEAD. `current`:
+ *     crew__task_remove (cause ACTOR), finished ACTOR_DEAD. `current`:
  *     crew__task_cancel(cause ACTOR). Lock; dropping -= 1; claim the end.
  *  5. Exit (inside an actor task) and destroy: lock; ALIVE -> EXITING
  *     (destroy: DEAD at once when no runner is scheduled); claim the end.
@@ -73,12 +73,12 @@
  * the runner's reference (`scheduled`) is dropped only in its cleanup,
  * after the body that ran the task returned.
  *
- * Lock order: ex->actors_mu -> a->mu -> ex->cset.mu -> pool mutex. While
+ * Lock order: ex->actors_mu -> a->mu -> the cancel set mutex -> pool mutex. While
  * holding actors_mu or a->mu we never run user code (bodies, cleanups,
- * destructors) nor call anything that may: crew__task_dequeued,
- * crew__task_cancel, crew__task_finish_removed, crew__task_born_cancelled.
+ * destructors) nor call anything that may: crew__task_run,
+ * crew__task_cancel, crew__task_remove, crew__task_born_cancelled.
  * Under a->mu we only allocate records (pool mutex, a leaf) and fill them
- * (crew__task_init takes no lock and runs no callback).
+ * (crew__submit_prepare takes no lock and runs no callback).
  *
  * Memory: `refs` (under the lock) counts the handle, the scheduled runner
  * and temporary pins (kill, end, shutdown sweep). The structure is freed
@@ -88,16 +88,12 @@
 #include <limits.h>
 #include <string.h>
 
-#include "internal.h"
+#include "actor.h"
+#include "harness.h"
+#include "submit.h"
+#include "worker.h"
 
 #define CREW__ACTOR_MAGIC 0x61637472u /* "actr" */
-
-/* Tasks a runner runs before it gives its worker back (step 2). Large
- * enough to amortise the hand-over (an injection-queue push and a wake-up,
- * a few hundred ns) over many messages; small enough that a worker returns
- * to its own deque within tens of microseconds of short messages. */
-#define CREW_ACTOR_BATCH 64
-_Static_assert(CREW_ACTOR_BATCH >= 1 && CREW_ACTOR_BATCH <= 65536, "batch");
 
 struct crew_actor {
     uint32_t magic;
@@ -152,9 +148,6 @@ static void actor_free(struct crew_actor *a)
     a->magic = 0;
     pthread_mutex_destroy(&a->mu);
     crew__free(a);
-    /* relaxed: a diagnostic count; nothing is published through it. */
-    /* relaxed: a count read by crew_destroy after the workers stopped. */
-    atomic_fetch_sub_explicit(&ex->live_actors, 1, memory_order_relaxed);
 }
 
 /* Drop one reference (handle, runner or pin); the last one frees. */
@@ -178,8 +171,6 @@ void crew__actors_fini(struct crew *ex)
         a->magic = 0;
         pthread_mutex_destroy(&a->mu);
         crew__free(a);
-        /* relaxed: a count read by crew_destroy after the workers stopped. */
-        atomic_fetch_sub_explicit(&ex->live_actors, 1, memory_order_relaxed);
     }
     ex->actors = NULL;
     pthread_mutex_destroy(&ex->actors_mu);
@@ -187,63 +178,29 @@ void crew__actors_fini(struct crew *ex)
 
 /* ---- records ---------------------------------------------------------------- */
 
-/* Keep t allocated until crew__task_unref(). Called under a->mu while
+/* Keep t allocated until crew__task_put(). Called under a->mu while
  * something else still keeps it: the runner pins a record it just took
  * from the mailbox (INQUEUE is still set), a kill pins `current` (the
  * runner's pin is dropped only after it clears `current` under a->mu). */
 static void pin_record(crew__task_t *t)
 {
-    /* relaxed: no ordering is published through a reference. The RMW that
-     * drops what keeps t alive now (the runner's INQUEUE clear or unpin)
-     * happens after this one, so it and every RMW after it in the word's
-     * modification order see our reference, and none can free t. */
-    atomic_fetch_add_explicit(&t->state, T_REF_ONE, memory_order_relaxed);
+    crew__task_hold(t);
 }
 
 /* Finish a record taken out of a mailbox (the caller holds its queue
- * pointer). Still QUEUED: removed as a canceller would (step 1 of task.c's
- * protocol, under cset.mu with the cause written first), then made
- * terminal `phase`. Removed meanwhile by a canceller: only the queue
+ * pointer): still QUEUED, it is removed (cause written first) and made
+ * terminal `phase`; removed meanwhile by a canceller, only the queue
  * pointer goes. Returns true in the first case. */
-static bool drop_record(struct crew *ex, crew__task_t *t, uint32_t phase,
-                        uint8_t cause, int code, const char *reason)
+static bool drop_record(struct crew *ex, crew__task_t *t, crew_status_t phase, uint8_t cause,
+                        int code, const char *reason)
 {
-    uint32_t s, old;
-    pthread_mutex_lock(&ex->cset.mu);
-    /* acquire: pairs with the publication and a canceller's CAS. */
-    s = atomic_load_explicit(&t->state, memory_order_acquire);
-    while (crew__phase(s) == T_QUEUED) {
-        t->cause = cause;
-        t->cancel_code = code;
-        crew__copy_reason(t->reason, reason);
-        /* acq_rel: the winner against a start or a canceller (the runner
-         * cannot start it: the record is no longer in the mailbox);
-         * publishes the cause fields. Clears INQUEUE: we were the queue. */
-        if (atomic_compare_exchange_weak_explicit(
-                &t->state, &s, (s & ~(T_PHASE | T_INQUEUE)) | T_REMOVING,
-                memory_order_acq_rel, memory_order_acquire)) {
-            pthread_mutex_unlock(&ex->cset.mu);
-            crew__task_finish_removed(ex, t, phase);
-            /* The mailbox slot is consumed (shutdown's quiescence counts
-             * slots, see executor.c), after the last use of the record. */
-            CREW__COUNT(ex, crew__self_worker(ex), dequeued, 1);
-            return true;
-        }
-    }
-    pthread_mutex_unlock(&ex->cset.mu);
-    /* acq_rel: as in crew__task_dequeued's removed path: release our reads,
-     * acquire the canceller's writes if we free the record. */
-    old = atomic_fetch_and_explicit(&t->state, ~(uint32_t)T_INQUEUE,
-                                    memory_order_acq_rel);
-    if (crew__freeable(old & ~(uint32_t)T_INQUEUE))
-        crew__task_free(ex, t);
-    CREW__COUNT(ex, crew__self_worker(ex), dequeued, 1);
-    return false;
+    crew__cause_t why = {cause, code, reason};
+    return crew__task_remove(ex, t, phase, &why, true);
 }
 
 /* Drop a chain of taken records. Returns how many became `phase`; the
  * others had been removed (CANCELLED) by a canceller first. */
-static uint64_t drop_chain(struct crew *ex, crew__task_t *t, uint32_t phase,
+static uint64_t drop_chain(struct crew *ex, crew__task_t *t, crew_status_t phase,
                            uint8_t cause, int code, const char *reason)
 {
     uint64_t won = 0;
@@ -306,27 +263,21 @@ static void runner_publish(struct crew *ex, struct crew_actor *a,
     crew__worker_t *w = crew__self_worker(ex);
     crew_task_desc_t d = {runner_main, a, runner_cleanup, NULL};
     crew__cause_t born;
-    CREW__COUNT(ex, w, created, 1);
     /* No parent even from inside a task: cancelling the submitter must not
      * remove the runner, and successors must not chain. */
-    if (CREW_UNLIKELY(crew__task_init(ex, r, NULL, &d, false, &born))) {
+    if (CREW_UNLIKELY(crew__submit_prepare(ex, w, r, NULL, &d, a, false, false, NULL, &born))) {
         crew__task_born_cancelled(ex, r, &born);
         return;
     }
-    if (w && !inject) {
-        crew__push_local(ex, w, r);
-        return;
-    }
-    crew__inject_push(&ex->inject, r, r);
-    crew__park_notify_one(&ex->park);
+    crew__schedule(ex, w, r, inject);
 }
 
 /* Under a->mu: count a record the runner ran or skipped, by its phase. */
-static void count_phase(struct crew_actor *a, uint32_t ph)
+static void count_phase(struct crew_actor *a, crew_status_t ph)
 {
-    if (ph == T_DONE)
+    if (ph == CREW_TASK_DONE)
         a->done++;
-    else if (ph == T_FAILED)
+    else if (ph == CREW_TASK_FAILED)
         a->failed++;
     else /* CANCELLED, or REMOVING: a canceller is finishing it CANCELLED.
             Never ACTOR_DEAD: kills cancel `current`, they never drop it. */
@@ -334,11 +285,11 @@ static void count_phase(struct crew_actor *a, uint32_t ph)
 }
 
 /* The same classification, for crew_actor_info()'s `current`. */
-static void count_phase_into(crew_actor_info_t *in, uint32_t ph)
+static void count_phase_into(crew_actor_info_t *in, crew_status_t ph)
 {
-    if (ph == T_DONE)
+    if (ph == CREW_TASK_DONE)
         in->done++;
-    else if (ph == T_FAILED)
+    else if (ph == CREW_TASK_FAILED)
         in->failed++;
     else
         in->cancelled++;
@@ -353,7 +304,7 @@ static crew__task_t *next_record(struct crew_actor *a, crew__worker_t *w,
         return NULL;
     if (n >= CREW_ACTOR_BATCH) {
         if (!a->spare)
-            a->spare = crew__task_alloc(a->ex, w);
+            a->spare = crew__task_new(a->ex, w);
         if (a->spare)
             return NULL; /* yield; the cleanup publishes the successor */
         /* No record for a successor: keep draining rather than strand the
@@ -376,13 +327,12 @@ static int runner_main(void *arg)
     unsigned n = 0;
     pthread_mutex_lock(&a->mu);
     while ((t = next_record(a, w, n)) != NULL) {
-        uint32_t ph;
+        crew_status_t ph;
         pthread_mutex_unlock(&a->mu);
         if (prev)
-            crew__task_unref(ex, prev);
-        crew__task_dequeued(ex, w, t, false);
-        /* acquire: pairs with the terminal (or REMOVING) CAS. */
-        ph = crew__phase(atomic_load_explicit(&t->state, memory_order_acquire));
+            crew__task_put(ex, prev);
+        crew__task_run(ex, w, t, false);
+        ph = crew__task_status(t);
         pthread_mutex_lock(&a->mu);
         a->current = NULL;
         count_phase(a, ph);
@@ -391,7 +341,7 @@ static int runner_main(void *arg)
     }
     pthread_mutex_unlock(&a->mu);
     if (prev)
-        crew__task_unref(ex, prev);
+        crew__task_put(ex, prev);
     return 0;
 }
 
@@ -412,14 +362,13 @@ static void runner_cleanup(void *arg)
         int code = 0;
         if (!taken)
             break;
-        /* acquire: pairs with the seq_cst mode change in crew_shutdown. */
-        if (atomic_load_explicit(&ex->mode, memory_order_acquire) != EX_CANCEL) {
+        if (crew__mode(ex) != CREW__MODE_CANCEL) {
             /* Step 1 left a spare whenever it appended behind a runner;
              * only a runner removed before it ran (a stray crew_cancel of
              * its ID) may lack one. */
             succ = a->spare;
             if (!succ)
-                succ = crew__task_alloc(ex, crew__self_worker(ex));
+                succ = crew__task_new(ex, crew__self_worker(ex));
             if (succ) {
                 a->spare = NULL;
                 break;
@@ -436,7 +385,7 @@ static void runner_cleanup(void *arg)
         n = chain_len(taken);
         /* Dropped here or removed before by a canceller: CANCELLED either
          * way, so the count of winners does not matter. */
-        drop_chain(ex, taken, T_CANCELLED, cause, code, why);
+        drop_chain(ex, taken, CREW_TASK_CANCELLED, cause, code, why);
         pthread_mutex_lock(&a->mu);
         a->dropping--;
         a->cancelled += n;
@@ -458,7 +407,7 @@ static void runner_cleanup(void *arg)
         return;
     }
     if (spare)
-        crew__task_recycle(ex, spare);
+        crew__task_unused(ex, spare);
     if (end)
         run_end(a);
     actor_unref(a);
@@ -485,11 +434,9 @@ int crew_actor_create(crew_t *ex, void *state, crew_actor_dtor_fn dtor,
     atomic_init(&a->finished, 0);
     a->magic = CREW__ACTOR_MAGIC;
     pthread_mutex_lock(&ex->actors_mu);
-    /* acquire: pairs with the seq_cst mode change in crew_shutdown; under
-     * actors_mu, so the shutdown sweep (step 7) either sees this actor or
-     * we see the mode. */
-    if (atomic_load_explicit(&ex->mode, memory_order_acquire) != EX_RUNNING &&
-        !crew__self_worker(ex)) {
+    /* Under actors_mu, so the shutdown sweep (step 7) either sees this
+     * actor or we see the mode. */
+    if (crew__mode(ex) != CREW__MODE_RUNNING && !crew__self_worker(ex)) {
         pthread_mutex_unlock(&ex->actors_mu);
         pthread_mutex_destroy(&a->mu);
         crew__free(a);
@@ -499,8 +446,6 @@ int crew_actor_create(crew_t *ex, void *state, crew_actor_dtor_fn dtor,
     if (a->next)
         a->next->prev = a;
     ex->actors = a;
-    /* relaxed: a diagnostic count. */
-    atomic_fetch_add_explicit(&ex->live_actors, 1, memory_order_relaxed);
     pthread_mutex_unlock(&ex->actors_mu);
     *out = a;
     return 0;
@@ -531,34 +476,29 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc,
     d = *desc;
     if (!d.group && caller)
         d.group = caller->group;
-    t = crew__task_alloc(ex, w);
+    t = crew__task_new(ex, w);
     if (!t)
         return CREW_ENOMEM;
     pthread_mutex_lock(&a->mu); /* step 1 */
     if (a->status != CREW_ACTOR_ALIVE) {
         a->refused++;
         err = CREW_EACTORDEAD;
-    } else if (!caller &&
-               /* acquire: pairs with the seq_cst mode change. */
-               atomic_load_explicit(&ex->mode, memory_order_acquire) != EX_RUNNING) {
+    } else if (!caller && crew__mode(ex) != CREW__MODE_RUNNING) {
         err = CREW_ESHUTDOWN;
     } else if (!a->scheduled || !a->spare) {
-        r = crew__task_alloc(ex, w);
+        r = crew__task_new(ex, w);
         if (!r)
             err = CREW_ENOMEM;
     }
     if (err) {
         pthread_mutex_unlock(&a->mu);
-        crew__task_recycle(ex, t);
+        crew__task_unused(ex, t);
         return err;
     }
-    CREW__COUNT(ex, w, created, 1);
     a->submitted++;
     if (id) /* relaxed: our own fresh record */
         *id = atomic_load_explicit(&t->id, memory_order_relaxed);
-    born = crew__task_init(ex, t, NULL, &d, id != NULL, &why);
-    t->flags |= TF_ACTOR;
-    t->owner = a;
+    born = crew__submit_prepare(ex, w, t, NULL, &d, d.arg, id != NULL, false, a, &why);
     if (CREW_UNLIKELY(born)) {
         a->cancelled++;
     } else {
@@ -580,7 +520,7 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc,
     }
     pthread_mutex_unlock(&a->mu);
     if (r)
-        crew__task_recycle(ex, r);
+        crew__task_unused(ex, r);
     if (born)
         crew__task_born_cancelled(ex, t, &why);
     if (runner)
@@ -599,7 +539,7 @@ crew_actor_t *crew_actor_self(void)
     crew__task_t *t = crew__tls_task;
     /* flags and owner were written under a->mu before the runner took the
      * record under the same mutex, on this thread. */
-    return (t && (t->flags & TF_ACTOR)) ? t->owner : NULL;
+    return t ? crew__task_owner(t) : NULL;
 }
 
 void *crew_actor_state(void)
@@ -651,10 +591,10 @@ int crew_actor_kill(crew_actor_t *a, int code, const char *reason)
     a->refs++; /* pin: a concurrent destroy by a task must not free it */
     pthread_mutex_unlock(&a->mu);
     n = chain_len(taken);
-    won = drop_chain(ex, taken, T_ACTOR_DEAD, CREW_CAUSE_ACTOR, code, reason);
+    won = drop_chain(ex, taken, CREW_TASK_ACTOR_DEAD, CREW_CAUSE_ACTOR, code, reason);
     if (cur) {
         crew__task_cancel(ex, cur, code, reason, CREW_CAUSE_ACTOR);
-        crew__task_unref(ex, cur);
+        crew__task_put(ex, cur);
     }
     pthread_mutex_lock(&a->mu);
     a->dropping--;
@@ -668,41 +608,30 @@ int crew_actor_kill(crew_actor_t *a, int code, const char *reason)
     return 0;
 }
 
-static bool actor_finished(void *ctx, bool arm)
+static bool actor_finished(void *ctx, bool arm, _Atomic uint32_t **word, uint32_t *val)
 {
     struct crew_actor *a = ctx;
-    (void)arm; /* run_end wakes parked workers unconditionally */
     /* seq_cst: pairs with run_end's store; for helping waiters, step 3 of
-     * the park protocol (read after the announcement). */
-    return atomic_load_explicit(&a->finished, memory_order_seq_cst) != 0;
+     * the park protocol (read after the announcement). run_end wakes the
+     * futex and parked workers unconditionally, so arming is just saying
+     * where to sleep. */
+    if (atomic_load_explicit(&a->finished, memory_order_seq_cst) != 0)
+        return true;
+    if (arm) {
+        *word = &a->finished;
+        *val = 0;
+    }
+    return false;
 }
 
 int crew_actor_wait(crew_actor_t *a, int64_t timeout_ns)
 {
-    struct crew *ex;
-    crew__worker_t *w;
     int64_t deadline;
     if (!actor_ok(a) || crew__check_timeout(timeout_ns, &deadline) != 0)
         return CREW_EINVAL;
     if (crew_actor_self() == a)
         return CREW_EDEADLK;
-    if (actor_finished(a, false))
-        return 0;
-    ex = a->ex;
-    w = crew__self_worker(ex);
-    if (w)
-        return crew__help_until(ex, w, actor_finished, a, deadline, true);
-    for (;;) {
-        int64_t left = -1;
-        if (actor_finished(a, false))
-            return 0;
-        if (deadline >= 0) {
-            left = deadline - crew__now_ns();
-            if (left <= 0)
-                return CREW_ETIMEDOUT;
-        }
-        crew__futex_wait(&a->finished, 0, left);
-    }
+    return crew__wait_until(a->ex, actor_finished, a, deadline, true);
 }
 
 int crew_actor_info(crew_actor_t *a, crew_actor_info_t *info)
@@ -716,25 +645,22 @@ int crew_actor_info(crew_actor_t *a, crew_actor_info_t *info)
     info->cause = a->cause;
     info->code = a->code;
     memcpy(info->reason, a->reason, CREW_REASON_MAX);
-    info->finished = actor_finished(a, false);
+    info->finished = actor_finished(a, false, NULL, NULL);
     info->submitted = a->submitted;
     if (a->current) {
         /* The runner counts `current` only when it has the lock back; a
          * caller that already saw it terminal (crew_join) must see it
          * counted: classify it by its phase here. The runner's pin keeps
          * it allocated and it cannot change while we hold the lock. */
-        uint32_t ph = crew__phase(
-            /* acquire: pairs with the terminal CAS. */
-            atomic_load_explicit(&a->current->state, memory_order_acquire));
-        if (ph == T_QUEUED || ph == T_RUNNING)
+        crew_status_t ph = crew__task_status(a->current);
+        if (ph == CREW_TASK_QUEUED || ph == CREW_TASK_RUNNING)
             info->running = true;
         else
             count_phase_into(info, ph);
     }
     for (const crew__task_t *t = a->head; t; t = t->next) {
-        /* relaxed: a snapshot; the phase only leaves QUEUED once. */
-        if (crew__phase(atomic_load_explicit(&t->state, memory_order_relaxed)) ==
-            T_QUEUED)
+        /* A snapshot; the status only leaves QUEUED once. */
+        if (crew__task_status((crew__task_t *)t) == CREW_TASK_QUEUED)
             info->queued++;
         else
             in_box_cancelled++; /* removed by a canceller, not yet dropped */

@@ -1,6 +1,8 @@
 /*
- * task.h - the task record and its state word. This file and task.c are the
- * only code that changes the state word; everything else asks them.
+ * task.h - the task record and its state word: the bit layout, the diagram,
+ * which bit guards which field, and every transition of the word, each
+ * written once here as a small inline function with a named result. No
+ * other file touches a T_* bit (task.c prints records for crew__dump).
  *
  * State word (32 bits, one atomic):
  *
@@ -9,34 +11,38 @@
  *   bit  3    REQ       cancel requested while RUNNING (sticky)
  *   bit  4    WAITERS   a thread sleeps on this word (futex) or helps
  *   bit  5    RELEASED  the user's handle is gone (detached from birth)
- *   bit  6    INQUEUE   a deque/inbox/injection slot still points here
- *   bit  8-31 refs      temporary references from ID lookups
+ *   bit  6    INQUEUE   a deque/inbox/mailbox/injection slot points here
+ *   bit  8-31 refs      temporary references (pins) from ID lookups
  *
  * Transitions (every one a CAS or RMW on the whole word):
  *
- *          spawn/submit (INQUEUE)          born cancelled
- *                 |                      (parent cancelled)
- *                 v                               |
- *              QUEUED --cancel: CAS--> REMOVING --+--cleanup--> CANCELLED
- *                 |   (canceller won)      (pop clears INQUEUE)    ^
- *    start: CAS   |                                                |
- *  (clears INQUEUE)                                                |
- *                 v                                                |
- *              RUNNING --cancel: set REQ (sticky)                  |
- *                 |                                                |
- *        body returns, cleanup, CAS:                               |
- *                 +--REQ or inherited cancel---------------------->+
+ *          publish (INQUEUE)                born cancelled
+ *                 |                      (parent, group, shutdown)
+ *                 v                                |
+ *              QUEUED --try_remove (CAS)--> REMOVING --end_removed--> CANCELLED
+ *                 |   (canceller won)                                  ^  (or
+ *  try_start: CAS |                                                    | ACTOR_DEAD)
+ *  (clears INQUEUE)                                                    |
+ *                 v                                                    |
+ *              RUNNING --set_req / note_req (sticky REQ)               |
+ *                 |                                                    |
+ *       finish (terminal CAS, after the body and cleanup):             |
+ *                 +--REQ, or cancelled through an ancestor/group------>+
  *                 +--rc == 0--> DONE
  *                 +--rc != 0--> FAILED
  *
- *  terminal (DONE/FAILED/CANCELLED/ACTOR_DEAD) + RELEASED + !INQUEUE +
- *  refs == 0  ==  "freeable": the party whose RMW produced it frees the
- *  record (task.c: crew__task_free), exactly once. Lookups refuse to take a
- *  reference on a freeable or FREE record, so nobody can revive it.
+ *  Independent of the phase: pin/unpin (refs), release (RELEASED),
+ *  arm_waiters (WAITERS, until terminal), drop_queue (INQUEUE off once the
+ *  queue slot that still pointed at a removed record is consumed).
+ *
+ *  terminal + RELEASED + !INQUEUE + refs == 0 == "freeable": the party
+ *  whose RMW produced that word frees the record (harness.c), exactly once;
+ *  every transition below that can produce it says so in its result.
+ *  Pins are refused on a freeable or FREE record, so nobody revives it.
  *
  * Which bit guards which field:
- *  - fn, arg, cleanup, parent, group, group_id, flags(init): written before the record
- *    is published (deque release store / injection CAS), then read-only.
+ *  - fn, arg, cleanup, parent, group, group_id, owner, flags (at birth):
+ *    written before publish (release), then read-only.
  *  - cause, cancel_code, reason: written only under the cancellation-set
  *    mutex, before the CAS that sets REMOVING or an inherited CANCELLED,
  *    and for REQ before the ID enters the set (a body that finds its ID
@@ -55,6 +61,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "crew.h"
 #include "platform.h"
@@ -78,23 +85,23 @@ enum {
 };
 #define T_REF_MASK 0xFFFFFF00u
 
-/* flags (plain; see task.h header for who writes them) */
+/* Record flags (plain; written by the record's owner of the moment, see
+ * each). Not part of the state word. */
 enum {
     TF_PGROUP_REF = 0x1, /* holds a reference on parent->group */
     TF_SCOPE = 0x2,      /* counted in ex->cancel_scopes until freed */
-    TF_ACTOR = 0x4,      /* belongs to an actor's mailbox */
+    TF_ACTOR = 0x4,      /* belongs to an actor's mailbox (owner) */
     TF_GROUP_REF = 0x8,  /* terminal while its handle was held: keeps its
                             group's memory alive until the record is freed */
     TF_RAN_CANCELLED = 0x10 /* cancelled through an ancestor, group or
-                               shutdown while it ran (set under cset.mu) */
+                               shutdown while it ran (set under the set mutex) */
 };
 
-struct crew;
 struct crew_group;
 
 typedef struct crew__task {
     _Atomic uint32_t state;
-    uint16_t home;  /* pool: worker index, or CREW__HOME_SHARED */
+    uint16_t home;  /* pool: owning cache index, or CREW__HOME_SHARED */
     uint8_t cause;  /* crew_cancel_cause_t; guarded, see above */
     uint8_t flags;  /* TF_* */
     _Atomic uint64_t id; /* generation << CREW_SLOT_BITS | slot */
@@ -106,7 +113,7 @@ typedef struct crew__task {
     struct crew__task *next;
     uint32_t spawned;     /* children created by this task's body */
     uint32_t joined_self; /* of those, freed by this task's own thread */
-    _Atomic int32_t kids_done; /* freed by other threads (see task.c) */
+    _Atomic int32_t kids_done; /* freed by other threads (harness.c) */
     int32_t result;
     int32_t cancel_code;
     void *owner; /* actor (TF_ACTOR) */
@@ -115,6 +122,14 @@ typedef struct crew__task {
 } crew__task_t;
 
 _Static_assert(sizeof(crew__task_t) <= 128, "a queued task costs <= 128 bytes");
+_Static_assert((int)T_QUEUED == (int)CREW_TASK_QUEUED &&
+                   (int)T_RUNNING == (int)CREW_TASK_RUNNING &&
+                   (int)T_DONE == (int)CREW_TASK_DONE && (int)T_FAILED == (int)CREW_TASK_FAILED &&
+                   (int)T_CANCELLED == (int)CREW_TASK_CANCELLED &&
+                   (int)T_ACTOR_DEAD == (int)CREW_TASK_ACTOR_DEAD,
+               "phases are the public statuses");
+
+/* ---- reading a word (no transition) ------------------------------------ */
 
 static inline uint32_t crew__phase(uint32_t s) { return s & T_PHASE; }
 
@@ -130,12 +145,257 @@ static inline bool crew__freeable(uint32_t s)
            (s & T_REF_MASK) == 0;
 }
 
-/* Public status of a state word (REMOVING shows as QUEUED: not terminal
- * yet, and it will never run). */
+static inline bool crew__word_req(uint32_t s) { return (s & T_REQ) != 0; }
+static inline bool crew__word_free(uint32_t s) { return crew__phase(s) == T_FREE; }
+static inline bool crew__word_queued(uint32_t s) { return crew__phase(s) == T_QUEUED; }
+static inline bool crew__word_removing(uint32_t s) { return crew__phase(s) == T_REMOVING; }
+static inline bool crew__word_released(uint32_t s) { return (s & T_RELEASED) != 0; }
+static inline bool crew__word_waiters(uint32_t s) { return (s & T_WAITERS) != 0; }
+/* Live: QUEUED, RUNNING or REMOVING. */
+static inline bool crew__word_live(uint32_t s)
+{
+    return !crew__terminal(s) && !crew__word_free(s);
+}
+/* Carries a cancellation cause: requested, being removed, or ended
+ * CANCELLED / ACTOR_DEAD. */
+static inline bool crew__word_has_cause(uint32_t s)
+{
+    uint32_t p = crew__phase(s);
+    return (s & T_REQ) || p == T_CANCELLED || p == T_REMOVING || p == T_ACTOR_DEAD;
+}
+
+/* Public status of a word (REMOVING shows as QUEUED: not terminal yet, and
+ * it will never run). */
 static inline crew_status_t crew__status_of(uint32_t s)
 {
     uint32_t p = s & T_PHASE;
     return p == T_REMOVING ? CREW_TASK_QUEUED : (crew_status_t)p;
 }
+
+/* acquire: pairs with every RMW that publishes fields with the word
+ * (publish, the terminal CASes, REQ); callers then read those fields. */
+static inline uint32_t crew__rec_load(crew__task_t *t)
+{
+    return atomic_load_explicit(&t->state, memory_order_acquire);
+}
+
+/* ---- birth and death --------------------------------------------------- */
+
+/* Pool: a slot's record before its first use (single-threaded). */
+static inline void crew__rec_init_free(crew__task_t *t, uint64_t slot)
+{
+    atomic_init(&t->state, T_FREE);
+    atomic_init(&t->id, slot); /* generation 0; first use makes it 1 */
+    atomic_init(&t->kids_done, 0);
+}
+
+/* Pool: the record is back on a free list. */
+static inline void crew__rec_set_free(crew__task_t *t)
+{
+    /* relaxed: we are the record's only owner; pins refuse FREE, and the
+     * free list's own release/acquire hands the record to its next owner. */
+    atomic_store_explicit(&t->state, T_FREE, memory_order_relaxed);
+}
+
+/* A fresh record, filled, becomes QUEUED in a queue (INQUEUE); detached
+ * records are RELEASED from birth. */
+static inline void crew__rec_publish(crew__task_t *t, bool joinable)
+{
+    /* release: publishes the fields written before to lookups by ID (whose
+     * acquire pin reads this store); queues publish them to workers too. */
+    atomic_store_explicit(&t->state, T_QUEUED | T_INQUEUE | (joinable ? 0 : T_RELEASED),
+                          memory_order_release);
+}
+
+/* ---- pins ---------------------------------------------------------------- */
+
+/* Take a temporary reference, refused (false) when the record is FREE,
+ * freeable, or RELEASED (unless allow_released). The caller then checks
+ * that t->id is the incarnation it wanted, and unpins if not. */
+static inline bool crew__rec_pin(crew__task_t *t, bool allow_released)
+{
+    /* relaxed: validated by the CAS below. */
+    uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    do {
+        if (crew__word_free(s) || crew__freeable(s))
+            return false; /* nobody may revive a record being freed */
+        if (!allow_released && (s & T_RELEASED))
+            return false;
+        /* acquire: pairs with publish (and the RMWs after it), so the
+         * fields and `id` read next are those of the incarnation pinned. */
+    } while (!atomic_compare_exchange_weak_explicit(&t->state, &s, s + T_REF_ONE,
+                                                    memory_order_acquire,
+                                                    memory_order_relaxed));
+    return true;
+}
+
+/* Pin a record something else already keeps alive (a queue pointer, a
+ * runner's own pin): no validation needed. */
+static inline void crew__rec_pin_held(crew__task_t *t)
+{
+    /* relaxed: the RMW that drops what keeps t alive now happens after this
+     * one in the word's modification order and sees our reference. */
+    atomic_fetch_add_explicit(&t->state, T_REF_ONE, memory_order_relaxed);
+}
+
+/* Drop a pin. true: the record became freeable: the caller frees it. */
+static inline bool crew__rec_unpin(crew__task_t *t)
+{
+    /* acq_rel: release our reads of the record to whoever frees it; acquire
+     * their writes if we are the one freeing. */
+    uint32_t old = atomic_fetch_sub_explicit(&t->state, T_REF_ONE, memory_order_acq_rel);
+    return crew__freeable(old - T_REF_ONE);
+}
+
+/* ---- the handle ------------------------------------------------------------ */
+
+typedef enum { CREW__REL_KEPT, CREW__REL_FREE, CREW__REL_ALREADY } crew__rel_t;
+
+/* Give up the user's handle. *old (optional): the word before. */
+static inline crew__rel_t crew__rec_release(crew__task_t *t, uint32_t *old)
+{
+    /* acq_rel: as in unpin. */
+    uint32_t s = atomic_fetch_or_explicit(&t->state, T_RELEASED, memory_order_acq_rel);
+    if (old)
+        *old = s;
+    if (s & T_RELEASED)
+        return CREW__REL_ALREADY;
+    return crew__freeable(s | T_RELEASED) ? CREW__REL_FREE : CREW__REL_KEPT;
+}
+
+/* ---- start, remove, request ------------------------------------------------ */
+
+typedef enum { CREW__START_OK, CREW__START_NOT_QUEUED, CREW__START_RETRY } crew__start_t;
+
+/* The popper's side of step 1 of the cancel-vs-start protocol (harness.c):
+ * QUEUED -> RUNNING, clearing INQUEUE. *s is the word last seen (acquire);
+ * on RETRY it was reloaded and the caller re-examines it. */
+static inline crew__start_t crew__rec_try_start(crew__task_t *t, uint32_t *s)
+{
+    if (crew__phase(*s) != T_QUEUED)
+        return CREW__START_NOT_QUEUED;
+    /* acquire: we read fn/arg next; pairs with publish. On failure *s is
+     * reloaded (acquire). */
+    if (atomic_compare_exchange_weak_explicit(&t->state, s,
+                                              (*s & ~(T_PHASE | T_INQUEUE)) | T_RUNNING,
+                                              memory_order_acquire, memory_order_acquire))
+        return CREW__START_OK;
+    return CREW__START_RETRY;
+}
+
+/* The canceller's side of step 1: QUEUED -> REMOVING (with holds_queue, the
+ * caller is the queue that pointed here and INQUEUE goes too). The cause
+ * fields were written before, under the set mutex. true: we won; false: *s
+ * was reloaded (it may have left QUEUED). */
+static inline bool crew__rec_try_remove(crew__task_t *t, uint32_t *s, bool holds_queue)
+{
+    uint32_t clear = T_PHASE | (holds_queue ? T_INQUEUE : 0);
+    if (crew__phase(*s) != T_QUEUED)
+        return false;
+    /* acq_rel: the single winner against try_start; release publishes the
+     * cause fields; acquire on failure to re-read them. */
+    return atomic_compare_exchange_weak_explicit(&t->state, s, (*s & ~clear) | T_REMOVING,
+                                                 memory_order_acq_rel, memory_order_acquire);
+}
+
+/* A removed record's queue slot is consumed: INQUEUE off. true: freeable,
+ * the caller frees it. */
+static inline bool crew__rec_drop_queue(crew__task_t *t)
+{
+    /* acq_rel: release our reads, acquire the remover's writes if we free. */
+    uint32_t old = atomic_fetch_and_explicit(&t->state, ~(uint32_t)T_INQUEUE,
+                                             memory_order_acq_rel);
+    return crew__freeable(old & ~(uint32_t)T_INQUEUE);
+}
+
+typedef enum { CREW__REQ_SET, CREW__REQ_ALREADY, CREW__REQ_NOT_RUNNING, CREW__REQ_RETRY } crew__req_t;
+
+/* Step 2 of the cancel protocol: RUNNING -> RUNNING|REQ. *s as in
+ * try_start. */
+static inline crew__req_t crew__rec_set_req(crew__task_t *t, uint32_t *s)
+{
+    if (crew__phase(*s) != T_RUNNING)
+        return CREW__REQ_NOT_RUNNING;
+    if (*s & T_REQ)
+        return CREW__REQ_ALREADY;
+    /* acq_rel: publishes the cause fields with REQ; acquire on failure. */
+    if (atomic_compare_exchange_weak_explicit(&t->state, s, *s | T_REQ,
+                                              memory_order_acq_rel, memory_order_acquire))
+        return CREW__REQ_SET;
+    return CREW__REQ_RETRY;
+}
+
+/* Step 3: the body's own check found its ID in the set; it sets REQ itself
+ * so it ends CANCELLED even before the canceller's set_req. */
+static inline void crew__rec_note_req(crew__task_t *t)
+{
+    /* relaxed probe: our own record; skip the RMW when already set. */
+    if (!(atomic_load_explicit(&t->state, memory_order_relaxed) & T_REQ))
+        /* acq_rel: ordered before this thread's terminal CAS; pairs with
+         * the canceller's acquire reload of the word. */
+        atomic_fetch_or_explicit(&t->state, T_REQ, memory_order_acq_rel);
+}
+
+/* ---- terminal ---------------------------------------------------------------- */
+
+/* REMOVING -> phase (CANCELLED or ACTOR_DEAD), after the cleanup. *s: the
+ * word last seen (relaxed is fine: validated); on return, the old word.
+ * Returns the new word. */
+static inline uint32_t crew__rec_end_removed(crew__task_t *t, uint32_t *s,
+                                             crew_status_t phase)
+{
+    uint32_t n;
+    do
+        n = (*s & ~T_PHASE) | (uint32_t)phase;
+    /* acq_rel: release publishes the cleanup's effects and the cause to
+     * waiters; acquire so that if we free the record we see every earlier
+     * write. */
+    while (!atomic_compare_exchange_weak_explicit(&t->state, s, n, memory_order_acq_rel,
+                                                  memory_order_relaxed));
+    return n;
+}
+
+/* The body returned rc: RUNNING -> DONE / FAILED / CANCELLED (REQ, or
+ * force_cancel: cancelled through an ancestor, group or shutdown), plus
+ * RELEASED when the joining thread ran the body itself. *s as above;
+ * returns the new word. */
+static inline uint32_t crew__rec_finish(crew__task_t *t, uint32_t *s, int rc,
+                                        bool force_cancel, bool release)
+{
+    uint32_t n;
+    do {
+        uint32_t ph = ((*s & T_REQ) || force_cancel) ? T_CANCELLED : rc ? T_FAILED : T_DONE;
+        n = (*s & ~T_PHASE) | ph | (release ? T_RELEASED : 0);
+        /* acq_rel: release publishes result and the body's effects to
+         * waiters; acquire pairs with a canceller's REQ CAS (its cause
+         * fields) and with whoever else touched the word. */
+    } while (!atomic_compare_exchange_weak_explicit(&t->state, s, n, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    return n;
+}
+
+/* ---- waiters -------------------------------------------------------------------- */
+
+/* Announce a waiter (WAITERS), unless terminal. true: armed (or already
+ * armed); false: terminal (*s holds it, acquire). */
+static inline bool crew__rec_arm_waiters(crew__task_t *t, uint32_t *s)
+{
+    while (!crew__terminal(*s)) {
+        if (*s & T_WAITERS)
+            return true;
+        /* seq_cst on success: the finisher's CAS reads WAITERS and then
+         * wakes (futex, or the park protocol's fence for helping waiters);
+         * acquire on failure: reload and re-check. */
+        if (atomic_compare_exchange_weak_explicit(&t->state, s, *s | T_WAITERS,
+                                                  memory_order_seq_cst, memory_order_acquire)) {
+            *s |= T_WAITERS;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One line describing the record, for crew__dump (task.c). */
+void crew__rec_dump(crew__task_t *t, FILE *out);
 
 #endif

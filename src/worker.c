@@ -1,6 +1,6 @@
 /*
- * worker.c - the policy for finding work, the worker loop, and waits that
- * help instead of blocking.
+ * worker.c - the policy for finding work, the worker loop, parking, and
+ * waits that help instead of blocking.
  *
  * Finding work, in order: own deque (LIFO, hot in cache), own inbox
  * (private overflow, only when a deque could not grow), the injection
@@ -10,23 +10,20 @@
  * others sleep wakes one more, so parallelism spreads without every spawn
  * paying a wake-up (Go's "spinning thread" idea).
  *
- * Shutdown protocol (executor.c drives it):
- *  1. mode := DRAIN or CANCEL; external submissions are refused from now.
- *  2. In CANCEL mode cancel_scopes += 1, so every check and every pop sees
- *     the executor-wide cancellation; queued tasks are removed when popped,
- *     running ones see crew_cancelled() == true.
- *  3. Wake every worker (park notify_all) so the queues drain.
- *  4. Wait until live tasks == 0 and every queue is empty (slots of
- *     removed tasks reclaimed): workers bump `quiesce` each time they go
- *     idle while someone waits, and the waiter re-counts.
- *  5. crew_destroy: stop := true, notify_all, join the threads. A worker
- *     exits only when stop is set and it found no work after preparing to
- *     park, so nothing queued is left behind.
+ * Idle: spin a bounded number of rounds (yielding), then park with the
+ * eventcount protocol of park.c: announce, re-check every queue, sleep.
+ * A worker exits only when `stop` is set and it found no work after
+ * announcing itself, so nothing queued is left behind (shutdown step 5,
+ * executor.c).
  */
+#include "worker.h"
+
 #include <limits.h>
 #include <sched.h>
 
-#include "internal.h"
+#include "cancel.h"
+#include "harness.h"
+#include "stats.h"
 
 CREW_TLS crew__worker_t *crew__tls_worker;
 CREW_TLS crew__task_t *crew__tls_task;
@@ -43,23 +40,14 @@ static uint64_t next_rand(crew__worker_t *w)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-bool crew__push_local(struct crew *ex, crew__worker_t *w, crew__task_t *t)
+void crew__inbox_append(crew__worker_t *w, crew__task_t *t)
 {
-    if (CREW_UNLIKELY(!crew__deque_push(&w->dq, t))) {
-        /* The ring could not grow: keep it private rather than fail. */
-        t->next = NULL;
-        if (w->inbox_tail)
-            w->inbox_tail->next = t;
-        else
-            w->inbox = t;
-        w->inbox_tail = t;
-        return false;
-    }
-    /* Owner push: the relaxed variant of step b (park.c, "owner pushes"):
-     * no fence on the spawn hot path. */
-    if (crew__park_has_sleepers(&ex->park))
-        crew__park_notify_one(&ex->park);
-    return true;
+    t->next = NULL;
+    if (w->inbox_tail)
+        w->inbox_tail->next = t;
+    else
+        w->inbox = t;
+    w->inbox_tail = t;
 }
 
 static crew__task_t *take_injected(struct crew *ex, crew__worker_t *w)
@@ -71,14 +59,12 @@ static crew__task_t *take_injected(struct crew *ex, crew__worker_t *w)
     while (rest) {
         crew__task_t *n = rest->next;
         if (!crew__deque_push(&w->dq, rest)) {
-            rest->next = n;
-            if (w->inbox_tail)
-                w->inbox_tail->next = rest;
-            else
-                w->inbox = rest;
-            while (rest->next)
-                rest = rest->next;
-            w->inbox_tail = rest;
+            /* The ring could not grow: the rest stays private, in order. */
+            while (rest) {
+                n = rest->next;
+                crew__inbox_append(w, rest);
+                rest = n;
+            }
             break;
         }
         rest = n;
@@ -88,7 +74,7 @@ static crew__task_t *take_injected(struct crew *ex, crew__worker_t *w)
     return t;
 }
 
-crew__task_t *crew__find_work(struct crew *ex, crew__worker_t *w)
+static crew__task_t *find_work(struct crew *ex, crew__worker_t *w)
 {
     crew__task_t *t = crew__deque_pop(&w->dq);
     unsigned n = ex->nworkers, start;
@@ -126,14 +112,14 @@ crew__task_t *crew__find_work(struct crew *ex, crew__worker_t *w)
     return NULL;
 }
 
-bool crew__any_work(struct crew *ex)
+static bool any_work(struct crew *ex, crew__worker_t *w)
 {
     /* seq_cst fence: step 3 of the park protocol reads the queues after
      * step 2's announcement. Without it these loads could be satisfied
      * before the announcement is visible, and a producer that missed our
      * announcement could also be missed here. */
     CREW_FENCE_SEQ_CST();
-    if (!crew__inject_empty(&ex->inject))
+    if (w->inbox || !crew__inject_empty(&ex->inject))
         return true;
     for (unsigned i = 0; i < ex->nworkers; i++)
         if (crew__deque_size(&ex->workers[i].dq) > 0)
@@ -141,25 +127,14 @@ bool crew__any_work(struct crew *ex)
     return false;
 }
 
-void crew__notify_quiesce(struct crew *ex)
-{
-    /* seq_cst: pairs with the waiter's increment of quiesce_waiters before
-     * it counts live tasks (executor.c, shutdown step 4). */
-    CREW_FENCE_SEQ_CST();
-    if (atomic_load_explicit(&ex->quiesce_waiters, memory_order_relaxed) != 0) {
-        atomic_fetch_add_explicit(&ex->quiesce, 1, memory_order_seq_cst);
-        crew__futex_wake(&ex->quiesce, INT_MAX);
-    }
-}
-
 /* Park (protocol in park.c). Returns true if the worker should exit. */
 static bool idle(struct crew *ex, crew__worker_t *w)
 {
     uint32_t key;
-    crew__flush_remote(ex, w);
+    crew__pool_flush(&ex->pool, &w->cache);
     crew__park_spin_begin(&ex->park);
     for (unsigned i = 0; i < ex->spin; i++) {
-        if (crew__any_work(ex) || w->inbox) {
+        if (any_work(ex, w)) {
             crew__park_spin_end(&ex->park);
             return false;
         }
@@ -175,7 +150,7 @@ static bool idle(struct crew *ex, crew__worker_t *w)
     crew__park_spin_end(&ex->park);
     crew__notify_quiesce(ex);
     key = crew__park_prepare(&ex->park);
-    if (crew__any_work(ex)) {
+    if (any_work(ex, w)) {
         crew__park_done(&ex->park);
         return false;
     }
@@ -200,9 +175,9 @@ static void *worker_main(void *arg)
     if (ex->flags & CREW_OPT_PIN)
         crew__pin_self(w->index);
     for (;;) {
-        crew__task_t *t = crew__find_work(ex, w);
+        crew__task_t *t = find_work(ex, w);
         if (t) {
-            crew__task_dequeued(ex, w, t, false);
+            crew__task_run(ex, w, t, false);
             continue;
         }
         if (idle(ex, w))
@@ -240,28 +215,26 @@ void crew__workers_stop(struct crew *ex)
     }
 }
 
-/*
- * Wait for done(ctx) on a worker thread, running other tasks meanwhile.
- * When nothing is runnable it parks like an idle worker (park.c protocol);
- * whoever makes done(ctx) true wakes parked workers (notify_all), and so
- * does a cancel that may concern the waiting task.
- */
-int crew__help_until(struct crew *ex, crew__worker_t *w,
-                     bool (*done)(void *, bool), void *ctx, int64_t deadline,
-                     bool stop_on_cancel)
+/* On a worker: run other tasks until done. When nothing is runnable, park
+ * like an idle worker (park.c protocol); whoever makes done() true wakes
+ * parked workers (notify_all), and so does a cancel that may concern the
+ * waiting task. */
+static int help_until(struct crew *ex, crew__worker_t *w, crew__wait_fn done, void *ctx,
+                      int64_t deadline, bool stop_on_cancel)
 {
     unsigned spins = 0;
-    crew__task_t *self = crew__tls_task;
+    bool check_cancel = stop_on_cancel && crew__tls_task;
     for (;;) {
         crew__task_t *t;
-        uint32_t key;
-        if (done(ctx, false))
+        _Atomic uint32_t *word;
+        uint32_t val, key;
+        if (done(ctx, false, NULL, NULL))
             return 0;
-        if (stop_on_cancel && self && crew_cancelled())
+        if (check_cancel && crew_cancelled())
             return CREW_ECANCELED;
-        t = crew__find_work(ex, w);
+        t = find_work(ex, w);
         if (t) {
-            crew__task_dequeued(ex, w, t, false);
+            crew__task_run(ex, w, t, false);
             spins = 0;
             continue;
         }
@@ -272,8 +245,8 @@ int crew__help_until(struct crew *ex, crew__worker_t *w,
             continue;
         }
         key = crew__park_prepare(&ex->park);
-        if (crew__any_work(ex) || w->inbox || done(ctx, true) ||
-            (stop_on_cancel && self && crew_cancelled())) {
+        if (any_work(ex, w) || done(ctx, true, &word, &val) ||
+            (check_cancel && crew_cancelled())) {
             crew__park_done(&ex->park);
             continue;
         }
@@ -288,5 +261,28 @@ int crew__help_until(struct crew *ex, crew__worker_t *w,
         }
         crew__park_done(&ex->park);
         spins = 0;
+    }
+}
+
+int crew__wait_until(struct crew *ex, crew__wait_fn done, void *ctx, int64_t deadline,
+                     bool stop_on_cancel)
+{
+    crew__worker_t *w = crew__self_worker(ex);
+    if (done(ctx, false, NULL, NULL))
+        return 0;
+    if (w)
+        return help_until(ex, w, done, ctx, deadline, stop_on_cancel);
+    for (;;) {
+        _Atomic uint32_t *word;
+        uint32_t val;
+        int64_t left = -1;
+        if (done(ctx, true, &word, &val))
+            return 0;
+        if (deadline >= 0) {
+            left = deadline - crew__now_ns();
+            if (left <= 0)
+                return CREW_ETIMEDOUT;
+        }
+        crew__futex_wait(word, val, left);
     }
 }

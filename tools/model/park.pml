@@ -11,7 +11,7 @@
  * Worker (src/worker.c worker_main() and idle()):
  *   (1) find work: take a task if there is one, run it, back to (1)
  *   (S) spin: spinning++ (crew__park_spin_begin, relaxed); up to SPINR
- *       rounds of crew__any_work() (seq_cst fence, then the queues); a
+ *       rounds of any_work() (seq_cst fence, then the queues); a
  *       round that sees work: spinning-- and back to (1), which takes a
  *       task if one is still there (it may be another task than the one a
  *       producer skipped its wake for, or none: another worker took it);

@@ -1,5 +1,5 @@
 /*
- * task_state.pml -- the crew task state word (src/task.h, src/task.c),
+ * task_state.pml -- the crew task state word (src/task.h transitions, the protocol in src/harness.c),
  * checked with spin.
  *
  * One 32-bit atomic word per task record:
@@ -27,7 +27,7 @@
  * up as an invalid end state (safety run) and violates the LTL property
  * waiter_returns (liveness run).
  *
- * Cancel of a running task (src/task.c "Cancel vs start" steps 2-4,
+ * Cancel of a running task (src/harness.c "Cancel vs start" steps 2-4,
  * crew__task_cancel, crew__is_cancelled in src/cancel.c), besides the
  * word: the cancellation set (one boolean, in_set: this task's ID is in
  * it), the executor's cancel_scopes count (scopes; other scopes may also
@@ -58,10 +58,10 @@
  * whatever task reuses the record (STRICT_WAKE forbids it too).
  *
  * Configurations that must verify:
- *   (default)             the protocol of src/task.c, with the finisher
+ *   (default)             the protocol of src/harness.c, with the finisher
  *                         reading what the group needs before its CAS.
  *   JOIN_RELEASE          the finisher also consumes the handle (sets
- *                         RELEASED in its terminal CAS; crew__task_dequeued
+ *                         RELEASED in its terminal CAS; crew__task_run
  *                         with join_release); no separate releaser.
  *   STRICT_WAKE WAKE_REF  records are not type-stable (the wake after free
  *                         would be a real use after free) and the fix: a
@@ -76,7 +76,7 @@
  *                   between the freeing CAS and the free resurrects a record
  *                   that is being freed (use after free, double free).
  *   GROUP_READS_AFTER_CAS  finish() as committed in 15aae77: after the
- *                   terminal CAS, crew__group_member_done(g, t, FAILED)
+ *                   terminal CAS, crew__group_member_ended(g, id, FAILED)
  *                   reads t->id and t->result, but the waiter/releaser may
  *                   already have freed (and the pool reused) the record.
  *   STRICT_WAKE     the wake after the terminal CAS counted as an access:
@@ -298,7 +298,7 @@ active proctype worker()
 
   if
   :: popremoved ->
-     /* crew__task_finish_removed() without a reference: cleanup, then
+     /* end_removed() in crew__task_remove/crew__task_cancel without a reference: cleanup, then
       * REMOVING -> CANCELLED; the group bookkeeping only loads the state
       * word (type-stable, value unused); wake; free if freeable. */
      d_step {
@@ -406,7 +406,7 @@ active proctype worker()
      :: else -> skip
      fi;
 #ifdef GROUP_READS_AFTER_CAS
-     /* crew__group_member_done(ex, g, t, FAILED): t->id, t->result */
+     /* crew__group_member_ended(g, id, FAILED): t->id, t->result */
      if
      :: failed -> d_step { assert(!doomed || mine) }
      :: else -> skip

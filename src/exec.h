@@ -1,0 +1,175 @@
+/*
+ * exec.h - the executor's shared state: struct crew, the worker, the
+ * thread-local context, and small inline accessors on them. Data only:
+ * every module from group.c up reads and writes the fields it owns (named
+ * beside each); the calls between modules go through each module's own
+ * header, downwards only:
+ *
+ *   executor.c  create, shutdown, destroy, dump
+ *   actor.c     actors, through submit.h/harness.h/worker.h only
+ *   submit.c    submit, spawn, batch, schedule      wait.c  the public waits,
+ *                                                           cancel, inspect
+ *   worker.c    find work, the loop, wait_until
+ *   harness.c   run, finish, remove, cancel request, scope sweeps, free
+ *   cancel.c    the check, the inherited walk, the executor's set
+ *   group.c     membership, lifetime, group cancel state
+ *   stats.c     ledger, statistics, quiescence
+ *   pool.c      records      task.h the record and its state word
+ *   deque inject park cset   platform tunables fault error
+ */
+#ifndef CREW_EXEC_H
+#define CREW_EXEC_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crew.h"
+#include "cset.h"
+#include "deque.h"
+#include "inject.h"
+#include "park.h"
+#include "platform.h"
+#include "pool.h"
+#include "stats.h"
+#include "task.h"
+
+#define CREW__MAGIC 0x63726577u       /* "crew" */
+#define CREW__GROUP_MAGIC 0x67727075u /* "grpu" */
+
+typedef struct crew__worker {
+    crew__deque_t dq; /* top and bottom on their own cache lines */
+    /* Owner-private, hot. */
+    CREW_ALIGNED struct crew *ex;
+    unsigned index;
+    uint64_t rng;
+    crew__task_t *inbox; /* private FIFO overflow when the deque cannot grow */
+    crew__task_t *inbox_tail;
+    crew__cset_reader_t *reader; /* for lock-free lookups in the cancel set */
+    pthread_t thread;
+    bool started;
+    crew__ledger_t books;
+    crew__counters_t c;
+    crew__pool_cache_t cache; /* remote_free on its own line */
+} crew__worker_t;
+
+_Static_assert(offsetof(crew__worker_t, ex) % CREW_CACHE_LINE == 0,
+               "owner fields start a cache line");
+
+/* Executor modes: submissions from outside are accepted only in RUNNING. */
+enum { CREW__MODE_RUNNING = 0, CREW__MODE_DRAIN = 1, CREW__MODE_CANCEL = 2 };
+
+struct crew {
+    uint32_t magic;
+    unsigned nworkers;
+    unsigned spin;
+    unsigned flags;
+    crew__worker_t *workers;
+    crew__pool_cache_t **caches; /* &workers[i].cache, for the pool */
+    crew__inject_t inject;       /* submit.c pushes, worker.c takes */
+    crew__park_t park;           /* worker.c parks, everyone notifies */
+    crew__pool_t pool;
+    crew__cset_t cset;           /* cancel.c, group.c (group IDs) */
+    /* Live cancellation sources (requested tasks, cancelled groups,
+     * cancelled parents with live children, a cancel shutdown). Zero
+     * makes the check a single load. Changed only through
+     * crew__scope_add/crew__scope_drop. */
+    CREW_ALIGNED _Atomic uint32_t cancel_scopes;
+    _Atomic int mode;          /* CREW__MODE_*; executor.c writes */
+    _Atomic bool stop;         /* workers exit; executor.c writes */
+    _Atomic uint32_t quiesce;  /* futex: bumped when a worker goes idle */
+    _Atomic uint32_t quiesce_waiters;
+    _Atomic uint64_t group_seq;   /* group.c */
+    _Atomic uint32_t live_groups; /* group handles not destroyed */
+    crew__ledger_t books;      /* for non-worker threads */
+    crew__counters_t shared;   /* for non-worker threads */
+    pthread_mutex_t actors_mu; /* guards `actors` (actor.c) */
+    struct crew_actor *actors; /* actor structures not yet freed */
+};
+
+/* Thread-local context. initial-exec: a direct %fs-relative access
+ * instead of a __tls_get_addr call in the shared library; crew's TLS is
+ * three pointers, well within the static TLS surplus glibc keeps for
+ * libraries loaded with dlopen. */
+#define CREW_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+extern CREW_TLS crew__worker_t *crew__tls_worker;
+extern CREW_TLS crew__task_t *crew__tls_task;
+/* &ex->cancel_scopes on a worker thread of ex, NULL elsewhere: the whole
+ * fast path of crew_cancelled() is this load and the one it points to. */
+extern CREW_TLS _Atomic uint32_t *crew__tls_scopes;
+
+static inline bool crew__valid(const struct crew *ex)
+{
+    return ex && ex->magic == CREW__MAGIC;
+}
+
+/* The calling thread's worker if it is one of ex's, else NULL. */
+static inline crew__worker_t *crew__self_worker(struct crew *ex)
+{
+    crew__worker_t *w = crew__tls_worker;
+    return (w && w->ex == ex) ? w : NULL;
+}
+
+static inline crew__pool_cache_t *crew__cache_of(crew__worker_t *w)
+{
+    return w ? &w->cache : NULL;
+}
+
+/* Add n to ledger field f / statistic f of the calling thread's set. */
+#define CREW__BOOK(ex, w, f, n) CREW__ADD((w) ? &(w)->books : NULL, &(ex)->books, f, n)
+#define CREW__COUNT(ex, w, f, n) CREW__ADD((w) ? &(w)->c : NULL, &(ex)->shared, f, n)
+
+/* Check protocol step 1 (cancel.c): anything cancelled anywhere? */
+static inline bool crew__any_scope(struct crew *ex)
+{
+    /* relaxed: a canceller counts its scope (seq_cst) before its
+     * cancellation is visible and before it returns. */
+    return atomic_load_explicit(&ex->cancel_scopes, memory_order_relaxed) != 0;
+}
+
+static inline void crew__scope_add(struct crew *ex)
+{
+    /* seq_cst: the count is visible before the cancellation it announces
+     * (check protocol step 1 in cancel.c). */
+    atomic_fetch_add_explicit(&ex->cancel_scopes, 1, memory_order_seq_cst);
+}
+
+static inline void crew__scope_drop(struct crew *ex)
+{
+    /* relaxed: dropped only when nothing can need the scope any more. */
+    atomic_fetch_sub_explicit(&ex->cancel_scopes, 1, memory_order_relaxed);
+}
+
+static inline int crew__mode(struct crew *ex)
+{
+    /* acquire: pairs with the seq_cst mode changes in crew_shutdown. */
+    return atomic_load_explicit(&ex->mode, memory_order_acquire);
+}
+
+/* Copy a cancellation reason, truncated to CREW_REASON_MAX - 1 bytes. */
+static inline void crew__copy_reason(char *dst, const char *src)
+{
+    size_t n = 0;
+    if (src)
+        while (n < CREW_REASON_MAX - 1 && src[n])
+            n++;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = src[i];
+    dst[n] = '\0';
+}
+
+/* 0 and *deadline (-1: none) for a valid timeout, else CREW_EINVAL. */
+static inline int crew__check_timeout(int64_t timeout_ns, int64_t *deadline)
+{
+    if (timeout_ns == CREW_FOREVER) {
+        *deadline = -1;
+        return 0;
+    }
+    if (timeout_ns < 0 || timeout_ns > CREW_TIMEOUT_MAX_NS)
+        return CREW_EINVAL;
+    *deadline = crew__now_ns() + timeout_ns;
+    return 0;
+}
+
+#endif

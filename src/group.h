@@ -1,0 +1,73 @@
+/*
+ * group.h - groups: membership (a live-member count that waits use),
+ * lifetime (references), and the group's own cancellation state (flag,
+ * code, reason; the chain to enclosing groups). Cancelling a group's
+ * queued members and waiting for it are done above (harness.c, wait.c).
+ */
+#ifndef CREW_GROUP_H
+#define CREW_GROUP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "exec.h"
+
+struct crew_group {
+    uint32_t magic;
+    unsigned flags;
+    struct crew *ex;
+    crew_id_t id;
+    struct crew_group *parent;
+    CREW_ALIGNED _Atomic uint32_t pending; /* live members; futex word */
+    _Atomic uint32_t waiters;
+    _Atomic int32_t refs; /* handle + (pending > 0) + nested + cross refs */
+    _Atomic uint32_t nested; /* live nested groups */
+    _Atomic bool cancelled;
+    int cancel_code;               /* under the set mutex, before `cancelled` */
+    char reason[CREW_REASON_MAX];  /* likewise */
+    _Atomic uint64_t first_failure;
+    _Atomic int first_failure_result;
+    _Atomic int first_bad; /* first non-DONE status, 0 if none */
+    /* Rare-path counters; `done` is derived (submitted - live - others). */
+    _Atomic uint64_t failed, cancelled_n, removed, cancelled_running, late_cancels;
+    /* Written by submitters only, away from `pending`, which workers
+     * write too: a submitter's increments stay in its own cache. */
+    CREW_ALIGNED _Atomic uint64_t submitted;
+};
+
+static inline bool crew__group_ok(const struct crew_group *g)
+{
+    return g && g->magic == CREW__GROUP_MAGIC;
+}
+
+void crew__group_ref(struct crew_group *g);
+void crew__group_unref(struct crew_group *g);
+/* n new members (before they are published). */
+void crew__group_add(struct crew_group *g, uint32_t n);
+/* A member reached its terminal word (phase: a crew_status_t; removed: it
+ * never ran). Everything about it comes in the arguments: the caller may
+ * no longer own the record. Returns true if this was the first failure of
+ * a CREW_GROUP_FAIL_FAST group: the caller cancels the group, then calls
+ * crew__group_done. */
+bool crew__group_member_ended(struct crew_group *g, crew_id_t id, int result,
+                              crew_status_t phase, bool removed);
+/* n members are no longer live (after member_ended for each). */
+void crew__group_done(struct crew *ex, struct crew_group *g, uint32_t n);
+/* A cancel found the member DONE or FAILED. */
+void crew__group_late_cancel(struct crew_group *g);
+/* Is g or a group enclosing it cancelled? Then code and reason are set to
+ * the nearest cancelled group's. */
+bool crew__group_chain_cancelled(struct crew_group *g, int *code, const char **reason);
+/* Under the set mutex: mark g cancelled (its ID enters the set, a scope is
+ * counted). Idempotent. 0 or CREW_ENOMEM. */
+int crew__group_mark_cancelled_locked(struct crew *ex, struct crew_group *g, int code,
+                                      const char *reason);
+/* Waiting: begin counts a waiter (step 1), empty reads pending, end
+ * uncounts; the status a completed wait reports. */
+void crew__group_wait_begin(struct crew_group *g);
+void crew__group_wait_end(struct crew_group *g);
+bool crew__group_empty(struct crew_group *g);
+crew_status_t crew__group_outcome(struct crew_group *g);
+
+#endif

@@ -1,0 +1,434 @@
+/*
+ * harness.c - a task record from birth to recycling (harness.h).
+ *
+ * Cancel vs start, the protocol that makes "removed" and "requested" exact:
+ *  1. A worker that pops a record moves QUEUED -> RUNNING (try_start). A
+ *     canceller moves QUEUED -> REMOVING (try_remove). Both compare
+ *     against the same QUEUED word, so exactly one wins: "removed and ran"
+ *     is impossible.
+ *  2. A canceller that finds RUNNING without REQ first inserts the ID into
+ *     the cancellation set and counts a cancel scope, then sets REQ
+ *     (set_req). Only then does it return CREW_REQUESTED, so every later
+ *     check (a set lookup after the scope count is seen) reports it.
+ *  3. A body's check that finds its ID in the set sets REQ itself
+ *     (note_req; the canceller may not have yet). The finisher's terminal
+ *     CAS replaces a word that either has REQ (then the phase is
+ *     CANCELLED) or not. In the second case no check of the body saw the
+ *     request, and the canceller's set_req fails on the terminal word: it
+ *     answers CREW_TOO_LATE. A canceller that finds the word terminal
+ *     *with* REQ knows the body saw its entry: it answers CREW_REQUESTED.
+ *     So "requested and DONE", and "the body saw a cancel but ended
+ *     DONE", are impossible.
+ *  4. The finisher removes the ID from the set after its terminal CAS, so
+ *     the set holds only live cancelled tasks.
+ * The model tools/model/task_state.pml checks these steps exhaustively.
+ *
+ * Record lifetime: see crew__task_free() for the parent/child protocol.
+ */
+#include "harness.h"
+
+#include <limits.h>
+#include <sched.h>
+
+#include "fault.h"
+#include "group.h"
+#include "stats.h"
+
+crew__task_t *crew__task_get(struct crew *ex, crew_id_t id, bool allow_released)
+{
+    crew__task_t *t = crew__pool_slot(&ex->pool, id);
+    if (!t || !crew__rec_pin(t, allow_released))
+        return NULL;
+    /* relaxed: ordered by the pin's acquire CAS. */
+    if (atomic_load_explicit(&t->id, memory_order_relaxed) != id) {
+        crew__task_put(ex, t);
+        return NULL;
+    }
+    return t;
+}
+
+void crew__task_put(struct crew *ex, crew__task_t *t)
+{
+    if (crew__rec_unpin(t))
+        crew__task_free(ex, t);
+}
+
+int crew__task_release(struct crew *ex, crew__task_t *t)
+{
+    switch (crew__rec_release(t, NULL)) {
+    case CREW__REL_ALREADY:
+        return CREW_ENOTASK;
+    case CREW__REL_FREE:
+        crew__task_free(ex, t);
+        break;
+    case CREW__REL_KEPT:
+        break;
+    }
+    return 0;
+}
+
+/*
+ * Free a freeable record. Children keep their parent's record alive (the
+ * cancellation check walks the parent chain), without an atomic per spawn:
+ *  - the parent's own thread counts `spawned` and, when it frees one of its
+ *    children itself (the usual join), `joined_self` (plain fields);
+ *  - a child freed by any other thread adds 1 to the parent's kids_done;
+ *  - the parent, when freeable, subtracts (spawned - joined_self) from
+ *    kids_done: if that brings it to 0 all children are gone and the parent
+ *    is freed now; otherwise the child whose add brings it to 0 (it sees -1)
+ *    frees the parent. Both sides use acq_rel RMWs on one word, so exactly
+ *    one of them sees the final value.
+ */
+void crew__task_free(struct crew *ex, crew__task_t *t)
+{
+    crew__pool_cache_t *cache = crew__cache_of(crew__self_worker(ex));
+    bool kids_settled = false; /* true when we got here as the last child */
+    for (;;) {
+        uint32_t pending = t->spawned - t->joined_self;
+        crew__task_t *parent = t->parent;
+        if (pending && !kids_settled) {
+            /* acq_rel: pairs with the children's fetch_add below. */
+            int32_t old = atomic_fetch_sub_explicit(&t->kids_done, (int32_t)pending,
+                                                    memory_order_acq_rel);
+            if (old != (int32_t)pending)
+                return; /* the last child to go frees us */
+        }
+        /* We own the record: REQ is sticky and nobody else writes it. */
+        if (crew__word_req(crew__rec_load(t)) || (t->flags & TF_SCOPE))
+            crew__scope_drop(ex); /* no descendant is alive to need it */
+        if (t->flags & TF_PGROUP_REF)
+            crew__group_unref(parent->group);
+        if (t->flags & TF_GROUP_REF)
+            crew__group_unref(t->group);
+        crew__pool_recycle(&ex->pool, cache, t);
+        if (!parent)
+            return;
+        if (crew__tls_task == parent) {
+            parent->joined_self++; /* we are the parent's own thread */
+            return;
+        }
+        /* acq_rel: pairs with the parent's fetch_sub above. */
+        if (atomic_fetch_add_explicit(&parent->kids_done, 1, memory_order_acq_rel) != -1)
+            return;
+        t = parent;
+        kids_settled = true;
+    }
+}
+
+/* Before a terminal CAS: a task whose handle is still held keeps its
+ * group's memory alive until the record is freed, so inspecting or
+ * cancelling it later may touch the group. Taken before the member count
+ * drops, so the group is alive here. If the handle is released between
+ * this check and the CAS, the free drops the reference: still exact. */
+static void hold_group(crew__task_t *t, uint32_t s)
+{
+    if (t->group && !crew__word_released(s) && !(t->flags & TF_GROUP_REF)) {
+        t->flags |= TF_GROUP_REF;
+        crew__group_ref(t->group);
+    }
+}
+
+void crew__task_wake(struct crew *ex, crew__task_t *t)
+{
+    /* Harmless even if the record was recycled meanwhile: a futex wake on
+     * type-stable memory is at worst a spurious wake-up. */
+    crew__futex_wake(&t->state, INT_MAX);
+    crew__park_notify_all(&ex->park); /* helping waiters park on the epoch */
+}
+
+/* After the terminal word: tell the group (and cancel it if it is a
+ * fail-fast group and this was its first failure). */
+static void group_member_ended(struct crew *ex, struct crew_group *g, crew_id_t id, int rc,
+                               crew_status_t ph, bool removed)
+{
+    if (crew__group_member_ended(g, id, rc, ph, removed))
+        crew__group_cancel(ex, g, rc, "sibling failed");
+    crew__group_done(ex, g, 1);
+}
+
+int crew__group_cancel(struct crew *ex, struct crew_group *g, int code, const char *reason)
+{
+    int rc;
+    crew__cset_lock(&ex->cset);
+    rc = crew__group_mark_cancelled_locked(ex, g, code, reason);
+    crew__cset_unlock(&ex->cset);
+    /* Helping waiters that are members (or descendants) must re-check. */
+    crew__park_notify_all(&ex->park);
+    return rc;
+}
+
+/* After QUEUED -> REMOVING was won: run the cleanup, then make it terminal. */
+static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
+{
+    crew__worker_t *w = crew__self_worker(ex);
+    struct crew_group *g = t->group;
+    /* relaxed: read while we still own the record (before its terminal CAS). */
+    crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
+    uint32_t s, n;
+    if (t->cleanup)
+        t->cleanup(t->arg);
+    /* relaxed: validated by the CAS in end_removed. */
+    s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    hold_group(t, s);
+    n = crew__rec_end_removed(t, &s, phase);
+    if (g)
+        group_member_ended(ex, g, id, 0, phase, true);
+    if (crew__word_waiters(s))
+        crew__task_wake(ex, t);
+    if (crew__freeable(n))
+        crew__task_free(ex, t);
+    /* Counted last: shutdown's quiescence (created == finished) then
+     * implies that this function is done with the record. */
+    CREW__COUNT(ex, w, removed, 1);
+    CREW__BOOK(ex, w, cancelled, 1);
+    if (!w)
+        crew__notify_quiesce(ex);
+}
+
+static void write_cause(crew__task_t *t, const crew__cause_t *why)
+{
+    t->cause = why->cause;
+    t->cancel_code = why->code;
+    crew__copy_reason(t->reason, why->reason);
+}
+
+bool crew__task_remove(struct crew *ex, crew__task_t *t, crew_status_t phase,
+                       const crew__cause_t *why, bool holds_queue)
+{
+    crew__worker_t *w = crew__self_worker(ex);
+    bool won = false;
+    uint32_t s;
+    crew__cset_lock(&ex->cset);
+    s = crew__rec_load(t);
+    while (crew__word_queued(s)) {
+        write_cause(t, why); /* before the CAS that publishes it */
+        if (crew__rec_try_remove(t, &s, holds_queue)) {
+            won = true;
+            break;
+        }
+    }
+    crew__cset_unlock(&ex->cset);
+    if (won)
+        end_removed(ex, t, phase);
+    else if (holds_queue && crew__rec_drop_queue(t))
+        crew__task_free(ex, t); /* removed before by a canceller */
+    if (holds_queue) /* the slot is consumed, after the last use of t */
+        CREW__BOOK(ex, w, dequeued, 1);
+    return won;
+}
+
+int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *reason,
+                      uint8_t cause)
+{
+    crew__worker_t *w = crew__self_worker(ex);
+    crew__cause_t why = {cause, code, reason};
+    bool inserted = false;
+    uint32_t s;
+    crew__cset_lock(&ex->cset);
+    s = crew__rec_load(t);
+    for (;;) {
+        if (crew__word_queued(s)) {
+            write_cause(t, &why);
+            if (crew__rec_try_remove(t, &s, false)) { /* step 1 */
+                crew__cset_unlock(&ex->cset);
+                end_removed(ex, t, CREW_TASK_CANCELLED);
+                return CREW_REMOVED;
+            }
+            continue;
+        }
+        if (crew__status_of(s) == CREW_TASK_RUNNING && !crew__word_removing(s)) {
+            crew__req_t r;
+            if (!inserted && !crew__word_req(s)) {
+                /* The cause goes in before the set entry: a body that sees
+                 * the entry may publish REQ itself (step 3), and whoever
+                 * sees REQ reads the cause. */
+                write_cause(t, &why);
+                if (!crew__cancel_enter_locked(ex, t)) { /* step 2 */
+                    crew__cset_unlock(&ex->cset);
+                    return CREW_ENOMEM;
+                }
+                inserted = true;
+                /* relaxed: we hold a pin; the ID cannot change. */
+                CREW__PAUSE(CREW__PAUSE_CANCEL_INSERTED,
+                            atomic_load_explicit(&t->id, memory_order_relaxed));
+            }
+            r = crew__rec_set_req(t, &s);
+            if (r == CREW__REQ_RETRY)
+                continue;
+            if (r == CREW__REQ_SET || r == CREW__REQ_ALREADY) {
+                /* ALREADY: by an earlier canceller (then we did not
+                 * insert), or by the body after seeing our entry (then the
+                 * entry and the scope are ours and stay, as if our CAS had
+                 * set REQ). */
+                crew__cset_unlock(&ex->cset);
+                if (inserted) /* a helping waiter parked on the epoch re-checks */
+                    crew__park_notify_all(&ex->park);
+                return CREW_REQUESTED;
+            }
+            continue; /* left RUNNING: examine again */
+        }
+        if (crew__word_removing(s)) {
+            /* Another canceller won and is running the cleanup. Answer
+             * only once the task is terminal, so "too late" always means
+             * "already terminal". */
+            crew__cset_unlock(&ex->cset);
+            while (crew__word_removing(s = crew__rec_load(t)))
+                sched_yield();
+            crew__cset_lock(&ex->cset);
+            continue;
+        }
+        /* Terminal. */
+        if (inserted && crew__word_req(s)) {
+            /* With REQ while our entry was in the set: the body saw it
+             * (step 3). The finisher removes the ID (it waits for the set
+             * mutex, which we hold); the scope goes when the record is
+             * freed. */
+            crew__cset_unlock(&ex->cset);
+            crew__park_notify_all(&ex->park);
+            return CREW_REQUESTED;
+        }
+        if (inserted)
+            crew__cancel_withdraw_locked(ex, t);
+        if (crew__status_of(s) == CREW_TASK_DONE || crew__status_of(s) == CREW_TASK_FAILED) {
+            CREW__COUNT(ex, w, late_cancels, 1);
+            if (t->flags & TF_GROUP_REF) /* the group's memory is alive */
+                crew__group_late_cancel(t->group);
+        }
+        crew__cset_unlock(&ex->cset);
+        return CREW_TOO_LATE;
+    }
+}
+
+/* The body returned rc: cleanup, then the terminal CAS (protocol step 3). */
+static crew_status_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t, int rc,
+                            bool join_release)
+{
+    struct crew_group *g = t->group;
+    /* relaxed: read while we own the record (before its terminal CAS). */
+    crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
+    crew__cause_t why;
+    crew_status_t ph;
+    uint32_t s, n;
+    if (t->cleanup)
+        t->cleanup(t->arg);
+    t->result = rc;
+    if (crew__any_scope(ex) && crew__inherited_cancel(ex, t, &why)) {
+        /* Cancelled through an ancestor, a group or shutdown: the cause
+         * fields are written under the set mutex (see task.h). */
+        crew__cset_lock(&ex->cset);
+        /* relaxed: under the mutex no REQ can appear; the CAS validates. */
+        s = atomic_load_explicit(&t->state, memory_order_relaxed);
+        if (!crew__word_req(s))
+            write_cause(t, &why);
+        t->flags |= TF_RAN_CANCELLED;
+        if (!join_release)
+            hold_group(t, s);
+        if (t->spawned != t->joined_self && !crew__word_req(s)) {
+            /* Children may still run and must keep seeing this
+             * cancellation after its source is gone: count a scope until
+             * this record is freed. (With REQ the record already counts
+             * one, dropped when it is freed.) */
+            t->flags |= TF_SCOPE;
+            crew__scope_add(ex);
+        }
+        n = crew__rec_finish(t, &s, rc, true, join_release);
+        crew__cset_unlock(&ex->cset);
+    } else {
+        /* relaxed: validated by the CAS. */
+        s = atomic_load_explicit(&t->state, memory_order_relaxed);
+        if (!join_release)
+            hold_group(t, s);
+        n = crew__rec_finish(t, &s, rc, false, join_release);
+    }
+    ph = crew__status_of(n);
+    if (crew__word_req(s))
+        crew__cancel_forget(ex, id); /* step 4 */
+    if (g)
+        group_member_ended(ex, g, id, rc, ph, false);
+    if (crew__word_waiters(s))
+        crew__task_wake(ex, t);
+    if (crew__freeable(n))
+        crew__task_free(ex, t);
+    /* Counted last: shutdown's quiescence (created == finished) then
+     * implies that this function is done with the record. */
+    if (ph == CREW_TASK_DONE) {
+        CREW__BOOK(ex, w, done, 1);
+    } else if (ph == CREW_TASK_FAILED) {
+        CREW__BOOK(ex, w, failed, 1);
+    } else {
+        CREW__COUNT(ex, w, cancelled_running, 1);
+        CREW__BOOK(ex, w, cancelled, 1);
+    }
+    return ph;
+}
+
+/* run() result when the slot was already counted by crew__task_remove. */
+#define SLOT_CONSUMED ((crew_status_t)-1)
+
+static crew_status_t run(struct crew *ex, crew__worker_t *w, crew__task_t *t, bool join_release)
+{
+    crew__task_t *prev;
+    uint32_t s = crew__rec_load(t); /* acquire: we read fn/arg next */
+    int rc;
+    for (;;) {
+        crew__start_t r;
+        if (!crew__word_queued(s)) {
+            /* Removed while queued: this queue slot was the last pointer. */
+            if (crew__rec_drop_queue(t))
+                crew__task_free(ex, t);
+            return 0;
+        }
+        if (CREW_UNLIKELY(crew__any_scope(ex))) {
+            crew__cause_t why;
+            if (crew__inherited_cancel(ex, t, &why)) {
+                /* We act as the canceller (step 1); we hold the queue slot. */
+                crew__task_remove(ex, t, CREW_TASK_CANCELLED, &why, true);
+                return SLOT_CONSUMED;
+            }
+        }
+        r = crew__rec_try_start(t, &s);
+        if (r == CREW__START_OK)
+            break;
+    }
+    prev = crew__tls_task;
+    crew__tls_task = t;
+    rc = t->fn(t->arg);
+    crew__tls_task = prev;
+    {
+        crew_status_t ph = finish(ex, w, t, rc, join_release);
+        return join_release ? ph : 0;
+    }
+}
+
+crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                             bool join_release)
+{
+    crew_status_t ph = run(ex, w, t, join_release);
+    if (ph == SLOT_CONSUMED)
+        return 0;
+    /* Counted last, after every use of the record (see stats.c). */
+    CREW__BOOK(ex, w, dequeued, 1);
+    return ph;
+}
+
+static bool drop_refs(crew__task_t *t, void *ctx)
+{
+    (void)ctx;
+    /* relaxed: single-threaded teardown. */
+    if (crew__word_free(atomic_load_explicit(&t->state, memory_order_relaxed)))
+        return true;
+    if (t->flags & TF_PGROUP_REF)
+        crew__group_unref(t->parent->group);
+    if (t->flags & TF_GROUP_REF)
+        crew__group_unref(t->group);
+    t->flags &= (uint8_t) ~(TF_PGROUP_REF | TF_GROUP_REF);
+    return true;
+}
+
+void crew__drop_group_refs(struct crew *ex)
+{
+    /* Workers are stopped: every record not FREE is terminal and owned by a
+     * handle never released (or pointed at by such a record). Drop the
+     * group references they hold, as crew__task_free would. */
+    crew__pool_walk(&ex->pool, drop_refs, NULL);
+}

@@ -1,0 +1,81 @@
+/*
+ * harness.h - what happens to a task record between birth and recycling:
+ * look-up by ID (pins), run (start-vs-cancel, body, finish), the one
+ * remove sequence, the cancel request, and free (the parent/child
+ * protocol). Every state change goes through a task.h transition.
+ */
+#ifndef CREW_HARNESS_H
+#define CREW_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cancel.h"
+#include "exec.h"
+
+/* The live or unreleased record of `id`, pinned (crew__task_put drops the
+ * pin), or NULL. allow_released: also a RELEASED one (a task cancelling
+ * itself by crew_self()). */
+crew__task_t *crew__task_get(struct crew *ex, crew_id_t id, bool allow_released);
+void crew__task_put(struct crew *ex, crew__task_t *t);
+/* Give up the user's handle: 0 or CREW_ENOTASK (already released). */
+int crew__task_release(struct crew *ex, crew__task_t *t);
+/* Free a freeable record (exactly once: the party whose transition made
+ * it freeable). */
+void crew__task_free(struct crew *ex, crew__task_t *t);
+
+/* A worker took t from a queue (its deque, inbox, the injection queue, or
+ * an actor's mailbox): start it and run it, or drop it if it was removed,
+ * or remove it now if an ancestor, group or shutdown cancelled it. The
+ * queue slot is consumed (ledger). join_release: the caller joins it and
+ * gives up the handle in the terminal CAS; then the terminal status is
+ * returned (0 otherwise, and 0 if it did not run here). */
+crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                             bool join_release);
+
+/* Remove t if it is still QUEUED: write the cause under the set mutex,
+ * QUEUED -> REMOVING, then cleanup and terminal `phase` (CANCELLED or
+ * ACTOR_DEAD), waiters woken, group and counters told. holds_queue: the
+ * caller owns the queue pointer (a taken mailbox, a born-cancelled record
+ * never queued): it is consumed either way. true if we removed it. */
+bool crew__task_remove(struct crew *ex, crew__task_t *t, crew_status_t phase,
+                       const crew__cause_t *why, bool holds_queue);
+
+/* Cancel one pinned task (cancel protocol, harness.c): CREW_REMOVED,
+ * CREW_REQUESTED, CREW_TOO_LATE, or CREW_ENOMEM. */
+int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *reason,
+                      uint8_t cause);
+
+/* Cancel a group (idempotent): mark it, then wake helping waiters. 0 or
+ * CREW_ENOMEM. */
+int crew__group_cancel(struct crew *ex, struct crew_group *g, int code, const char *reason);
+
+/* Teardown, workers stopped: drop the group references that records never
+ * released still hold. */
+void crew__drop_group_refs(struct crew *ex);
+
+/* Pin a record that something else keeps alive now (a queue pointer, a
+ * runner's pin); crew__task_put() drops it. */
+static inline void crew__task_hold(crew__task_t *t)
+{
+    crew__rec_pin_held(t);
+}
+
+/* t's status now (t pinned or otherwise kept alive). A record being
+ * removed shows as CANCELLED here (it will be, and never runs). */
+static inline crew_status_t crew__task_status(crew__task_t *t)
+{
+    uint32_t s = crew__rec_load(t); /* acquire: pairs with the terminal CAS */
+    return crew__word_removing(s) ? CREW_TASK_CANCELLED : crew__status_of(s);
+}
+
+/* The actor that owns t, or NULL for a plain task. */
+static inline void *crew__task_owner(const crew__task_t *t)
+{
+    return (t->flags & TF_ACTOR) ? t->owner : NULL;
+}
+
+/* Wake whoever waits on t (futex on its word, parked helpers). */
+void crew__task_wake(struct crew *ex, crew__task_t *t);
+
+#endif

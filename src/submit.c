@@ -1,0 +1,242 @@
+/*
+ * submit.c - submit, spawn and batch submission (submit.h).
+ *
+ * A record is filled, counted created (ledger, before it is published),
+ * published QUEUED (release), checked for a cancellation it inherits at
+ * birth (parent, group, shutdown), and scheduled. Spawns from inside a
+ * task go to the calling worker's deque; everything else through the
+ * injection queue.
+ */
+#include "submit.h"
+
+#include <stdint.h>
+
+#include "group.h"
+#include "harness.h"
+
+int crew__desc_check(struct crew *ex, const crew_task_desc_t *d)
+{
+    if (!d || !d->fn)
+        return CREW_EINVAL;
+    if (d->group) {
+        if (!crew__group_ok(d->group))
+            return CREW_EINVAL;
+        if (d->group->ex != ex)
+            return CREW_EWRONGEXEC;
+    }
+    return 0;
+}
+
+void crew__task_unused(struct crew *ex, crew__task_t *t)
+{
+    crew__pool_recycle(&ex->pool, crew__cache_of(crew__self_worker(ex)), t);
+}
+
+/* The fields every new record gets (cause, cancel_code, reason and result
+ * are written before they can be read, see task.h; next belongs to the
+ * queues). The state word is published by the caller. */
+static inline void fill_task(crew__task_t *t, crew_fn fn, void *arg, crew_cleanup_fn cleanup,
+                             crew__task_t *parent, crew_group_t *g)
+{
+    t->fn = fn;
+    t->arg = arg;
+    t->cleanup = cleanup;
+    t->parent = parent;
+    t->group = g;
+    t->group_id = g ? g->id : 0;
+    t->flags = 0;
+    t->spawned = 0;
+    t->joined_self = 0;
+    t->owner = NULL;
+    if (parent)
+        parent->spawned++;
+}
+
+bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                          crew__task_t *parent, const crew_task_desc_t *d, void *arg,
+                          bool joinable, bool group_counted, void *owner,
+                          crew__cause_t *born)
+{
+    crew_group_t *g = d->group ? d->group : (parent ? parent->group : NULL);
+    fill_task(t, d->fn, arg, d->cleanup, parent, g);
+    if (owner) {
+        t->flags |= TF_ACTOR;
+        t->owner = owner;
+    }
+    if (parent && parent->group && g != parent->group) {
+        t->flags |= TF_PGROUP_REF;
+        crew__group_ref(parent->group);
+    }
+    if (g && !group_counted)
+        crew__group_add(g, 1);
+    CREW__BOOK(ex, w, created, 1);
+    crew__rec_publish(t, joinable);
+    if (CREW_UNLIKELY(crew__any_scope(ex))) {
+        /* The parent's own request counts here too (its set entry), and
+         * reaches the child as CREW_CAUSE_PARENT. */
+        if (parent && crew__is_cancelled(ex, parent, born)) {
+            born->cause = CREW_CAUSE_PARENT;
+            return true;
+        }
+        if (crew__inherited_cancel(ex, t, born))
+            return true;
+    }
+    return false;
+}
+
+void crew__task_born_cancelled(struct crew *ex, crew__task_t *t, const crew__cause_t *born)
+{
+    /* born->reason points into the group or ancestor that cancelled t,
+     * which t keeps alive (it counts in the group; it keeps its parent's
+     * record). It is "its own queue": remove consumes that slot. */
+    crew__task_remove(ex, t, CREW_TASK_CANCELLED, born, true);
+}
+
+int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
+{
+    crew__worker_t *w;
+    crew__task_t *t, *parent;
+    crew__cause_t born;
+    int err;
+    if (!crew__valid(ex))
+        return CREW_EINVAL;
+    if ((err = crew__desc_check(ex, desc)) != 0)
+        return err;
+    w = crew__self_worker(ex);
+    parent = w ? crew__tls_task : NULL; /* a spawn from inside a task */
+    if (!parent && crew__mode(ex) != CREW__MODE_RUNNING)
+        return CREW_ESHUTDOWN;
+    t = crew__task_new(ex, w);
+    if (!t)
+        return CREW_ENOMEM;
+    if (id) /* relaxed: our own fresh record */
+        *id = atomic_load_explicit(&t->id, memory_order_relaxed);
+    if (CREW_UNLIKELY(crew__submit_prepare(ex, w, t, parent, desc, desc->arg, id != NULL,
+                                           false, NULL, &born))) {
+        crew__task_born_cancelled(ex, t, &born);
+        return 0;
+    }
+    crew__schedule(ex, w, t, false);
+    return 0;
+}
+
+int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id)
+{
+    crew_task_desc_t d = {fn, arg, NULL, NULL};
+    return crew_submit_ex(ex, &d, id);
+}
+
+/* The fork of fork-join, kept short: the caller is a running task, so the
+ * executor is valid, submissions are open to it, and the record comes from
+ * this worker's private list. Groups and a pending cancellation take the
+ * general path (born-cancelled check, group counts). */
+int crew_spawn(crew_fn fn, void *arg, crew_id_t *id)
+{
+    crew__worker_t *w = crew__tls_worker;
+    crew__task_t *parent = crew__tls_task, *t;
+    struct crew *ex;
+    if (CREW_UNLIKELY(!w || !parent))
+        return CREW_ENOTINTASK;
+    if (CREW_UNLIKELY(!fn))
+        return CREW_EINVAL;
+    ex = w->ex;
+    if (CREW_UNLIKELY(parent->group || crew__any_scope(ex))) {
+        crew_task_desc_t d = {fn, arg, NULL, NULL};
+        return crew_submit_ex(ex, &d, id);
+    }
+    t = crew__task_new(ex, w);
+    if (CREW_UNLIKELY(!t))
+        return CREW_ENOMEM;
+    if (id) /* relaxed: our own fresh record */
+        *id = atomic_load_explicit(&t->id, memory_order_relaxed);
+    fill_task(t, fn, arg, NULL, parent, NULL);
+    CREW__BOOK(ex, w, created, 1);
+    crew__rec_publish(t, id != NULL);
+    crew__schedule(ex, w, t, false);
+    return 0;
+}
+
+int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc, void *const *args, size_t n,
+                      crew_id_t *ids)
+{
+    crew__worker_t *w;
+    crew__task_t *parent, *head = NULL, *tail = NULL, *t;
+    crew_group_t *batch_group;
+    crew__cause_t born;
+    int err;
+    size_t i;
+    if (!crew__valid(ex))
+        return CREW_EINVAL;
+    if ((err = crew__desc_check(ex, desc)) != 0)
+        return err;
+    if (n == 0)
+        return 0;
+    if (!args || n > UINT32_MAX)
+        return CREW_EINVAL;
+    w = crew__self_worker(ex);
+    parent = w ? crew__tls_task : NULL; /* a spawn from inside a task */
+    if (!parent && crew__mode(ex) != CREW__MODE_RUNNING)
+        return CREW_ESHUTDOWN;
+    /* All or nothing: take every record first. */
+    for (i = 0; i < n; i++) {
+        t = crew__task_new(ex, w);
+        if (!t) {
+            while (head) {
+                crew__task_t *x = head;
+                head = head->next;
+                crew__task_unused(ex, x);
+            }
+            return CREW_ENOMEM;
+        }
+        t->next = head;
+        head = t;
+    }
+    /* One group count for the whole batch: one RMW on the group's line
+     * instead of n. */
+    batch_group = desc->group ? desc->group : (parent ? parent->group : NULL);
+    if (batch_group)
+        crew__group_add(batch_group, (uint32_t)n);
+    /* head holds the records in reverse order of allocation; walk it while
+     * filling args from the end, so `head` is rebuilt with args[0] first,
+     * the order both publication paths below want. */
+    t = head;
+    head = NULL;
+    for (i = n; i-- > 0;) {
+        crew__task_t *x = t;
+        t = t->next;
+        if (ids) /* relaxed: our own fresh record */
+            ids[i] = atomic_load_explicit(&x->id, memory_order_relaxed);
+        if (crew__submit_prepare(ex, w, x, parent, desc, args[i], ids != NULL,
+                                 batch_group != NULL, NULL, &born)) {
+            crew__task_born_cancelled(ex, x, &born);
+            continue;
+        }
+        x->next = head;
+        if (!head)
+            tail = x;
+        head = x;
+    }
+    if (!head)
+        return 0;
+    if (w) {
+        /* Own deque: thieves take args[0] first, the owner pops the last. */
+        while (head) {
+            crew__task_t *x = head;
+            head = head->next;
+            crew__schedule(ex, w, x, false);
+        }
+    } else {
+        /* The injection queue wants newest first: reverse once. */
+        crew__task_t *r = NULL;
+        tail = head;
+        while (head) {
+            crew__task_t *x = head;
+            head = head->next;
+            x->next = r;
+            r = x;
+        }
+        crew__inject_push(&ex->inject, r, tail);
+        crew__park_notify_all(&ex->park);
+    }
+    return 0;
+}

@@ -1,0 +1,38 @@
+/*
+ * worker.h - the workers: finding work, the loop, parking, and the one
+ * wait used by every blocking call (help on a worker, futex elsewhere).
+ */
+#ifndef CREW_WORKER_H
+#define CREW_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "exec.h"
+
+int crew__workers_start(struct crew *ex);
+/* Shutdown step 5: stop := true, wake everyone, join the threads. */
+void crew__workers_stop(struct crew *ex);
+
+/* Owner only: queue t privately when the deque could not grow. */
+void crew__inbox_append(crew__worker_t *w, crew__task_t *t);
+
+/*
+ * What a wait waits for. done(ctx, arm, word, val): true when the wait is
+ * over. With arm, the caller is about to sleep: done must make sure that
+ * whoever ends the wait wakes it (e.g. set WAITERS) and say where a thread
+ * outside the executor sleeps: on futex *word while it still holds *val.
+ * Parked helpers are woken through the executor's park (notify_all), which
+ * every party that ends a wait calls.
+ */
+typedef bool (*crew__wait_fn)(void *ctx, bool arm, _Atomic uint32_t **word, uint32_t *val);
+
+/* Wait until done(ctx); deadline: absolute crew__now_ns() or -1. On a worker
+ * of ex the caller runs other tasks meanwhile (so nested fork-join never
+ * deadlocks) and parks like an idle worker when there are none.
+ * stop_on_cancel: return CREW_ECANCELED as soon as the calling task is
+ * cancelled. Returns 0, CREW_ETIMEDOUT or CREW_ECANCELED. */
+int crew__wait_until(struct crew *ex, crew__wait_fn done, void *ctx, int64_t deadline,
+                     bool stop_on_cancel);
+
+#endif
