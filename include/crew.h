@@ -1,8 +1,14 @@
 /*
  * crew.h - a work-stealing task executor for C, with first-class cancellation.
  *
- * This header is the manual. Every function below has the same blocks, in the
- * same order: what it does, Thread-safety, Ownership, Returns, Errors.
+ * This header is the manual. Each function's comment says what it does, then
+ * gives four blocks, always in this order and with these labels:
+ * "Thread-safety:", "Ownership:", "Returns:", "Errors:". The trivial
+ * accessors (crew_strerror, crew_err_name, crew_status_name, crew_workers,
+ * crew_self, crew_current, crew_worker_index, crew_group_id,
+ * crew_actor_state, crew_actor_self) use a short form instead: one comment
+ * saying what they return and from which threads they may be called; they
+ * take and free nothing and never fail.
  *
  * Model in one paragraph. An executor (crew_t) owns N worker threads, each
  * with a deque: a task spawned from inside a task goes to the spawning
@@ -11,7 +17,8 @@
  * function `int fn(void *arg)` plus an argument; it gets a 64-bit ID, unique
  * for the executor's lifetime. Every task reaches exactly one terminal status:
  * CREW_TASK_DONE (body returned 0), CREW_TASK_FAILED (body returned non-zero),
- * or CREW_TASK_CANCELLED. Cancelling a queued task removes it (it never runs);
+ * CREW_TASK_CANCELLED, or, for an actor task dropped by crew_actor_kill(),
+ * CREW_TASK_ACTOR_DEAD. Cancelling a queued task removes it (it never runs);
  * cancelling a running task is a request its body sees through
  * crew_cancelled(), and its status ends CREW_TASK_CANCELLED whatever it
  * returns. Cancellation is recursive: children of a cancelled task and
@@ -72,10 +79,12 @@ typedef enum crew_errno {
 } crew_errno_t;
 
 /* Human-readable message for an error or outcome code ("success" for 0,
- * "unknown error" for values outside the table). Never NULL. Any thread. */
+ * "unknown error" for values outside the table). Never NULL: a static
+ * string. Any thread. */
 CREW_API const char *crew_strerror(int err);
 /* The symbolic name ("CREW_ENOTASK"; "CREW_OK" for 0, "CREW_REMOVED" etc.
- * for the cancel outcomes), or "CREW_UNKNOWN". Never NULL. Any thread. */
+ * for the cancel outcomes), or "CREW_UNKNOWN". Never NULL: a static string.
+ * Any thread. */
 CREW_API const char *crew_err_name(int err);
 
 /* ------------------------------------------------------------------------ */
@@ -103,10 +112,12 @@ typedef enum crew_status {
     CREW_TASK_DONE = 2,
     CREW_TASK_FAILED = 3,
     CREW_TASK_CANCELLED = 4,
-    CREW_TASK_ACTOR_DEAD = 5 /* actor task dropped because its actor died */
+    CREW_TASK_ACTOR_DEAD = 5 /* actor task dropped, never run, because its
+                                actor was killed (crew_actor_kill()) */
 } crew_status_t;
 
-/* Name of a status ("DONE"); never NULL. */
+/* Name of a status ("DONE"; "UNKNOWN" outside the enum). Never NULL: a
+ * static string. Any thread. */
 CREW_API const char *crew_status_name(crew_status_t s);
 
 /* Outcomes of crew_cancel() (positive; errors are negative). */
@@ -136,17 +147,22 @@ typedef struct crew_options {
     size_t size;      /* sizeof(crew_options_t), for forward compatibility */
     unsigned workers; /* 0: $CREW_WORKERS if set and non-empty, else online
                          CPUs; max 1024 */
-    unsigned flags;   /* CREW_OPT_* */
-    unsigned spin;    /* idle spin rounds before parking; 0: default (64) */
+    unsigned flags;   /* CREW_OPT_*; any other bit is invalid */
+    unsigned spin;    /* idle spin rounds before parking; 0: default (64);
+                         max 1000000 */
 } crew_options_t;
 
 /* Create an executor and start its workers. opts may be NULL (defaults).
  * Thread-safety: any thread.
- * Ownership: *out belongs to the caller until crew_destroy().
+ * Ownership: *out belongs to the caller until crew_destroy(); opts is only
+ *   read during the call.
  * Returns: 0, with *out set.
- * Errors: CREW_EINVAL (out NULL, bad size, workers > 1024, $CREW_WORKERS not
- *   a number in 1..1024), CREW_ENOMEM, CREW_ETHREAD (a thread could not be
- *   created; those already started are stopped and nothing leaks). */
+ * Errors: CREW_EINVAL (out NULL; opts->size too small to cover `workers`,
+ *   or above 4 * sizeof(crew_options_t); workers > 1024; an unknown flag;
+ *   spin > 1000000; workers 0 and $CREW_WORKERS set, non-empty and not a
+ *   number in 1..1024), CREW_ENOMEM, CREW_ETHREAD (a thread could not be
+ *   created; those already started are stopped and nothing leaks). On
+ *   error *out is NULL (if out is not). */
 CREW_API int crew_create(crew_t **out, const crew_options_t *opts);
 
 typedef enum crew_shutdown_mode {
@@ -165,10 +181,15 @@ typedef enum crew_shutdown_mode {
  * In CREW_CANCEL mode queued tasks are removed as workers reach them (they
  * never run); when this returns every task is terminal, every queue slot
  * has been reclaimed, and crew_stats() is exact.
- * Thread-safety: any thread except a worker of this executor.
+ * Thread-safety: any thread except a worker thread of this executor.
+ * Ownership: ex stays the caller's (crew_destroy() frees it). Cleanups of
+ *   removed tasks run on the workers; actor destructors run on the workers
+ *   or in this call. Joinable tasks keep their records (crew_wait(),
+ *   crew_inspect() still work) until released, joined or crew_destroy().
  * Returns: 0.
- * Errors: CREW_EINVAL (ex NULL or mode unknown), CREW_EDEADLK (called from a
- *   task of this executor).
+ * Errors: CREW_EINVAL (ex NULL or mode unknown), CREW_EDEADLK (called on a
+ *   worker thread of this executor: from a task, a cleanup or a
+ *   destructor); on error nothing changed.
  */
 CREW_API int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode);
 
@@ -178,14 +199,17 @@ CREW_API int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode);
  * Groups must have been destroyed first. Actors need not be: the shutdown
  * ends them (DEAD, cause CREW_ACTOR_SHUTDOWN, destructors run) and handles
  * not yet given to crew_actor_destroy() are freed here.
- * Thread-safety: any thread except a worker of this executor; no other call
- *   on this executor may run concurrently or after.
- * Returns: 0.
- * Errors: CREW_EINVAL (exp or *exp NULL), CREW_EDEADLK (from a task),
- *   CREW_EBUSY (a group of this executor is still alive). */
+ * Thread-safety: any thread except a worker thread of this executor; no
+ *   other call on this executor may run concurrently or after.
+ * Ownership: frees the executor and all it still owns (task records, actor
+ *   structures); its task IDs and actor handles are invalid afterwards.
+ * Returns: 0, with *exp NULL.
+ * Errors: CREW_EINVAL (exp or *exp NULL), CREW_EDEADLK (called on a worker
+ *   thread of this executor), CREW_EBUSY (a group of this executor is still
+ *   alive). On error nothing was done, not even the shutdown. */
 CREW_API int crew_destroy(crew_t **exp);
 
-/* Number of worker threads. Any thread. Returns 0 for NULL. */
+/* Number of worker threads; 0 for NULL. Any thread. */
 CREW_API unsigned crew_workers(const crew_t *ex);
 
 /* ------------------------------------------------------------------------ */
@@ -207,36 +231,57 @@ typedef struct crew_task_desc {
  * has no parent.
  * Thread-safety: any thread.
  * Ownership: arg is handed to the task (and to cleanup, which runs exactly
- *   once even if the task never runs). If id is non-NULL the task is
- *   joinable and the caller must crew_release() or crew_join() it; if NULL
- *   it is detached.
- * Returns: 0, with *id set if id is non-NULL. A child spawned by a task that
- *   is already cancelled is accepted but born CANCELLED: it never runs.
- * Errors: CREW_EINVAL (ex or desc or fn NULL, or desc->group destroyed),
- *   CREW_ESHUTDOWN (shutdown began and the caller is not a task of ex),
- *   CREW_EWRONGEXEC (group of another executor), CREW_ENOMEM. On
- *   error nothing was submitted and cleanup was NOT called: arg is still the
- *   caller's. */
+ *   once even if the task never runs: then on the thread that removes it).
+ *   If id is non-NULL the task is joinable and the caller must
+ *   crew_release() or crew_join() it; if NULL it is detached. desc is only
+ *   read during the call.
+ * Returns: 0, with *id set if id is non-NULL. A task whose parent or group
+ *   (or an enclosing group) is already cancelled, or spawned during a
+ *   CREW_CANCEL shutdown, is accepted but born CANCELLED: it never runs,
+ *   and its cleanup has run, on this thread, when this returns.
+ * Errors: CREW_EINVAL (ex or desc or fn NULL, or desc->group destroyed, as
+ *   far as detectable: see crew_group_destroy()), CREW_ESHUTDOWN (shutdown
+ *   began and the caller is not a task of ex), CREW_EWRONGEXEC (group of
+ *   another executor), CREW_ENOMEM. On error nothing was submitted and
+ *   cleanup was NOT called: arg is still the caller's. */
 CREW_API int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc,
                             crew_id_t *id);
 
-/* crew_submit_ex() with only fn and arg. */
+/* crew_submit_ex() with only fn and arg (no cleanup; the group is the
+ * spawning task's, if any).
+ * Thread-safety: any thread.
+ * Ownership: as crew_submit_ex().
+ * Returns: 0, with *id set if id is non-NULL.
+ * Errors: as crew_submit_ex(): CREW_EINVAL (ex or fn NULL), CREW_ESHUTDOWN,
+ *   CREW_ENOMEM. */
 CREW_API int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id);
 
 /* Spawn from inside a task onto the current executor (the fork of
- * fork-join). Same as crew_submit(crew_current(), fn, arg, id).
+ * fork-join). Same as crew_submit(crew_current(), fn, arg, id), on a
+ * shorter path when neither a group nor a cancellation is involved.
  * Thread-safety: only from inside a task.
+ * Ownership: as crew_submit_ex(): arg goes to the task; a non-NULL id makes
+ *   it joinable.
+ * Returns: 0, with *id set if id is non-NULL (the child may be born
+ *   CANCELLED, as in crew_submit_ex()).
  * Errors: CREW_ENOTINTASK outside a task, CREW_EINVAL (fn NULL),
- *   CREW_ENOMEM. */
+ *   CREW_ENOMEM. Never CREW_ESHUTDOWN. */
 CREW_API int crew_spawn(crew_fn fn, void *arg, crew_id_t *id);
 
 /* Submit n tasks sharing desc's fn, cleanup and group, with args[i] as the
- * i-th argument, in one operation (one publication, one wake-up). All or
- * nothing: on error no task was submitted and no cleanup ran.
+ * i-th argument, in one operation. From outside a task: one push onto the
+ * injection queue and one wake-up of the parked workers. From inside a
+ * task: onto the calling worker's deque, args[0] first (thieves take it
+ * first; the owner pops args[n-1] first), each push waking a worker only if
+ * one sleeps. All or nothing: on error no task was submitted and no cleanup
+ * ran. n == 0 submits nothing (ex and desc are still checked).
  * Thread-safety: any thread.
- * Ownership: as crew_submit_ex(); ids (n entries) may be NULL for detached.
- * Returns: 0.
- * Errors: as crew_submit_ex(), plus CREW_EINVAL for args NULL with n > 0. */
+ * Ownership: as crew_submit_ex(), for each args[i]; ids (n entries) may be
+ *   NULL: then every task is detached.
+ * Returns: 0, with ids[i] set for each task if ids is non-NULL. Any of them
+ *   may be born CANCELLED, as in crew_submit_ex().
+ * Errors: as crew_submit_ex(), plus CREW_EINVAL for args NULL with n > 0
+ *   or n > UINT32_MAX. */
 CREW_API int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
                                void *const *args, size_t n, crew_id_t *ids);
 
@@ -248,14 +293,18 @@ CREW_API int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
  * any group enclosing it has been cancelled (or the executor is shutting
  * down in CREW_CANCEL mode). Cheap enough for an inner loop: no hash lookup
  * and no lock while nothing is cancelled. False outside a task.
- * Thread-safety: any thread (meaningful only inside a task). */
+ * Thread-safety: any thread (meaningful only inside a task).
+ * Ownership: none.
+ * Returns: true or false.
+ * Errors: none. */
 CREW_API bool crew_cancelled(void);
 
-/* ID of the calling task, or 0 outside a task. */
+/* ID of the calling task, or 0 outside a task. Any thread. */
 CREW_API crew_id_t crew_self(void);
-/* Executor running the calling task, or NULL outside a task. */
+/* Executor running the calling task, or NULL outside a task. Any thread. */
 CREW_API crew_t *crew_current(void);
-/* Index of the calling worker thread in 0..workers-1, or -1 elsewhere. */
+/* Index of the calling worker thread in 0..workers-1 (inside a task or
+ * not), or -1 on any other thread. Any thread. */
 CREW_API int crew_worker_index(void);
 
 /* ------------------------------------------------------------------------ */
@@ -268,13 +317,16 @@ CREW_API int crew_worker_index(void);
  * while it waits, the wait returns CREW_ECANCELED at once (the target is
  * not affected by that, unless it descends from the caller); this is the
  * waiter's own outcome, never confused with the target's status.
- * timeout_ns: 0 polls, CREW_FOREVER waits without limit.
+ * timeout_ns: 0 polls, CREW_FOREVER waits without limit. From inside a task
+ * the deadline is checked only when the worker finds no other task to run,
+ * so a timed wait (a poll too) may run other tasks first and return late.
  * Thread-safety: any thread.
  * Ownership: does not release the task.
  * Returns: 0 with *status terminal.
  * Errors: CREW_EINVAL (ex or status NULL, timeout negative but not
- *   CREW_FOREVER, or above CREW_TIMEOUT_MAX_NS), CREW_ENOTASK, CREW_EDEADLK
- *   (waiting for itself), CREW_ETIMEDOUT (nothing changed), CREW_ECANCELED. */
+ *   CREW_FOREVER, or above CREW_TIMEOUT_MAX_NS), CREW_ENOTASK (unknown,
+ *   detached or released ID), CREW_EDEADLK (waiting for itself),
+ *   CREW_ETIMEDOUT (nothing changed), CREW_ECANCELED (only inside a task). */
 CREW_API int crew_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns,
                        crew_status_t *status);
 
@@ -283,14 +335,25 @@ CREW_API int crew_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns,
  * terminal state, even if the caller is cancelled meanwhile, so a child
  * never outlives a stack frame it borrows; the caller's cancellation is
  * reported afterwards as CREW_ECANCELED (with *status still valid).
- * Thread-safety: any thread; exactly one join or release per joinable ID.
- * Returns: 0 (or CREW_ECANCELED), *status terminal, id released.
- * Errors: CREW_EINVAL, CREW_ENOTASK, CREW_EDEADLK. */
+ * Thread-safety: any thread; exactly one join or release per joinable ID
+ *   (a join does not pin the record: no release may race it).
+ * Ownership: consumes the handle: on 0 and on CREW_ECANCELED the ID is
+ *   released, as by crew_release(); on other errors nothing changed.
+ * Returns: 0, *status terminal, id released.
+ * Errors: CREW_EINVAL (ex or status NULL), CREW_ENOTASK (unknown, detached
+ *   or released ID), CREW_EDEADLK (joining itself), CREW_ECANCELED (the
+ *   calling task was cancelled, before or during the join: *status is
+ *   terminal and id released, as for 0). */
 CREW_API int crew_join(crew_t *ex, crew_id_t id, crew_status_t *status);
 
 /* Give up the handle of a joinable task. The task itself is unaffected: if
  * it is live it keeps going and is reclaimed when terminal.
- * Thread-safety: any thread; once per joinable ID.
+ * Thread-safety: any thread; once per joinable ID, never racing a
+ *   crew_join() of it.
+ * Ownership: the ID is no longer the caller's: later calls with it give
+ *   CREW_ENOTASK (except a task's crew_cancel() of itself). arg stays with
+ *   the task.
+ * Returns: 0.
  * Errors: CREW_EINVAL (ex NULL), CREW_ENOTASK (unknown, detached or already
  *   released). */
 CREW_API int crew_release(crew_t *ex, crew_id_t id);
@@ -306,6 +369,8 @@ CREW_API int crew_release(crew_t *ex, crew_id_t id);
  * Its descendants are cancelled too: queued ones never start, running ones
  *   see the request.
  * Thread-safety: any thread, any task, the task itself.
+ * Ownership: does not release the task; reason is copied. A removed task's
+ *   cleanup runs in this call, on the calling thread.
  * Returns: a crew_cancel_outcome_t (positive).
  * Errors: CREW_EINVAL (ex NULL), CREW_ENOTASK (unknown or released ID; the
  *   task's state is not changed. A task may always cancel itself, even a
@@ -314,68 +379,107 @@ CREW_API int crew_release(crew_t *ex, crew_id_t id);
 CREW_API int crew_cancel(crew_t *ex, crew_id_t id, int code,
                          const char *reason);
 
-/* Synchronous cancellation: crew_cancel(), then wait (as crew_wait()) for
- * the terminal state. *status is DONE or FAILED if the task won the race,
- * CANCELLED otherwise. Safe on a task that already finished.
- * Errors: those of crew_cancel() and crew_wait(). */
+/* Synchronous cancellation: crew_cancel() with code 0 and no reason, then
+ * wait (as crew_wait()) for the terminal state. *status is DONE or FAILED
+ * if the task won the race, CANCELLED otherwise (or CREW_TASK_ACTOR_DEAD if
+ * it had already ended so). Safe on a task that already finished.
+ * Thread-safety: any thread; from inside a task the wait helps, as
+ *   crew_wait() does (timeouts as there). A task must not name itself.
+ * Ownership: does not release the task. Once the cancel is made it stands,
+ *   whatever the wait returns; a removed task's cleanup runs in this call.
+ * Returns: 0 with *status terminal.
+ * Errors: with nothing changed: CREW_EINVAL (ex or status NULL, bad
+ *   timeout), CREW_ENOTASK (unknown, detached or released ID), CREW_ENOMEM
+ *   (as crew_cancel()). After the cancel: CREW_ETIMEDOUT, CREW_ECANCELED
+ *   (as crew_wait()), CREW_EDEADLK (the task named itself: it is now
+ *   cancelled, CREW_REQUESTED, but cannot wait for itself). */
 CREW_API int crew_cancel_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns,
                               crew_status_t *status);
 
 /* How a cancelled task got its cancellation. */
 typedef enum crew_cancel_cause {
     CREW_CAUSE_NONE = 0,     /* not cancelled */
-    CREW_CAUSE_SELF = 1,     /* crew_cancel() on its own ID */
+    CREW_CAUSE_SELF = 1,     /* crew_cancel() or crew_cancel_wait() on its
+                                own ID */
     CREW_CAUSE_PARENT = 2,   /* an ancestor task was cancelled */
     CREW_CAUSE_GROUP = 3,    /* an enclosing group was cancelled */
     CREW_CAUSE_SHUTDOWN = 4, /* crew_shutdown(CREW_CANCEL) */
-    CREW_CAUSE_ACTOR = 5     /* its actor was killed or shut down */
+    CREW_CAUSE_ACTOR = 5     /* its actor was killed (or, out of memory,
+                                lost its runner: code CREW_ENOMEM); an
+                                actor shut down gives CREW_CAUSE_SHUTDOWN */
 } crew_cancel_cause_t;
 
+/* A task snapshot (crew_inspect()). Once status is terminal every field is
+ * final, so exact; while the task is live any field may change right after
+ * the call. */
 typedef struct crew_task_info {
-    crew_id_t id;
-    crew_id_t parent;        /* 0 if submitted from outside */
+    crew_id_t id;            /* the ID asked for */
+    crew_id_t parent;        /* 0 if submitted from outside, or an actor
+                                task */
     crew_id_t group;         /* crew_group_id() of its group, or 0 */
-    crew_status_t status;
-    int result;              /* body's return value (DONE, FAILED) */
+    crew_status_t status;    /* still QUEUED while a removal finishes */
+    int result;              /* body's return value when DONE or FAILED, or
+                                CANCELLED by a request aimed at it
+                                (crew_cancel(), crew_cancel_wait(),
+                                crew_actor_kill()) while it ran; else 0 */
     bool cancel_requested;   /* a cancel reached it while it ran */
-    crew_cancel_cause_t cause;
+    crew_cancel_cause_t cause; /* where its cancellation came from; NONE
+                                  while none has reached it */
     int cancel_code;         /* from the request, 0 if none */
     char reason[CREW_REASON_MAX]; /* from the request, "" if none */
 } crew_task_info_t;
 
-/* Snapshot of a task that is live, or terminal but not yet released.
- * Thread-safety: any thread. Returns 0.
- * Errors: CREW_EINVAL (NULL), CREW_ENOTASK. */
+/* Snapshot of a joinable task whose ID has not been released, live or
+ * terminal (see crew_task_info_t for when it is exact).
+ * Thread-safety: any thread.
+ * Ownership: none; the task is not released.
+ * Returns: 0, with *info filled.
+ * Errors: CREW_EINVAL (ex or info NULL), CREW_ENOTASK (unknown, detached or
+ *   released ID: a detached task's own ID, from crew_self(), too). */
 CREW_API int crew_inspect(crew_t *ex, crew_id_t id, crew_task_info_t *info);
 
 /* ------------------------------------------------------------------------ */
 /* Groups                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Cancel the remaining members as soon as one member FAILS; crew_group_wait
- * then reports that first failure. */
+/* Cancel the remaining members as soon as one member FAILS, as
+ * crew_group_cancel(g, its result, "sibling failed") would (if the
+ * cancellation set cannot grow, the group is silently not cancelled);
+ * crew_group_wait then reports that first failure. */
 #define CREW_GROUP_FAIL_FAST 0x1u
 
 /* Create a group, optionally nested in `parent` (cancelling the parent
  * cancels this group; cancelling this group never touches the parent).
+ * flags: 0 or CREW_GROUP_FAIL_FAST.
  * Thread-safety: any thread.
  * Ownership: the caller destroys it with crew_group_destroy(); a parent may
  *   not be destroyed before its nested groups.
- * Errors: CREW_EINVAL (ex/out NULL, unknown flag), CREW_EWRONGEXEC,
- *   CREW_ESHUTDOWN, CREW_ENOMEM. */
+ * Returns: 0, with *out set.
+ * Errors: CREW_EINVAL (ex/out NULL, unknown flag, parent destroyed as far
+ *   as detectable), CREW_EWRONGEXEC (parent of another executor),
+ *   CREW_ESHUTDOWN (shutdown began and the caller is not on a worker
+ *   thread of ex), CREW_ENOMEM. On error *out is NULL (if out is not). */
 CREW_API int crew_group_create(crew_t *ex, crew_group_t *parent,
                                unsigned flags, crew_group_t **out);
 
 /* Wait until the group has no live member (members spawned by members count
- * too). *status: DONE if every member finished DONE; otherwise the first
- * non-DONE outcome in completion order: FAILED for a failure (see
- * crew_group_info() for which task), CANCELLED if the group was cancelled.
+ * too). *status: FAILED if any member FAILED (see crew_group_info() for
+ * the first); otherwise the status of the first member that ended neither
+ * DONE nor FAILED (CANCELLED, or CREW_TASK_ACTOR_DEAD for an actor task
+ * dropped by a kill); otherwise CANCELLED if this group itself was
+ * cancelled (a cancelled enclosing group alone does not count); otherwise
+ * DONE. These
+ * outcomes are kept for the group's life: later waits report them too.
  * The group stays usable (more tasks may be added and waited for).
  * Members of a nested group belong to that group only: wait for each group.
- * Thread-safety: any thread; from inside a task it helps as crew_wait().
+ * Thread-safety: any thread; from inside a task it helps as crew_wait()
+ *   (timeouts as there). A member waiting for its own group waits for
+ *   itself: it can only time out or be cancelled.
+ * Ownership: none.
+ * Returns: 0, with *status set.
  * Errors: CREW_EINVAL (g or status NULL, bad timeout), CREW_ETIMEDOUT,
- *   CREW_ECANCELED (the calling task was cancelled; the group is not
- *   affected unless it is enclosed by it).
+ *   CREW_ECANCELED (only inside a task: the calling task was cancelled; the
+ *   group is not affected unless it is enclosed by it).
  */
 CREW_API int crew_group_wait(crew_group_t *g, int64_t timeout_ns,
                              crew_status_t *status);
@@ -385,46 +489,74 @@ CREW_API int crew_group_wait(crew_group_t *g, int64_t timeout_ns,
  * reason wins. Unlike crew_cancel() of one queued task, queued members are
  * removed as workers reach them, not before this returns (there is no
  * member list to walk); none of them runs, and crew_group_wait() returns
- * once they are gone. The group's ID stays in the cancellation set until
- * the group is destroyed, since it keeps cancelling future members.
+ * once they are gone. The group's ID stays in the cancellation set, since
+ * it keeps cancelling future members, until the group's memory goes:
+ * after crew_group_destroy(), once no task record refers to it.
  * Thread-safety: any thread, any task (including members).
- * Returns: 0. Errors: CREW_EINVAL, CREW_ENOMEM (the set could not grow).
+ * Ownership: none; code and reason (copied, up to CREW_REASON_MAX-1 bytes)
+ *   are what crew_inspect() reports for members cancelled this way.
+ * Returns: 0, also if the group was already cancelled.
+ * Errors: CREW_EINVAL (g NULL or destroyed, as far as detectable),
+ *   CREW_ENOMEM (the set could not grow; nothing changed).
  */
 CREW_API int crew_group_cancel(crew_group_t *g, int code, const char *reason);
 
-/* Free an empty group.
+/* Free an empty group: its memory goes now, or when the last task record
+ * that refers to it goes (a joinable member never released keeps it until
+ * crew_release(), crew_join() or crew_destroy()).
  * Thread-safety: any thread; not concurrently with other calls on g.
- * Errors: CREW_EINVAL (NULL), CREW_EBUSY (live members or live nested
- *   groups: wait first). */
+ * Ownership: g is the caller's no more. A later call given g fails with
+ *   CREW_EINVAL only while its memory lives: do not rely on it.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (NULL, or destroyed as far as detectable), CREW_EBUSY
+ *   (live members or live nested groups: wait first; nothing changed). */
 CREW_API int crew_group_destroy(crew_group_t *g);
 
-/* ID of a group (same ID space as tasks, never reused). 0 for NULL. */
+/* ID of a group (same ID space as tasks, never reused). 0 for NULL. Any
+ * thread. */
 CREW_API crew_id_t crew_group_id(const crew_group_t *g);
 
-/* Exact counts, as for crew_stats_t. */
+/* Counts over the group's life (members of nested groups not included).
+ * Exact once the group has no live member and nothing is being added to
+ * it, e.g. after crew_group_wait() returned 0; while members run each field
+ * is a recent value, and done (derived from the others) may be off by the
+ * members finishing meanwhile. */
 typedef struct crew_group_info {
-    crew_id_t id;
+    crew_id_t id;           /* crew_group_id() */
     uint64_t live;          /* members not yet terminal */
-    uint64_t submitted;     /* members ever added */
-    uint64_t done, failed, cancelled;
+    uint64_t submitted;     /* members ever added (born cancelled too) */
+    uint64_t done, failed, cancelled; /* ended DONE / FAILED / CANCELLED
+                                         (ACTOR_DEAD counts as cancelled) */
     uint64_t removed;       /* cancelled before they started */
     uint64_t cancelled_running; /* cancelled while running */
-    uint64_t late_cancels;  /* cancel requests that found the member done */
-    bool is_cancelled;
+    uint64_t late_cancels;  /* cancel requests that found a joinable member
+                               DONE or FAILED */
+    bool is_cancelled;      /* this group or an enclosing one is cancelled */
     crew_id_t first_failure; /* first FAILED member, 0 if none */
-    int first_failure_result;
+    int first_failure_result; /* its body's return value, 0 if none */
 } crew_group_info_t;
 
+/* Fill *info (see crew_group_info_t for when it is exact).
+ * Thread-safety: any thread, while g is not destroyed.
+ * Ownership: none.
+ * Returns: 0, with *info filled.
+ * Errors: CREW_EINVAL (g or info NULL, g destroyed as far as detectable). */
 CREW_API int crew_group_info(crew_group_t *g, crew_group_info_t *info);
 
 /* ------------------------------------------------------------------------ */
 /* Statistics                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* Counters over the executor's life; live_tasks, live_records and
+ * cancel_set_size are current values. Exact once the executor is quiescent
+ * (no live task and no submission in progress, e.g. after crew_shutdown()
+ * returned); while it runs each field is a recent value, read at a slightly
+ * different moment from the others. */
 typedef struct crew_stats {
-    size_t size;              /* set to sizeof(crew_stats_t) */
+    size_t size;              /* set to sizeof(crew_stats_t); not written */
     uint64_t submitted;       /* tasks created (born-cancelled included) */
-    uint64_t done, failed, cancelled;
+    uint64_t done, failed, cancelled; /* tasks that ended DONE / FAILED /
+                                         CANCELLED (ACTOR_DEAD included) */
     uint64_t removed;         /* cancelled before they started */
     uint64_t cancelled_running; /* cancelled while running */
     uint64_t late_cancels;    /* cancel requests that lost to completion */
@@ -436,8 +568,12 @@ typedef struct crew_stats {
 } crew_stats_t;
 
 /* Counters of the executor. Exact once the executor is quiescent; while it
- * runs, each field is a recent value. Any thread.
- * Errors: CREW_EINVAL (NULL or stats->size too small). */
+ * runs, each field is a recent value (see crew_stats_t).
+ * Thread-safety: any thread.
+ * Ownership: none.
+ * Returns: 0, with *stats filled.
+ * Errors: CREW_EINVAL (ex or stats NULL, or stats->size smaller than
+ *   sizeof(crew_stats_t)). */
 CREW_API int crew_stats(crew_t *ex, crew_stats_t *stats);
 
 /* ------------------------------------------------------------------------ */
@@ -473,10 +609,12 @@ CREW_API int crew_stats(crew_t *ex, crew_stats_t *stats);
  * is "finished" (crew_actor_wait() returns).
  *
  * Counting: in crew_stats() a task that ends CREW_TASK_ACTOR_DEAD counts as
- * cancelled and removed (it never ran); in a group, as cancelled. The
+ * cancelled and removed (it never ran); in a group's counts too, though
+ * crew_group_wait() may report CREW_TASK_ACTOR_DEAD as its status. The
  * stats also count the internal tasks that give actors their workers (one
  * per batch of up to 64 tasks of a busy actor, none for an idle one):
- * submitted and done, or cancelled and removed in a CREW_CANCEL shutdown.
+ * submitted and done, or, in a CREW_CANCEL shutdown, cancelled (removed,
+ * or cancelled while running).
  * Deadlock: an actor task must not wait for a later task of its own actor,
  * which cannot start before the waiting one returns. */
 
@@ -500,9 +638,12 @@ typedef enum crew_actor_cause {
 
 /* Create an actor owning `state` (may be NULL). `dtor` (optional) is called
  * once with `state` when the actor is DEAD and none of its tasks runs any
- * more: after the running task returned, or at once if none runs. It runs
- * on whichever thread ended the actor (a worker, or the caller of
- * crew_actor_kill, crew_actor_destroy or crew_shutdown).
+ * more: at once, in the call that makes it DEAD, if the actor is idle (no
+ * task of it queued or running); otherwise on a worker, once the actor's
+ * runner has finished (after the running task returned). So it runs on a
+ * worker or on the caller of crew_actor_kill, crew_actor_destroy or
+ * crew_shutdown (rarely, of crew_actor_submit racing a CREW_CANCEL
+ * shutdown).
  * Thread-safety: any thread, including tasks.
  * Ownership: the caller owns *out until crew_actor_destroy(); `state`
  *   belongs to the actor from now on (its tasks reach it through
@@ -510,7 +651,8 @@ typedef enum crew_actor_cause {
  *   there, after the shutdown ended their actors.
  * Returns: 0, with *out set.
  * Errors: CREW_EINVAL (ex or out NULL), CREW_ESHUTDOWN (shutdown began and
- *   the caller is not a task of ex), CREW_ENOMEM. */
+ *   the caller is not on a worker thread of ex), CREW_ENOMEM. On error
+ *   *out is NULL (if out is not). */
 CREW_API int crew_actor_create(crew_t *ex, void *state, crew_actor_dtor_fn dtor,
                                crew_actor_t **out);
 
@@ -527,7 +669,8 @@ CREW_API int crew_actor_create(crew_t *ex, void *state, crew_actor_dtor_fn dtor,
  *   once, also when the task is removed, cancelled, or dropped by a kill);
  *   a non-NULL id makes it joinable.
  * Returns: 0, with *id set if id is non-NULL.
- * Errors: CREW_EINVAL (a NULL or destroyed, desc or fn NULL, bad group),
+ * Errors: CREW_EINVAL (a NULL or freed, see crew_actor_destroy(); desc or
+ *   fn NULL; desc->group destroyed, as far as detectable),
  *   CREW_EWRONGEXEC (group of another executor), CREW_EACTORDEAD (the actor
  *   is EXITING or DEAD: it was killed, exited, destroyed or shut down),
  *   CREW_ESHUTDOWN (executor shutdown began and the caller is not a task of
@@ -536,19 +679,23 @@ CREW_API int crew_actor_create(crew_t *ex, void *state, crew_actor_dtor_fn dtor,
 CREW_API int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc,
                                   crew_id_t *id);
 
-/* crew_actor_submit_ex() with only fn and arg. */
+/* crew_actor_submit_ex() with only fn and arg.
+ * Thread-safety: as crew_actor_submit_ex().
+ * Ownership: as crew_actor_submit_ex().
+ * Returns: 0, with *id set if id is non-NULL.
+ * Errors: as crew_actor_submit_ex(), except CREW_EWRONGEXEC (no group is
+ *   named). */
 CREW_API int crew_actor_submit(crew_actor_t *a, crew_fn fn, void *arg,
                                crew_id_t *id);
 
 /* The state pointer of the actor whose task is calling, or NULL outside an
  * actor task (a plain task spawned by an actor task is not one: it may run
- * in parallel with the actor).
- * Thread-safety: any thread (meaningful only inside an actor task). */
+ * in parallel with the actor). Any thread (meaningful only inside an actor
+ * task). */
 CREW_API void *crew_actor_state(void);
 
 /* The actor whose task is calling, or NULL outside an actor task. Valid
- * while the calling task runs.
- * Thread-safety: any thread. */
+ * while the calling task runs. Any thread. */
 CREW_API crew_actor_t *crew_actor_self(void);
 
 /* End the calling task's actor gracefully (Ray's exit_actor): tasks already
@@ -557,6 +704,7 @@ CREW_API crew_actor_t *crew_actor_self(void);
  * CREW_ACTOR_EXITED) and its destructor runs. The calling task itself goes
  * on normally. No effect if the actor is already EXITING or DEAD.
  * Thread-safety: only from inside an actor task.
+ * Ownership: none; the handle stays with whoever holds it.
  * Returns: 0.
  * Errors: CREW_ENOTINTASK (not inside an actor task). */
 CREW_API int crew_actor_exit(void);
@@ -569,13 +717,18 @@ CREW_API int crew_actor_exit(void);
  * cause CREW_CAUSE_ACTOR: requested, so it ends CREW_TASK_CANCELLED (one
  * the actor had taken but not yet started is removed, also CANCELLED).
  * Every later submission fails with CREW_EACTORDEAD. The destructor runs
- * when the running task has returned, or in this call if none runs.
+ * in this call if the actor was idle (no task queued or running);
+ * otherwise on a worker, once the actor's runner has finished (after the
+ * running task, if any, returned).
  * Idempotent: killing a DEAD actor changes nothing (the first cause wins);
  * killing an EXITING one drops what it still had queued.
  * Thread-safety: any thread, any task. An actor task may kill its own
  *   actor: it is then the running task and sees crew_cancelled().
+ * Ownership: the handle stays the caller's (crew_actor_destroy() is still
+ *   due); reason is copied. Cleanups of the dropped tasks run in this call,
+ *   on the calling thread.
  * Returns: 0.
- * Errors: CREW_EINVAL (a NULL or destroyed). */
+ * Errors: CREW_EINVAL (a NULL or freed, see crew_actor_destroy()). */
 CREW_API int crew_actor_kill(crew_actor_t *a, int code, const char *reason);
 
 /* Wait until the actor is finished: DEAD, no task of it running, and its
@@ -583,17 +736,20 @@ CREW_API int crew_actor_kill(crew_actor_t *a, int code, const char *reason);
  * destroy it or shut down first). From inside a task the wait helps, as
  * crew_wait() does. timeout_ns as for crew_wait().
  * Thread-safety: any thread; not from a task of `a` itself.
+ * Ownership: none.
  * Returns: 0.
- * Errors: CREW_EINVAL (a NULL or destroyed, timeout invalid),
- *   CREW_ETIMEDOUT, CREW_ECANCELED (the calling task was cancelled while it
- *   waited), CREW_EDEADLK (called from a task of `a`). */
+ * Errors: CREW_EINVAL (a NULL or freed, see crew_actor_destroy(); timeout
+ *   invalid), CREW_ETIMEDOUT, CREW_ECANCELED (only inside a task: the
+ *   calling task was cancelled while it waited), CREW_EDEADLK (called from
+ *   a task of `a`). */
 CREW_API int crew_actor_wait(crew_actor_t *a, int64_t timeout_ns);
 
 /* Snapshot of an actor. The counts are exact while the actor is at rest (no
- * task of it running, no kill in progress), when submitted == queued +
- * done + failed + cancelled + dead; while it runs each is a recent value. */
+ * task of it running, no kill or shutdown in progress), when submitted ==
+ * queued + done + failed + cancelled + dead; while it runs each is a recent
+ * value. */
 typedef struct crew_actor_info {
-    crew_actor_status_t status;
+    crew_actor_status_t status;   /* ALIVE, EXITING or DEAD */
     crew_actor_cause_t cause;     /* why EXITING or DEAD; NONE while ALIVE */
     int code;                     /* crew_actor_kill()'s code, else 0 */
     char reason[CREW_REASON_MAX]; /* crew_actor_kill()'s reason, else "" */
@@ -602,27 +758,33 @@ typedef struct crew_actor_info {
     uint64_t submitted;           /* tasks accepted (born cancelled too) */
     uint64_t queued;              /* waiting in the mailbox */
     uint64_t done, failed;        /* ran and returned 0 / non-zero */
-    uint64_t cancelled;           /* ended CANCELLED: removed before they
-                                     ran, or cancelled while running */
+    uint64_t cancelled;           /* ended CANCELLED: born so, removed
+                                     before they ran, or cancelled while
+                                     running */
     uint64_t dead;                /* ended CREW_TASK_ACTOR_DEAD */
     uint64_t refused;             /* submissions refused: CREW_EACTORDEAD */
 } crew_actor_info_t;
 
 /* Fill *info. Costs O(queued): it walks the mailbox under the actor's lock.
  * Thread-safety: any thread.
- * Returns: 0.
- * Errors: CREW_EINVAL (a or info NULL, a destroyed). */
+ * Ownership: none.
+ * Returns: 0, with *info filled.
+ * Errors: CREW_EINVAL (a or info NULL, a freed: see crew_actor_destroy()). */
 CREW_API int crew_actor_info(crew_actor_t *a, crew_actor_info_t *info);
 
 /* Give up the handle. An actor still ALIVE ends as after crew_actor_exit():
  * its queued tasks still run, then it is DEAD and its destructor runs (at
  * once, in this call, if nothing is queued or running). The memory goes
- * when the actor is finished. Never blocks.
+ * when the actor is finished. Never blocks (but may run the destructor).
  * Thread-safety: any thread, any task; once per actor, and no other call on
  *   `a` may run concurrently or follow, except from the actor's own tasks
  *   still running or queued (for them crew_actor_state() and
  *   crew_actor_self() keep working, and submitting to the actor fails with
  *   CREW_EACTORDEAD).
+ * Ownership: the handle is given up; `state` stays the actor's until its
+ *   destructor. The CREW_EINVAL other calls give for a destroyed actor is a
+ *   best effort: they detect it only once its memory is freed (and not yet
+ *   reused); until then they act on the actor as before.
  * Returns: 0.
  * Errors: CREW_EINVAL (a NULL, or already destroyed when detectable). */
 CREW_API int crew_actor_destroy(crew_actor_t *a);
