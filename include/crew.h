@@ -178,13 +178,15 @@ typedef enum crew_shutdown_mode {
  * their mailboxes to the end, a cancel removes their queued tasks; either
  * way every actor is then DEAD (cause CREW_ACTOR_SHUTDOWN) and its
  * destructor has run when this returns.
- * In CREW_CANCEL mode queued tasks are removed as workers reach them (they
- * never run); when this returns every task is terminal, every queue slot
+ * In CREW_CANCEL mode every queued task is removed at once, in this call,
+ * whether or not a worker is free (they never run; their cleanups run on
+ * this thread); when this returns every task is terminal, every queue slot
  * has been reclaimed, and crew_stats() is exact.
  * Thread-safety: any thread except a worker thread of this executor.
  * Ownership: ex stays the caller's (crew_destroy() frees it). Cleanups of
- *   removed tasks run on the workers; actor destructors run on the workers
- *   or in this call. Joinable tasks keep their records (crew_wait(),
+ *   tasks removed by a CREW_CANCEL call run in this call (or on a worker
+ *   that got there first); actor destructors run on the workers or in this
+ *   call. Joinable tasks keep their records (crew_wait(),
  *   crew_inspect() still work) until released, joined or crew_destroy().
  * Returns: 0.
  * Errors: CREW_EINVAL (ex NULL or mode unknown), CREW_EDEADLK (called on a
@@ -196,17 +198,19 @@ CREW_API int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode);
 /* Shut down (CREW_DRAIN if not done yet), join the workers, free everything,
  * and set *exp to NULL so later calls through that variable fail with
  * CREW_EINVAL. Records of joinable tasks never released are freed here.
- * Groups must have been destroyed first. Actors need not be: the shutdown
- * ends them (DEAD, cause CREW_ACTOR_SHUTDOWN, destructors run) and handles
- * not yet given to crew_actor_destroy() are freed here.
+ * Groups and actors need not be destroyed first: once the shutdown has
+ * ended every task (and every actor: DEAD, cause CREW_ACTOR_SHUTDOWN,
+ * destructors run), group and actor handles not yet destroyed are freed
+ * here, as by crew_group_destroy() and crew_actor_destroy().
  * Thread-safety: any thread except a worker thread of this executor; no
  *   other call on this executor may run concurrently or after.
- * Ownership: frees the executor and all it still owns (task records, actor
- *   structures); its task IDs and actor handles are invalid afterwards.
+ * Ownership: frees the executor and all it still owns (task records, group
+ *   and actor structures); its task IDs, group and actor handles are
+ *   invalid afterwards.
  * Returns: 0, with *exp NULL.
  * Errors: CREW_EINVAL (exp or *exp NULL), CREW_EDEADLK (called on a worker
- *   thread of this executor), CREW_EBUSY (a group of this executor is still
- *   alive). On error nothing was done, not even the shutdown. */
+ *   thread of this executor). On error nothing was done, not even the
+ *   shutdown. */
 CREW_API int crew_destroy(crew_t **exp);
 
 /* Number of worker threads; 0 for NULL. Any thread. */
@@ -216,15 +220,30 @@ CREW_API unsigned crew_workers(const crew_t *ex);
 /* Submitting                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* Isolated submission (desc->flags): the task is NOT a child of the
+ * submitting task, and with desc->group NULL it belongs to no group (not
+ * the submitter's). Cancelling the submitter, or the submitter's group,
+ * does not reach it; only its own group (if named), a cancel of its own ID
+ * and a CREW_CANCEL shutdown do. Use it when a task hands work to an
+ * independent part of the program (a long-lived service group, a cache
+ * refill shared by many requests) that must survive the hand-over's
+ * cancellation, as oneTBB's isolated contexts and Go's
+ * context.WithoutCancel do. Without it, a task's submissions are its
+ * children and die with it, which is the right default for fork-join. */
+#define CREW_TASK_ISOLATED 0x1u
+
 /* Everything about a task besides its body. Zero-initialise, then set. */
 typedef struct crew_task_desc {
     crew_fn fn;              /* required */
     void *arg;               /* passed to fn and cleanup */
     crew_cleanup_fn cleanup; /* optional; see crew_cleanup_fn */
-    crew_group_t *group;     /* optional; NULL: the spawning task's group */
+    crew_group_t *group;     /* optional; NULL: the spawning task's group
+                                (none with CREW_TASK_ISOLATED) */
+    unsigned flags;          /* CREW_TASK_* (0: a child of the submitter) */
 } crew_task_desc_t;
 
-/* Submit a task. From inside a task of `ex` this is a spawn: the new task is
+/* Submit a task. From inside a task of `ex` this is a spawn (unless desc
+ * has CREW_TASK_ISOLATED): the new task is
  * a child of the calling task (cancelling the caller cancels it), joins the
  * caller's group unless desc->group says otherwise, and goes to the calling
  * worker's deque. From any other thread it goes to the injection queue and
@@ -311,6 +330,28 @@ CREW_API int crew_worker_index(void);
 /* Waiting, cancelling, inspecting                                          */
 /* ------------------------------------------------------------------------ */
 
+/* Whose outcome a wait reports. Every wait (crew_wait, crew_join,
+ * crew_cancel_wait, crew_group_wait, crew_group_join, crew_actor_wait)
+ * reports the target's outcome in *status (tasks, groups) and the waiter's
+ * own in the return value: CREW_ECANCELED means "the calling task was
+ * cancelled", never "the target was cancelled" (that is *status ==
+ * CREW_TASK_CANCELLED with a return of 0). The waits that may give up early
+ * (crew_wait, crew_cancel_wait, crew_group_wait, crew_actor_wait) return
+ * CREW_ECANCELED as soon as the caller is cancelled, with *status not set;
+ * the joins (crew_join, crew_group_join) always wait for the target to be
+ * terminal first and then return CREW_ECANCELED with *status set. */
+
+/* The status of task `id` now, without waiting and without running anything
+ * (crew_wait() with a timeout of 0 may run other tasks first when called
+ * from a task). A task being removed shows as CREW_TASK_QUEUED until it is
+ * CANCELLED, as in crew_inspect().
+ * Thread-safety: any thread.
+ * Ownership: does not release the task.
+ * Returns: 0 with *status set (live or terminal).
+ * Errors: CREW_EINVAL (ex or status NULL), CREW_ENOTASK (unknown, detached
+ *   or released ID). */
+CREW_API int crew_status(crew_t *ex, crew_id_t id, crew_status_t *status);
+
 /* Wait until task `id` is terminal, then store its status in *status.
  * From inside a task the wait helps: the worker runs other tasks meanwhile,
  * so nested fork-join never deadlocks. If the calling task is cancelled
@@ -366,8 +407,11 @@ CREW_API int crew_release(crew_t *ex, crew_id_t id);
  * Running: requested -> CREW_REQUESTED. Every crew_cancelled() the body makes
  *   after this returned is true, and its terminal status is CANCELLED.
  * Terminal (or already being removed) -> CREW_TOO_LATE.
- * Its descendants are cancelled too: queued ones never start, running ones
- *   see the request.
+ * Its descendants are cancelled too: running ones see the request; queued
+ *   ones are removed before this returns (CANCELLED, cleanups run on this
+ *   thread), except children the task spawns concurrently with this call,
+ *   which are removed at the latest when the task itself ends; none of
+ *   them ever starts.
  * Thread-safety: any thread, any task, the task itself.
  * Ownership: does not release the task; reason is copied. A removed task's
  *   cleanup runs in this call, on the calling thread.
@@ -378,6 +422,10 @@ CREW_API int crew_release(crew_t *ex, crew_id_t id);
  *   could not grow; nothing changed). */
 CREW_API int crew_cancel(crew_t *ex, crew_id_t id, int code,
                          const char *reason);
+
+/* crew_cancel() with code 0 and no reason: the common case.
+ * Thread-safety, Ownership, Returns, Errors: as crew_cancel(). */
+CREW_API int crew_cancel_id(crew_t *ex, crew_id_t id);
 
 /* Synchronous cancellation: crew_cancel() with code 0 and no reason, then
  * wait (as crew_wait()) for the terminal state. *status is DONE or FAILED
@@ -390,9 +438,9 @@ CREW_API int crew_cancel(crew_t *ex, crew_id_t id, int code,
  * Returns: 0 with *status terminal.
  * Errors: with nothing changed: CREW_EINVAL (ex or status NULL, bad
  *   timeout), CREW_ENOTASK (unknown, detached or released ID), CREW_ENOMEM
- *   (as crew_cancel()). After the cancel: CREW_ETIMEDOUT, CREW_ECANCELED
- *   (as crew_wait()), CREW_EDEADLK (the task named itself: it is now
- *   cancelled, CREW_REQUESTED, but cannot wait for itself). */
+ *   (as crew_cancel()), CREW_EDEADLK (the calling task named itself: it is
+ *   not cancelled; use crew_cancel() to cancel yourself). After the
+ *   cancel: CREW_ETIMEDOUT, CREW_ECANCELED (as crew_wait()). */
 CREW_API int crew_cancel_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns,
                               crew_status_t *status);
 
@@ -466,10 +514,12 @@ CREW_API int crew_group_create(crew_t *ex, crew_group_t *parent,
  * too). *status: FAILED if any member FAILED (see crew_group_info() for
  * the first); otherwise the status of the first member that ended neither
  * DONE nor FAILED (CANCELLED, or CREW_TASK_ACTOR_DEAD for an actor task
- * dropped by a kill); otherwise CANCELLED if this group itself was
- * cancelled (a cancelled enclosing group alone does not count); otherwise
- * DONE. These
- * outcomes are kept for the group's life: later waits report them too.
+ * dropped by a kill); otherwise CANCELLED if this group is cancelled,
+ * directly or through an enclosing group (the rule crew_group_info()'s
+ * is_cancelled follows: a cancelled group waits CANCELLED however it was
+ * cancelled, even if every member finished DONE first); otherwise DONE.
+ * These outcomes are kept for the group's life: later waits report them
+ * too.
  * The group stays usable (more tasks may be added and waited for).
  * Members of a nested group belong to that group only: wait for each group.
  * Thread-safety: any thread; from inside a task it helps as crew_wait()
@@ -484,17 +534,39 @@ CREW_API int crew_group_create(crew_t *ex, crew_group_t *parent,
 CREW_API int crew_group_wait(crew_group_t *g, int64_t timeout_ns,
                              crew_status_t *status);
 
-/* Cancel every member, present and future, and every nested group. Queued
- * members never start; running ones see the request. Idempotent; the first
- * reason wins. Unlike crew_cancel() of one queued task, queued members are
- * removed as workers reach them, not before this returns (there is no
- * member list to walk); none of them runs, and crew_group_wait() returns
- * once they are gone. The group's ID stays in the cancellation set, since
+/* The structured join of a group (CPython's TaskGroup exit, Trio's nursery,
+ * oneTBB's task_group::wait): wait until the group has no live member,
+ * without limit and even if the calling task is cancelled meanwhile, so
+ * the caller never returns while a member still runs on memory it lends
+ * (its stack frame). *status as crew_group_wait(). The caller's own
+ * cancellation is reported afterwards as CREW_ECANCELED, with *status set.
+ * A cancelled caller's group is usually cancelled through it (members are
+ * its children, or the group encloses it), so the join does not wait for
+ * work nobody wants: queued members are already removed.
+ * Thread-safety: any thread; from inside a task it helps as crew_wait().
+ *   A member joining its own group waits for itself forever: don't.
+ * Ownership: none.
+ * Returns: 0, with *status set.
+ * Errors: CREW_EINVAL (g or status NULL), CREW_ECANCELED (the calling task
+ *   was cancelled, before or during the join; *status is set and every
+ *   member is terminal, as for 0). */
+CREW_API int crew_group_join(crew_group_t *g, crew_status_t *status);
+
+/* Cancel every member, present and future, and every nested group. Every
+ * queued member (and queued descendant of a member) is removed before this
+ * returns, as crew_cancel() removes one queued task: CANCELLED, cleanup
+ * run (on this thread), waiters woken, counted as removed; it never runs,
+ * whether or not a worker is free. Running members see the request. So a
+ * crew_group_wait() after this returns as soon as the running members
+ * end. Cost: proportional to the executor's task records (its peak number
+ * of live tasks), not to its history. Idempotent; the first reason wins.
+ * The group's ID stays in the cancellation set, since
  * it keeps cancelling future members, until the group's memory goes:
  * after crew_group_destroy(), once no task record refers to it.
  * Thread-safety: any thread, any task (including members).
  * Ownership: none; code and reason (copied, up to CREW_REASON_MAX-1 bytes)
- *   are what crew_inspect() reports for members cancelled this way.
+ *   are what crew_inspect() reports for members cancelled this way. The
+ *   cleanups of removed members run in this call.
  * Returns: 0, also if the group was already cancelled.
  * Errors: CREW_EINVAL (g NULL or destroyed, as far as detectable),
  *   CREW_ENOMEM (the set could not grow; nothing changed).

@@ -134,7 +134,7 @@ static double ba_once(crew_t *ex, unsigned producers, long n, int use_actors,
         goto out;
     t0 = ba_now();
     for (unsigned p = 0; p < producers; p++) {
-        crew_task_desc_t d = {ba_produce, &prod[p], NULL, g};
+        crew_task_desc_t d = {ba_produce, &prod[p], NULL, g, 0};
         prod[p].run = &r;
         prod[p].first = (long)p * r.per_producer;
         if ((rc = crew_submit_ex(ex, &d, NULL)) != 0)

@@ -261,7 +261,7 @@ static void runner_publish(struct crew *ex, struct crew_actor *a,
                            crew__task_t *r, bool inject)
 {
     crew__worker_t *w = crew__self_worker(ex);
-    crew_task_desc_t d = {runner_main, a, runner_cleanup, NULL};
+    crew_task_desc_t d = {runner_main, a, runner_cleanup, NULL, 0};
     crew__cause_t born;
     /* No parent even from inside a task: cancelling the submitter must not
      * remove the runner, and successors must not chain. */
@@ -474,7 +474,7 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc,
      * message, and every cancellation check would walk that chain. It does
      * join the caller's group, the scope for cancelling actor work. */
     d = *desc;
-    if (!d.group && caller)
+    if (!d.group && caller && !(d.flags & CREW_TASK_ISOLATED))
         d.group = caller->group;
     t = crew__task_new(ex, w);
     if (!t)
@@ -530,7 +530,7 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc,
 
 int crew_actor_submit(crew_actor_t *a, crew_fn fn, void *arg, crew_id_t *id)
 {
-    crew_task_desc_t d = {fn, arg, NULL, NULL};
+    crew_task_desc_t d = {fn, arg, NULL, NULL, 0};
     return crew_actor_submit_ex(a, &d, id);
 }
 

@@ -82,6 +82,8 @@ struct crew {
     _Atomic uint32_t quiesce_waiters;
     _Atomic uint64_t group_seq;   /* group.c */
     _Atomic uint32_t live_groups; /* group handles not destroyed */
+    pthread_mutex_t groups_mu;    /* guards `groups` (group.c) */
+    struct crew_group *groups;    /* handles not destroyed */
     crew__ledger_t books;      /* for non-worker threads */
     crew__counters_t shared;   /* for non-worker threads */
     pthread_mutex_t actors_mu; /* guards `actors` (actor.c) */

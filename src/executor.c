@@ -7,8 +7,10 @@
  *     refused from now (tasks may still spawn: they are part of the work).
  *  2. In CANCEL mode a scope is counted before the mode is visible, so
  *     every check and every pop sees the executor-wide cancellation:
- *     queued tasks are removed when popped, running ones see
- *     crew_cancelled() == true, children are born cancelled.
+ *     running ones see crew_cancelled() == true, children are born
+ *     cancelled, and (2b) a sweep removes every queued task at once
+ *     (harness.c), whether or not a worker is free to pop it; the deque
+ *     slots left behind are tombstones the workers discard.
  *  3. Wake every worker (park notify_all) so the queues drain.
  *  4. Wait until the ledger shows no live task and every queue slot
  *     consumed (stats.c): workers bump `quiesce` each time they go idle
@@ -98,6 +100,7 @@ int crew_create(crew_t **out, const crew_options_t *opts)
     ex->spin = o.spin ? o.spin : CREW_SPIN_DEFAULT;
     ex->flags = o.flags;
     crew__actors_init(ex);
+    crew__groups_init(ex);
     crew__inject_init(&ex->inject);
     crew__park_init(&ex->park);
     ex->workers = crew__calloc(n, sizeof *ex->workers);
@@ -152,6 +155,7 @@ int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode)
             atomic_store_explicit(&ex->mode, CREW__MODE_CANCEL, memory_order_seq_cst);
         }
         crew__cset_unlock(&ex->cset);
+        crew__sweep(ex); /* step 2b: queued tasks are CANCELLED now */
     } else if (cur == CREW__MODE_RUNNING) {
         int expect = CREW__MODE_RUNNING;
         /* seq_cst: step 1; submitters read mode with acquire. */
@@ -171,14 +175,13 @@ int crew_destroy(crew_t **exp)
     ex = *exp;
     if (crew__self_worker(ex))
         return CREW_EDEADLK;
-    /* Live actors are not an error: the shutdown below ends them and
-     * free_executor frees their structures (actor.c). */
-    /* acquire: pairs with crew_group_destroy's handle count (same caller). */
-    if (atomic_load_explicit(&ex->live_groups, memory_order_acquire) != 0)
-        return CREW_EBUSY;
+    /* Live groups and actors are not an error: the shutdown below ends
+     * their tasks, then their handles are freed (groups here, actors in
+     * free_executor). */
     crew_shutdown(ex, crew__mode(ex) == CREW__MODE_CANCEL ? CREW_CANCEL : CREW_DRAIN);
     crew__workers_stop(ex); /* step 5 */
     crew__drop_group_refs(ex);
+    crew__groups_fini(ex);
     /* relaxed: the workers are stopped. */
     if (atomic_load_explicit(&ex->mode, memory_order_relaxed) == CREW__MODE_CANCEL)
         crew__scope_drop(ex);

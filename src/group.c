@@ -206,8 +206,41 @@ int crew_group_create(crew_t *ex, crew_group_t *parent, unsigned flags, crew_gro
         atomic_fetch_add_explicit(&parent->nested, 1, memory_order_relaxed);
     }
     atomic_fetch_add_explicit(&ex->live_groups, 1, memory_order_relaxed);
+    pthread_mutex_lock(&ex->groups_mu);
+    g->hnext = ex->groups;
+    if (g->hnext)
+        g->hnext->hprev = g;
+    ex->groups = g;
+    pthread_mutex_unlock(&ex->groups_mu);
     *out = g;
     return 0;
+}
+
+void crew__groups_init(struct crew *ex)
+{
+    pthread_mutex_init(&ex->groups_mu, NULL);
+    ex->groups = NULL;
+}
+
+void crew__groups_fini(struct crew *ex)
+{
+    crew_group_t *g, *next;
+    /* Single-threaded: the workers are stopped, no task is live. Pin every
+     * handle first, so dropping one handle (which may free its group and
+     * unref its parent) never frees a group we have yet to visit. */
+    for (g = ex->groups; g; g = g->hnext)
+        crew__group_ref(g);
+    for (g = ex->groups; g; g = g->hnext) {
+        g->magic = 0;
+        crew__group_unref(g); /* the handle's reference */
+    }
+    for (g = ex->groups; g; g = next) {
+        next = g->hnext; /* alive: its pin is still held */
+        crew__group_unref(g);
+    }
+    ex->groups = NULL;
+    atomic_store_explicit(&ex->live_groups, 0, memory_order_relaxed);
+    pthread_mutex_destroy(&ex->groups_mu);
 }
 
 crew_id_t crew_group_id(const crew_group_t *g)
@@ -224,6 +257,14 @@ int crew_group_destroy(crew_group_t *g)
         atomic_load_explicit(&g->nested, memory_order_acquire) != 0)
         return CREW_EBUSY;
     g->magic = 0;
+    pthread_mutex_lock(&g->ex->groups_mu);
+    if (g->hprev)
+        g->hprev->hnext = g->hnext;
+    else
+        g->ex->groups = g->hnext;
+    if (g->hnext)
+        g->hnext->hprev = g->hprev;
+    pthread_mutex_unlock(&g->ex->groups_mu);
     /* nested and live_groups count handles: the memory may live on a
      * little longer, held by records that still point at the group. */
     if (g->parent) /* relaxed: counts checked by destroy calls */

@@ -19,6 +19,7 @@ struct crew_group {
     struct crew *ex;
     crew_id_t id;
     struct crew_group *parent;
+    struct crew_group *hprev, *hnext; /* ex->groups, under ex->groups_mu */
     CREW_ALIGNED _Atomic uint32_t pending; /* live members; futex word */
     _Atomic uint32_t waiters;
     _Atomic int32_t refs; /* handle + (pending > 0) + nested + cross refs */
@@ -63,6 +64,12 @@ bool crew__group_chain_cancelled(struct crew_group *g, int *code, const char **r
  * counted). Idempotent. 0 or CREW_ENOMEM. */
 int crew__group_mark_cancelled_locked(struct crew *ex, struct crew_group *g, int code,
                                       const char *reason);
+/* The executor's group handles: init in crew_create; fini in crew_destroy
+ * once the workers are stopped and the records' references dropped: every
+ * handle not yet destroyed is destroyed (memory freed). */
+void crew__groups_init(struct crew *ex);
+void crew__groups_fini(struct crew *ex);
+
 /* Waiting: begin counts a waiter (step 1), empty reads pending, end
  * uncounts; the status a completed wait reports. */
 void crew__group_wait_begin(struct crew_group *g);

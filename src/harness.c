@@ -84,7 +84,7 @@ void crew__task_free(struct crew *ex, crew__task_t *t)
     crew__pool_cache_t *cache = crew__cache_of(crew__self_worker(ex));
     bool kids_settled = false; /* true when we got here as the last child */
     for (;;) {
-        uint32_t pending = t->spawned - t->joined_self;
+        uint32_t pending = crew__rec_children_unjoined(t);
         crew__task_t *parent = t->parent;
         if (pending && !kids_settled) {
             /* acq_rel: pairs with the children's fetch_add below. */
@@ -104,7 +104,7 @@ void crew__task_free(struct crew *ex, crew__task_t *t)
         if (!parent)
             return;
         if (crew__tls_task == parent) {
-            parent->joined_self++; /* we are the parent's own thread */
+            crew__rec_child_joined(parent); /* we are the parent's own thread */
             return;
         }
         /* acq_rel: pairs with the parent's fetch_sub above. */
@@ -152,9 +152,46 @@ int crew__group_cancel(struct crew *ex, struct crew_group *g, int code, const ch
     crew__cset_lock(&ex->cset);
     rc = crew__group_mark_cancelled_locked(ex, g, code, reason);
     crew__cset_unlock(&ex->cset);
+    if (rc == 0)
+        crew__sweep(ex);
     /* Helping waiters that are members (or descendants) must re-check. */
     crew__park_notify_all(&ex->park);
     return rc;
+}
+
+struct sweep {
+    struct crew *ex;
+    uint64_t removed;
+};
+
+static bool sweep_one(crew__task_t *t, void *ctx)
+{
+    struct sweep *sw = ctx;
+    crew__cause_t why;
+    if (!crew__word_queued(crew__rec_peek(t)))
+        return true;
+    if (!crew__rec_pin(t, true)) /* detached records are RELEASED */
+        return true;
+    /* The pin's acquire makes parent/group (published before QUEUED)
+     * readable; remove re-checks QUEUED under the set mutex. */
+    if (crew__word_queued(crew__rec_load(t)) && crew__inherited_cancel(sw->ex, t, &why))
+        sw->removed += crew__task_remove(sw->ex, t, CREW_TASK_CANCELLED, &why, false);
+    crew__task_put(sw->ex, t);
+    return true;
+}
+
+uint64_t crew__sweep(struct crew *ex)
+{
+    struct sweep sw = {ex, 0};
+    /* seq_cst fence: pairs with the fence in crew__submit_prepare between
+     * a record's publication and its born-cancelled check. Our caller made
+     * its cancellation visible before this point; without the pair, a
+     * concurrent submission could miss the cancellation while this walk
+     * misses the record, leaving a cancelled task QUEUED after the cancel
+     * returned. */
+    CREW_FENCE_SEQ_CST();
+    crew__pool_walk(&ex->pool, sweep_one, &sw);
+    return sw.removed;
 }
 
 /* After QUEUED -> REMOVING was won: run the cleanup, then make it terminal. */
@@ -261,8 +298,15 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *re
                  * entry and the scope are ours and stay, as if our CAS had
                  * set REQ). */
                 crew__cset_unlock(&ex->cset);
-                if (inserted) /* a helping waiter parked on the epoch re-checks */
+                if (inserted) {
+                    /* Its queued descendants go now (eager removal); ones
+                     * spawned concurrently with this call are caught when
+                     * it finishes (finish()). */
+                    if (crew__rec_has_live_children(t))
+                        crew__sweep(ex);
+                    /* a helping waiter parked on the epoch re-checks */
                     crew__park_notify_all(&ex->park);
+                }
                 return CREW_REQUESTED;
             }
             continue; /* left RUNNING: examine again */
@@ -309,9 +353,11 @@ static crew_status_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
     crew__cause_t why;
     crew_status_t ph;
     uint32_t s, n;
+    bool kids;
     if (t->cleanup)
         t->cleanup(t->arg);
     t->result = rc;
+    kids = crew__rec_has_live_children(t); /* exact: our own thread */
     if (crew__any_scope(ex) && crew__inherited_cancel(ex, t, &why)) {
         /* Cancelled through an ancestor, a group or shutdown: the cause
          * fields are written under the set mutex (see task.h). */
@@ -323,7 +369,7 @@ static crew_status_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
         t->flags |= TF_RAN_CANCELLED;
         if (!join_release)
             hold_group(t, s);
-        if (t->spawned != t->joined_self && !crew__word_req(s)) {
+        if (crew__rec_children_unjoined(t) && !crew__word_req(s)) {
             /* Children may still run and must keep seeing this
              * cancellation after its source is gone: count a scope until
              * this record is freed. (With REQ the record already counts
@@ -343,6 +389,13 @@ static crew_status_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
     ph = crew__status_of(n);
     if (crew__word_req(s))
         crew__cancel_forget(ex, id); /* step 4 */
+    if (ph == CREW_TASK_CANCELLED && kids)
+        /* Children it spawned while its cancel was under way may still be
+         * queued (the canceller's sweep can miss a spawn concurrent with
+         * it): they go now, before the task is seen terminal by a group
+         * wait (its member count drops below). The record stays allocated:
+         * live children keep it. */
+        crew__sweep(ex);
     if (g)
         group_member_ended(ex, g, id, rc, ph, false);
     if (crew__word_waiters(s))

@@ -46,7 +46,16 @@ bool crew__task_remove(struct crew *ex, crew__task_t *t, crew_status_t phase,
 int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *reason,
                       uint8_t cause);
 
-/* Cancel a group (idempotent): mark it, then wake helping waiters. 0 or
+/* Eager removal: remove every QUEUED record that is now cancelled through
+ * an ancestor, a group or a cancel shutdown (as a worker would when it
+ * popped it), before returning. Called by whoever just made such a source
+ * visible. Cost: one relaxed load per record slot (the peak number of
+ * records), plus a pin and a check per queued record. Returns how many it
+ * removed. */
+uint64_t crew__sweep(struct crew *ex);
+
+/* Cancel a group (idempotent): mark it, remove its queued members and
+ * their queued descendants (sweep), wake helping waiters. 0 or
  * CREW_ENOMEM. */
 int crew__group_cancel(struct crew *ex, struct crew_group *g, int code, const char *reason);
 

@@ -16,7 +16,7 @@
 
 int crew__desc_check(struct crew *ex, const crew_task_desc_t *d)
 {
-    if (!d || !d->fn)
+    if (!d || !d->fn || (d->flags & ~CREW_TASK_ISOLATED))
         return CREW_EINVAL;
     if (d->group) {
         if (!crew__group_ok(d->group))
@@ -45,11 +45,12 @@ static inline void fill_task(crew__task_t *t, crew_fn fn, void *arg, crew_cleanu
     t->group = g;
     t->group_id = g ? g->id : 0;
     t->flags = 0;
-    t->spawned = 0;
-    t->joined_self = 0;
+    /* relaxed: not yet published. */
+    atomic_store_explicit(&t->spawned, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->joined_self, 0, memory_order_relaxed);
     t->owner = NULL;
     if (parent)
-        parent->spawned++;
+        crew__rec_child_born(parent);
 }
 
 bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t,
@@ -58,6 +59,7 @@ bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t,
                           crew__cause_t *born)
 {
     crew_group_t *g = d->group ? d->group : (parent ? parent->group : NULL);
+    /* The caller passes parent NULL for an isolated submission. */
     fill_task(t, d->fn, arg, d->cleanup, parent, g);
     if (owner) {
         t->flags |= TF_ACTOR;
@@ -71,6 +73,12 @@ bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t,
         crew__group_add(g, 1);
     CREW__BOOK(ex, w, created, 1);
     crew__rec_publish(t, joinable);
+    if (g || parent)
+        /* seq_cst fence: pairs with the fence in crew__sweep. Either the
+         * check below sees a group or parent cancellation made visible
+         * concurrently, or that canceller's sweep sees this record QUEUED
+         * and removes it: a cancelled scope never keeps a queued task. */
+        CREW_FENCE_SEQ_CST();
     if (CREW_UNLIKELY(crew__any_scope(ex))) {
         /* The parent's own request counts here too (its set entry), and
          * reaches the child as CREW_CAUSE_PARENT. */
@@ -106,6 +114,8 @@ int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
     parent = w ? crew__tls_task : NULL; /* a spawn from inside a task */
     if (!parent && crew__mode(ex) != CREW__MODE_RUNNING)
         return CREW_ESHUTDOWN;
+    if (desc->flags & CREW_TASK_ISOLATED)
+        parent = NULL; /* not a child; only desc->group */
     t = crew__task_new(ex, w);
     if (!t)
         return CREW_ENOMEM;
@@ -122,7 +132,7 @@ int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
 
 int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id)
 {
-    crew_task_desc_t d = {fn, arg, NULL, NULL};
+    crew_task_desc_t d = {fn, arg, NULL, NULL, 0};
     return crew_submit_ex(ex, &d, id);
 }
 
@@ -141,7 +151,7 @@ int crew_spawn(crew_fn fn, void *arg, crew_id_t *id)
         return CREW_EINVAL;
     ex = w->ex;
     if (CREW_UNLIKELY(parent->group || crew__any_scope(ex))) {
-        crew_task_desc_t d = {fn, arg, NULL, NULL};
+        crew_task_desc_t d = {fn, arg, NULL, NULL, 0};
         return crew_submit_ex(ex, &d, id);
     }
     t = crew__task_new(ex, w);
@@ -177,6 +187,8 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc, void *const *arg
     parent = w ? crew__tls_task : NULL; /* a spawn from inside a task */
     if (!parent && crew__mode(ex) != CREW__MODE_RUNNING)
         return CREW_ESHUTDOWN;
+    if (desc->flags & CREW_TASK_ISOLATED)
+        parent = NULL; /* not children; only desc->group */
     /* All or nothing: take every record first. */
     for (i = 0; i < n; i++) {
         t = crew__task_new(ex, w);

@@ -14,7 +14,9 @@ void crew__rec_dump(crew__task_t *t, FILE *out)
             " kids_done=%d parent=%#llx\n",
             (unsigned long long)atomic_load_explicit(&t->id, memory_order_relaxed),
             crew__phase(s), !!(s & T_REQ), !!(s & T_WAITERS), !!(s & T_RELEASED),
-            !!(s & T_INQUEUE), s >> T_REF_SHIFT, t->flags, t->spawned, t->joined_self,
+            !!(s & T_INQUEUE), s >> T_REF_SHIFT, t->flags,
+            atomic_load_explicit(&t->spawned, memory_order_relaxed),
+            atomic_load_explicit(&t->joined_self, memory_order_relaxed),
             (int)atomic_load_explicit(&t->kids_done, memory_order_relaxed),
             t->parent ? (unsigned long long)atomic_load_explicit(&t->parent->id,
                                                                  memory_order_relaxed)

@@ -50,8 +50,10 @@
  *    those.
  *  - result: written by the finisher before its terminal CAS (release); read
  *    after an acquire load that sees a terminal phase.
- *  - spawned, joined_self: only by the thread running this task's body;
- *    read by whoever frees the record (after the terminal CAS).
+ *  - spawned, joined_self: written only by the thread running this task's
+ *    body (relaxed single-writer atomics); read by whoever frees the record
+ *    (after the terminal CAS) and, as a hint, by a canceller deciding
+ *    whether the task has queued descendants to remove.
  *  - kids_done: atomic; children freed by other threads count here.
  *  - next: owned by whichever queue or free list holds the record.
  */
@@ -111,8 +113,8 @@ typedef struct crew__task {
     struct crew__task *parent;
     struct crew_group *group;
     struct crew__task *next;
-    uint32_t spawned;     /* children created by this task's body */
-    uint32_t joined_self; /* of those, freed by this task's own thread */
+    _Atomic uint32_t spawned;     /* children created by this task's body */
+    _Atomic uint32_t joined_self; /* of those, freed by this task's own thread */
     _Atomic int32_t kids_done; /* freed by other threads (harness.c) */
     int32_t result;
     int32_t cancel_code;
@@ -177,6 +179,13 @@ static inline crew_status_t crew__status_of(uint32_t s)
 static inline uint32_t crew__rec_load(crew__task_t *t)
 {
     return atomic_load_explicit(&t->state, memory_order_acquire);
+}
+
+/* relaxed: a hint (e.g. to skip records in a sweep); decisions are taken
+ * by a pin or a transition that re-reads the word. */
+static inline uint32_t crew__rec_peek(crew__task_t *t)
+{
+    return atomic_load_explicit(&t->state, memory_order_relaxed);
 }
 
 /* ---- birth and death --------------------------------------------------- */
@@ -393,6 +402,43 @@ static inline bool crew__rec_arm_waiters(crew__task_t *t, uint32_t *s)
         }
     }
     return false;
+}
+
+/* ---- children (not the state word; see "Which bit guards which field") -- */
+
+static inline void crew__rec_bump(_Atomic uint32_t *c)
+{
+    /* relaxed: single writer (the body's thread); readers want a recent
+     * value or read after the terminal CAS. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* The body of `parent` created a child / freed one of its children itself. */
+static inline void crew__rec_child_born(crew__task_t *parent) { crew__rec_bump(&parent->spawned); }
+static inline void crew__rec_child_joined(crew__task_t *parent)
+{
+    crew__rec_bump(&parent->joined_self);
+}
+
+/* Children not freed by the parent's own thread: the parent/child
+ * protocol's pending count (harness.c). Exact for the body's thread and
+ * for whoever frees the record. */
+static inline uint32_t crew__rec_children_unjoined(crew__task_t *t)
+{
+    /* relaxed: see above. */
+    return atomic_load_explicit(&t->spawned, memory_order_relaxed) -
+           atomic_load_explicit(&t->joined_self, memory_order_relaxed);
+}
+
+/* Children (and so possibly descendants) still alive: exact on the body's
+ * thread; from another thread a hint, exact for every child whose spawn
+ * happens before the call. */
+static inline bool crew__rec_has_live_children(crew__task_t *t)
+{
+    /* relaxed: kids_done only grows while the task lives. */
+    return (int32_t)(crew__rec_children_unjoined(t) -
+                     (uint32_t)atomic_load_explicit(&t->kids_done, memory_order_relaxed)) > 0;
 }
 
 /* One line describing the record, for crew__dump (task.c). */

@@ -106,6 +106,19 @@ int crew_join(crew_t *ex, crew_id_t id, crew_status_t *status)
     return (self && crew_cancelled()) ? CREW_ECANCELED : 0;
 }
 
+int crew_status(crew_t *ex, crew_id_t id, crew_status_t *status)
+{
+    crew__task_t *t;
+    if (!crew__valid(ex) || !status)
+        return CREW_EINVAL;
+    t = crew__task_get(ex, id, false);
+    if (!t)
+        return CREW_ENOTASK;
+    *status = crew__status_of(crew__rec_load(t));
+    crew__task_put(ex, t);
+    return 0;
+}
+
 int crew_release(crew_t *ex, crew_id_t id)
 {
     crew__task_t *t;
@@ -138,6 +151,11 @@ int crew_cancel(crew_t *ex, crew_id_t id, int code, const char *reason)
     return rc;
 }
 
+int crew_cancel_id(crew_t *ex, crew_id_t id)
+{
+    return crew_cancel(ex, id, 0, NULL);
+}
+
 int crew_cancel_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns, crew_status_t *status)
 {
     crew__task_t *t;
@@ -145,9 +163,13 @@ int crew_cancel_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns, crew_status_t
     int rc = wait_begin(ex, id, timeout_ns, status, &t, &deadline);
     if (rc != 0)
         return rc;
+    if (t == crew__tls_task) { /* an error changes nothing: check first */
+        crew__task_put(ex, t);
+        return CREW_EDEADLK;
+    }
     rc = crew__task_cancel(ex, t, 0, NULL, CREW_CAUSE_SELF);
     if (rc > 0) {
-        rc = t == crew__tls_task ? CREW_EDEADLK : wait_task(ex, t, deadline, true);
+        rc = wait_task(ex, t, deadline, true);
         if (rc == 0)
             *status = crew__status_of(crew__rec_load(t));
     }
@@ -234,6 +256,17 @@ int crew_group_wait(crew_group_t *g, int64_t timeout_ns, crew_status_t *status)
     if (rc == 0)
         *status = crew__group_outcome(g);
     return rc;
+}
+
+int crew_group_join(crew_group_t *g, crew_status_t *status)
+{
+    if (!crew__group_ok(g) || !status)
+        return CREW_EINVAL;
+    crew__group_wait_begin(g);
+    crew__wait_until(g->ex, group_done, g, -1, false); /* never gives up */
+    crew__group_wait_end(g);
+    *status = crew__group_outcome(g);
+    return (crew__tls_task && crew_cancelled()) ? CREW_ECANCELED : 0;
 }
 
 int crew_group_cancel(crew_group_t *g, int code, const char *reason)
