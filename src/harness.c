@@ -174,8 +174,16 @@ static bool sweep_one(crew__task_t *t, void *ctx)
         return true;
     /* The pin's acquire makes parent/group (published before QUEUED)
      * readable; remove re-checks QUEUED under the set mutex. */
-    if (crew__word_queued(crew__rec_load(t)) && crew__inherited_cancel(sw->ex, t, &why))
-        sw->removed += crew__task_remove(sw->ex, t, CREW_TASK_CANCELLED, &why, false);
+    if (crew__word_queued(crew__rec_load(t)) && crew__inherited_cancel(sw->ex, t, &why)) {
+        if (crew__task_remove(sw->ex, t, CREW_TASK_CANCELLED, &why, false))
+            sw->removed++;
+        else
+            /* Someone else (a popper, a canceller, its own submitter) won
+             * the removal and runs the cleanup: as crew__task_cancel does,
+             * return only once it is terminal. */
+            while (crew__word_removing(crew__rec_load(t)))
+                sched_yield();
+    }
     crew__task_put(sw->ex, t);
     return true;
 }
