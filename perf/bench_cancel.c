@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "peers.h"
 
@@ -216,6 +217,73 @@ static int cancel_queued(void *ex, long n, perf_out_t *out)
     return queued_round(ex, n, &out->seconds);
 }
 
+/* ---- cancel_group_queued ------------------------------------------------ */
+
+static void count_cleanup(void *p)
+{
+    atomic_fetch_add((atomic_long *)p, 1);
+}
+
+/* n members of one group queued behind blocked workers; time one
+ * crew_group_cancel(), which removes them all before it returns. */
+static int group_queued(void *exv, long n, perf_out_t *out)
+{
+    crew_t *ex = exv;
+    unsigned w = crew_workers(ex);
+    crew_group_t *g = NULL;
+    crew_id_t *bids = malloc((size_t)w * sizeof *bids);
+    void **args = malloc((size_t)n * sizeof *args);
+    atomic_long cleaned = 0;
+    crew_group_info_t gi;
+    crew_status_t st;
+    unsigned nb = 0;
+    int rc;
+    if (!bids || !args) {
+        free(bids);
+        free(args);
+        return perf_fail("out of memory");
+    }
+    for (long i = 0; i < n; i++)
+        args[i] = &cleaned;
+    if ((rc = crew_group_create(ex, NULL, 0, &g)) != 0)
+        return perf_fail("crew_group_create: %s", crew_err_name(rc));
+    atomic_store(&blockers_started, 0);
+    atomic_store(&blockers_release, 0);
+    for (; nb < w; nb++)
+        if ((rc = crew_submit(ex, blocker_task, NULL, &bids[nb])) != 0)
+            return perf_fail("crew_submit (blocker): %s", crew_err_name(rc));
+    while (atomic_load(&blockers_started) < w)
+        perf_sleep(10e-6);
+    {
+        crew_task_desc_t d = {noop_task, NULL, count_cleanup, g, 0};
+        if ((rc = crew_submit_batch(ex, &d, args, (size_t)n, NULL)) != 0)
+            return perf_fail("crew_submit_batch: %s", crew_err_name(rc));
+    }
+    double t0 = perf_now();
+    rc = crew_group_cancel(g, 0, "bench");
+    out->seconds = perf_now() - t0;
+    if (rc != 0)
+        return perf_fail("crew_group_cancel: %s", crew_err_name(rc));
+    /* Removed before the call returned, with the workers still blocked. */
+    if (atomic_load(&cleaned) != n)
+        perf_fail("%ld of %ld members cleaned up when crew_group_cancel returned",
+                  (long)atomic_load(&cleaned), n);
+    if ((rc = crew_group_wait(g, 0, &st)) != 0 || st != CREW_TASK_CANCELLED)
+        perf_fail("group wait after the cancel: %s, status %s", crew_err_name(rc),
+                  crew_status_name(st));
+    atomic_store(&blockers_release, 1);
+    for (unsigned i = 0; i < nb; i++)
+        perf_crew_join_done(ex, bids[i], "blocker");
+    memset(&gi, 0, sizeof gi);
+    crew_group_info(g, &gi);
+    if (gi.removed != (uint64_t)n)
+        perf_fail("group counted %llu removed of %ld", (unsigned long long)gi.removed, n);
+    crew_group_destroy(g);
+    free(bids);
+    free(args);
+    return 0;
+}
+
 /* ---- cancel_latency ---------------------------------------------------- */
 
 static atomic_int spinner_started;
@@ -296,6 +364,16 @@ static int latency_expect(long n, uint64_t *answer, uint64_t *tasks)
 }
 
 #define CREW_ONLY(fn) {[IMPL_CREW] = {fn, perf_crew_setup, perf_crew_teardown, NULL}}
+
+const perf_bench_t perf_bench_cancel_group_queued = {
+    .name = "cancel_group_queued",
+    .what = "crew_group_cancel() of a group with n queued members, all removed "
+            "before it returns (ns per member)",
+    .param = {1000000, 1000000},
+    .expect = zero_expect,
+    .flags = PERF_F_CANCEL,
+    .impl = CREW_ONLY(group_queued),
+};
 
 const perf_bench_t perf_bench_cancel_check_empty = {
     .name = "cancel_check_empty",

@@ -30,6 +30,7 @@ const perf_bench_t *const perf_benches[] = {
     &perf_bench_cancel_check_100k,
     &perf_bench_cancel_check_depth8,
     &perf_bench_cancel_queued,
+    &perf_bench_cancel_group_queued,
     &perf_bench_cancel_latency,
     &perf_bench_actor_one,
     &perf_bench_actor_1000,

@@ -85,7 +85,7 @@ extern const perf_bench_t perf_bench_fib, perf_bench_nqueens, perf_bench_uts,
     perf_bench_submit_single, perf_bench_submit_batch, perf_bench_matmul,
     perf_bench_idle, perf_bench_cancel_check_empty, perf_bench_cancel_check_1k,
     perf_bench_cancel_check_100k, perf_bench_cancel_check_depth8,
-    perf_bench_cancel_queued, perf_bench_cancel_latency, perf_bench_actor_one,
+    perf_bench_cancel_queued, perf_bench_cancel_group_queued, perf_bench_cancel_latency, perf_bench_actor_one,
     perf_bench_actor_1000, perf_bench_actor_mutex_one,
     perf_bench_actor_mutex_1000;
 
