@@ -30,11 +30,9 @@
  * at once. Dropping only the re-check's fence cannot fail on x86: prepare's
  * locked RMW already orders the loads after it.
  */
-#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "park.h"
 #include "unit.h"
