@@ -104,6 +104,14 @@ run park.pml BROKEN_SPIN_END_LATE safety reject
 run park.pml BROKEN_SPIN_END_LATE liveness reject
 run park.pml BROKEN_SPIN_FIRST  safety   reject
 
+run deque.pml -                  safety   pass
+run deque.pml STEALS=3           safety   pass
+run deque.pml "NT=1 STEALS=3"    safety   pass
+run deque.pml BROKEN_NO_FENCE    safety   reject
+run deque.pml BROKEN_NO_CAS      safety   reject
+run deque.pml BROKEN_STEAL_ORDER safety   reject
+run deque.pml BROKEN_PUSH_ORDER  safety   reject
+
 if [ $fails -ne 0 ]; then
   echo "check.sh: $fails of $n runs failed"
   exit 1
