@@ -7,9 +7,12 @@
  *  2. prepare: sleepers += 1 (seq_cst RMW), then key = epoch.
  *     Why: from here on any producer that publishes work and then reads
  *     `sleepers` sees us, so it will bump epoch.
- *  3. Re-scan every queue (and, for a helping waiter, its target's state and
- *     its own cancellation). If anything is found: done (sleepers -= 1) and
- *     go to 1. Why: work published before step 2 was not announced to us.
+ *  3. seq_cst fence, then re-scan every queue (and, for a helping waiter,
+ *     its target's state and its own cancellation). If anything is found:
+ *     done (sleepers -= 1) and go to 1. Why: work published before step 2
+ *     was not announced to us. The fence (worker.c any_work) is needed in
+ *     C11: step 2's RMW alone does not order the later loads (on x86 its
+ *     locked add happens to).
  *  4. sleep: futex_wait(epoch, key). The kernel returns at once if epoch is
  *     no longer key, so a notify between 2 and 4 is not lost.
  *  5. done: sleepers -= 1, go to 1.
