@@ -70,7 +70,9 @@ extern "C" {
     X(ENOTINTASK, -9, "call is only valid inside a task")                      \
     X(ETHREAD, -10, "could not create a worker thread")                        \
     X(EACTORDEAD, -11, "actor is dead: submission refused")                    \
-    X(EWRONGEXEC, -12, "object belongs to another executor")
+    X(EWRONGEXEC, -12, "object belongs to another executor")                  \
+    X(EFAILED, -13, "a child task failed")                                     \
+    X(ECHILDCANCELED, -14, "a child task was cancelled")
 
 typedef enum crew_errno {
 #define CREW__ERR_ENUM(name, val, msg) CREW_##name = (val),
@@ -275,8 +277,129 @@ CREW_API int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc,
  *   CREW_ENOMEM. */
 CREW_API int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id);
 
-/* Spawn from inside a task onto the current executor (the fork of
- * fork-join). Same as crew_submit(crew_current(), fn, arg, id), on a
+/* ------------------------------------------------------------------------ */
+/* Fork-join                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Structured fork-join, as OpenMP's task/taskwait, Cilk's spawn/sync or
+ * TBB's task_group run/wait: crew_fork() starts a child of the calling task,
+ * crew_sync() waits for every child forked since the last sync, and a task
+ * that returns without syncing is synced anyway before it is terminal. A
+ * child may therefore borrow anything in its parent's stack frame:
+ *
+ *     static int fib(void *p) {
+ *         fib_t *a = p, x = {a->n - 1}, y = {a->n - 2};
+ *         if (a->n < 2) { a->r = a->n; return 0; }
+ *         crew_fork(fib, &x);      // child: may run on another worker
+ *         fib(&y);                 // meanwhile, the other half here
+ *         crew_sync(NULL);         // both done
+ *         a->r = x.r + y.r;
+ *         return 0;
+ *     }
+ *
+ * A forked child is a frame on the worker's fork deque, not a task record:
+ * no allocation, no ID, no lock; the worker pushes and pops its own newest
+ * frames with plain loads and stores, and pays an atomic instruction only
+ * for frames it shared because an idle worker asked (a split deque, after
+ * Lace). A child that nobody stole runs at crew_sync() as a plain call.
+ *
+ * What a forked child is: a child of the forking task for cancellation
+ * (cancelling the parent, its group or a CREW_CANCEL shutdown reaches it:
+ * one that has not started never starts, a running one sees
+ * crew_cancelled() and ends CANCELLED); it runs exactly once or not at
+ * all; its outcome (DONE, FAILED with its return value, CANCELLED) is
+ * reported by crew_sync(). What it is not: it has no ID (crew_self() is 0
+ * inside it; nobody can wait for, inspect or cancel it by itself), no
+ * cleanup, and no group membership of its own: group statistics count the
+ * task that forked it, not its forks. Children that must be named, waited
+ * for one by one, cancelled individually or outlive their parent are
+ * spawned (crew_spawn, crew_submit_ex). Inside a forked child, crew_fork()
+ * and crew_spawn() work as in any task (the child of a fork that runs as a
+ * plain call spawns on behalf of the task that forked it).
+ *
+ * Depth-adaptive inlining: when the calling worker already holds
+ * CREW_FORK_INLINE_DEPTH (64) unsynced forks and no idle worker asks for
+ * work, crew_fork() runs the child at once as a plain call (libgomp's rule),
+ * so deep trees cost a call per node, not a queued task. This never
+ * changes outcomes or counts: the child is still a child, its outcome is
+ * reported by the next crew_sync(). */
+
+/* Fork fn(arg) as a child of the calling task (see above).
+ * Thread-safety: only from inside a task (or a forked child).
+ * Ownership: arg is borrowed by the child until the caller's next
+ *   crew_sync() (or its return): it may point into the caller's frame.
+ * Returns: 0. It cannot fail for want of memory: when the worker's fork
+ *   deque is full the child runs at once.
+ * Errors: CREW_ENOTINTASK (not inside a task), CREW_EINVAL (fn NULL). */
+CREW_API int crew_fork(crew_fn fn, void *arg);
+
+/* Bytes crew_fork_copy() can carry. */
+#define CREW_FORK_PAYLOAD_MAX 24
+
+/* crew_fork() with its argument copied into the frame: fn receives a
+ * pointer to a copy of the size bytes at payload (up to
+ * CREW_FORK_PAYLOAD_MAX, 8-byte aligned), so the caller need not keep a
+ * struct alive per child (forking in a loop over a local variable).
+ * Results go where pointers in the payload say.
+ * Thread-safety: as crew_fork().
+ * Ownership: payload is copied before this returns; the copy lives until
+ *   the child ends.
+ * Returns: 0.
+ * Errors: CREW_ENOTINTASK, CREW_EINVAL (fn NULL, size above
+ *   CREW_FORK_PAYLOAD_MAX, payload NULL with size > 0). */
+CREW_API int crew_fork_copy(crew_fn fn, const void *payload, size_t size);
+
+/* What crew_sync() reports about the children it joined. */
+typedef struct crew_sync_result {
+    crew_status_t status;  /* DONE if every child ended DONE, else the first
+                              non-DONE outcome in sync order */
+    uint32_t done, failed, cancelled; /* children that ended each way */
+    int first_failure;     /* return value of the first FAILED child, or 0 */
+} crew_sync_result_t;
+
+/* Wait for every child the calling task (or forked child) forked since its
+ * last crew_sync(): run the ones still on this worker as plain calls
+ * (newest first, the cheap order), wait for the stolen ones while running
+ * other work. It always waits for all of them, even if the caller is
+ * cancelled meanwhile (so they never outlive the frame they borrow), and
+ * then reports the caller's own cancellation apart, as crew_join() does.
+ * Thread-safety: only from inside a task or a forked child, for its own
+ *   children.
+ * Ownership: none; after it returns, the children's arguments are the
+ *   caller's again.
+ * Returns: 0, with *r (optional) describing the children.
+ * Errors: CREW_ENOTINTASK, CREW_ECANCELED (the caller was cancelled; every
+ *   child has ended and *r is set, as for 0). */
+CREW_API int crew_sync(crew_sync_result_t *r);
+
+/* crew_sync() for the common case: 0 when every child ended DONE and the
+ * caller was not cancelled, else an error to return from the task body so
+ * the failure propagates: CREW_ECANCELED (the caller was cancelled),
+ * CREW_EFAILED (a child failed), CREW_ECHILDCANCELED (a child was
+ * cancelled). Every child has ended in all cases.
+ *     if ((rc = crew_sync_ok()) != 0) return rc;
+ * Thread-safety, Ownership: as crew_sync().
+ * Returns: 0.
+ * Errors: as above, and CREW_ENOTINTASK. */
+CREW_API int crew_sync_ok(void);
+
+/* crew_join() from inside a task, without the executor argument, with the
+ * outcome folded into the return value: 0 when the child ended DONE,
+ * CREW_EFAILED / CREW_ECHILDCANCELED otherwise (*status, optional, tells
+ * exactly). Like crew_join() it waits even if the caller is cancelled and
+ * then returns CREW_ECANCELED. Joining spawned children newest first is the
+ * cheap order (the newest is still on this worker: it runs here as a call);
+ * crew_sync() picks that order itself.
+ * Thread-safety: only from inside a task; one join or release per ID.
+ * Ownership: releases id, as crew_join().
+ * Returns: 0.
+ * Errors: CREW_ENOTINTASK, CREW_EFAILED, CREW_ECHILDCANCELED, and those of
+ *   crew_join(). */
+CREW_API int crew_join_child(crew_id_t id, crew_status_t *status);
+
+/* Spawn from inside a task onto the current executor (a child with an ID:
+ * see crew_fork() for the cheaper anonymous kind). Same as
+ * crew_submit(crew_current(), fn, arg, id), on a
  * shorter path when neither a group nor a cancellation is involved.
  * Thread-safety: only from inside a task.
  * Ownership: as crew_submit_ex(): arg goes to the task; a non-NULL id makes

@@ -28,6 +28,7 @@
 #include "crew.h"
 #include "cset.h"
 #include "deque.h"
+#include "fdeque.h"
 #include "inject.h"
 #include "park.h"
 #include "platform.h"
@@ -38,8 +39,18 @@
 #define CREW__MAGIC 0x63726577u       /* "crew" */
 #define CREW__GROUP_MAGIC 0x67727075u /* "grpu" */
 
+/* Outcomes of the forks of the task (or fork child) running on a worker
+ * since its last crew_sync: what crew_sync reports. Owner-private. */
+typedef struct crew__forks {
+    uint32_t base;          /* its frames are [base, fd.head) */
+    uint32_t done, failed, cancelled;
+    crew_status_t first_bad; /* 0: none yet */
+    int first_failure;       /* the first FAILED child's return value */
+} crew__forks_t;
+
 typedef struct crew__worker {
     crew__deque_t dq; /* top and bottom on their own cache lines */
+    crew__fdeque_t fd; /* forked children's frames (fdeque.h) */
     /* Owner-private, hot. */
     CREW_ALIGNED struct crew *ex;
     unsigned index;
@@ -47,6 +58,10 @@ typedef struct crew__worker {
     crew__task_t *inbox; /* private FIFO overflow when the deque cannot grow */
     crew__task_t *inbox_tail;
     crew__cset_reader_t *reader; /* for lock-free lookups in the cancel set */
+    crew__forks_t *forks;     /* of the task or fork child running here (on
+                                 its runner's stack) */
+    bool in_frame;            /* a fork child runs inline: crew_self() is 0 */
+    crew__task_t *spare;      /* a record ready for a stolen frame */
     pthread_t thread;
     bool started;
     crew__ledger_t books;

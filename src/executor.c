@@ -58,6 +58,8 @@ static void free_executor(struct crew *ex)
             /* relaxed: single-threaded teardown. */
             if (atomic_load_explicit(&w->dq.ring, memory_order_relaxed))
                 crew__deque_destroy(&w->dq);
+            if (w->fd.dq)
+                crew__fdeque_destroy(&w->fd);
         }
     }
     crew__pool_destroy(&ex->pool);
@@ -120,6 +122,8 @@ int crew_create(crew_t **out, const crew_options_t *opts)
         w->index = i;
         w->rng = 0x9e3779b97f4a7c15ULL * (i + 1) ^ ex->pool.uid;
         rc = crew__deque_init(&w->dq);
+        if (rc == 0)
+            rc = crew__fdeque_init(&w->fd, CREW_FORK_FRAMES);
     }
     if (rc == 0)
         rc = crew__workers_start(ex);

@@ -31,6 +31,7 @@
 #include <sched.h>
 
 #include "fault.h"
+#include "fdeque.h"
 #include "group.h"
 #include "stats.h"
 
@@ -86,6 +87,7 @@ void crew__task_free(struct crew *ex, crew__task_t *t)
     for (;;) {
         uint32_t pending = crew__rec_children_unjoined(t);
         crew__task_t *parent = t->parent;
+        uint8_t flags = t->flags;
         if (pending && !kids_settled) {
             /* acq_rel: pairs with the children's fetch_add below. */
             int32_t old = atomic_fetch_sub_explicit(&t->kids_done, (int32_t)pending,
@@ -103,11 +105,12 @@ void crew__task_free(struct crew *ex, crew__task_t *t)
         crew__pool_recycle(&ex->pool, cache, t);
         if (!parent)
             return;
-        if (crew__tls_task == parent) {
+        if (crew__tls_task == parent && !(flags & TF_FRAME)) {
             crew__rec_child_joined(parent); /* we are the parent's own thread */
             return;
         }
-        /* acq_rel: pairs with the parent's fetch_sub above. */
+        /* acq_rel: pairs with the parent's fetch_sub above (and with the
+         * promotion's, for a stolen fork). */
         if (atomic_fetch_add_explicit(&parent->kids_done, 1, memory_order_acq_rel) != -1)
             return;
         t = parent;
@@ -202,6 +205,44 @@ uint64_t crew__sweep(struct crew *ex)
     return sw.removed;
 }
 
+/* A stolen fork reached its terminal status: tell its frame (the forking
+ * task waits for DONE in crew_sync), waking it if it may sleep. */
+static void frame_signal(struct crew *ex, crew__frame_t *f, crew_status_t st, int rc)
+{
+    f->status = (int32_t)st;
+    f->result = rc;
+    /* acq_rel: release publishes status (and the child's effects) to the
+     * owner's acquire load of DONE; acquire pairs with its WAITER CAS. */
+    if (atomic_exchange_explicit(&f->state, CREW__FRAME_DONE, memory_order_acq_rel) &
+        CREW__FRAME_WAITER)
+        crew__park_notify_all(&ex->park);
+}
+
+void crew__frame_promote(struct crew *ex, crew__worker_t *w, crew__task_t *t, crew__frame_t *f)
+{
+    crew__task_t *parent = f->parent;
+    t->fn = f->fn;
+    t->arg = f->arg; /* may point into the frame's payload: valid until DONE */
+    t->cleanup = NULL;
+    t->parent = parent;
+    t->group = NULL; /* reached through its parent's groups */
+    t->group_id = 0;
+    t->flags = TF_FRAME;
+    t->owner = f;
+    /* relaxed: not yet published. */
+    atomic_store_explicit(&t->spawned, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->joined_self, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->adopted, 0, memory_order_relaxed);
+    /* The parent's record must outlive this one (descendants walk the
+     * chain), but only the parent's thread writes `spawned`: count this
+     * child in `adopted` instead (the parent/child protocol adds it to the
+     * children to wait for). relaxed: the parent reads it only after it saw
+     * this frame DONE (acquire), which comes after this. */
+    atomic_fetch_add_explicit(&parent->adopted, 1, memory_order_relaxed);
+    CREW__BOOK(ex, w, created, 1);
+    crew__rec_publish(t, false);
+}
+
 /* After QUEUED -> REMOVING was won: run the cleanup, then make it terminal. */
 static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
 {
@@ -209,6 +250,7 @@ static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
     struct crew_group *g = t->group;
     /* relaxed: read while we still own the record (before its terminal CAS). */
     crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
+    crew__frame_t *frame = (t->flags & TF_FRAME) ? t->owner : NULL;
     uint32_t s, n;
     if (t->cleanup)
         t->cleanup(t->arg);
@@ -218,6 +260,8 @@ static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
     n = crew__rec_end_removed(t, &s, phase);
     if (g)
         group_member_ended(ex, g, id, 0, phase, true);
+    if (frame)
+        frame_signal(ex, frame, phase, 0);
     if (crew__word_waiters(s))
         crew__task_wake(ex, t);
     if (crew__freeable(n))
@@ -352,10 +396,11 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *re
 }
 
 /* The body returned rc: cleanup, then the terminal CAS (protocol step 3). */
-static crew_status_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t, int rc,
-                            bool join_release)
+crew_status_t crew__task_finish(struct crew *ex, crew__worker_t *w, crew__task_t *t, int rc,
+                                bool join_release)
 {
     struct crew_group *g = t->group;
+    crew__frame_t *frame = (t->flags & TF_FRAME) ? t->owner : NULL;
     /* relaxed: read while we own the record (before its terminal CAS). */
     crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
     crew__cause_t why;
@@ -406,6 +451,8 @@ static crew_status_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
         crew__sweep(ex);
     if (g)
         group_member_ended(ex, g, id, rc, ph, false);
+    if (frame)
+        frame_signal(ex, frame, ph, rc);
     if (crew__word_waiters(s))
         crew__task_wake(ex, t);
     if (crew__freeable(n))
@@ -420,56 +467,34 @@ static crew_status_t finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
         CREW__COUNT(ex, w, cancelled_running, 1);
         CREW__BOOK(ex, w, cancelled, 1);
     }
+    /* Counted last, after every use of the record (see stats.c). */
+    CREW__BOOK(ex, w, dequeued, 1);
     return ph;
 }
 
-/* run() result when the slot was already counted by crew__task_remove. */
-#define SLOT_CONSUMED ((crew_status_t)-1)
-
-static crew_status_t run(struct crew *ex, crew__worker_t *w, crew__task_t *t, bool join_release)
+bool crew__task_start(struct crew *ex, crew__worker_t *w, crew__task_t *t)
 {
-    crew__task_t *prev;
     uint32_t s = crew__rec_load(t); /* acquire: we read fn/arg next */
-    int rc;
     for (;;) {
-        crew__start_t r;
         if (!crew__word_queued(s)) {
             /* Removed while queued: this queue slot was the last pointer. */
             if (crew__rec_drop_queue(t))
                 crew__task_free(ex, t);
-            return 0;
+            CREW__BOOK(ex, w, dequeued, 1); /* after the last use of t */
+            return false;
         }
         if (CREW_UNLIKELY(crew__any_scope(ex))) {
             crew__cause_t why;
             if (crew__inherited_cancel(ex, t, &why)) {
-                /* We act as the canceller (step 1); we hold the queue slot. */
+                /* We act as the canceller (step 1); we hold the queue slot,
+                 * which remove consumes. */
                 crew__task_remove(ex, t, CREW_TASK_CANCELLED, &why, true);
-                return SLOT_CONSUMED;
+                return false;
             }
         }
-        r = crew__rec_try_start(t, &s);
-        if (r == CREW__START_OK)
-            break;
+        if (crew__rec_try_start(t, &s) == CREW__START_OK)
+            return true;
     }
-    prev = crew__tls_task;
-    crew__tls_task = t;
-    rc = t->fn(t->arg);
-    crew__tls_task = prev;
-    {
-        crew_status_t ph = finish(ex, w, t, rc, join_release);
-        return join_release ? ph : 0;
-    }
-}
-
-crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t,
-                             bool join_release)
-{
-    crew_status_t ph = run(ex, w, t, join_release);
-    if (ph == SLOT_CONSUMED)
-        return 0;
-    /* Counted last, after every use of the record (see stats.c). */
-    CREW__BOOK(ex, w, dequeued, 1);
-    return ph;
 }
 
 static bool drop_refs(crew__task_t *t, void *ctx)

@@ -45,4 +45,14 @@ static inline bool crew__park_has_sleepers(crew__park_t *p)
     return atomic_load_explicit(&p->sleepers, memory_order_relaxed) != 0;
 }
 
+/* Is any worker idle (spinning or parked)? A relaxed hint for a producer
+ * deciding whether to expose work it would otherwise keep private (fork
+ * deque); nothing is lost if it is stale. */
+static inline bool crew__park_any_idle(crew__park_t *p)
+{
+    /* relaxed: a hint (see above). */
+    return (atomic_load_explicit(&p->sleepers, memory_order_relaxed) |
+            atomic_load_explicit(&p->spinning, memory_order_relaxed)) != 0;
+}
+
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fault.h"
@@ -135,6 +136,28 @@ void crew__free(void *p)
     atomic_fetch_sub_explicit(&live_bytes, (int64_t) * (size_t *)base,
                               memory_order_relaxed);
     free(base);
+}
+
+void *crew__reserve(size_t n)
+{
+    void *p;
+    if (fault_hit(&fault_alloc_count, &fault_alloc_at))
+        return NULL;
+    p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* relaxed: statistics only. */
+    atomic_fetch_add_explicit(&live_bytes, (int64_t)n, memory_order_relaxed);
+    return p;
+}
+
+void crew__unreserve(void *p, size_t n)
+{
+    if (!p)
+        return;
+    munmap(p, n);
+    /* relaxed: statistics only. */
+    atomic_fetch_sub_explicit(&live_bytes, (int64_t)n, memory_order_relaxed);
 }
 
 int64_t crew__now_ns(void)

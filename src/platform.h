@@ -25,6 +25,13 @@ void *crew__malloc(size_t n);
 void *crew__calloc(size_t n, size_t size);
 void crew__free(void *p);
 
+/* Reserve n bytes of zeroed address space, committed page by page on first
+ * touch (mmap, MAP_NORESERVE): for arrays that must never move but are
+ * usually small. Counted as allocated in the fault hooks (crew__fault_*).
+ * NULL on failure. */
+void *crew__reserve(size_t n);
+void crew__unreserve(void *p, size_t n);
+
 /* Block while *addr == expected, for at most timeout_ns (< 0: forever).
  * Spurious returns are allowed; callers re-check their condition. */
 void crew__futex_wait(_Atomic uint32_t *addr, uint32_t expected,

@@ -48,6 +48,7 @@ static inline void fill_task(crew__task_t *t, crew_fn fn, void *arg, crew_cleanu
     /* relaxed: not yet published. */
     atomic_store_explicit(&t->spawned, 0, memory_order_relaxed);
     atomic_store_explicit(&t->joined_self, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->adopted, 0, memory_order_relaxed);
     t->owner = NULL;
     if (parent)
         crew__rec_child_born(parent);

@@ -55,6 +55,8 @@
  *    (after the terminal CAS) and, as a hint, by a canceller deciding
  *    whether the task has queued descendants to remove.
  *  - kids_done: atomic; children freed by other threads count here.
+ *  - adopted: atomic; a thief counts each of this task's forks it turns
+ *    into a record (a child the body's thread did not count in spawned).
  *  - next: owned by whichever queue or free list holds the record.
  */
 #ifndef CREW_TASK_H
@@ -95,8 +97,10 @@ enum {
     TF_ACTOR = 0x4,      /* belongs to an actor's mailbox (owner) */
     TF_GROUP_REF = 0x8,  /* terminal while its handle was held: keeps its
                             group's memory alive until the record is freed */
-    TF_RAN_CANCELLED = 0x10 /* cancelled through an ancestor, group or
+    TF_RAN_CANCELLED = 0x10, /* cancelled through an ancestor, group or
                                shutdown while it ran (set under the set mutex) */
+    TF_FRAME = 0x20 /* a stolen fork: owner is its frame (fdeque.h), which
+                       hears its terminal status; no ID is ever shown */
 };
 
 struct crew_group;
@@ -118,7 +122,8 @@ typedef struct crew__task {
     _Atomic int32_t kids_done; /* freed by other threads (harness.c) */
     int32_t result;
     int32_t cancel_code;
-    void *owner; /* actor (TF_ACTOR) */
+    _Atomic uint32_t adopted; /* stolen forks promoted to records (thieves) */
+    void *owner; /* actor (TF_ACTOR) or frame (TF_FRAME) */
     crew_id_t group_id; /* kept: the group may be gone before release */
     char reason[CREW_REASON_MAX];
 } crew__task_t;
@@ -426,9 +431,11 @@ static inline void crew__rec_child_joined(crew__task_t *parent)
  * for whoever frees the record. */
 static inline uint32_t crew__rec_children_unjoined(crew__task_t *t)
 {
-    /* relaxed: see above. */
+    /* relaxed: see above; adopted is read by the body's thread after the
+     * acquire that saw the stolen fork DONE, so it is exact then. */
     return atomic_load_explicit(&t->spawned, memory_order_relaxed) -
-           atomic_load_explicit(&t->joined_self, memory_order_relaxed);
+           atomic_load_explicit(&t->joined_self, memory_order_relaxed) +
+           atomic_load_explicit(&t->adopted, memory_order_relaxed);
 }
 
 /* Children (and so possibly descendants) still alive: exact on the body's

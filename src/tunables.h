@@ -30,6 +30,19 @@ _Static_assert(CREW_SLAB_LOG2 < CREW_SLOT_BITS && CREW_SLOT_BITS <= 32, "slot");
 #define CREW_EXT_BATCH 64
 _Static_assert(CREW_EXT_BATCH >= 1 && CREW_EXT_BATCH <= 4096, "batch");
 
+/* Frames each worker's fork deque can hold (forks not yet synced), as
+ * reserved address space (64 bytes a frame, committed on use). A fork
+ * beyond it runs at once, as a plain call. */
+#define CREW_FORK_FRAMES ((uint32_t)1 << 18)
+_Static_assert(CREW_FORK_FRAMES >= 64 && CREW_FORK_FRAMES <= ((uint32_t)1 << 24), "frames");
+
+/* Depth-adaptive inlining: a fork whose worker already holds this many
+ * private frames, while no thief asks for work, runs at once as a call
+ * (as libgomp does past 64 queued tasks per thread): the deep part of a
+ * tree costs a call, not a queued task. */
+#define CREW_FORK_INLINE_DEPTH 64
+_Static_assert(CREW_FORK_INLINE_DEPTH >= 1, "inline depth");
+
 /* Maximum worker threads. */
 #define CREW_MAX_WORKERS 1024
 

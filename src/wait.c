@@ -133,6 +133,22 @@ int crew_release(crew_t *ex, crew_id_t id)
     return rc;
 }
 
+/* ---- fork-join ------------------------------------------------------------------ */
+
+int crew_join_child(crew_id_t id, crew_status_t *status)
+{
+    crew_t *ex = crew_current();
+    crew_status_t st = CREW_TASK_DONE;
+    int rc;
+    if (!ex)
+        return CREW_ENOTINTASK;
+    rc = crew_join(ex, id, status ? status : &st);
+    if (rc != 0)
+        return rc;
+    st = status ? *status : st;
+    return st == CREW_TASK_DONE ? 0 : st == CREW_TASK_FAILED ? CREW_EFAILED : CREW_ECHILDCANCELED;
+}
+
 /* ---- cancelling ------------------------------------------------------------ */
 
 int crew_cancel(crew_t *ex, crew_id_t id, int code, const char *reason)
@@ -281,8 +297,10 @@ int crew_group_cancel(crew_group_t *g, int code, const char *reason)
 crew_id_t crew_self(void)
 {
     crew__task_t *t = crew__tls_task;
+    if (!t || crew__tls_worker->in_frame)
+        return 0; /* a forked child has no ID */
     /* relaxed: the caller's own record. */
-    return t ? atomic_load_explicit(&t->id, memory_order_relaxed) : 0;
+    return atomic_load_explicit(&t->id, memory_order_relaxed);
 }
 
 crew_t *crew_current(void)

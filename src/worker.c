@@ -74,6 +74,28 @@ static crew__task_t *take_injected(struct crew *ex, crew__worker_t *w)
     return t;
 }
 
+/* Steal a frame from v's fork deque into a record of ours, or ask v to
+ * share. */
+static crew__task_t *steal_frame(struct crew *ex, crew__worker_t *w, crew__worker_t *v)
+{
+    crew__frame_t *f;
+    crew__task_t *t;
+    if (!crew__fdeque_has_shared(&v->fd)) {
+        crew__fdeque_request(&v->fd);
+        return NULL;
+    }
+    /* The record first: once the CAS wins, the frame must run. */
+    if (!w->spare && !(w->spare = crew__pool_alloc(&ex->pool, &w->cache)))
+        return NULL; /* out of memory: leave the frame to its owner */
+    f = crew__fdeque_steal(&v->fd);
+    if (!f)
+        return NULL;
+    t = w->spare;
+    w->spare = NULL;
+    crew__frame_promote(ex, w, t, f);
+    return t;
+}
+
 static crew__task_t *find_work(struct crew *ex, crew__worker_t *w)
 {
     crew__task_t *t = crew__deque_pop(&w->dq);
@@ -108,6 +130,10 @@ static crew__task_t *find_work(struct crew *ex, crew__worker_t *w)
                 crew__park_notify_one(&ex->park);
             return x;
         }
+        if ((x = steal_frame(ex, w, v)) != NULL) {
+            CREW__COUNT(ex, w, steals, 1);
+            return x;
+        }
     }
     return NULL;
 }
@@ -122,7 +148,8 @@ static bool any_work(struct crew *ex, crew__worker_t *w)
     if (w->inbox || !crew__inject_empty(&ex->inject))
         return true;
     for (unsigned i = 0; i < ex->nworkers; i++)
-        if (crew__deque_size(&ex->workers[i].dq) > 0)
+        if (crew__deque_size(&ex->workers[i].dq) > 0 ||
+            (&ex->workers[i] != w && crew__fdeque_has_shared(&ex->workers[i].fd)))
             return true;
     return false;
 }
@@ -131,6 +158,10 @@ static bool any_work(struct crew *ex, crew__worker_t *w)
 static bool idle(struct crew *ex, crew__worker_t *w)
 {
     uint32_t key;
+    if (w->spare) { /* an idle worker holds no record */
+        crew__pool_recycle(&ex->pool, &w->cache, w->spare);
+        w->spare = NULL;
+    }
     crew__pool_flush(&ex->pool, &w->cache);
     crew__park_spin_begin(&ex->park);
     for (unsigned i = 0; i < ex->spin; i++) {
@@ -186,6 +217,263 @@ static void *worker_main(void *arg)
     crew__tls_worker = NULL;
     crew__tls_scopes = NULL;
     return NULL;
+}
+
+/* ---- running tasks and forks ------------------------------------------------- */
+
+crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                             bool join_release)
+{
+    crew__task_t *prev;
+    crew__forks_t forks, *saved;
+    bool saved_frame;
+    crew_status_t ph;
+    int rc;
+    if (!crew__task_start(ex, w, t))
+        return 0;
+    prev = crew__tls_task;
+    crew__tls_task = t;
+    saved = w->forks;
+    saved_frame = w->in_frame;
+    forks = (crew__forks_t){.base = w->fd.head};
+    w->forks = &forks;
+    w->in_frame = (t->flags & TF_FRAME) != 0; /* a stolen fork shows no ID */
+    rc = t->fn(t->arg);
+    if (CREW_UNLIKELY(w->fd.head != forks.base))
+        crew__fork_sync(ex, w); /* forks never outlive their task */
+    w->forks = saved;
+    w->in_frame = saved_frame;
+    crew__tls_task = prev;
+    ph = crew__task_finish(ex, w, t, rc, join_release);
+    return join_release ? ph : 0;
+}
+
+/* The outcome of one fork, added to the running task's tallies. */
+static inline void tally(crew__forks_t *k, crew_status_t st, int rc)
+{
+    if (CREW_LIKELY(st == CREW_TASK_DONE)) {
+        k->done++;
+        return;
+    }
+    if (st == CREW_TASK_FAILED) {
+        if (!k->failed)
+            k->first_failure = rc;
+        k->failed++;
+    } else {
+        k->cancelled++;
+    }
+    if (!k->first_bad)
+        k->first_bad = st;
+}
+
+static CREW_NOINLINE bool parent_cancelled(struct crew *ex)
+{
+    return crew__is_cancelled(ex, crew__tls_task, NULL);
+}
+
+static inline crew_status_t fork_call(struct crew *ex, crew__worker_t *w, crew_fn fn, void *arg,
+                                      int *rc)
+{
+    crew__forks_t forks = {.base = w->fd.head}, *saved = w->forks;
+    bool saved_frame = w->in_frame;
+    /* A fork child of a cancelled task never starts (its cancellation is
+     * its parent's: it has no ID and no group of its own). */
+    if (CREW_UNLIKELY(crew__any_scope(ex)) && parent_cancelled(ex)) {
+        *rc = 0;
+        return CREW_TASK_CANCELLED;
+    }
+    w->forks = &forks;
+    w->in_frame = true;
+    *rc = fn(arg);
+    if (CREW_UNLIKELY(w->fd.head != forks.base))
+        crew__fork_sync(ex, w);
+    w->forks = saved;
+    w->in_frame = saved_frame;
+    /* As for any task: cancelled while it ran -> CANCELLED, whatever rc. */
+    if (CREW_UNLIKELY(crew__any_scope(ex)) && parent_cancelled(ex))
+        return CREW_TASK_CANCELLED;
+    return *rc ? CREW_TASK_FAILED : CREW_TASK_DONE;
+}
+
+crew_status_t crew__fork_call(struct crew *ex, crew__worker_t *w, crew_fn fn, void *arg, int *rc)
+{
+    return fork_call(ex, w, fn, arg, rc);
+}
+
+static bool frame_done(void *ctx, bool arm, _Atomic uint32_t **word, uint32_t *val)
+{
+    crew__frame_t *f = ctx;
+    /* acquire: pairs with the thief's DONE exchange; we then read status. */
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+    while ((s & ~(uint32_t)CREW__FRAME_WAITER) != CREW__FRAME_DONE) {
+        if (!arm || (s & CREW__FRAME_WAITER)) {
+            if (arm) {
+                *word = &f->state;
+                *val = s;
+            }
+            return false;
+        }
+        /* seq_cst: the thief's exchange then sees WAITER and wakes the
+         * parked workers (park.c step c); acquire on failure: re-check. */
+        if (atomic_compare_exchange_weak_explicit(&f->state, &s, s | CREW__FRAME_WAITER,
+                                                  memory_order_seq_cst, memory_order_acquire))
+            s |= CREW__FRAME_WAITER;
+    }
+    return true;
+}
+
+/* Stolen: wait (helping) until its thief marks it DONE. */
+static CREW_NOINLINE crew_status_t sync_stolen(struct crew *ex, crew__worker_t *w,
+                                               crew__frame_t *f, int *rc)
+{
+    crew__wait_until(ex, frame_done, f, -1, false);
+    *rc = f->result;
+    crew__fdeque_stolen_done(&w->fd);
+    return (crew_status_t)f->status;
+}
+
+/* Sync one frame, the newest (head - 1). */
+static inline void sync_one(struct crew *ex, crew__worker_t *w)
+{
+    crew__frame_t *f = &w->fd.dq[w->fd.head - 1];
+    crew_status_t st;
+    int rc;
+    if (CREW_LIKELY(crew__fdeque_take(&w->fd) == CREW__TAKE_OURS)) {
+        /* Ours: its slot is free again, and the child's own forks reuse it,
+         * so run it from a copy (fn, arg, and the payload if arg points
+         * there). */
+        crew_fn fn = f->fn;
+        void *arg = f->arg;
+        _Alignas(8) unsigned char copy[CREW__FRAME_PAYLOAD];
+        if (CREW_UNLIKELY(arg == (void *)f->payload)) {
+            __builtin_memcpy(copy, f->payload, sizeof copy);
+            arg = copy;
+        }
+        st = fork_call(ex, w, fn, arg, &rc);
+    } else {
+        st = sync_stolen(ex, w, f, &rc);
+    }
+    tally(w->forks, st, rc);
+}
+
+void crew__fork_sync(struct crew *ex, crew__worker_t *w)
+{
+    while (w->fd.head > w->forks->base)
+        sync_one(ex, w);
+}
+
+/* ---- fork-join: the public calls -------------------------------------------- */
+
+/* Deep enough that nobody wants more work, or out of frames: the fork
+ * runs now as a plain call (still a child: cancellation, outcome, sync). */
+static CREW_NOINLINE int fork_now(crew__worker_t *w, crew_fn fn, void *arg, const void *payload,
+                                  size_t size)
+{
+    _Alignas(8) unsigned char copy[CREW__FRAME_PAYLOAD];
+    crew_status_t st;
+    int rc;
+    if (payload) {
+        __builtin_memcpy(copy, payload, size);
+        arg = copy;
+    }
+    st = fork_call(w->ex, w, fn, arg, &rc);
+    tally(w->forks, st, rc);
+    return 0;
+}
+
+static CREW_NOINLINE void fork_shared(crew__worker_t *w)
+{
+    if (crew__fdeque_share(&w->fd) && crew__park_has_sleepers(&w->ex->park))
+        crew__park_notify_one(&w->ex->park); /* frames were shared: wake a thief */
+}
+
+/* The fork: the child's frame goes on this worker's fork deque (fdeque.h),
+ * with no record, no ID and no lock; the next crew_sync (or the end of the
+ * task) joins it. */
+static inline int fork_frame(crew_fn fn, void *arg, const void *payload, size_t size)
+{
+    crew__worker_t *w = crew__tls_worker;
+    crew__frame_t *f;
+    uint32_t ask;
+    if (CREW_UNLIKELY(!w || !crew__tls_task))
+        return CREW_ENOTINTASK;
+    if (CREW_UNLIKELY(!fn || size > CREW__FRAME_PAYLOAD))
+        return CREW_EINVAL;
+    f = crew__fdeque_slot(&w->fd);
+    /* relaxed: a hint; a thief asking, or any worker idle, means share:
+     * a frame stays private until its owner's next fork or sync, so one
+     * forked while a worker idles must be offered now. */
+    ask = atomic_load_explicit(&w->fd.movesplit, memory_order_relaxed) |
+          crew__park_any_idle(&w->ex->park);
+    if (CREW_UNLIKELY(!f || (!ask && crew__fdeque_private(&w->fd) >= CREW_FORK_INLINE_DEPTH)))
+        return fork_now(w, fn, arg, payload, size);
+    f->fn = fn;
+    if (payload) {
+        __builtin_memcpy(f->payload, payload, size);
+        arg = f->payload;
+    }
+    f->arg = arg;
+    f->parent = crew__tls_task;
+    /* relaxed: published by the share that may hand it to a thief. */
+    atomic_store_explicit(&f->state, CREW__FRAME_QUEUED, memory_order_relaxed);
+    w->fd.head++;
+    if (CREW_UNLIKELY(ask))
+        fork_shared(w);
+    return 0;
+}
+
+int crew_fork(crew_fn fn, void *arg)
+{
+    return fork_frame(fn, arg, NULL, 0);
+}
+
+int crew_fork_copy(crew_fn fn, const void *payload, size_t size)
+{
+    if (!payload && size)
+        return CREW_EINVAL;
+    return fork_frame(fn, NULL, payload ? payload : (const void *)"", payload ? size : 0);
+}
+
+int crew_sync(crew_sync_result_t *r)
+{
+    crew__worker_t *w = crew__tls_worker;
+    crew__forks_t *k;
+    if (CREW_UNLIKELY(!w || !crew__tls_task))
+        return CREW_ENOTINTASK;
+    k = w->forks;
+    /* Waits for every child, even if we are cancelled. */
+    while (w->fd.head > k->base)
+        sync_one(w->ex, w);
+    if (r) {
+        r->status = k->first_bad ? k->first_bad : CREW_TASK_DONE;
+        r->done = k->done;
+        r->failed = k->failed;
+        r->cancelled = k->cancelled;
+        r->first_failure = k->failed ? k->first_failure : 0;
+    }
+    if (CREW_UNLIKELY(k->first_bad)) {
+        k->failed = k->cancelled = 0;
+        k->first_bad = 0;
+    }
+    k->done = 0;
+    /* relaxed: step 1 of the check protocol (cancel.c), inline. */
+    if (CREW_UNLIKELY(atomic_load_explicit(&w->ex->cancel_scopes, memory_order_relaxed)) &&
+        crew_cancelled())
+        return CREW_ECANCELED;
+    return 0;
+}
+
+int crew_sync_ok(void)
+{
+    crew_sync_result_t r;
+    int rc = crew_sync(&r);
+    if (rc != 0)
+        return rc;
+    if (r.failed)
+        return CREW_EFAILED;
+    if (r.cancelled)
+        return CREW_ECHILDCANCELED;
+    return 0;
 }
 
 int crew__workers_start(struct crew *ex)

@@ -17,6 +17,22 @@ void crew__workers_stop(struct crew *ex);
 /* Owner only: queue t privately when the deque could not grow. */
 void crew__inbox_append(crew__worker_t *w, crew__task_t *t);
 
+/* Run a task taken from a queue: start (or drop/remove) it, run its body
+ * with a fresh fork context, sync the forks it left unsynced, finish it.
+ * join_release: the caller joins it (see crew__task_finish); then the
+ * terminal status is returned (0 otherwise, and 0 if it did not run). */
+crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                             bool join_release);
+
+/* Run fn(arg) now, on this thread, as a forked child of the running task:
+ * it never starts if that task is cancelled; its own forks are synced
+ * before it returns. *rc: the body's return value. */
+crew_status_t crew__fork_call(struct crew *ex, crew__worker_t *w, crew_fn fn, void *arg,
+                              int *rc);
+/* Sync every fork above w->forks.base (run the ones still here, wait for
+ * the stolen ones, helping), adding their outcomes to w->forks. */
+void crew__fork_sync(struct crew *ex, crew__worker_t *w);
+
 /*
  * What a wait waits for. done(ctx, arm, word, val): true when the wait is
  * over. With arm, the caller is about to sleep: done must make sure that
