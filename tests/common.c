@@ -255,6 +255,31 @@ void count_cleanup(void *arg) {
     atomic_fetch_add_explicit((atomic_int *)arg, 1, memory_order_relaxed);
 }
 
+/* ---- groups ----------------------------------------------------------------- */
+
+crew_group_t *t_group(crew_t *ex, crew_group_t *parent, unsigned flags) {
+    crew_group_t *g = NULL;
+    int rc = crew_group_create(ex, parent, flags, &g);
+    if (rc != 0 || !g)
+        T_DIE("crew_group_create -> %s", crew_err_name(rc));
+    return g;
+}
+
+crew_group_info_t t_ginfo(crew_group_t *g) {
+    crew_group_info_t i;
+    memset(&i, 0, sizeof i);
+    int rc = crew_group_info(g, &i);
+    if (rc != 0)
+        T_DIE("crew_group_info -> %s", crew_err_name(rc));
+    return i;
+}
+
+int t_submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
+                crew_id_t *id) {
+    crew_task_desc_t d = {fn, arg, NULL, g};
+    return crew_submit_ex(ex, &d, id);
+}
+
 /* ---- probes ----------------------------------------------------------------- */
 
 void probe_init(probe_t *p, bool until_cancelled, int ret) {

@@ -143,6 +143,16 @@ int count_task(void *arg);
 /* Cleanup that increments the atomic_int arg points to. */
 void count_cleanup(void *arg);
 
+/* ---- groups ------------------------------------------------------------------ */
+
+/* crew_group_create / crew_group_info; abort on failure. */
+crew_group_t *t_group(crew_t *ex, crew_group_t *parent, unsigned flags);
+crew_group_info_t t_ginfo(crew_group_t *g);
+/* crew_submit_ex() of fn(arg) into group g (NULL: none); returns its
+ * result. */
+int t_submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
+                crew_id_t *id);
+
 /* ---- probes: running tasks that report what crew_cancelled() said ---------- */
 
 /* A probe body: marks itself started, then polls crew_cancelled() until

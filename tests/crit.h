@@ -41,6 +41,22 @@ static inline const char *t_rc_name(int rc) {
                      crew_status_name(g__), (int)g__, crew_status_name(w__));  \
     } while (0)
 
+/* A probe (common.h) saw the cancellation: no check it made after the test
+ * set cancel_returned said "not cancelled", and at least min_after such
+ * checks were made (0 when the probe may have returned before the flag was
+ * set). */
+static inline void t_assert_probe_saw_cancel(probe_t *p, int min_after) {
+    cr_assert_eq(atomic_load(&p->timed_out), 0, "probe waited in vain");
+    cr_assert_eq(atomic_load(&p->misses), 0,
+                 "%d of %d checks after the cancel returned said \"not "
+                 "cancelled\"",
+                 atomic_load(&p->misses), atomic_load(&p->checks_after));
+    cr_assert_geq(atomic_load(&p->checks_after), min_after,
+                  "%d checks after the cancel returned, expected %d or more",
+                  atomic_load(&p->checks_after), min_after);
+    cr_assert_eq(atomic_load(&p->saw_cancel), 1);
+}
+
 /* The executor holds nothing: no live task, no unreclaimed record, no ID
  * left in the cancellation set. Call after every joinable task was joined
  * or released. */

@@ -13,16 +13,6 @@ static int cancel_probe(crew_t *ex, crew_id_t id, probe_t *p, int code,
     return rc;
 }
 
-static void assert_probe_saw_cancel(probe_t *p) {
-    cr_assert_eq(atomic_load(&p->timed_out), 0, "probe waited in vain");
-    cr_assert_eq(atomic_load(&p->misses), 0,
-                 "%d of %d checks after crew_cancel returned said "
-                 "\"not cancelled\"",
-                 atomic_load(&p->misses), atomic_load(&p->checks_after));
-    cr_assert_gt(atomic_load(&p->checks_after), 0);
-    cr_assert_eq(atomic_load(&p->saw_cancel), 1);
-}
-
 /* ---- lifecycle: queued ------------------------------------------------------- */
 
 typedef struct waiter {
@@ -119,7 +109,7 @@ Test(cancel, running_task_sees_the_request_in_every_check_after_cancel_returns,
     cr_assert(T_WAIT_UNTIL(atomic_load(&p.checks_after) > 2000, T_HANG_S));
     flag_set(&p.release);
     ASSERT_STATUS(t_wait(ex, id), CREW_TASK_CANCELLED);
-    assert_probe_saw_cancel(&p);
+    t_assert_probe_saw_cancel(&p, 1);
     crew_task_info_t info = t_inspect(ex, id);
     cr_assert(info.cancel_requested);
     cr_assert_eq(info.cause, CREW_CAUSE_SELF);
@@ -959,7 +949,7 @@ Test(cancel, cancelling_a_parent_requests_its_running_descendants, T_OPTS) {
         flag_set(&l.p[i].release);
     for (int i = 0; i < 3; i++) {
         ASSERT_STATUS(t_wait(ex, l.id[i]), CREW_TASK_CANCELLED);
-        assert_probe_saw_cancel(&l.p[i]);
+        t_assert_probe_saw_cancel(&l.p[i], 1);
         crew_task_info_t info = t_inspect(ex, l.id[i]);
         cr_assert(info.cancel_requested, "level %d", i);
         cr_assert_eq(info.cause, i == 0 ? CREW_CAUSE_SELF : CREW_CAUSE_PARENT,
