@@ -8,9 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef CREW_TEST_HAVE_FAULT
 #include "fault.h"
-#endif
 
 int64_t t_now_ns(void) {
     struct timespec ts;
@@ -229,6 +227,51 @@ crew_task_info_t t_inspect(crew_t *ex, crew_id_t id) {
         T_DIE("crew_inspect(%llu) -> %s", (unsigned long long)id,
               crew_err_name(rc));
     return info;
+}
+
+uint32_t t_cancel_scopes(crew_t *ex) { return crew__debug_cancel_scopes(ex); }
+
+const char *t_destroy_clean(crew_t **exp, crew_shutdown_mode_t mode) {
+    static char msg[256];
+    crew_stats_t s = t_settle(*exp);
+    if (s.live_tasks || s.live_records || s.cancel_set_size) {
+        snprintf(msg, sizeof msg, "not clean before shutdown: live_tasks %llu "
+                 "live_records %llu cancel_set_size %llu",
+                 (unsigned long long)s.live_tasks,
+                 (unsigned long long)s.live_records,
+                 (unsigned long long)s.cancel_set_size);
+        return msg;
+    }
+    int rc = crew_shutdown(*exp, mode);
+    if (rc != 0) {
+        snprintf(msg, sizeof msg, "crew_shutdown -> %s", crew_err_name(rc));
+        return msg;
+    }
+    uint32_t want = mode == CREW_CANCEL ? 1 : 0, got = t_cancel_scopes(*exp);
+    if (got != want) {
+        snprintf(msg, sizeof msg, "%u cancel scope(s) left after "
+                 "crew_shutdown(%s), expected %u%s", got,
+                 mode == CREW_CANCEL ? "CANCEL" : "DRAIN", want,
+                 mode == CREW_DRAIN && got == 1
+                     ? " (after a CREW_CANCEL shutdown, tear down in that mode)"
+                     : "");
+        return msg;
+    }
+    rc = crew_destroy(exp);
+    if (rc != 0 || *exp) {
+        snprintf(msg, sizeof msg, "crew_destroy -> %s%s", crew_err_name(rc),
+                 *exp ? ", handle not set to NULL" : "");
+        return msg;
+    }
+    if (--t_open_executors <= 0) {
+        t_open_executors = 0;
+        if (t_live_bytes() != 0) {
+            snprintf(msg, sizeof msg, "%lld bytes still allocated by crew "
+                     "after the last crew_destroy", (long long)t_live_bytes());
+            return msg;
+        }
+    }
+    return NULL;
 }
 
 int64_t t_live_bytes(void) {

@@ -131,6 +131,23 @@ crew_status_t t_wait(crew_t *ex, crew_id_t id);
 crew_status_t t_join(crew_t *ex, crew_id_t id);
 crew_task_info_t t_inspect(crew_t *ex, crew_id_t id);
 
+/* The standard teardown: wait (bounded) until ex holds no live task, record
+ * or cancelled ID; crew_shutdown(mode); check that no cancel scope is left
+ * (crew__debug_cancel_scopes: 0, or 1 after a CREW_CANCEL shutdown, whose
+ * executor-wide scope lives until crew_destroy); crew_destroy; and once the
+ * last executor made by t_create() is gone, check that crew freed every
+ * byte. Returns NULL if all held, else what did not (a static buffer).
+ * Criterion tests use DESTROY_CLEAN (crit.h), plain executables
+ * T_DESTROY_CLEAN. */
+const char *t_destroy_clean(crew_t **exp, crew_shutdown_mode_t mode);
+#define T_DESTROY_CLEAN(exp, mode)                                             \
+    do {                                                                       \
+        const char *e__ = t_destroy_clean((exp), (mode));                      \
+        CHECK(e__ == NULL, "%s", e__);                                         \
+    } while (0)
+/* Live cancellation scopes of ex (crew__debug_cancel_scopes, fault.h). */
+uint32_t t_cancel_scopes(crew_t *ex);
+
 /* Bytes crew still has allocated (fault-injection builds), or 0 when the
  * library was built without the hook. */
 int64_t t_live_bytes(void);

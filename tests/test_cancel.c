@@ -747,7 +747,7 @@ Test(cancel, cleanup_runs_exactly_once_on_every_path, T_OPTS) {
     ASSERT_RC(crew_group_destroy(g), 0);
     gate_destroy(&g1);
     gate_destroy(&g2);
-    DESTROY_CLEAN(&ex);
+    DESTROY_CLEAN_MODE(&ex, CREW_CANCEL);
 }
 
 /* ---- the cancellation set ---------------------------------------------------------------- */
