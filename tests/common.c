@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,12 +77,8 @@ void t_backoff(unsigned i) {
 /* ---- gates ---------------------------------------------------------------- */
 
 void gate_init(gate_t *g) {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    t_cond_init(&g->cv);
     g->arrived = 0;
     g->open = false;
 }
@@ -91,7 +88,7 @@ void gate_destroy(gate_t *g) {
     pthread_mutex_destroy(&g->mu);
 }
 
-static struct timespec deadline_in(double secs) {
+struct timespec t_deadline(double secs) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t ns = ts.tv_nsec + (int64_t)((secs - (double)(int64_t)secs) * 1e9);
@@ -100,8 +97,16 @@ static struct timespec deadline_in(double secs) {
     return ts;
 }
 
+void t_cond_init(pthread_cond_t *cv) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 void gate_pass(gate_t *g) {
-    struct timespec dl = deadline_in(T_HANG_S * 3);
+    struct timespec dl = t_deadline(T_HANG_S * 3);
     pthread_mutex_lock(&g->mu);
     g->arrived++;
     pthread_cond_broadcast(&g->cv);
@@ -122,7 +127,7 @@ void gate_open(gate_t *g) {
 }
 
 void gate_await_arrivals(gate_t *g, int n) {
-    struct timespec dl = deadline_in(T_HANG_S);
+    struct timespec dl = t_deadline(T_HANG_S);
     pthread_mutex_lock(&g->mu);
     while (g->arrived < n) {
         if (pthread_cond_timedwait(&g->cv, &g->mu, &dl) == ETIMEDOUT) {
@@ -321,6 +326,46 @@ int t_submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
                 crew_id_t *id) {
     crew_task_desc_t d = {fn, arg, NULL, g};
     return crew_submit_ex(ex, &d, id);
+}
+
+/* ---- actors ------------------------------------------------------------------ */
+
+crew_actor_info_t t_actor_info(crew_actor_t *a) {
+    crew_actor_info_t i;
+    memset(&i, 0, sizeof i);
+    int rc = crew_actor_info(a, &i);
+    if (rc != 0)
+        T_DIE("crew_actor_info -> %s", crew_err_name(rc));
+    return i;
+}
+
+void t_actor_wait(crew_actor_t *a) {
+    int rc = crew_actor_wait(a, T_HANG_NS);
+    if (rc != 0)
+        T_DIE("crew_actor_wait -> %s", crew_err_name(rc));
+}
+
+int actor_exit_task(void *arg) {
+    (void)arg;
+    return crew_actor_exit();
+}
+
+/* ---- threads ------------------------------------------------------------------ */
+
+pid_t t_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+bool t_thread_sleeping(pid_t tid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        T_DIE("t_thread_sleeping: cannot open %s", path);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* "tid (comm) S ...": the state follows the last ')'. */
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] == 'S';
 }
 
 /* ---- probes ----------------------------------------------------------------- */

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "crew.h"
 
@@ -28,6 +30,7 @@
 #ifndef T_HANG_S
 #define T_HANG_S 20.0
 #endif
+#define T_HANG_NS ((int64_t)(T_HANG_S * 1e9))
 /* Criterion per-test timeout (seconds); CMake raises it for sanitizers. */
 #ifndef CREW_TEST_TIMEOUT
 #define CREW_TEST_TIMEOUT 30
@@ -62,6 +65,18 @@ _Noreturn void t_die(const char *file, int line, const char *fmt, ...)
             exit(1);                                                           \
         }                                                                      \
     } while (0)
+
+#define CHECK_RC(expr, want)                                                   \
+    do {                                                                       \
+        int rc__ = (expr), want__ = (want);                                    \
+        CHECK(rc__ == want__, "%s -> %s, expected %s", #expr,                  \
+              crew_err_name(rc__), crew_err_name(want__));                     \
+    } while (0)
+
+/* A CLOCK_MONOTONIC deadline `secs` from now, for timed condition waits
+ * (condition variables made with t_cond_init). */
+struct timespec t_deadline(double secs);
+void t_cond_init(pthread_cond_t *cv);
 
 /* Poll `cond` (yielding, then napping 50us) until true or `secs` passed.
  * Evaluates to the final value of cond. This is a deadline on a condition,
@@ -157,7 +172,8 @@ int64_t t_live_bytes(void);
 int noop_task(void *arg);
 int ret_task(void *arg);
 int count_task(void *arg);
-/* Cleanup that increments the atomic_int arg points to. */
+/* Cleanup (or actor destructor) that increments the atomic_int arg points
+ * to. */
 void count_cleanup(void *arg);
 
 /* ---- groups ------------------------------------------------------------------ */
@@ -169,6 +185,23 @@ crew_group_info_t t_ginfo(crew_group_t *g);
  * result. */
 int t_submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
                 crew_id_t *id);
+
+/* ---- actors ------------------------------------------------------------------ */
+
+crew_actor_info_t t_actor_info(crew_actor_t *a); /* aborts on failure */
+/* crew_actor_wait with a hang guard: aborts after T_HANG_S. */
+void t_actor_wait(crew_actor_t *a);
+/* An actor task body that ends its actor gracefully (crew_actor_exit). */
+int actor_exit_task(void *arg);
+
+/* ---- threads ------------------------------------------------------------------ */
+
+/* The calling thread's kernel ID. */
+pid_t t_gettid(void);
+/* True if thread `tid` of this process is asleep in the kernel (state S
+ * in /proc/self/task/TID/stat): for a thread whose only blocking call is a
+ * futex wait, "it is parked". */
+bool t_thread_sleeping(pid_t tid);
 
 /* ---- probes: running tasks that report what crew_cancelled() said ---------- */
 
