@@ -328,6 +328,80 @@ Test(group, group_wait_inside_a_task_helps_on_one_worker, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
+/* A member that blocks at a gate, noting the worker it runs on. */
+typedef struct gmember {
+    gate_t gate;
+    atomic_int worker;
+} gmember_t;
+
+static int gmember_task(void *arg) {
+    gmember_t *m = arg;
+    atomic_store(&m->worker, crew_worker_index());
+    gate_pass(&m->gate);
+    return 0;
+}
+
+/* A task that waits for a group, noting its thread and worker first. */
+typedef struct gparked {
+    crew_group_t *g;
+    atomic_int tid, worker, entered, done;
+    int rc;
+    crew_status_t st;
+} gparked_t;
+
+static int gparked_task(void *arg) {
+    gparked_t *w = arg;
+    atomic_store(&w->tid, (int)t_gettid());
+    atomic_store(&w->worker, crew_worker_index());
+    flag_set(&w->entered);
+    w->rc = crew_group_wait(w->g, T_HANG_NS, &w->st);
+    flag_set(&w->done);
+    return 0;
+}
+
+/* The waiting task has nothing to help with, so it parks; the last member
+ * then finishes on another worker, which must wake it. */
+static void check_group_wait_woken_from_another_worker(unsigned workers) {
+    crew_t *ex = t_create(workers);
+    gmember_t m;
+    gate_init(&m.gate);
+    atomic_init(&m.worker, -1);
+    gparked_t w;
+    memset(&w, 0, sizeof w);
+    w.g = t_group(ex, NULL, 0);
+    w.rc = 99;
+    crew_id_t mid, wid;
+    ASSERT_RC(t_submit_to(ex, w.g, gmember_task, &m, &mid), 0);
+    gate_await_arrivals(&m.gate, 1);
+    ASSERT_RC(crew_submit(ex, gparked_task, &w, &wid), 0);
+    flag_await(&w.entered);
+    cr_assert_neq(atomic_load(&w.worker), atomic_load(&m.worker));
+    /* Parked: its thread sleeps in the kernel (the only place a waiting
+     * worker sleeps is the park futex). */
+    cr_assert(T_WAIT_UNTIL(t_thread_sleeping(atomic_load(&w.tid)), T_HANG_S),
+              "the waiting task never parked");
+    gate_open(&m.gate);
+    cr_assert(T_WAIT_UNTIL(flag_get(&w.done), 2.0),
+              "crew_group_wait not woken within 2 s of its last member "
+              "finishing on another worker (%u workers)", workers);
+    ASSERT_RC(w.rc, 0);
+    ASSERT_STATUS(w.st, CREW_TASK_DONE);
+    ASSERT_STATUS(t_join(ex, wid), CREW_TASK_DONE);
+    ASSERT_STATUS(t_join(ex, mid), CREW_TASK_DONE);
+    ASSERT_RC(crew_group_destroy(w.g), 0);
+    gate_destroy(&m.gate);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(group, group_wait_in_a_parked_task_is_woken_by_the_last_member_on_another_worker_2_workers,
+     T_OPTS) {
+    check_group_wait_woken_from_another_worker(2);
+}
+Test(group, group_wait_in_a_parked_task_is_woken_by_the_last_member_on_another_worker_8_workers,
+     T_OPTS) {
+    check_group_wait_woken_from_another_worker(8);
+}
+
 /* ---- lifetime ------------------------------------------------------------------------------ */
 
 Test(group, group_ids_are_nonzero_distinct_and_zero_for_null, T_OPTS) {
