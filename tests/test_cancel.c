@@ -2,6 +2,7 @@
  * CANCELLATION.md ("Task lifecycle" through "Waiting"), group cancellation
  * aside (test_cancel_group.c). */
 #include "crit.h"
+#include "fault.h"
 
 #define MS (1000000LL)
 
@@ -91,6 +92,66 @@ Test(cancel, queued_task_is_removed_and_never_runs, T_OPTS) {
     ASSERT_RC(crew_group_destroy(g), 0);
     gate_destroy(&gate);
     DESTROY_CLEAN(&ex);
+}
+
+/* A thread blocked in crew_wait(FOREVER) on a queued task. */
+typedef struct qwaiter {
+    crew_t *ex;
+    crew_id_t id;
+    atomic_int tid, done;
+    int rc;
+    crew_status_t st;
+} qwaiter_t;
+
+static void *qwaiter_main(void *arg) {
+    qwaiter_t *w = arg;
+    atomic_store(&w->tid, (int)t_gettid());
+    w->rc = crew_wait(w->ex, w->id, CREW_FOREVER, &w->st);
+    flag_set(&w->done);
+    return NULL;
+}
+
+/* The waiter is asleep on the task (its WAITERS bit is set and its thread
+ * sleeps in the kernel) before the cancel removes the task: the removal
+ * itself must wake it. */
+static void check_removal_wakes_waiter(unsigned workers) {
+    crew_t *ex = t_create(workers);
+    gate_t gate;
+    gate_init(&gate);
+    saturate(ex, &gate);
+    atomic_int ran = 0;
+    crew_id_t id;
+    ASSERT_RC(crew_submit(ex, count_task, &ran, &id), 0);
+    qwaiter_t w = {ex, id, 0, 0, 99, (crew_status_t)99};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, qwaiter_main, &w), 0);
+    cr_assert(T_WAIT_UNTIL(crew__debug_task_waiters(ex, id) == 1, T_HANG_S),
+              "the waiter never registered on the task");
+    cr_assert(T_WAIT_UNTIL(atomic_load(&w.tid) != 0 &&
+                               t_thread_sleeping(atomic_load(&w.tid)),
+                           T_HANG_S),
+              "the waiter never went to sleep");
+    ASSERT_RC(crew_cancel(ex, id, 0, NULL), CREW_REMOVED);
+    cr_assert(T_WAIT_UNTIL(flag_get(&w.done), 2.0),
+              "crew_wait not woken within 2 s of the cancel that removed "
+              "its queued task (%u workers)", workers);
+    pthread_join(th, NULL);
+    ASSERT_RC(w.rc, 0);
+    ASSERT_STATUS(w.st, CREW_TASK_CANCELLED);
+    gate_open(&gate);
+    ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
+    cr_assert_eq(atomic_load(&ran), 0, "a removed task ran");
+    gate_destroy(&gate);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(cancel, removing_a_queued_task_wakes_its_sleeping_waiter_2_workers,
+     T_OPTS) {
+    check_removal_wakes_waiter(2);
+}
+Test(cancel, removing_a_queued_task_wakes_its_sleeping_waiter_8_workers,
+     T_OPTS) {
+    check_removal_wakes_waiter(8);
 }
 
 /* ---- lifecycle: running -------------------------------------------------------- */
