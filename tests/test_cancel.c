@@ -1060,6 +1060,68 @@ Test(cancel, child_spawned_after_its_parent_was_cancelled_is_born_cancelled,
     DESTROY_CLEAN(&ex);
 }
 
+/* Waits until it is cancelled, then spawns a child and inspects it at once,
+ * while every other worker is blocked at a gate. */
+typedef struct bornspawner {
+    probe_t probe;
+    atomic_int child_ran;
+    crew_id_t child;
+    int spawn_rc, inspect_rc;
+    crew_task_info_t info; /* the child, right after crew_spawn returned */
+} bornspawner_t;
+
+static int bornchild_task(void *arg) {
+    atomic_fetch_add(&((bornspawner_t *)arg)->child_ran, 1);
+    return 0;
+}
+
+static int bornspawner_task(void *arg) {
+    bornspawner_t *b = arg;
+    int r = probe_task(&b->probe); /* until_cancelled */
+    b->spawn_rc = crew_spawn(bornchild_task, b, &b->child);
+    if (b->spawn_rc == 0)
+        b->inspect_rc = crew_inspect(crew_current(), b->child, &b->info);
+    return r;
+}
+
+static void check_child_born_cancelled_at_spawn(unsigned workers) {
+    crew_t *ex = t_create(workers);
+    bornspawner_t b;
+    memset(&b, 0, sizeof b);
+    probe_init(&b.probe, true, 0);
+    b.inspect_rc = 99;
+    crew_id_t pid;
+    ASSERT_RC(crew_submit(ex, bornspawner_task, &b, &pid), 0);
+    flag_await(&b.probe.started);
+    /* Every other worker blocked: nothing can pop or steal the child. */
+    gate_t gate;
+    gate_init(&gate);
+    for (unsigned i = 0; i + 1 < workers; i++)
+        ASSERT_RC(crew_submit(ex, gate_task, &gate, NULL), 0);
+    gate_await_arrivals(&gate, (int)workers - 1);
+    ASSERT_RC(cancel_probe(ex, pid, &b.probe, 4, "parent"), CREW_REQUESTED);
+    ASSERT_STATUS(t_join(ex, pid), CREW_TASK_CANCELLED);
+    ASSERT_RC(b.spawn_rc, 0);
+    ASSERT_RC(b.inspect_rc, 0);
+    ASSERT_STATUS(b.info.status, CREW_TASK_CANCELLED);
+    cr_assert_eq(b.info.cause, CREW_CAUSE_PARENT);
+    cr_assert_eq(b.info.parent, pid);
+    gate_open(&gate);
+    ASSERT_STATUS(t_join(ex, b.child), CREW_TASK_CANCELLED);
+    cr_assert_eq(atomic_load(&b.child_ran), 0, "a born-cancelled child ran");
+    gate_destroy(&gate);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(cancel, child_spawned_by_a_cancelled_task_is_cancelled_when_the_spawn_returns_2_workers,
+     T_OPTS) {
+    check_child_born_cancelled_at_spawn(2);
+}
+Test(cancel, child_spawned_by_a_cancelled_task_is_cancelled_when_the_spawn_returns_8_workers,
+     T_OPTS) {
+    check_child_born_cancelled_at_spawn(8);
+}
+
 typedef struct upward {
     probe_t parent;
     probe_t child;

@@ -95,6 +95,50 @@ Test(cancel_group, members_added_after_the_cancel_are_born_cancelled, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
+/* Every worker blocked, so nothing can pop the new member: it must be
+ * CANCELLED when the submit returns, not QUEUED until a worker reaches it. */
+static void check_member_born_cancelled_at_submit(unsigned workers) {
+    crew_t *ex = t_create(workers);
+    gate_t gate;
+    gate_init(&gate);
+    saturate(ex, &gate);
+    crew_group_t *g = t_group(ex, NULL, 0);
+    ASSERT_RC(crew_group_cancel(g, 6, "closed"), 0);
+    atomic_int ran = 0, cleanups = 0;
+    crew_task_desc_t d = {count_task, &cleanups, count_cleanup, g};
+    crew_id_t id, plain;
+    ASSERT_RC(crew_submit_ex(ex, &d, &id), 0);
+    crew_task_info_t info = t_inspect(ex, id);
+    ASSERT_STATUS(info.status, CREW_TASK_CANCELLED);
+    cr_assert_eq(info.cause, CREW_CAUSE_GROUP);
+    cr_assert_eq(info.cancel_code, 6);
+    cr_assert_eq(atomic_load(&cleanups), 1, "cleanup of a born-cancelled "
+                 "member ran %d times by the time submit returned",
+                 atomic_load(&cleanups));
+    crew_group_info_t gi = t_ginfo(g);
+    cr_assert_eq(gi.live, 0, "the group counts a born-cancelled member as "
+                 "live");
+    ASSERT_RC(t_submit_to(ex, g, count_task, &ran, &plain), 0);
+    ASSERT_STATUS(t_inspect(ex, plain).status, CREW_TASK_CANCELLED);
+    gate_open(&gate);
+    ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
+    ASSERT_STATUS(t_join(ex, plain), CREW_TASK_CANCELLED);
+    cr_assert_eq(atomic_load(&ran), 0);
+    cr_assert_eq(atomic_load(&cleanups), 1);
+    ASSERT_RC(crew_group_destroy(g), 0);
+    gate_destroy(&gate);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(cancel_group, member_submitted_into_a_cancelled_group_is_cancelled_when_the_submit_returns_2_workers,
+     T_OPTS) {
+    check_member_born_cancelled_at_submit(2);
+}
+Test(cancel_group, member_submitted_into_a_cancelled_group_is_cancelled_when_the_submit_returns_8_workers,
+     T_OPTS) {
+    check_member_born_cancelled_at_submit(8);
+}
+
 /* A running member that, once it sees the cancel, spawns a child: the
  * child joins the (cancelled) group and never runs. */
 typedef struct spawner {
