@@ -609,6 +609,175 @@ Test(actor, kill_racing_submitters_loses_no_task, T_OPTS)
     DESTROY_CLEAN(&ex);
 }
 
+/* ---- one runner at a time ---------------------------------------------------------- */
+
+/* Mutual exclusion seen from inside: each task of the actor counts itself
+ * in flight while it runs; finding another one there means two of its
+ * tasks (two runners) ran at once. */
+typedef struct excl_state {
+    atomic_int inflight, overlaps, most;
+    atomic_long ran;
+} excl_state_t;
+
+static void spin_ns(int64_t ns)
+{
+    int64_t end = t_now_ns() + ns;
+    while (t_now_ns() < end) {
+    }
+}
+
+/* arg: how long to stay in flight (ns), the window for an overlap. */
+static int excl_body(void *arg)
+{
+    excl_state_t *s = crew_actor_state();
+    int now = atomic_fetch_add(&s->inflight, 1) + 1;
+    if (now > 1) {
+        atomic_fetch_add(&s->overlaps, 1);
+        int most = atomic_load(&s->most);
+        while (now > most && !atomic_compare_exchange_weak(&s->most, &most, now))
+            ;
+    }
+    spin_ns((int64_t)(intptr_t)arg);
+    atomic_fetch_sub(&s->inflight, 1);
+    atomic_fetch_add(&s->ran, 1);
+    return 0;
+}
+
+enum { EXCL_SUBS = 3, EXCL_RECENT = 64 };
+
+typedef struct excl_sub {
+    crew_actor_t *a;
+    crew_id_t *ids;
+    long n, accepted;
+    atomic_long *progress;
+    _Atomic crew_id_t *recent; /* shared: recent IDs, for the canceller */
+} excl_sub_t;
+
+/* Bursts with pauses between them, each ending with a long task, so that
+ * the mailbox often runs empty while the actor's last task still runs:
+ * the moment a submission must not start a second runner. */
+static void *excl_submitter(void *arg)
+{
+    excl_sub_t *s = arg;
+    unsigned seed = (unsigned)(uintptr_t)s;
+    long burst = 0;
+    for (long i = 0; i < s->n; i++) {
+        crew_id_t id;
+        if (burst <= 0) {
+            spin_ns(rand_r(&seed) % 100000);
+            burst = 1 + rand_r(&seed) % 32;
+        }
+        intptr_t len = --burst == 0 ? 50000 : 200;
+        int rc = crew_actor_submit(s->a, excl_body, (void *)len, &id);
+        if (rc == 0) {
+            s->ids[s->accepted++] = id;
+            atomic_store(&s->recent[i % EXCL_RECENT], id);
+        } else if (rc != CREW_EACTORDEAD) {
+            T_DIE("submit: %s", crew_err_name(rc));
+        }
+        atomic_fetch_add(s->progress, 1);
+    }
+    return NULL;
+}
+
+typedef struct excl_canceller {
+    crew_t *ex;
+    _Atomic crew_id_t *recent;
+    atomic_int stop;
+    long cancels;
+} excl_canceller_t;
+
+static void *excl_cancel_main(void *arg)
+{
+    excl_canceller_t *c = arg;
+    unsigned seed = 3;
+    while (!flag_get(&c->stop)) {
+        crew_id_t id = atomic_load(&c->recent[rand_r(&seed) % EXCL_RECENT]);
+        /* Joinable until joined after this thread stops: never ENOTASK. */
+        if (id && crew_cancel(c->ex, id, 0, NULL) < 0)
+            T_DIE("crew_cancel of an actor task failed");
+        c->cancels++;
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void check_one_runner(unsigned workers)
+{
+    crew_t *ex = t_create(workers);
+    int rounds = (int)t_scaled(40, 10);
+    long per = t_scaled(3000, 300);
+    for (int r = 0; r < rounds; r++) {
+        excl_state_t s;
+        memset(&s, 0, sizeof s);
+        _Atomic crew_id_t recent[EXCL_RECENT];
+        for (int i = 0; i < EXCL_RECENT; i++)
+            atomic_init(&recent[i], 0);
+        atomic_long progress = 0;
+        crew_actor_t *a;
+        ASSERT_RC(crew_actor_create(ex, &s, NULL, &a), 0);
+        excl_sub_t subs[EXCL_SUBS];
+        pthread_t th[EXCL_SUBS], ct;
+        excl_canceller_t c = {ex, recent, 0, 0};
+        for (int i = 0; i < EXCL_SUBS; i++) {
+            subs[i] = (excl_sub_t){a, malloc(sizeof(crew_id_t) * (size_t)per),
+                                   per, 0, &progress, recent};
+            cr_assert_eq(pthread_create(&th[i], NULL, excl_submitter, &subs[i]), 0);
+        }
+        cr_assert_eq(pthread_create(&ct, NULL, excl_cancel_main, &c), 0);
+        /* Rounds 1 mod 3 kill the actor, 2 mod 3 make it exit, midway. */
+        cr_assert(T_WAIT_UNTIL(atomic_load(&progress) >= EXCL_SUBS * per / 2,
+                               T_HANG_S));
+        if (r % 3 == 1)
+            ASSERT_RC(crew_actor_kill(a, r, "midway"), 0);
+        else if (r % 3 == 2)
+            (void)crew_actor_submit(a, actor_exit_task, NULL, NULL);
+        for (int i = 0; i < EXCL_SUBS; i++)
+            pthread_join(th[i], NULL);
+        flag_set(&c.stop);
+        pthread_join(ct, NULL);
+        cr_assert_eq(atomic_load(&s.overlaps), 0, "round %d: %d tasks of one "
+                     "actor found another of its tasks running (up to %d at "
+                     "once)", r, atomic_load(&s.overlaps),
+                     atomic_load(&s.most));
+        long accepted = 0, done = 0;
+        for (int i = 0; i < EXCL_SUBS; i++) {
+            for (long k = 0; k < subs[i].accepted; k++) {
+                crew_status_t st = t_join(ex, subs[i].ids[k]);
+                cr_assert(st == CREW_TASK_DONE || st == CREW_TASK_CANCELLED ||
+                          st == CREW_TASK_ACTOR_DEAD, "status %s",
+                          crew_status_name(st));
+                done += st == CREW_TASK_DONE;
+            }
+            accepted += subs[i].accepted;
+            free(subs[i].ids);
+        }
+        if (r % 3 == 0)
+            ASSERT_RC(crew_actor_submit(a, actor_exit_task, NULL, NULL), 0);
+        t_actor_wait(a);
+        cr_assert_eq(atomic_load(&s.overlaps), 0, "round %d: %d tasks of one "
+                     "actor found another of its tasks running (up to %d at "
+                     "once)", r, atomic_load(&s.overlaps),
+                     atomic_load(&s.most));
+        cr_assert_geq(atomic_load(&s.ran), done);
+        cr_assert_gt(accepted, 0);
+        ASSERT_RC(crew_actor_destroy(a), 0);
+    }
+    DESTROY_CLEAN(&ex);
+}
+
+Test(actor, tasks_of_one_actor_never_overlap_under_submits_cancels_kills_and_exits_2_workers,
+     T_OPTS)
+{
+    check_one_runner(2);
+}
+
+Test(actor, tasks_of_one_actor_never_overlap_under_submits_cancels_kills_and_exits_8_workers,
+     T_OPTS)
+{
+    check_one_runner(8);
+}
+
 /* ---- exit ----------------------------------------------------------------------------- */
 
 typedef struct exit_ctx {
