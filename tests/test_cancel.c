@@ -217,6 +217,73 @@ static void assert_same_info(crew_task_info_t a, crew_task_info_t b) {
     cr_assert_str_eq(a.reason, b.reason);
 }
 
+#ifdef CREW_TEST_HAVE_FAULT
+/* The canceller is held (pause point CANCEL_INSERTED: its ID is in the
+ * set, REQ not yet set, set mutex held) until the body has seen the
+ * cancellation, returned, and the task is terminal. */
+typedef struct seen {
+    crew_t *ex;
+    atomic_int started, saw, returned;
+    int hook_calls;
+    crew_id_t hook_id;
+    bool body_returned, terminal;
+    crew_status_t st;
+} seen_t;
+
+static int seen_body(void *arg) {
+    seen_t *s = arg;
+    flag_set(&s->started);
+    if (T_WAIT_UNTIL(crew_cancelled(), T_HANG_S))
+        flag_set(&s->saw);
+    flag_set(&s->returned);
+    return 0; /* DONE, had it not seen the cancel */
+}
+
+static void seen_hook(void *ctx, crew_id_t id) {
+    seen_t *s = ctx;
+    s->hook_calls++;
+    s->hook_id = id;
+    s->body_returned = T_WAIT_UNTIL(flag_get(&s->returned), T_HANG_S);
+    /* Poll (timeout 0): a blocking wait would need the finisher's wake-up,
+     * which comes after it takes the set mutex we hold. */
+    s->terminal = T_WAIT_UNTIL(crew_wait(s->ex, id, 0, &s->st) == 0, T_HANG_S);
+}
+
+Test(cancel, canceller_whose_request_the_body_saw_answers_requested_never_too_late,
+     T_OPTS) {
+    crew_t *ex = t_create(2);
+    seen_t s;
+    memset(&s, 0, sizeof s);
+    s.ex = ex;
+    crew_id_t id;
+    ASSERT_RC(crew_submit(ex, seen_body, &s, &id), 0);
+    flag_await(&s.started);
+    crew__fault_set_pause(CREW__PAUSE_CANCEL_INSERTED, seen_hook, &s);
+    int rc = crew_cancel(ex, id, 8, "seen");
+    crew__fault_set_pause(CREW__PAUSE_CANCEL_INSERTED, NULL, NULL);
+    cr_assert_eq(s.hook_calls, 1, "the pause point was reached %d times",
+                 s.hook_calls);
+    cr_assert_eq(s.hook_id, id);
+    cr_assert(flag_get(&s.saw), "the body never saw the cancellation");
+    cr_assert(s.body_returned && s.terminal,
+              "the task did not finish while the canceller was held");
+    ASSERT_STATUS(s.st, CREW_TASK_CANCELLED);
+    ASSERT_RC(rc, CREW_REQUESTED);
+    crew_task_info_t info = t_inspect(ex, id);
+    ASSERT_STATUS(info.status, CREW_TASK_CANCELLED);
+    cr_assert_eq(info.cause, CREW_CAUSE_SELF);
+    cr_assert_eq(info.cancel_code, 8);
+    ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
+    crew_stats_t st = t_settle(ex);
+    cr_assert_eq(st.late_cancels, 0, "counted as a cancel that lost the race");
+    cr_assert_eq(st.cancelled_running, 1);
+    ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
+    cr_assert_eq(t_cancel_scopes(ex), 0, "%u cancel scope(s) left after "
+                 "crew_shutdown", t_cancel_scopes(ex));
+    DESTROY_CLEAN(&ex);
+}
+#endif
+
 Test(cancel, cancel_of_a_finished_task_is_too_late_and_changes_nothing,
      T_OPTS) {
     crew_t *ex = t_create(2);
