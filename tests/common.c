@@ -5,12 +5,11 @@
 #include <stdarg.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#ifdef CREW_TEST_HAVE_FAULT
 #include "fault.h"
-#endif
 
 int64_t t_now_ns(void) {
     struct timespec ts;
@@ -78,12 +77,8 @@ void t_backoff(unsigned i) {
 /* ---- gates ---------------------------------------------------------------- */
 
 void gate_init(gate_t *g) {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    t_cond_init(&g->cv);
     g->arrived = 0;
     g->open = false;
 }
@@ -93,7 +88,7 @@ void gate_destroy(gate_t *g) {
     pthread_mutex_destroy(&g->mu);
 }
 
-static struct timespec deadline_in(double secs) {
+struct timespec t_deadline(double secs) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t ns = ts.tv_nsec + (int64_t)((secs - (double)(int64_t)secs) * 1e9);
@@ -102,8 +97,16 @@ static struct timespec deadline_in(double secs) {
     return ts;
 }
 
+void t_cond_init(pthread_cond_t *cv) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 void gate_pass(gate_t *g) {
-    struct timespec dl = deadline_in(T_HANG_S * 3);
+    struct timespec dl = t_deadline(T_HANG_S * 3);
     pthread_mutex_lock(&g->mu);
     g->arrived++;
     pthread_cond_broadcast(&g->cv);
@@ -124,7 +127,7 @@ void gate_open(gate_t *g) {
 }
 
 void gate_await_arrivals(gate_t *g, int n) {
-    struct timespec dl = deadline_in(T_HANG_S);
+    struct timespec dl = t_deadline(T_HANG_S);
     pthread_mutex_lock(&g->mu);
     while (g->arrived < n) {
         if (pthread_cond_timedwait(&g->cv, &g->mu, &dl) == ETIMEDOUT) {
@@ -231,6 +234,51 @@ crew_task_info_t t_inspect(crew_t *ex, crew_id_t id) {
     return info;
 }
 
+uint32_t t_cancel_scopes(crew_t *ex) { return crew__debug_cancel_scopes(ex); }
+
+const char *t_destroy_clean(crew_t **exp, crew_shutdown_mode_t mode) {
+    static char msg[256];
+    crew_stats_t s = t_settle(*exp);
+    if (s.live_tasks || s.live_records || s.cancel_set_size) {
+        snprintf(msg, sizeof msg, "not clean before shutdown: live_tasks %llu "
+                 "live_records %llu cancel_set_size %llu",
+                 (unsigned long long)s.live_tasks,
+                 (unsigned long long)s.live_records,
+                 (unsigned long long)s.cancel_set_size);
+        return msg;
+    }
+    int rc = crew_shutdown(*exp, mode);
+    if (rc != 0) {
+        snprintf(msg, sizeof msg, "crew_shutdown -> %s", crew_err_name(rc));
+        return msg;
+    }
+    uint32_t want = mode == CREW_CANCEL ? 1 : 0, got = t_cancel_scopes(*exp);
+    if (got != want) {
+        snprintf(msg, sizeof msg, "%u cancel scope(s) left after "
+                 "crew_shutdown(%s), expected %u%s", got,
+                 mode == CREW_CANCEL ? "CANCEL" : "DRAIN", want,
+                 mode == CREW_DRAIN && got == 1
+                     ? " (after a CREW_CANCEL shutdown, tear down in that mode)"
+                     : "");
+        return msg;
+    }
+    rc = crew_destroy(exp);
+    if (rc != 0 || *exp) {
+        snprintf(msg, sizeof msg, "crew_destroy -> %s%s", crew_err_name(rc),
+                 *exp ? ", handle not set to NULL" : "");
+        return msg;
+    }
+    if (--t_open_executors <= 0) {
+        t_open_executors = 0;
+        if (t_live_bytes() != 0) {
+            snprintf(msg, sizeof msg, "%lld bytes still allocated by crew "
+                     "after the last crew_destroy", (long long)t_live_bytes());
+            return msg;
+        }
+    }
+    return NULL;
+}
+
 int64_t t_live_bytes(void) {
 #ifdef CREW_TEST_HAVE_FAULT
     return crew__fault_live_bytes();
@@ -253,6 +301,71 @@ int count_task(void *arg) {
 
 void count_cleanup(void *arg) {
     atomic_fetch_add_explicit((atomic_int *)arg, 1, memory_order_relaxed);
+}
+
+/* ---- groups ----------------------------------------------------------------- */
+
+crew_group_t *t_group(crew_t *ex, crew_group_t *parent, unsigned flags) {
+    crew_group_t *g = NULL;
+    int rc = crew_group_create(ex, parent, flags, &g);
+    if (rc != 0 || !g)
+        T_DIE("crew_group_create -> %s", crew_err_name(rc));
+    return g;
+}
+
+crew_group_info_t t_ginfo(crew_group_t *g) {
+    crew_group_info_t i;
+    memset(&i, 0, sizeof i);
+    int rc = crew_group_info(g, &i);
+    if (rc != 0)
+        T_DIE("crew_group_info -> %s", crew_err_name(rc));
+    return i;
+}
+
+int t_submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
+                crew_id_t *id) {
+    crew_task_desc_t d = {fn, arg, NULL, g};
+    return crew_submit_ex(ex, &d, id);
+}
+
+/* ---- actors ------------------------------------------------------------------ */
+
+crew_actor_info_t t_actor_info(crew_actor_t *a) {
+    crew_actor_info_t i;
+    memset(&i, 0, sizeof i);
+    int rc = crew_actor_info(a, &i);
+    if (rc != 0)
+        T_DIE("crew_actor_info -> %s", crew_err_name(rc));
+    return i;
+}
+
+void t_actor_wait(crew_actor_t *a) {
+    int rc = crew_actor_wait(a, T_HANG_NS);
+    if (rc != 0)
+        T_DIE("crew_actor_wait -> %s", crew_err_name(rc));
+}
+
+int actor_exit_task(void *arg) {
+    (void)arg;
+    return crew_actor_exit();
+}
+
+/* ---- threads ------------------------------------------------------------------ */
+
+pid_t t_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+bool t_thread_sleeping(pid_t tid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        T_DIE("t_thread_sleeping: cannot open %s", path);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* "tid (comm) S ...": the state follows the last ')'. */
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] == 'S';
 }
 
 /* ---- probes ----------------------------------------------------------------- */

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "crew.h"
 
@@ -28,6 +30,7 @@
 #ifndef T_HANG_S
 #define T_HANG_S 20.0
 #endif
+#define T_HANG_NS ((int64_t)(T_HANG_S * 1e9))
 /* Criterion per-test timeout (seconds); CMake raises it for sanitizers. */
 #ifndef CREW_TEST_TIMEOUT
 #define CREW_TEST_TIMEOUT 30
@@ -62,6 +65,18 @@ _Noreturn void t_die(const char *file, int line, const char *fmt, ...)
             exit(1);                                                           \
         }                                                                      \
     } while (0)
+
+#define CHECK_RC(expr, want)                                                   \
+    do {                                                                       \
+        int rc__ = (expr), want__ = (want);                                    \
+        CHECK(rc__ == want__, "%s -> %s, expected %s", #expr,                  \
+              crew_err_name(rc__), crew_err_name(want__));                     \
+    } while (0)
+
+/* A CLOCK_MONOTONIC deadline `secs` from now, for timed condition waits
+ * (condition variables made with t_cond_init). */
+struct timespec t_deadline(double secs);
+void t_cond_init(pthread_cond_t *cv);
 
 /* Poll `cond` (yielding, then napping 50us) until true or `secs` passed.
  * Evaluates to the final value of cond. This is a deadline on a condition,
@@ -131,6 +146,23 @@ crew_status_t t_wait(crew_t *ex, crew_id_t id);
 crew_status_t t_join(crew_t *ex, crew_id_t id);
 crew_task_info_t t_inspect(crew_t *ex, crew_id_t id);
 
+/* The standard teardown: wait (bounded) until ex holds no live task, record
+ * or cancelled ID; crew_shutdown(mode); check that no cancel scope is left
+ * (crew__debug_cancel_scopes: 0, or 1 after a CREW_CANCEL shutdown, whose
+ * executor-wide scope lives until crew_destroy); crew_destroy; and once the
+ * last executor made by t_create() is gone, check that crew freed every
+ * byte. Returns NULL if all held, else what did not (a static buffer).
+ * Criterion tests use DESTROY_CLEAN (crit.h), plain executables
+ * T_DESTROY_CLEAN. */
+const char *t_destroy_clean(crew_t **exp, crew_shutdown_mode_t mode);
+#define T_DESTROY_CLEAN(exp, mode)                                             \
+    do {                                                                       \
+        const char *e__ = t_destroy_clean((exp), (mode));                      \
+        CHECK(e__ == NULL, "%s", e__);                                         \
+    } while (0)
+/* Live cancellation scopes of ex (crew__debug_cancel_scopes, fault.h). */
+uint32_t t_cancel_scopes(crew_t *ex);
+
 /* Bytes crew still has allocated (fault-injection builds), or 0 when the
  * library was built without the hook. */
 int64_t t_live_bytes(void);
@@ -140,8 +172,36 @@ int64_t t_live_bytes(void);
 int noop_task(void *arg);
 int ret_task(void *arg);
 int count_task(void *arg);
-/* Cleanup that increments the atomic_int arg points to. */
+/* Cleanup (or actor destructor) that increments the atomic_int arg points
+ * to. */
 void count_cleanup(void *arg);
+
+/* ---- groups ------------------------------------------------------------------ */
+
+/* crew_group_create / crew_group_info; abort on failure. */
+crew_group_t *t_group(crew_t *ex, crew_group_t *parent, unsigned flags);
+crew_group_info_t t_ginfo(crew_group_t *g);
+/* crew_submit_ex() of fn(arg) into group g (NULL: none); returns its
+ * result. */
+int t_submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
+                crew_id_t *id);
+
+/* ---- actors ------------------------------------------------------------------ */
+
+crew_actor_info_t t_actor_info(crew_actor_t *a); /* aborts on failure */
+/* crew_actor_wait with a hang guard: aborts after T_HANG_S. */
+void t_actor_wait(crew_actor_t *a);
+/* An actor task body that ends its actor gracefully (crew_actor_exit). */
+int actor_exit_task(void *arg);
+
+/* ---- threads ------------------------------------------------------------------ */
+
+/* The calling thread's kernel ID. */
+pid_t t_gettid(void);
+/* True if thread `tid` of this process is asleep in the kernel (state S
+ * in /proc/self/task/TID/stat): for a thread whose only blocking call is a
+ * futex wait, "it is parked". */
+bool t_thread_sleeping(pid_t tid);
 
 /* ---- probes: running tasks that report what crew_cancelled() said ---------- */
 

@@ -41,6 +41,22 @@ static inline const char *t_rc_name(int rc) {
                      crew_status_name(g__), (int)g__, crew_status_name(w__));  \
     } while (0)
 
+/* A probe (common.h) saw the cancellation: no check it made after the test
+ * set cancel_returned said "not cancelled", and at least min_after such
+ * checks were made (0 when the probe may have returned before the flag was
+ * set). */
+static inline void t_assert_probe_saw_cancel(probe_t *p, int min_after) {
+    cr_assert_eq(atomic_load(&p->timed_out), 0, "probe waited in vain");
+    cr_assert_eq(atomic_load(&p->misses), 0,
+                 "%d of %d checks after the cancel returned said \"not "
+                 "cancelled\"",
+                 atomic_load(&p->misses), atomic_load(&p->checks_after));
+    cr_assert_geq(atomic_load(&p->checks_after), min_after,
+                  "%d checks after the cancel returned, expected %d or more",
+                  atomic_load(&p->checks_after), min_after);
+    cr_assert_eq(atomic_load(&p->saw_cancel), 1);
+}
+
 /* The executor holds nothing: no live task, no unreclaimed record, no ID
  * left in the cancellation set. Call after every joinable task was joined
  * or released. */
@@ -55,19 +71,17 @@ static inline const char *t_rc_name(int rc) {
                      (unsigned long long)s__.cancel_set_size);                 \
     } while (0)
 
-/* Check clean, destroy, and, once the test's last executor is gone (see
- * t_open_executors), check that crew freed every byte it allocated. */
-#define DESTROY_CLEAN(exp)                                                     \
+/* The standard teardown (t_destroy_clean in common.h): clean, shut down
+ * (DRAIN), no cancel scope left, destroyed, and, once the test's last
+ * executor is gone (see t_open_executors), every byte freed.
+ * DESTROY_CLEAN_MODE: the same after a shutdown in `mode` (CREW_CANCEL
+ * leaves the executor's own scope until crew_destroy). */
+#define DESTROY_CLEAN(exp) DESTROY_CLEAN_MODE(exp, CREW_DRAIN)
+#define DESTROY_CLEAN_MODE(exp, mode)                                          \
     do {                                                                       \
         ASSERT_CLEAN(*(exp));                                                  \
-        ASSERT_RC(crew_destroy(exp), 0);                                       \
-        cr_assert_null(*(exp), "crew_destroy must set the handle to NULL");    \
-        if (--t_open_executors <= 0) {                                         \
-            t_open_executors = 0;                                              \
-            cr_assert_eq(t_live_bytes(), 0,                                    \
-                         "%lld bytes still allocated by crew after the last "  \
-                         "crew_destroy", (long long)t_live_bytes());           \
-        }                                                                      \
+        const char *e__ = t_destroy_clean((exp), (mode));                      \
+        cr_assert_null(e__, "%s", e__ ? e__ : "");                             \
     } while (0)
 
 #endif

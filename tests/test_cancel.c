@@ -2,6 +2,7 @@
  * CANCELLATION.md ("Task lifecycle" through "Waiting"), group cancellation
  * aside (test_cancel_group.c). */
 #include "crit.h"
+#include "fault.h"
 
 #define MS (1000000LL)
 
@@ -11,16 +12,6 @@ static int cancel_probe(crew_t *ex, crew_id_t id, probe_t *p, int code,
     int rc = crew_cancel(ex, id, code, reason);
     flag_set(&p->cancel_returned);
     return rc;
-}
-
-static void assert_probe_saw_cancel(probe_t *p) {
-    cr_assert_eq(atomic_load(&p->timed_out), 0, "probe waited in vain");
-    cr_assert_eq(atomic_load(&p->misses), 0,
-                 "%d of %d checks after crew_cancel returned said "
-                 "\"not cancelled\"",
-                 atomic_load(&p->misses), atomic_load(&p->checks_after));
-    cr_assert_gt(atomic_load(&p->checks_after), 0);
-    cr_assert_eq(atomic_load(&p->saw_cancel), 1);
 }
 
 /* ---- lifecycle: queued ------------------------------------------------------- */
@@ -103,6 +94,66 @@ Test(cancel, queued_task_is_removed_and_never_runs, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
+/* A thread blocked in crew_wait(FOREVER) on a queued task. */
+typedef struct qwaiter {
+    crew_t *ex;
+    crew_id_t id;
+    atomic_int tid, done;
+    int rc;
+    crew_status_t st;
+} qwaiter_t;
+
+static void *qwaiter_main(void *arg) {
+    qwaiter_t *w = arg;
+    atomic_store(&w->tid, (int)t_gettid());
+    w->rc = crew_wait(w->ex, w->id, CREW_FOREVER, &w->st);
+    flag_set(&w->done);
+    return NULL;
+}
+
+/* The waiter is asleep on the task (its WAITERS bit is set and its thread
+ * sleeps in the kernel) before the cancel removes the task: the removal
+ * itself must wake it. */
+static void check_removal_wakes_waiter(unsigned workers) {
+    crew_t *ex = t_create(workers);
+    gate_t gate;
+    gate_init(&gate);
+    saturate(ex, &gate);
+    atomic_int ran = 0;
+    crew_id_t id;
+    ASSERT_RC(crew_submit(ex, count_task, &ran, &id), 0);
+    qwaiter_t w = {ex, id, 0, 0, 99, (crew_status_t)99};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, qwaiter_main, &w), 0);
+    cr_assert(T_WAIT_UNTIL(crew__debug_task_waiters(ex, id) == 1, T_HANG_S),
+              "the waiter never registered on the task");
+    cr_assert(T_WAIT_UNTIL(atomic_load(&w.tid) != 0 &&
+                               t_thread_sleeping(atomic_load(&w.tid)),
+                           T_HANG_S),
+              "the waiter never went to sleep");
+    ASSERT_RC(crew_cancel(ex, id, 0, NULL), CREW_REMOVED);
+    cr_assert(T_WAIT_UNTIL(flag_get(&w.done), 2.0),
+              "crew_wait not woken within 2 s of the cancel that removed "
+              "its queued task (%u workers)", workers);
+    pthread_join(th, NULL);
+    ASSERT_RC(w.rc, 0);
+    ASSERT_STATUS(w.st, CREW_TASK_CANCELLED);
+    gate_open(&gate);
+    ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
+    cr_assert_eq(atomic_load(&ran), 0, "a removed task ran");
+    gate_destroy(&gate);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(cancel, removing_a_queued_task_wakes_its_sleeping_waiter_2_workers,
+     T_OPTS) {
+    check_removal_wakes_waiter(2);
+}
+Test(cancel, removing_a_queued_task_wakes_its_sleeping_waiter_8_workers,
+     T_OPTS) {
+    check_removal_wakes_waiter(8);
+}
+
 /* ---- lifecycle: running -------------------------------------------------------- */
 
 Test(cancel, running_task_sees_the_request_in_every_check_after_cancel_returns,
@@ -119,7 +170,7 @@ Test(cancel, running_task_sees_the_request_in_every_check_after_cancel_returns,
     cr_assert(T_WAIT_UNTIL(atomic_load(&p.checks_after) > 2000, T_HANG_S));
     flag_set(&p.release);
     ASSERT_STATUS(t_wait(ex, id), CREW_TASK_CANCELLED);
-    assert_probe_saw_cancel(&p);
+    t_assert_probe_saw_cancel(&p, 1);
     crew_task_info_t info = t_inspect(ex, id);
     cr_assert(info.cancel_requested);
     cr_assert_eq(info.cause, CREW_CAUSE_SELF);
@@ -165,6 +216,73 @@ static void assert_same_info(crew_task_info_t a, crew_task_info_t b) {
     cr_assert_eq(a.cancel_code, b.cancel_code);
     cr_assert_str_eq(a.reason, b.reason);
 }
+
+#ifdef CREW_TEST_HAVE_FAULT
+/* The canceller is held (pause point CANCEL_INSERTED: its ID is in the
+ * set, REQ not yet set, set mutex held) until the body has seen the
+ * cancellation, returned, and the task is terminal. */
+typedef struct seen {
+    crew_t *ex;
+    atomic_int started, saw, returned;
+    int hook_calls;
+    crew_id_t hook_id;
+    bool body_returned, terminal;
+    crew_status_t st;
+} seen_t;
+
+static int seen_body(void *arg) {
+    seen_t *s = arg;
+    flag_set(&s->started);
+    if (T_WAIT_UNTIL(crew_cancelled(), T_HANG_S))
+        flag_set(&s->saw);
+    flag_set(&s->returned);
+    return 0; /* DONE, had it not seen the cancel */
+}
+
+static void seen_hook(void *ctx, crew_id_t id) {
+    seen_t *s = ctx;
+    s->hook_calls++;
+    s->hook_id = id;
+    s->body_returned = T_WAIT_UNTIL(flag_get(&s->returned), T_HANG_S);
+    /* Poll (timeout 0): a blocking wait would need the finisher's wake-up,
+     * which comes after it takes the set mutex we hold. */
+    s->terminal = T_WAIT_UNTIL(crew_wait(s->ex, id, 0, &s->st) == 0, T_HANG_S);
+}
+
+Test(cancel, canceller_whose_request_the_body_saw_answers_requested_never_too_late,
+     T_OPTS) {
+    crew_t *ex = t_create(2);
+    seen_t s;
+    memset(&s, 0, sizeof s);
+    s.ex = ex;
+    crew_id_t id;
+    ASSERT_RC(crew_submit(ex, seen_body, &s, &id), 0);
+    flag_await(&s.started);
+    crew__fault_set_pause(CREW__PAUSE_CANCEL_INSERTED, seen_hook, &s);
+    int rc = crew_cancel(ex, id, 8, "seen");
+    crew__fault_set_pause(CREW__PAUSE_CANCEL_INSERTED, NULL, NULL);
+    cr_assert_eq(s.hook_calls, 1, "the pause point was reached %d times",
+                 s.hook_calls);
+    cr_assert_eq(s.hook_id, id);
+    cr_assert(flag_get(&s.saw), "the body never saw the cancellation");
+    cr_assert(s.body_returned && s.terminal,
+              "the task did not finish while the canceller was held");
+    ASSERT_STATUS(s.st, CREW_TASK_CANCELLED);
+    ASSERT_RC(rc, CREW_REQUESTED);
+    crew_task_info_t info = t_inspect(ex, id);
+    ASSERT_STATUS(info.status, CREW_TASK_CANCELLED);
+    cr_assert_eq(info.cause, CREW_CAUSE_SELF);
+    cr_assert_eq(info.cancel_code, 8);
+    ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
+    crew_stats_t st = t_settle(ex);
+    cr_assert_eq(st.late_cancels, 0, "counted as a cancel that lost the race");
+    cr_assert_eq(st.cancelled_running, 1);
+    ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
+    cr_assert_eq(t_cancel_scopes(ex), 0, "%u cancel scope(s) left after "
+                 "crew_shutdown", t_cancel_scopes(ex));
+    DESTROY_CLEAN(&ex);
+}
+#endif
 
 Test(cancel, cancel_of_a_finished_task_is_too_late_and_changes_nothing,
      T_OPTS) {
@@ -757,7 +875,7 @@ Test(cancel, cleanup_runs_exactly_once_on_every_path, T_OPTS) {
     ASSERT_RC(crew_group_destroy(g), 0);
     gate_destroy(&g1);
     gate_destroy(&g2);
-    DESTROY_CLEAN(&ex);
+    DESTROY_CLEAN_MODE(&ex, CREW_CANCEL);
 }
 
 /* ---- the cancellation set ---------------------------------------------------------------- */
@@ -959,7 +1077,7 @@ Test(cancel, cancelling_a_parent_requests_its_running_descendants, T_OPTS) {
         flag_set(&l.p[i].release);
     for (int i = 0; i < 3; i++) {
         ASSERT_STATUS(t_wait(ex, l.id[i]), CREW_TASK_CANCELLED);
-        assert_probe_saw_cancel(&l.p[i]);
+        t_assert_probe_saw_cancel(&l.p[i], 1);
         crew_task_info_t info = t_inspect(ex, l.id[i]);
         cr_assert(info.cancel_requested, "level %d", i);
         cr_assert_eq(info.cause, i == 0 ? CREW_CAUSE_SELF : CREW_CAUSE_PARENT,
@@ -1007,6 +1125,68 @@ Test(cancel, child_spawned_after_its_parent_was_cancelled_is_born_cancelled,
     crew_stats_t s = t_settle(ex);
     cr_assert_eq(s.submitted, 3, "born-cancelled tasks count as submitted");
     DESTROY_CLEAN(&ex);
+}
+
+/* Waits until it is cancelled, then spawns a child and inspects it at once,
+ * while every other worker is blocked at a gate. */
+typedef struct bornspawner {
+    probe_t probe;
+    atomic_int child_ran;
+    crew_id_t child;
+    int spawn_rc, inspect_rc;
+    crew_task_info_t info; /* the child, right after crew_spawn returned */
+} bornspawner_t;
+
+static int bornchild_task(void *arg) {
+    atomic_fetch_add(&((bornspawner_t *)arg)->child_ran, 1);
+    return 0;
+}
+
+static int bornspawner_task(void *arg) {
+    bornspawner_t *b = arg;
+    int r = probe_task(&b->probe); /* until_cancelled */
+    b->spawn_rc = crew_spawn(bornchild_task, b, &b->child);
+    if (b->spawn_rc == 0)
+        b->inspect_rc = crew_inspect(crew_current(), b->child, &b->info);
+    return r;
+}
+
+static void check_child_born_cancelled_at_spawn(unsigned workers) {
+    crew_t *ex = t_create(workers);
+    bornspawner_t b;
+    memset(&b, 0, sizeof b);
+    probe_init(&b.probe, true, 0);
+    b.inspect_rc = 99;
+    crew_id_t pid;
+    ASSERT_RC(crew_submit(ex, bornspawner_task, &b, &pid), 0);
+    flag_await(&b.probe.started);
+    /* Every other worker blocked: nothing can pop or steal the child. */
+    gate_t gate;
+    gate_init(&gate);
+    for (unsigned i = 0; i + 1 < workers; i++)
+        ASSERT_RC(crew_submit(ex, gate_task, &gate, NULL), 0);
+    gate_await_arrivals(&gate, (int)workers - 1);
+    ASSERT_RC(cancel_probe(ex, pid, &b.probe, 4, "parent"), CREW_REQUESTED);
+    ASSERT_STATUS(t_join(ex, pid), CREW_TASK_CANCELLED);
+    ASSERT_RC(b.spawn_rc, 0);
+    ASSERT_RC(b.inspect_rc, 0);
+    ASSERT_STATUS(b.info.status, CREW_TASK_CANCELLED);
+    cr_assert_eq(b.info.cause, CREW_CAUSE_PARENT);
+    cr_assert_eq(b.info.parent, pid);
+    gate_open(&gate);
+    ASSERT_STATUS(t_join(ex, b.child), CREW_TASK_CANCELLED);
+    cr_assert_eq(atomic_load(&b.child_ran), 0, "a born-cancelled child ran");
+    gate_destroy(&gate);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(cancel, child_spawned_by_a_cancelled_task_is_cancelled_when_the_spawn_returns_2_workers,
+     T_OPTS) {
+    check_child_born_cancelled_at_spawn(2);
+}
+Test(cancel, child_spawned_by_a_cancelled_task_is_cancelled_when_the_spawn_returns_8_workers,
+     T_OPTS) {
+    check_child_born_cancelled_at_spawn(8);
 }
 
 typedef struct upward {

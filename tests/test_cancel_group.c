@@ -2,37 +2,9 @@
  * members' spawns, nested groups (and only those), fail-fast, waits. */
 #include "crit.h"
 
-static crew_group_t *t_group(crew_t *ex, crew_group_t *parent, unsigned flags) {
-    crew_group_t *g = NULL;
-    ASSERT_RC(crew_group_create(ex, parent, flags, &g), 0);
-    return g;
-}
-
-static crew_group_info_t t_ginfo(crew_group_t *g) {
-    crew_group_info_t i;
-    memset(&i, 0, sizeof i);
-    ASSERT_RC(crew_group_info(g, &i), 0);
-    return i;
-}
-
-static void submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
-                      crew_id_t *id) {
-    crew_task_desc_t d = {fn, arg, NULL, g};
-    ASSERT_RC(crew_submit_ex(ex, &d, id), 0);
-}
-
 static void probes_cancel_returned(probe_t *p, int n) {
     for (int i = 0; i < n; i++)
         flag_set(&p[i].cancel_returned);
-}
-
-static void assert_probe_saw_cancel(probe_t *p) {
-    cr_assert_eq(atomic_load(&p->timed_out), 0, "probe waited in vain");
-    cr_assert_eq(atomic_load(&p->misses), 0,
-                 "%d of %d checks after the cancel returned said \"not "
-                 "cancelled\"",
-                 atomic_load(&p->misses), atomic_load(&p->checks_after));
-    cr_assert_eq(atomic_load(&p->saw_cancel), 1);
 }
 
 Test(cancel_group, group_cancel_removes_queued_members_and_requests_running_ones,
@@ -43,13 +15,13 @@ Test(cancel_group, group_cancel_removes_queued_members_and_requests_running_ones
     crew_id_t run[2], q[10];
     for (int i = 0; i < 2; i++) {
         probe_init(&p[i], false, 0);
-        submit_to(ex, g, probe_task, &p[i], &run[i]);
+        ASSERT_RC(t_submit_to(ex, g, probe_task, &p[i], &run[i]), 0);
     }
     for (int i = 0; i < 2; i++)
         flag_await(&p[i].started); /* both workers busy from here on */
     atomic_int ran = 0;
     for (int i = 0; i < 10; i++)
-        submit_to(ex, g, count_task, &ran, &q[i]);
+        ASSERT_RC(t_submit_to(ex, g, count_task, &ran, &q[i]), 0);
     ASSERT_RC(crew_group_cancel(g, 7, "stop"), 0);
     probes_cancel_returned(p, 2);
     cr_assert(t_ginfo(g).is_cancelled);
@@ -61,7 +33,7 @@ Test(cancel_group, group_cancel_removes_queued_members_and_requests_running_ones
     ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_CANCELLED);
     for (int i = 0; i < 2; i++) {
-        assert_probe_saw_cancel(&p[i]);
+        t_assert_probe_saw_cancel(&p[i], 0);
         crew_task_info_t info = t_inspect(ex, run[i]);
         ASSERT_STATUS(info.status, CREW_TASK_CANCELLED);
         cr_assert_eq(info.cause, CREW_CAUSE_GROUP);
@@ -123,6 +95,50 @@ Test(cancel_group, members_added_after_the_cancel_are_born_cancelled, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
+/* Every worker blocked, so nothing can pop the new member: it must be
+ * CANCELLED when the submit returns, not QUEUED until a worker reaches it. */
+static void check_member_born_cancelled_at_submit(unsigned workers) {
+    crew_t *ex = t_create(workers);
+    gate_t gate;
+    gate_init(&gate);
+    saturate(ex, &gate);
+    crew_group_t *g = t_group(ex, NULL, 0);
+    ASSERT_RC(crew_group_cancel(g, 6, "closed"), 0);
+    atomic_int ran = 0, cleanups = 0;
+    crew_task_desc_t d = {count_task, &cleanups, count_cleanup, g};
+    crew_id_t id, plain;
+    ASSERT_RC(crew_submit_ex(ex, &d, &id), 0);
+    crew_task_info_t info = t_inspect(ex, id);
+    ASSERT_STATUS(info.status, CREW_TASK_CANCELLED);
+    cr_assert_eq(info.cause, CREW_CAUSE_GROUP);
+    cr_assert_eq(info.cancel_code, 6);
+    cr_assert_eq(atomic_load(&cleanups), 1, "cleanup of a born-cancelled "
+                 "member ran %d times by the time submit returned",
+                 atomic_load(&cleanups));
+    crew_group_info_t gi = t_ginfo(g);
+    cr_assert_eq(gi.live, 0, "the group counts a born-cancelled member as "
+                 "live");
+    ASSERT_RC(t_submit_to(ex, g, count_task, &ran, &plain), 0);
+    ASSERT_STATUS(t_inspect(ex, plain).status, CREW_TASK_CANCELLED);
+    gate_open(&gate);
+    ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
+    ASSERT_STATUS(t_join(ex, plain), CREW_TASK_CANCELLED);
+    cr_assert_eq(atomic_load(&ran), 0);
+    cr_assert_eq(atomic_load(&cleanups), 1);
+    ASSERT_RC(crew_group_destroy(g), 0);
+    gate_destroy(&gate);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(cancel_group, member_submitted_into_a_cancelled_group_is_cancelled_when_the_submit_returns_2_workers,
+     T_OPTS) {
+    check_member_born_cancelled_at_submit(2);
+}
+Test(cancel_group, member_submitted_into_a_cancelled_group_is_cancelled_when_the_submit_returns_8_workers,
+     T_OPTS) {
+    check_member_born_cancelled_at_submit(8);
+}
+
 /* A running member that, once it sees the cancel, spawns a child: the
  * child joins the (cancelled) group and never runs. */
 typedef struct spawner {
@@ -152,7 +168,7 @@ Test(cancel_group, members_spawned_by_members_after_the_cancel_never_run,
     probe_init(&s.probe, true, 0);
     s.rc = 99;
     crew_id_t id;
-    submit_to(ex, g, spawner_member, &s, &id);
+    ASSERT_RC(t_submit_to(ex, g, spawner_member, &s, &id), 0);
     flag_await(&s.probe.started);
     ASSERT_RC(crew_group_cancel(g, 0, NULL), 0);
     ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
@@ -181,14 +197,14 @@ Test(cancel_group, group_cancel_reaches_nested_groups_at_every_depth, T_OPTS) {
     crew_id_t run[2], q[3];
     probe_init(&p[0], false, 0);
     probe_init(&p[1], false, 0);
-    submit_to(ex, mid, probe_task, &p[0], &run[0]);
-    submit_to(ex, inner, probe_task, &p[1], &run[1]);
+    ASSERT_RC(t_submit_to(ex, mid, probe_task, &p[0], &run[0]), 0);
+    ASSERT_RC(t_submit_to(ex, inner, probe_task, &p[1], &run[1]), 0);
     flag_await(&p[0].started);
     flag_await(&p[1].started);
     atomic_int ran = 0;
-    submit_to(ex, outer, count_task, &ran, &q[0]);
-    submit_to(ex, mid, count_task, &ran, &q[1]);
-    submit_to(ex, inner, count_task, &ran, &q[2]);
+    ASSERT_RC(t_submit_to(ex, outer, count_task, &ran, &q[0]), 0);
+    ASSERT_RC(t_submit_to(ex, mid, count_task, &ran, &q[1]), 0);
+    ASSERT_RC(t_submit_to(ex, inner, count_task, &ran, &q[2]), 0);
     ASSERT_RC(crew_group_cancel(outer, 0, NULL), 0);
     probes_cancel_returned(p, 2);
     cr_assert(t_ginfo(mid).is_cancelled);
@@ -204,7 +220,7 @@ Test(cancel_group, group_cancel_reaches_nested_groups_at_every_depth, T_OPTS) {
         ASSERT_STATUS(st, CREW_TASK_CANCELLED);
     }
     for (int i = 0; i < 2; i++) {
-        assert_probe_saw_cancel(&p[i]);
+        t_assert_probe_saw_cancel(&p[i], 0);
         crew_task_info_t info = t_inspect(ex, run[i]);
         ASSERT_STATUS(info.status, CREW_TASK_CANCELLED);
         cr_assert_eq(info.cause, CREW_CAUSE_GROUP);
@@ -230,16 +246,16 @@ Test(cancel_group, group_cancel_leaves_enclosing_and_sibling_groups_untouched,
     probe_init(&po, false, 0);
     probe_init(&pb, false, 0);
     crew_id_t ro, rb;
-    submit_to(ex, outer, probe_task, &po, &ro);
-    submit_to(ex, b, probe_task, &pb, &rb);
+    ASSERT_RC(t_submit_to(ex, outer, probe_task, &po, &ro), 0);
+    ASSERT_RC(t_submit_to(ex, b, probe_task, &pb, &rb), 0);
     flag_await(&po.started);
     flag_await(&pb.started);
     atomic_int ran_a = 0, ran_aa = 0, ran_b = 0, ran_o = 0;
     crew_id_t qa, qaa, qb, qo;
-    submit_to(ex, a, count_task, &ran_a, &qa);
-    submit_to(ex, aa, count_task, &ran_aa, &qaa);
-    submit_to(ex, b, count_task, &ran_b, &qb);
-    submit_to(ex, outer, count_task, &ran_o, &qo);
+    ASSERT_RC(t_submit_to(ex, a, count_task, &ran_a, &qa), 0);
+    ASSERT_RC(t_submit_to(ex, aa, count_task, &ran_aa, &qaa), 0);
+    ASSERT_RC(t_submit_to(ex, b, count_task, &ran_b, &qb), 0);
+    ASSERT_RC(t_submit_to(ex, outer, count_task, &ran_o, &qo), 0);
     ASSERT_RC(crew_group_cancel(a, 0, NULL), 0);
     /* let both probes check for a while after the cancel */
     flag_set(&po.cancel_returned);
@@ -289,17 +305,17 @@ Test(cancel_group, cancelling_a_member_does_not_cancel_its_group, T_OPTS) {
     probe_t p;
     probe_init(&p, false, 0);
     crew_id_t r, m;
-    submit_to(ex, g, probe_task, &p, &r);
+    ASSERT_RC(t_submit_to(ex, g, probe_task, &p, &r), 0);
     flag_await(&p.started);
     probe_t victim;
     probe_init(&victim, true, 0);
-    submit_to(ex, g, probe_task, &victim, &m);
+    ASSERT_RC(t_submit_to(ex, g, probe_task, &victim, &m), 0);
     flag_await(&victim.started);
     ASSERT_RC(crew_cancel(ex, m, 0, NULL), CREW_REQUESTED);
     ASSERT_STATUS(t_join(ex, m), CREW_TASK_CANCELLED);
     atomic_int ran = 0;
     crew_id_t later;
-    submit_to(ex, g, count_task, &ran, &later);
+    ASSERT_RC(t_submit_to(ex, g, count_task, &ran, &later), 0);
     ASSERT_STATUS(t_join(ex, later), CREW_TASK_DONE);
     flag_set(&p.release);
     ASSERT_STATUS(t_join(ex, r), CREW_TASK_DONE);
@@ -317,7 +333,7 @@ Test(cancel_group, group_cancel_is_idempotent, T_OPTS) {
     saturate(ex, &gate);
     atomic_int ran = 0;
     for (int i = 0; i < 5; i++)
-        submit_to(ex, g, count_task, &ran, NULL);
+        ASSERT_RC(t_submit_to(ex, g, count_task, &ran, NULL), 0);
     ASSERT_RC(crew_group_cancel(g, 1, "first"), 0);
     crew_group_info_t a = t_ginfo(g);
     ASSERT_RC(crew_group_cancel(g, 2, "second"), 0);
@@ -366,7 +382,7 @@ Test(cancel_group, a_member_can_cancel_its_own_group, T_OPTS) {
     s.g = g;
     s.rc = s.spawn_rc = 99;
     crew_id_t id;
-    submit_to(ex, g, selfg_task, &s, &id);
+    ASSERT_RC(t_submit_to(ex, g, selfg_task, &s, &id), 0);
     ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
     ASSERT_RC(s.spawn_rc, 0);
     ASSERT_RC(s.rc, 0);
@@ -401,16 +417,16 @@ Test(cancel_group, fail_fast_first_failure_cancels_the_rest_and_wait_reports_it,
     probe_t r;
     probe_init(&r, true, 0); /* runs until cancelled */
     crew_id_t rid, fid, q[4];
-    submit_to(ex, g, probe_task, &r, &rid);
+    ASSERT_RC(t_submit_to(ex, g, probe_task, &r, &rid), 0);
     flag_await(&r.started);
     failer_t f = {&r, 0, 9};
-    submit_to(ex, g, failer_task, &f, &fid);
+    ASSERT_RC(t_submit_to(ex, g, failer_task, &f, &fid), 0);
     /* both workers are busy now: the next members are queued */
     cr_assert(T_WAIT_UNTIL(t_inspect(ex, fid).status == CREW_TASK_RUNNING,
                            T_HANG_S));
     atomic_int ran = 0;
     for (int i = 0; i < 4; i++)
-        submit_to(ex, g, count_task, &ran, &q[i]);
+        ASSERT_RC(t_submit_to(ex, g, count_task, &ran, &q[i]), 0);
     flag_set(&f.go);
     crew_status_t st;
     ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
@@ -444,14 +460,14 @@ Test(cancel_group, fail_fast_is_triggered_only_by_a_failure, T_OPTS) {
     probe_t r;
     probe_init(&r, false, 0);
     crew_id_t rid, v;
-    submit_to(ex, g, probe_task, &r, &rid);
+    ASSERT_RC(t_submit_to(ex, g, probe_task, &r, &rid), 0);
     flag_await(&r.started);
     atomic_int ran = 0;
     for (int i = 0; i < 20; i++)
-        submit_to(ex, g, count_task, &ran, NULL); /* DONE members */
+        ASSERT_RC(t_submit_to(ex, g, count_task, &ran, NULL), 0); /* DONE */
     probe_t victim;
     probe_init(&victim, true, 0);
-    submit_to(ex, g, probe_task, &victim, &v);
+    ASSERT_RC(t_submit_to(ex, g, probe_task, &victim, &v), 0);
     flag_await(&victim.started);
     ASSERT_RC(crew_cancel(ex, v, 0, NULL), CREW_REQUESTED); /* CANCELLED member */
     ASSERT_STATUS(t_join(ex, v), CREW_TASK_CANCELLED);
@@ -489,7 +505,7 @@ Test(cancel_group, group_wait_in_a_cancelled_task_returns_ECANCELED, T_OPTS) {
     gate_t gate;
     gate_init(&gate);
     crew_id_t member, waiter;
-    submit_to(ex, g, gate_task, &gate, &member);
+    ASSERT_RC(t_submit_to(ex, g, gate_task, &gate, &member), 0);
     gate_await_arrivals(&gate, 1);
     gw_t w = {g, 0, 99, (crew_status_t)99};
     ASSERT_RC(crew_submit(ex, gw_task, &w, &waiter), 0);

@@ -323,6 +323,74 @@ Test(executor, no_lost_wakeups_submitting_to_idle_executor_8_workers,
     check_no_lost_wakeups(8);
 }
 
+/* The idle path's last look (park.c, step 3): a worker that stops spinning
+ * must look at the queues once more after announcing that it will sleep,
+ * or a task submitted between its last look while spinning and that
+ * announcement stays queued with every worker asleep. Each round submits
+ * one task as the worker that ran the previous one is about to park: the
+ * delay after the previous body returned is drawn around the time the
+ * worker took to park (stats.parks rising), measured every few rounds.
+ * Completion is seen through the body's counter, which disturbs nothing
+ * (a waiter would make the finisher wake parked workers). Each task must
+ * be picked up within 5 s. */
+static void check_idle_last_look(unsigned workers) {
+    crew_t *ex = t_create(workers);
+    long rounds = t_scaled(4000, 400);
+    int64_t park_ns = 0, delay = 0;
+    unsigned seed = 7;
+    atomic_int n = 0;
+    for (long i = 0; i < rounds; i++) {
+        uint64_t parks = t_stats(ex).parks;
+        crew_id_t id;
+        ASSERT_RC(crew_submit(ex, count_task, &n, &id), 0);
+        /* Spin at first (to see the end promptly), then yield the CPU. */
+        int64_t start = t_now_ns(), end = start + 5 * 1000000000LL, now;
+        for (unsigned k = 0; atomic_load(&n) != i + 1 && (now = t_now_ns()) < end;)
+            if (now - start > 100000)
+                t_backoff(k++);
+        cr_assert_eq(atomic_load(&n), i + 1, "round %ld: a task submitted "
+                     "%lld ns after the previous one returned was not picked "
+                     "up within 5 s: lost wake-up (%u workers, parking takes "
+                     "about %lld ns)", i, (long long)delay, workers,
+                     (long long)park_ns);
+        int64_t done_at = t_now_ns();
+        ASSERT_RC(crew_release(ex, id), 0);
+        if (i % 16 == 0) {
+            /* Measure: how long until the worker parks again. */
+            end = done_at + (int64_t)(T_HANG_S * 1e9);
+            for (unsigned k = 0; t_stats(ex).parks == parks && (now = t_now_ns()) < end;)
+                if (now - done_at > 100000)
+                    t_backoff(k++);
+            cr_assert_gt(t_stats(ex).parks, parks, "no worker parked");
+            /* A measurement the scheduler stretched says nothing. */
+            int64_t took = t_now_ns() - done_at;
+            if (took > 2000000)
+                took = 2000000;
+            park_ns = park_ns ? (3 * park_ns + took) / 4 : took;
+            delay = -1;
+            continue;
+        }
+        /* Submit next somewhere in 30%..110% of the time to park. */
+        delay = park_ns * (30 + (int64_t)(rand_r(&seed) % 81)) / 100;
+        spin_ns(delay);
+    }
+    ASSERT_CLEAN(ex);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(executor, idle_worker_looks_at_the_queues_after_announcing_it_parks_1_worker,
+     T_OPTS) {
+    check_idle_last_look(1);
+}
+Test(executor, idle_worker_looks_at_the_queues_after_announcing_it_parks_2_workers,
+     T_OPTS) {
+    check_idle_last_look(2);
+}
+Test(executor, idle_worker_looks_at_the_queues_after_announcing_it_parks_8_workers,
+     T_OPTS) {
+    check_idle_last_look(8);
+}
+
 /* Wake-ups for spawned work: a task on one worker spawns children while
  * the other workers are parked; each child blocks until all have started,
  * so they can only all start if the spawn woke the sleepers. */

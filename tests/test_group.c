@@ -2,26 +2,6 @@
  * spawned tasks, nesting, waiting, outcomes, counts, lifetime. */
 #include "crit.h"
 
-static crew_group_t *t_group(crew_t *ex, crew_group_t *parent, unsigned flags) {
-    crew_group_t *g = NULL;
-    ASSERT_RC(crew_group_create(ex, parent, flags, &g), 0);
-    cr_assert_not_null(g);
-    return g;
-}
-
-static crew_group_info_t t_ginfo(crew_group_t *g) {
-    crew_group_info_t i;
-    memset(&i, 0, sizeof i);
-    ASSERT_RC(crew_group_info(g, &i), 0);
-    return i;
-}
-
-static int submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
-                     crew_id_t *id) {
-    crew_task_desc_t d = {fn, arg, NULL, g};
-    return crew_submit_ex(ex, &d, id);
-}
-
 Test(group, wait_returns_done_once_every_member_is_done, T_OPTS) {
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, 0);
@@ -29,8 +9,8 @@ Test(group, wait_returns_done_once_every_member_is_done, T_OPTS) {
     gate_init(&gate);
     atomic_int n = 0;
     for (int i = 0; i < 100; i++)
-        ASSERT_RC(submit_to(ex, g, count_task, &n, NULL), 0);
-    ASSERT_RC(submit_to(ex, g, gate_task, &gate, NULL), 0);
+        ASSERT_RC(t_submit_to(ex, g, count_task, &n, NULL), 0);
+    ASSERT_RC(t_submit_to(ex, g, gate_task, &gate, NULL), 0);
     gate_await_arrivals(&gate, 1);
     crew_status_t st;
     ASSERT_RC(crew_group_wait(g, 0, &st), CREW_ETIMEDOUT);
@@ -71,7 +51,7 @@ Test(group, member_is_shown_in_its_group_by_inspect, T_OPTS) {
     crew_t *ex = t_create(1);
     crew_group_t *g = t_group(ex, NULL, 0);
     crew_id_t id;
-    ASSERT_RC(submit_to(ex, g, noop_task, NULL, &id), 0);
+    ASSERT_RC(t_submit_to(ex, g, noop_task, NULL, &id), 0);
     ASSERT_STATUS(t_wait(ex, id), CREW_TASK_DONE);
     cr_assert_eq(t_inspect(ex, id).group, crew_group_id(g));
     ASSERT_RC(crew_release(ex, id), 0);
@@ -103,7 +83,7 @@ Test(group, tasks_spawned_by_a_member_join_its_group_and_are_waited_for,
     gate_init(&gate);
     kid_t k = {&gate, NULL, 0, 99};
     crew_id_t parent;
-    ASSERT_RC(submit_to(ex, g, spawn_blocked_child, &k, &parent), 0);
+    ASSERT_RC(t_submit_to(ex, g, spawn_blocked_child, &k, &parent), 0);
     ASSERT_STATUS(t_join(ex, parent), CREW_TASK_DONE);
     ASSERT_RC(k.rc, 0);
     gate_await_arrivals(&gate, 1);
@@ -134,7 +114,7 @@ Test(group, spawned_task_goes_to_the_group_its_desc_names, T_OPTS) {
     gate_init(&gate);
     kid_t k = {&gate, g2, 0, 99};
     crew_id_t parent;
-    ASSERT_RC(submit_to(ex, g1, spawn_blocked_child, &k, &parent), 0);
+    ASSERT_RC(t_submit_to(ex, g1, spawn_blocked_child, &k, &parent), 0);
     ASSERT_STATUS(t_join(ex, parent), CREW_TASK_DONE);
     ASSERT_RC(k.rc, 0);
     gate_await_arrivals(&gate, 1);
@@ -185,7 +165,7 @@ Test(group, group_wait_covers_detached_descendants_at_every_depth, T_OPTS) {
     for (int r = 0; r < 4; r++) {
         gtree_t *root = malloc(sizeof *root);
         *root = (gtree_t){10, &count};
-        ASSERT_RC(submit_to(ex, g, gtree_task, root, NULL), 0);
+        ASSERT_RC(t_submit_to(ex, g, gtree_task, root, NULL), 0);
     }
     crew_status_t st;
     ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
@@ -210,8 +190,8 @@ Test(group, nested_group_members_count_only_in_their_own_group, T_OPTS) {
     gate_t gate;
     gate_init(&gate);
     atomic_int n = 0;
-    ASSERT_RC(submit_to(ex, outer, count_task, &n, NULL), 0);
-    ASSERT_RC(submit_to(ex, inner, gate_task, &gate, NULL), 0);
+    ASSERT_RC(t_submit_to(ex, outer, count_task, &n, NULL), 0);
+    ASSERT_RC(t_submit_to(ex, inner, gate_task, &gate, NULL), 0);
     gate_await_arrivals(&gate, 1);
     crew_status_t st;
     ASSERT_RC(crew_group_wait(outer, CREW_FOREVER, &st), 0);
@@ -244,9 +224,9 @@ Test(group, waiting_on_each_nested_group_waits_for_its_members, T_OPTS) {
     crew_group_t *c = t_group(ex, b, 0);
     atomic_int na = 0, nb = 0, nc = 0;
     for (int i = 0; i < 300; i++) {
-        ASSERT_RC(submit_to(ex, a, count_task, &na, NULL), 0);
-        ASSERT_RC(submit_to(ex, b, count_task, &nb, NULL), 0);
-        ASSERT_RC(submit_to(ex, c, count_task, &nc, NULL), 0);
+        ASSERT_RC(t_submit_to(ex, a, count_task, &na, NULL), 0);
+        ASSERT_RC(t_submit_to(ex, b, count_task, &nb, NULL), 0);
+        ASSERT_RC(t_submit_to(ex, c, count_task, &nc, NULL), 0);
     }
     crew_status_t st;
     ASSERT_RC(crew_group_wait(c, CREW_FOREVER, &st), 0);
@@ -270,11 +250,11 @@ Test(group, wait_reports_the_first_failure_without_cancelling_the_rest,
     gate_t gate;
     gate_init(&gate);
     crew_id_t first, second, slow;
-    ASSERT_RC(submit_to(ex, g, gate_task, &gate, &slow), 0);
+    ASSERT_RC(t_submit_to(ex, g, gate_task, &gate, &slow), 0);
     gate_await_arrivals(&gate, 1);
-    ASSERT_RC(submit_to(ex, g, ret_task, (void *)(intptr_t)4, &first), 0);
+    ASSERT_RC(t_submit_to(ex, g, ret_task, (void *)(intptr_t)4, &first), 0);
     ASSERT_STATUS(t_wait(ex, first), CREW_TASK_FAILED);
-    ASSERT_RC(submit_to(ex, g, ret_task, (void *)(intptr_t)5, &second), 0);
+    ASSERT_RC(t_submit_to(ex, g, ret_task, (void *)(intptr_t)5, &second), 0);
     ASSERT_STATUS(t_wait(ex, second), CREW_TASK_FAILED);
     gate_open(&gate);
     crew_status_t st;
@@ -301,7 +281,7 @@ Test(group, group_stays_usable_after_a_wait, T_OPTS) {
     atomic_int n = 0;
     for (int round = 1; round <= 5; round++) {
         for (int i = 0; i < 50; i++)
-            ASSERT_RC(submit_to(ex, g, count_task, &n, NULL), 0);
+            ASSERT_RC(t_submit_to(ex, g, count_task, &n, NULL), 0);
         crew_status_t st;
         ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
         ASSERT_STATUS(st, CREW_TASK_DONE);
@@ -348,6 +328,80 @@ Test(group, group_wait_inside_a_task_helps_on_one_worker, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
+/* A member that blocks at a gate, noting the worker it runs on. */
+typedef struct gmember {
+    gate_t gate;
+    atomic_int worker;
+} gmember_t;
+
+static int gmember_task(void *arg) {
+    gmember_t *m = arg;
+    atomic_store(&m->worker, crew_worker_index());
+    gate_pass(&m->gate);
+    return 0;
+}
+
+/* A task that waits for a group, noting its thread and worker first. */
+typedef struct gparked {
+    crew_group_t *g;
+    atomic_int tid, worker, entered, done;
+    int rc;
+    crew_status_t st;
+} gparked_t;
+
+static int gparked_task(void *arg) {
+    gparked_t *w = arg;
+    atomic_store(&w->tid, (int)t_gettid());
+    atomic_store(&w->worker, crew_worker_index());
+    flag_set(&w->entered);
+    w->rc = crew_group_wait(w->g, T_HANG_NS, &w->st);
+    flag_set(&w->done);
+    return 0;
+}
+
+/* The waiting task has nothing to help with, so it parks; the last member
+ * then finishes on another worker, which must wake it. */
+static void check_group_wait_woken_from_another_worker(unsigned workers) {
+    crew_t *ex = t_create(workers);
+    gmember_t m;
+    gate_init(&m.gate);
+    atomic_init(&m.worker, -1);
+    gparked_t w;
+    memset(&w, 0, sizeof w);
+    w.g = t_group(ex, NULL, 0);
+    w.rc = 99;
+    crew_id_t mid, wid;
+    ASSERT_RC(t_submit_to(ex, w.g, gmember_task, &m, &mid), 0);
+    gate_await_arrivals(&m.gate, 1);
+    ASSERT_RC(crew_submit(ex, gparked_task, &w, &wid), 0);
+    flag_await(&w.entered);
+    cr_assert_neq(atomic_load(&w.worker), atomic_load(&m.worker));
+    /* Parked: its thread sleeps in the kernel (the only place a waiting
+     * worker sleeps is the park futex). */
+    cr_assert(T_WAIT_UNTIL(t_thread_sleeping(atomic_load(&w.tid)), T_HANG_S),
+              "the waiting task never parked");
+    gate_open(&m.gate);
+    cr_assert(T_WAIT_UNTIL(flag_get(&w.done), 2.0),
+              "crew_group_wait not woken within 2 s of its last member "
+              "finishing on another worker (%u workers)", workers);
+    ASSERT_RC(w.rc, 0);
+    ASSERT_STATUS(w.st, CREW_TASK_DONE);
+    ASSERT_STATUS(t_join(ex, wid), CREW_TASK_DONE);
+    ASSERT_STATUS(t_join(ex, mid), CREW_TASK_DONE);
+    ASSERT_RC(crew_group_destroy(w.g), 0);
+    gate_destroy(&m.gate);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(group, group_wait_in_a_parked_task_is_woken_by_the_last_member_on_another_worker_2_workers,
+     T_OPTS) {
+    check_group_wait_woken_from_another_worker(2);
+}
+Test(group, group_wait_in_a_parked_task_is_woken_by_the_last_member_on_another_worker_8_workers,
+     T_OPTS) {
+    check_group_wait_woken_from_another_worker(8);
+}
+
 /* ---- lifetime ------------------------------------------------------------------------------ */
 
 Test(group, group_ids_are_nonzero_distinct_and_zero_for_null, T_OPTS) {
@@ -367,12 +421,12 @@ Test(group, group_with_a_live_member_cannot_be_destroyed, T_OPTS) {
     crew_group_t *g = t_group(ex, NULL, 0);
     gate_t gate;
     gate_init(&gate);
-    ASSERT_RC(submit_to(ex, g, gate_task, &gate, NULL), 0);
+    ASSERT_RC(t_submit_to(ex, g, gate_task, &gate, NULL), 0);
     gate_await_arrivals(&gate, 1);
     ASSERT_RC(crew_group_destroy(g), CREW_EBUSY);
     /* the refused destroy changed nothing: the group still works */
     atomic_int n = 0;
-    ASSERT_RC(submit_to(ex, g, count_task, &n, NULL), 0);
+    ASSERT_RC(t_submit_to(ex, g, count_task, &n, NULL), 0);
     gate_open(&gate);
     crew_status_t st;
     ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);

@@ -178,7 +178,7 @@ Test(shutdown, second_shutdown_returns_0_and_cancel_escalates_a_drain,
     ASSERT_RC(crew_shutdown(ex, CREW_CANCEL), 0);
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
     gate_destroy(&gate);
-    DESTROY_CLEAN(&ex);
+    DESTROY_CLEAN_MODE(&ex, CREW_CANCEL);
 }
 
 /* ---- cancel mode ------------------------------------------------------------------ */
@@ -249,7 +249,7 @@ Test(shutdown, cancel_removes_queued_requests_running_and_wakes_waiters,
     cr_assert_eq(s.cancelled_running, 2);
     cr_assert_eq(s.cancelled, N + 2);
     cr_assert_eq(s.done + s.failed, 0);
-    DESTROY_CLEAN(&ex);
+    DESTROY_CLEAN_MODE(&ex, CREW_CANCEL);
 }
 
 typedef struct late_spawn {
@@ -288,7 +288,7 @@ Test(shutdown, children_spawned_during_a_cancel_shutdown_are_born_cancelled,
     ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
     ASSERT_STATUS(t_join(ex, l.child), CREW_TASK_CANCELLED);
     cr_assert_eq(atomic_load(&l.child_ran), 0);
-    DESTROY_CLEAN(&ex);
+    DESTROY_CLEAN_MODE(&ex, CREW_CANCEL);
 }
 
 /* ---- destroy ------------------------------------------------------------------------ */
@@ -360,7 +360,7 @@ Test(shutdown, shutdown_of_an_idle_executor_returns_and_is_idempotent, T_OPTS) {
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
     ASSERT_RC(crew_shutdown(ex, CREW_CANCEL), 0);
-    DESTROY_CLEAN(&ex);
+    DESTROY_CLEAN_MODE(&ex, CREW_CANCEL);
 }
 
 typedef struct intask {

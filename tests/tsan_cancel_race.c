@@ -125,8 +125,7 @@ int main(void) {
         CHECK(s.removed == (uint64_t)removed_total, "removed %llu want %ld",
               (unsigned long long)s.removed, removed_total);
         CHECK(s.live_records == 0 && s.cancel_set_size == 0, "leftovers");
-        CHECK(crew_destroy(&ex) == 0, "destroy");
-        CHECK(t_live_bytes() == 0, "%lld bytes left", (long long)t_live_bytes());
+        T_DESTROY_CLEAN(&ex, CREW_DRAIN);
         printf("%u workers, %ld tasks: removed %ld, requested %ld (by this "
                "thread: %ld/%ld/%ld)\n",
                workers[w], n, removed_total, requested_total, count[1],

@@ -53,10 +53,7 @@ int main(void) {
             CHECK(root.r == fib_serial(n), "fib(%d) = %ld, want %ld", n, root.r,
                   fib_serial(n));
         }
-        crew_stats_t st = t_settle(ex);
-        CHECK(st.live_records == 0 && st.live_tasks == 0, "leftovers");
-        CHECK(crew_destroy(&ex) == 0 && ex == NULL, "destroy");
-        CHECK(t_live_bytes() == 0, "%lld bytes left", (long long)t_live_bytes());
+        T_DESTROY_CLEAN(&ex, CREW_DRAIN);
         printf("fib(%d) on %u workers: ok\n", n, workers[w]);
     }
     return 0;

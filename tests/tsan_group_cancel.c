@@ -121,9 +121,10 @@ int main(void) {
                   (unsigned long long)s.live_records,
                   (unsigned long long)s.live_tasks,
                   (unsigned long long)s.cancel_set_size);
+            CHECK(t_cancel_scopes(ex) == 0, "round %d: %u cancel scopes left "
+                  "once the groups were destroyed", round, t_cancel_scopes(ex));
         }
-        CHECK(crew_destroy(&ex) == 0, "destroy");
-        CHECK(t_live_bytes() == 0, "%lld bytes left", (long long)t_live_bytes());
+        T_DESTROY_CLEAN(&ex, CREW_DRAIN);
         printf("%d rounds on %u workers: ok\n", rounds, workers[w]);
     }
     return 0;

@@ -97,8 +97,7 @@ int main(void) {
         CHECK(crew_group_destroy(g) == 0, "group destroy");
         crew_stats_t ss = t_settle(ex);
         CHECK(ss.live_records == 0 && ss.done == (uint64_t)n, "stats");
-        CHECK(crew_destroy(&ex) == 0, "destroy");
-        CHECK(t_live_bytes() == 0, "%lld bytes left", (long long)t_live_bytes());
+        T_DESTROY_CLEAN(&ex, CREW_DRAIN);
         free(items);
         printf("%ld tasks from 4 threads on %u workers: each ran once\n", n,
                workers[w]);

@@ -8,53 +8,9 @@
  * racing submitters; a ring of actors passing tokens; crew_cancel racing
  * the runner; exit and destroy from inside tasks; cancel shutdown and
  * crew_destroy with live actors. Sized by $CREW_TEST_SCALE. */
-#include <signal.h>
-#include <unistd.h>
+#include <string.h>
 
-#include "actor_test.h"
-
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-            exit(1);                                                           \
-        }                                                                      \
-    } while (0)
-#define CHECK_RC(expr, want)                                                   \
-    do {                                                                       \
-        int rc__ = (expr);                                                     \
-        CHECK(rc__ == (want), "%s -> %s, expected %s", #expr,                  \
-              crew_err_name(rc__), crew_err_name(want));                       \
-    } while (0)
-
-static void watchdog_fired(int sig)
-{
-    static const char msg[] = "tsan_actor: watchdog fired, assuming a hang\n";
-    (void)sig;
-    if (write(2, msg, sizeof msg - 1) < 0) {
-    }
-    _exit(3);
-}
-
-static void check_clean(crew_t *ex, const char *where)
-{
-    crew_stats_t s = at_settle(ex);
-    CHECK(s.live_tasks == 0 && s.live_records == 0 && s.cancel_set_size == 0,
-          "%s: live_tasks %llu live_records %llu cset %llu", where,
-          (unsigned long long)s.live_tasks, (unsigned long long)s.live_records,
-          (unsigned long long)s.cancel_set_size);
-}
-
-static void destroy_clean(crew_t **ex, const char *where)
-{
-    check_clean(*ex, where);
-    CHECK_RC(crew_destroy(ex), 0);
-    CHECK(at_live_bytes() == 0, "%s: %lld bytes leaked", where,
-          (long long)at_live_bytes());
-}
+#include "common.h"
 
 /* ---- 1. concurrent submitters ------------------------------------------------ */
 
@@ -91,7 +47,7 @@ static void order_submit(order_sub_t *s)
 {
     for (long i = 0; i < s->n; i++)
         if (crew_actor_submit(s->a, order_body, &s->msgs[i], NULL) != 0)
-            AT_DIE("submit failed");
+            T_DIE("submit failed");
 }
 
 static void *order_thread(void *arg)
@@ -108,13 +64,13 @@ static int order_task(void *arg)
 
 static void concurrent_submitters(void)
 {
-    crew_t *ex = at_create(2);
+    crew_t *ex = t_create(2);
     order_state_t st;
     order_sub_t subs[NSUB];
     pthread_t th[NSUB - 1];
     crew_actor_t *a;
     crew_id_t t;
-    long per = at_scaled(20000, 300);
+    long per = t_scaled(20000, 300);
     memset(&st, 0, sizeof st);
     CHECK_RC(crew_actor_create(ex, &st, NULL, &a), 0);
     for (int i = 0; i < NSUB; i++) {
@@ -129,9 +85,9 @@ static void concurrent_submitters(void)
     CHECK_RC(crew_submit(ex, order_task, &subs[NSUB - 1], &t), 0);
     for (int i = 0; i < NSUB - 1; i++)
         pthread_join(th[i], NULL);
-    CHECK(at_join(ex, t) == CREW_TASK_DONE, "task submitter");
-    CHECK_RC(crew_actor_submit(a, at_exit_task, NULL, NULL), 0);
-    at_actor_wait(a);
+    CHECK(t_join(ex, t) == CREW_TASK_DONE, "task submitter");
+    CHECK_RC(crew_actor_submit(a, actor_exit_task, NULL, NULL), 0);
+    t_actor_wait(a);
     CHECK(st.count == NSUB * per, "count %ld", st.count);
     CHECK(st.disorders == 0, "%ld out of order", st.disorders);
     for (int i = 0; i < NSUB; i++) {
@@ -139,7 +95,7 @@ static void concurrent_submitters(void)
         free(subs[i].msgs);
     }
     CHECK_RC(crew_actor_destroy(a), 0);
-    destroy_clean(&ex, "concurrent_submitters");
+    T_DESTROY_CLEAN(&ex, CREW_DRAIN);
 }
 
 /* ---- 2. kill racing submitters --------------------------------------------------- */
@@ -172,7 +128,7 @@ static void *race_thread(void *arg)
         else if (rc == CREW_EACTORDEAD)
             s->refused++;
         else
-            AT_DIE("submit: %s", crew_err_name(rc));
+            T_DIE("submit: %s", crew_err_name(rc));
         atomic_fetch_add_explicit(s->progress, 1, memory_order_relaxed);
     }
     return NULL;
@@ -180,9 +136,9 @@ static void *race_thread(void *arg)
 
 static void kill_race(void)
 {
-    crew_t *ex = at_create(2);
-    int rounds = (int)at_scaled(60, 4);
-    long per = at_scaled(3000, 100);
+    crew_t *ex = t_create(2);
+    int rounds = (int)t_scaled(60, 4);
+    long per = t_scaled(3000, 100);
     for (int r = 0; r < rounds; r++) {
         race_state_t st = {0};
         atomic_long progress = 0;
@@ -197,34 +153,34 @@ static void kill_race(void)
             pthread_create(&th[i], NULL, race_thread, &subs[i]);
         }
         long when = 3 * per * (r % 8) / 8;
-        CHECK(AT_WAIT_UNTIL(atomic_load(&progress) >= when), "progress");
+        CHECK(T_WAIT_UNTIL(atomic_load(&progress) >= when, T_HANG_S), "progress");
         CHECK_RC(crew_actor_kill(a, r, "race"), 0);
         for (int i = 0; i < 3; i++) {
             pthread_join(th[i], NULL);
             accepted += subs[i].accepted;
             refused += subs[i].refused;
             for (long k = 0; k < subs[i].accepted; k++) {
-                crew_status_t s = at_join(ex, subs[i].ids[k]);
+                crew_status_t s = t_join(ex, subs[i].ids[k]);
                 done += s == CREW_TASK_DONE;
                 dead += s == CREW_TASK_ACTOR_DEAD;
                 cancelled += s == CREW_TASK_CANCELLED;
             }
             free(subs[i].ids);
         }
-        at_actor_wait(a); /* after this, st is ours to read */
+        t_actor_wait(a); /* after this, st is ours to read */
         CHECK(accepted + refused == 3 * per, "round %d: lost submissions", r);
         CHECK(done + dead + cancelled == accepted, "round %d: %ld+%ld+%ld != %ld",
               r, done, dead, cancelled, accepted);
         CHECK(cancelled <= 1, "round %d: %ld cancelled", r, cancelled);
         CHECK(st.ran >= done && st.ran <= done + cancelled,
               "round %d: ran %ld done %ld", r, st.ran, done);
-        crew_actor_info_t in = at_info(a);
+        crew_actor_info_t in = t_actor_info(a);
         CHECK(in.dead == (uint64_t)dead && in.done == (uint64_t)done &&
                   in.refused == (uint64_t)refused,
               "round %d: info", r);
         CHECK_RC(crew_actor_destroy(a), 0);
     }
-    destroy_clean(&ex, "kill_race");
+    T_DESTROY_CLEAN(&ex, CREW_DRAIN);
 }
 
 /* ---- 3. a ring of actors passing tokens ---------------------------------------- */
@@ -248,8 +204,8 @@ static int ring_hop(void *arg)
 
 static void ring(void)
 {
-    crew_t *ex = at_create(2);
-    long na = at_scaled(1000, 50), tokens = at_scaled(2000, 50), ttl = 20;
+    crew_t *ex = t_create(2);
+    long na = t_scaled(1000, 50), tokens = t_scaled(2000, 50), ttl = 20;
     ring_node_t *nodes = calloc((size_t)na, sizeof *nodes);
     crew_actor_t **a = calloc((size_t)na, sizeof *a);
     atomic_long left = tokens;
@@ -261,13 +217,13 @@ static void ring(void)
         nodes[i].next = a[(i + 1) % na];
     for (long t = 0; t < tokens; t++)
         CHECK_RC(crew_actor_submit(a[t % na], ring_hop, (void *)(intptr_t)ttl, NULL), 0);
-    CHECK(AT_WAIT_UNTIL(atomic_load_explicit(&left, memory_order_acquire) == 0),
+    CHECK(T_WAIT_UNTIL(atomic_load_explicit(&left, memory_order_acquire) == 0, T_HANG_S),
           "tokens lost");
     for (long i = 0; i < na; i++)
-        CHECK_RC(crew_actor_submit(a[i], at_exit_task, NULL, NULL), 0);
+        CHECK_RC(crew_actor_submit(a[i], actor_exit_task, NULL, NULL), 0);
     long hops = 0;
     for (long i = 0; i < na; i++) {
-        at_actor_wait(a[i]);
+        t_actor_wait(a[i]);
         hops += nodes[i].hops;
         CHECK_RC(crew_actor_destroy(a[i]), 0);
     }
@@ -275,7 +231,7 @@ static void ring(void)
           tokens * (ttl + 1));
     free(nodes);
     free(a);
-    destroy_clean(&ex, "ring");
+    T_DESTROY_CLEAN(&ex, CREW_DRAIN);
 }
 
 /* ---- 4. crew_cancel racing the runner -------------------------------------------- */
@@ -296,15 +252,15 @@ static int cancel_body(void *arg)
 
 static void cancel_race(void)
 {
-    crew_t *ex = at_create(2);
-    long n = at_scaled(20000, 500);
+    crew_t *ex = t_create(2);
+    long n = t_scaled(20000, 500);
     cancel_state_t st = {0};
     crew_actor_t *a;
     crew_id_t *ids = malloc(sizeof(crew_id_t) * (size_t)n);
     atomic_int cleaned = 0;
     long removed = 0, requested = 0, late = 0, done = 0, cancelled = 0;
     CHECK_RC(crew_actor_create(ex, &st, NULL, &a), 0);
-    crew_task_desc_t d = {cancel_body, &cleaned, at_count_cleanup, NULL};
+    crew_task_desc_t d = {cancel_body, &cleaned, count_cleanup, NULL};
     for (long i = 0; i < n; i++)
         CHECK_RC(crew_actor_submit_ex(a, &d, &ids[i]), 0);
     /* Cancel every other task while the runner works through them. */
@@ -315,7 +271,7 @@ static void cancel_race(void)
         late += rc == CREW_TOO_LATE;
     }
     for (long i = 0; i < n; i++) {
-        crew_status_t s = at_join(ex, ids[i]);
+        crew_status_t s = t_join(ex, ids[i]);
         done += s == CREW_TASK_DONE;
         cancelled += s == CREW_TASK_CANCELLED;
         CHECK(s == CREW_TASK_DONE || s == CREW_TASK_CANCELLED, "status %s",
@@ -323,20 +279,20 @@ static void cancel_race(void)
         CHECK(i % 2 == 1 || s == CREW_TASK_DONE, "an uncancelled task ended %s",
               crew_status_name(s));
     }
-    CHECK_RC(crew_actor_submit(a, at_exit_task, NULL, NULL), 0);
-    at_actor_wait(a);
+    CHECK_RC(crew_actor_submit(a, actor_exit_task, NULL, NULL), 0);
+    t_actor_wait(a);
     CHECK(removed + requested + late == n / 2, "cancel outcomes");
     CHECK(cancelled == removed + requested, "cancelled %ld, removed %ld + requested %ld",
           cancelled, removed, requested);
     CHECK(st.ran == n - removed, "ran %ld, expected %ld", st.ran, n - removed);
     CHECK(atomic_load(&cleaned) == n, "cleanups %d of %ld", atomic_load(&cleaned), n);
-    crew_actor_info_t in = at_info(a);
+    crew_actor_info_t in = t_actor_info(a);
     CHECK(in.cancelled == (uint64_t)cancelled && in.done == (uint64_t)done + 1,
           "info: cancelled %llu done %llu", (unsigned long long)in.cancelled,
           (unsigned long long)in.done);
     CHECK_RC(crew_actor_destroy(a), 0);
     free(ids);
-    destroy_clean(&ex, "cancel_race");
+    T_DESTROY_CLEAN(&ex, CREW_DRAIN);
 }
 
 /* ---- 5. exit and destroy from inside tasks ------------------------------------- */
@@ -371,18 +327,18 @@ static int exit_self(void *arg)
 
 static void life_from_inside(void)
 {
-    crew_t *ex = at_create(2);
-    int rounds = (int)at_scaled(400, 20);
+    crew_t *ex = t_create(2);
+    int rounds = (int)t_scaled(400, 20);
     atomic_int ran_total = 0;
     life_state_t *st = calloc((size_t)rounds, sizeof *st);
     crew_actor_t **keep = calloc((size_t)rounds, sizeof *keep);
     for (int r = 0; r < rounds; r++) {
         crew_actor_t *a;
-        at_gate_t gate; /* holds the actor until all 10 are queued */
-        at_gate_init(&gate);
+        gate_t gate; /* holds the actor until all 10 are queued */
+        gate_init(&gate);
         st[r].ran_total = &ran_total;
         CHECK_RC(crew_actor_create(ex, &st[r], NULL, &a), 0);
-        CHECK_RC(crew_actor_submit(a, at_gate_task, &gate, NULL), 0);
+        CHECK_RC(crew_actor_submit(a, gate_task, &gate, NULL), 0);
         /* r%3 == 0: a task destroys the handle; 1: a task exits; 2: the
          * test destroys the handle while the tasks run. Either way the 10
          * tasks already queued all run. */
@@ -396,49 +352,49 @@ static void life_from_inside(void)
         if (r % 3 == 2)
             CHECK_RC(crew_actor_destroy(a), 0);
         keep[r] = r % 3 == 1 ? a : NULL;
-        at_gate_open(&gate);
-        at_gate_await(&gate, 1);
-        /* The gate task may still be inside at_gate_pass: wait for the
+        gate_open(&gate);
+        gate_await_arrivals(&gate, 1);
+        /* The gate task may still be inside gate_pass: wait for the
          * round's tasks before the gate goes out of scope. */
-        CHECK(AT_WAIT_UNTIL(atomic_load(&ran_total) == (r + 1) * 10),
+        CHECK(T_WAIT_UNTIL(atomic_load(&ran_total) == (r + 1) * 10, T_HANG_S),
               "round %d: ran %d", r, atomic_load(&ran_total));
-        at_gate_destroy(&gate);
+        gate_destroy(&gate);
     }
     for (int r = 0; r < rounds; r++)
         if (keep[r]) {
-            at_actor_wait(keep[r]);
+            t_actor_wait(keep[r]);
             CHECK(st[r].ran == 10, "round %d ran %ld", r, st[r].ran);
             CHECK_RC(crew_actor_submit(keep[r], life_body, NULL, NULL),
                      CREW_EACTORDEAD);
             CHECK_RC(crew_actor_destroy(keep[r]), 0);
         }
-    CHECK(AT_WAIT_UNTIL(atomic_load(&ran_total) == rounds * 10), "ran %d of %d",
+    CHECK(T_WAIT_UNTIL(atomic_load(&ran_total) == rounds * 10, T_HANG_S), "ran %d of %d",
           atomic_load(&ran_total), rounds * 10);
     free(st);
     free(keep);
-    destroy_clean(&ex, "life_from_inside");
+    T_DESTROY_CLEAN(&ex, CREW_DRAIN);
 }
 
 /* ---- 6. shutdown with live actors ------------------------------------------------ */
 
 static void shutdown_live(crew_shutdown_mode_t mode)
 {
-    crew_t *ex = at_create(2);
+    crew_t *ex = t_create(2);
     enum { NA = 50 };
     atomic_int dtor = 0, ran = 0;
     crew_actor_t *a[NA];
-    long per = at_scaled(400, 20);
+    long per = t_scaled(400, 20);
     for (int i = 0; i < NA; i++)
-        CHECK_RC(crew_actor_create(ex, &dtor, at_count_dtor, &a[i]), 0);
+        CHECK_RC(crew_actor_create(ex, &dtor, count_cleanup, &a[i]), 0);
     for (long k = 0; k < per; k++)
         for (int i = 0; i < NA; i++)
-            CHECK_RC(crew_actor_submit(a[i], at_count_task, &ran, NULL), 0);
+            CHECK_RC(crew_actor_submit(a[i], count_task, &ran, NULL), 0);
     CHECK_RC(crew_shutdown(ex, mode), 0);
     CHECK(atomic_load(&dtor) == NA, "destructors %d", atomic_load(&dtor));
     if (mode == CREW_DRAIN)
         CHECK(atomic_load(&ran) == NA * per, "ran %d", atomic_load(&ran));
     for (int i = 0; i < NA; i++) {
-        crew_actor_info_t in = at_info(a[i]);
+        crew_actor_info_t in = t_actor_info(a[i]);
         CHECK(in.status == CREW_ACTOR_DEAD && in.cause == CREW_ACTOR_SHUTDOWN &&
                   in.finished,
               "actor %d not ended by the shutdown", i);
@@ -446,13 +402,12 @@ static void shutdown_live(crew_shutdown_mode_t mode)
         if (i % 2)
             CHECK_RC(crew_actor_destroy(a[i]), 0); /* the rest: crew_destroy */
     }
-    destroy_clean(&ex, mode == CREW_DRAIN ? "shutdown drain" : "shutdown cancel");
+    T_DESTROY_CLEAN(&ex, mode);
 }
 
 int main(void)
 {
-    signal(SIGALRM, watchdog_fired);
-    alarm(CREW_TEST_TIMEOUT * 4);
+    t_watchdog(CREW_TEST_TIMEOUT * 4);
     concurrent_submitters();
     kill_race();
     ring();

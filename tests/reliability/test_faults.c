@@ -348,6 +348,11 @@ static bool scenario(crew_shutdown_mode_t mode)
           "done %" PRIu64 " + failed %" PRIu64 " + cancelled %" PRIu64
           " != submitted %" PRIu64, s.done, s.failed, s.cancelled,
           s.submitted);
+    /* No cancel scope left but a CANCEL shutdown's own, whatever failed. */
+    CHECK(crew__debug_cancel_scopes(r->ex) == (mode == CREW_CANCEL ? 1u : 0u),
+          "%u cancel scope(s) left after the %s shutdown",
+          crew__debug_cancel_scopes(r->ex),
+          mode == CREW_CANCEL ? "CANCEL" : "DRAIN");
 
     rc = crew_destroy(&r->ex);
     CHECK(rc == 0 && r->ex == NULL, "crew_destroy: %s", crew_err_name(rc));

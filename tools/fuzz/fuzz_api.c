@@ -20,8 +20,10 @@
  * status after a wait, every observer sees the same one, REMOVED tasks never
  * ran, released/unknown IDs give CREW_ENOTASK, cleanups run exactly once,
  * refused submissions never run, submissions after shutdown are refused,
- * and at the end stats reconcile, nothing is live and, after crew_destroy,
- * crew__fault_live_bytes() == 0.
+ * and at the end stats (executor and groups) reconcile with the records,
+ * nothing is live, no cancel scope is left and, after crew_destroy,
+ * crew__fault_live_bytes() == 0. The per-task and counter checks are the
+ * oracle shared with crew-stress (tools/oracle).
  *
  * Built with clang -fsanitize=fuzzer,address,undefined (tools/fuzz/
  * CMakeLists.txt); with -DCREW_FUZZ_REPLAY a main() replays files and
@@ -43,6 +45,7 @@
 
 #include "crew.h"
 #include "fault.h"
+#include "oracle.h"
 
 /* Replay driver: names the input being run, for the report. */
 static char cur_input[300];
@@ -104,22 +107,19 @@ struct fgroup {
     crew_group_t *g;
     crew_id_t gid;
     int parent;           /* index in F.groups, -1 */
+    unsigned flags;
     bool alive;
     _Atomic bool cancelled; /* crew_group_cancel on it returned */
+    bool have_info;         /* info: its counts when it was destroyed */
+    crew_group_info_t info;
 };
 
+/* A task: the shared oracle's record (o) plus what this harness tracks. */
 struct frec {
+    oracle_task_t o;
     uint8_t kind, param, depth;
-    bool has_cleanup;
     int grp;              /* index in F.groups, -1 */
-    bool born_cancelled;  /* spawner saw crew_cancelled() before spawning */
-    _Atomic bool accepted;
-    _Atomic int starts, cleanups, ret;
-    _Atomic bool returned, entered, saw_cancel;
-    _Atomic bool requested; /* a cancel on it returned REQUESTED */
-    _Atomic bool removed;   /* a cancel on it returned REMOVED */
-    _Atomic int final;      /* observed terminal status, -1 */
-    bool seen_running;
+    _Atomic bool entered; /* a gated body reached its gate */
 };
 
 struct handle {
@@ -155,6 +155,12 @@ static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
 static bool gate_open[NGATES]; /* under gate_mu */
 
+/* The shared oracle's violations abort like REQUIRE's. */
+static void oracle_report(const char *msg)
+{
+    REQUIRE(false, "%s", msg);
+}
+
 /* ---- reading the script ------------------------------------------------ */
 
 struct in {
@@ -168,6 +174,11 @@ static uint8_t u8(struct in *in)
 }
 
 /* ---- helpers ------------------------------------------------------------ */
+
+static bool requested(const struct frec *r)
+{
+    return (atomic_load(&r->o.outcomes) & ORACLE_REQUESTED) != 0;
+}
 
 static bool enomem_ok(int rc)
 {
@@ -195,11 +206,11 @@ static bool group_cancelled(int gi)
  * are not tracked here (the stress tool covers them). */
 static void check_visible(struct frec *r)
 {
-    bool req = atomic_load(&r->requested), grp = group_cancelled(r->grp),
+    bool req = requested(r), grp = group_cancelled(r->grp),
          shut = atomic_load(&F.cancel_shutdown);
-    if (crew_cancelled()) {
-        atomic_store(&r->saw_cancel, true);
-    } else if (req || grp || shut) {
+    if (oracle_cancelled(&r->o))
+        return;
+    if (req || grp || shut) {
         crew_task_info_t info = {0};
         int rc = crew_inspect(F.ex, crew_self(), &info);
         REQUIRE(false, "task %d (kind %d, group #%d id %" PRIu64 "): "
@@ -213,40 +224,49 @@ static void check_visible(struct frec *r)
 
 static void observe(struct frec *r, crew_status_t st, const char *how)
 {
-    int exp = -1;
-    REQUIRE(st == CREW_TASK_DONE || st == CREW_TASK_FAILED ||
-            st == CREW_TASK_CANCELLED,
-            "task %d: %s gave non-terminal status %d", (int)(r - F.recs), how,
-            (int)st);
-    if (!atomic_compare_exchange_strong(&r->final, &exp, (int)st))
-        REQUIRE(exp == (int)st, "task %d: %s saw %s, earlier %s",
-                (int)(r - F.recs), how, crew_status_name(st),
-                crew_status_name((crew_status_t)exp));
+    oracle_observe(&r->o, st, how);
 }
 
+/* A fresh record, refused until its submission is accepted. */
 static int new_rec(uint8_t kind, uint8_t param, uint8_t depth, int grp,
-                   bool has_cleanup)
+                   bool joinable, bool has_cleanup)
 {
     int i = atomic_fetch_add(&F.nrecs, 1);
     struct frec *r;
     if (i >= MAXR)
         return -1;
     r = &F.recs[i];
+    oracle_task_init(&r->o, (uint64_t)i, joinable, has_cleanup);
+    atomic_store(&r->o.submit, ORACLE_SUB_REFUSED);
     r->kind = kind;
     r->param = param;
     r->depth = depth;
     r->grp = grp;
-    r->has_cleanup = has_cleanup;
+    atomic_init(&r->entered, false);
     return i;
+}
+
+/* The submission of r was accepted (with handle id if joinable). */
+static void accepted(struct frec *r, crew_id_t id)
+{
+    atomic_store(&r->o.submit, ORACLE_SUB_OK);
+    if (r->o.joinable) {
+        REQUIRE(id != 0, "submit returned ID 0");
+        atomic_store(&r->o.id, id);
+    }
+}
+
+/* r's handle is given up; observed: its status was seen first. */
+static void released(struct frec *r, bool observed)
+{
+    if (!observed)
+        atomic_store(&r->o.unobserved_ok, true);
+    atomic_store(&r->o.released, true);
 }
 
 static void on_cleanup(void *arg)
 {
-    struct frec *r = &F.recs[(uintptr_t)arg];
-    REQUIRE(atomic_fetch_add(&r->cleanups, 1) == 0, "task %d: cleanup twice",
-            (int)(uintptr_t)arg);
-    REQUIRE(!atomic_load(&r->starts) || atomic_load(&r->returned),
-            "task %d: cleanup before the body returned", (int)(uintptr_t)arg);
+    oracle_cleanup(&F.recs[(uintptr_t)arg].o);
 }
 
 static int body(void *arg);
@@ -265,12 +285,12 @@ static int spawn_child(struct frec *parent, uint8_t kind, bool joinable,
                                || kind == FK_SPAWN_WAIT))
         kind = FK_CHECK;
     c = new_rec(kind, (uint8_t)(parent->param * 5 + 3), parent->depth + 1,
-                parent->grp, parent->param & 1);
+                parent->grp, joinable, parent->param & 1);
     if (c < 0)
         return -1;
     k = &F.recs[c];
-    k->born_cancelled = crew_cancelled();
-    if (k->has_cleanup) {
+    k->o.born_cancelled = crew_cancelled();
+    if (k->o.has_cleanup) {
         crew_task_desc_t d = {.fn = body, .arg = (void *)(uintptr_t)c,
                               .cleanup = on_cleanup};
         rc = crew_submit_ex(crew_current(), &d, joinable ? id : NULL);
@@ -280,7 +300,7 @@ static int spawn_child(struct frec *parent, uint8_t kind, bool joinable,
     REQUIRE(rc == 0 || enomem_ok(rc), "spawn gave %s", crew_err_name(rc));
     if (rc != 0)
         return -1;
-    atomic_store(&k->accepted, true);
+    accepted(k, joinable ? *id : 0);
     return c;
 }
 
@@ -292,16 +312,10 @@ static int body(void *arg)
     crew_id_t id = 0;
     crew_status_t st;
 
-    REQUIRE(atomic_fetch_add(&r->starts, 1) == 0, "task %d ran twice", seq);
     if (trace)
         fprintf(stderr, "  [task %d (kind %d) starts on worker %d]\n", seq,
                 r->kind, crew_worker_index());
-    REQUIRE(!r->born_cancelled, "task %d: child of a cancelled task ran",
-            seq);
-    REQUIRE(crew_current() == F.ex && crew_self() != 0 &&
-            crew_worker_index() >= 0 &&
-            (unsigned)crew_worker_index() < F.workers,
-            "task %d: crew_current/self/worker_index wrong", seq);
+    oracle_body_start(&r->o, F.ex, F.workers);
     check_visible(r);
     switch ((enum fkind)r->kind) {
     case FK_DONE:
@@ -313,8 +327,7 @@ static int body(void *arg)
         rc = crew_cancel(F.ex, crew_self(), 9, "self");
         REQUIRE(rc == CREW_REQUESTED || enomem_ok(rc),
                 "task %d: cancelling itself gave %s", seq, crew_err_name(rc));
-        if (rc == CREW_REQUESTED)
-            atomic_store(&r->requested, true);
+        oracle_cancel_outcome(&r->o, rc);
         check_visible(r);
         break;
     case FK_CHECK:
@@ -329,6 +342,7 @@ static int body(void *arg)
             REQUIRE(rc == 0 || crew_cancelled(),
                     "join gave ECANCELED to a task that is not cancelled");
             observe(&F.recs[c], st, "crew_join (child)");
+            released(&F.recs[c], true);
         }
         break;
     case FK_SPAWN_DETACH:
@@ -344,6 +358,7 @@ static int body(void *arg)
                 observe(&F.recs[c], st, "crew_wait (child)");
             rc = crew_release(F.ex, id);
             REQUIRE(rc == 0, "release child: %s", crew_err_name(rc));
+            released(&F.recs[c], false);
         }
         break;
     case FK_GATED:
@@ -357,10 +372,7 @@ static int body(void *arg)
     default:
         break;
     }
-    if (crew_cancelled())
-        atomic_store(&r->saw_cancel, true);
-    atomic_store(&r->ret, ret);
-    atomic_store(&r->returned, true);
+    oracle_body_end(&r->o, ret);
     if (trace)
         fprintf(stderr, "  [task %d returns %d]\n", seq, ret);
     return ret;
@@ -413,10 +425,7 @@ static void check_released_enotask(crew_id_t id, int rec)
         REQUIRE(rc == CREW_REMOVED || rc == CREW_REQUESTED ||
                 rc == CREW_TOO_LATE, "cancel of a released ID gave %s",
                 crew_err_name(rc));
-        if (rc == CREW_REMOVED)
-            atomic_store(&r->removed, true);
-        else if (rc == CREW_REQUESTED)
-            atomic_store(&r->requested, true);
+        oracle_cancel_outcome(&r->o, rc);
     }
     REQUIRE((rc = crew_wait(F.ex, id, 0, &st)) == CREW_ENOTASK,
             "wait on a stale ID gave %s", crew_err_name(rc));
@@ -451,11 +460,12 @@ static void do_submit(struct in *in, bool batch)
     if (grp >= 0)
         d.group = F.groups[grp].g;
     for (unsigned i = 0; i < n; i++) {
-        seqs[i] = new_rec(kind, (uint8_t)(param + i), 0, grp, has_cleanup);
+        seqs[i] = new_rec(kind, (uint8_t)(param + i), 0, grp, joinable,
+                          has_cleanup);
         if (seqs[i] < 0)
             return;
         /* A member added after a group cancel returned never runs. */
-        F.recs[seqs[i]].born_cancelled = grp >= 0 && group_cancelled(grp);
+        F.recs[seqs[i]].o.born_cancelled = grp >= 0 && group_cancelled(grp);
         args[i] = (void *)(uintptr_t)seqs[i];
     }
     if (batch)
@@ -479,13 +489,11 @@ static void do_submit(struct in *in, bool batch)
         return; /* never runs, no cleanup: checked at the end */
     for (unsigned i = 0; i < n; i++) {
         struct frec *r = &F.recs[seqs[i]];
-        atomic_store(&r->accepted, true);
+        accepted(r, ids[i]);
         if (kind == FK_GATED)
             F.pending[r->param % NGATES] += !gate_open[r->param % NGATES];
-        if (joinable) {
-            REQUIRE(ids[i] != 0, "submit returned ID 0");
+        if (joinable)
             F.h[F.nh++] = (struct handle){ids[i], seqs[i], false};
-        }
     }
 }
 
@@ -502,7 +510,7 @@ static void do_cancel(struct in *in)
         return;
     }
     r = &F.recs[h->rec];
-    known = atomic_load(&r->final);
+    known = atomic_load(&r->o.final);
     stuck = stuck_running(r);
     rc = crew_cancel(F.ex, h->id, 1, "fuzz");
     if (trace)
@@ -517,18 +525,15 @@ static void do_cancel(struct in *in)
     if (stuck && rc > 0)
         REQUIRE(rc == CREW_REQUESTED, "cancel of a running task gave %s",
                 crew_err_name(rc));
+    oracle_cancel_outcome(&r->o, rc);
     if (rc == CREW_REMOVED) {
+        /* CANCELLED (with a cause) at once. */
         crew_task_info_t info;
-        atomic_store(&r->removed, true);
-        REQUIRE(!r->has_cleanup || atomic_load(&r->cleanups) == 1,
-                "REMOVED returned before the cleanup ran");
-        REQUIRE(crew_inspect(F.ex, h->id, &info) == 0 &&
-                info.status == CREW_TASK_CANCELLED &&
-                info.cause != CREW_CAUSE_NONE,
-                "REMOVED task is not CANCELLED at once");
-        observe(r, info.status, "inspect after REMOVED");
-    } else if (rc == CREW_REQUESTED) {
-        atomic_store(&r->requested, true);
+        REQUIRE(crew_inspect(F.ex, h->id, &info) == 0,
+                "inspect after REMOVED failed");
+        oracle_inspect(&r->o, h->id, &info, 0,
+                       r->grp >= 0 ? F.groups[r->grp].gid : 0,
+                       CREW_TASK_CANCELLED, false);
     }
 }
 
@@ -577,7 +582,7 @@ static void do_wait(struct in *in, bool cancel)
         return;
     }
     r = &F.recs[h->rec];
-    known = atomic_load(&r->final);
+    known = atomic_load(&r->o.final);
     stuck = stuck_running(r);
     if (cancel)
         rc = crew_cancel_wait(F.ex, h->id, pick_timeout(b), &st);
@@ -592,13 +597,13 @@ static void do_wait(struct in *in, bool cancel)
         REQUIRE(!stuck, "a task blocked in its body was reported terminal");
         observe(r, st, cancel ? "crew_cancel_wait" : "crew_wait");
         if (cancel && known < 0)
-            REQUIRE(st == CREW_TASK_CANCELLED || atomic_load(&r->starts),
+            REQUIRE(st == CREW_TASK_CANCELLED || atomic_load(&r->o.starts),
                     "cancel_wait: %s, but the body never ran",
                     crew_status_name(st));
     } else if (rc == CREW_ETIMEDOUT) {
         REQUIRE(known < 0, "wait timed out on a terminal task");
-        if (cancel && stuck)
-            atomic_store(&r->requested, true); /* it was running: requested */
+        if (cancel && stuck) /* it was running: requested */
+            oracle_cancel_outcome(&r->o, CREW_REQUESTED);
     }
 }
 
@@ -615,6 +620,7 @@ static void do_release(struct in *in)
     rc = crew_release(F.ex, h->id);
     REQUIRE(rc == 0, "release gave %s", crew_err_name(rc));
     h->released = true;
+    released(&F.recs[h->rec], false);
 }
 
 static void join_handle(struct handle *h)
@@ -624,6 +630,7 @@ static void join_handle(struct handle *h)
     REQUIRE(rc == 0, "join gave %s", crew_err_name(rc));
     observe(&F.recs[h->rec], st, "crew_join");
     h->released = true;
+    released(&F.recs[h->rec], true);
 }
 
 static void do_join(struct in *in)
@@ -652,39 +659,12 @@ static void do_inspect(struct in *in)
     }
     r = &F.recs[h->rec];
     /* Read what we know before the call: it only grows afterwards. */
-    known = atomic_load(&r->final);
-    req = atomic_load(&r->requested);
+    known = atomic_load(&r->o.final);
+    req = requested(r);
     rc = crew_inspect(F.ex, h->id, &info);
     REQUIRE(rc == 0, "inspect gave %s", crew_err_name(rc));
-    REQUIRE(info.id == h->id && info.parent == 0,
-            "inspect: id %" PRIu64 " parent %" PRIu64, info.id, info.parent);
-    REQUIRE(info.group == (r->grp >= 0 ? F.groups[r->grp].gid : 0),
-            "inspect: group %" PRIu64 ", expected %" PRIu64, info.group,
-            r->grp >= 0 ? F.groups[r->grp].gid : 0);
-    if (known >= 0)
-        REQUIRE((int)info.status == known, "inspect: %s, known %s",
-                crew_status_name(info.status),
-                crew_status_name((crew_status_t)known));
-    if (info.status >= CREW_TASK_DONE) {
-        observe(r, info.status, "crew_inspect");
-        if (info.status == CREW_TASK_CANCELLED)
-            REQUIRE(info.cause != CREW_CAUSE_NONE, "CANCELLED, cause NONE");
-        else
-            REQUIRE(info.result == atomic_load(&r->ret),
-                    "inspect result %d, body returned %d", info.result,
-                    atomic_load(&r->ret));
-    } else if (info.status == CREW_TASK_RUNNING) {
-        r->seen_running = true;
-    }
-    if (req)
-        REQUIRE(info.status == CREW_TASK_RUNNING ||
-                info.status == CREW_TASK_CANCELLED,
-                "task %d (kind %d, id %" PRIu64 "): a cancel said REQUESTED,"
-                " inspect says %s (id %" PRIu64 ", cancel_requested %d, cause "
-                "%d; body started %d, returned %d)", h->rec, r->kind, h->id,
-                crew_status_name(info.status), info.id,
-                (int)info.cancel_requested, (int)info.cause,
-                atomic_load(&r->starts), (int)atomic_load(&r->returned));
+    oracle_inspect(&r->o, h->id, &info, 0,
+                   r->grp >= 0 ? F.groups[r->grp].gid : 0, known, req);
 }
 
 static void do_group_create(struct in *in)
@@ -713,6 +693,7 @@ static void do_group_create(struct in *in)
                 F.ngroups, s, parent);
     REQUIRE(g->gid != 0, "group ID 0");
     g->parent = parent;
+    g->flags = (b & 4) ? CREW_GROUP_FAIL_FAST : 0;
     g->alive = true;
     F.slot[s] = F.ngroups++;
 }
@@ -746,20 +727,12 @@ static void do_group_wait(struct in *in)
             "group info failed");
     if (rc == 0) {
         /* No live member and only this thread adds members: quiescent. */
-        REQUIRE(st >= CREW_TASK_DONE && st <= CREW_TASK_CANCELLED,
-                "group wait status %d", (int)st);
-        REQUIRE(st != CREW_TASK_DONE || (info.failed == 0 &&
-                                         info.cancelled == 0),
-                "group wait DONE with failed/cancelled members");
-        REQUIRE(info.live == 0 && info.done + info.failed + info.cancelled ==
-                info.submitted, "group counts do not add up: live %" PRIu64
-                " done %" PRIu64 " failed %" PRIu64 " cancelled %" PRIu64
-                " submitted %" PRIu64, info.live, info.done, info.failed,
-                info.cancelled, info.submitted);
-        REQUIRE(info.cancelled == info.removed + info.cancelled_running,
-                "group cancelled != removed + cancelled_running");
+        char who[32];
+        snprintf(who, sizeof who, "group #%d", F.slot[s]);
+        oracle_check_group(who, &info, st, group_cancelled(F.slot[s]),
+                           F.groups[F.slot[s]].flags);
     }
-    REQUIRE(!atomic_load(&F.groups[F.slot[s]].cancelled) || info.is_cancelled,
+    REQUIRE(!group_cancelled(F.slot[s]) || info.is_cancelled,
             "group cancelled, info says not");
 }
 
@@ -771,12 +744,29 @@ static bool has_live_nested(int gi)
     return false;
 }
 
+/* crew_group_destroy, keeping the group's counts for the end: taken just
+ * before, they are final if the group was then empty (only this thread
+ * adds members, and an empty group has no member left to spawn one). */
+static int destroy_group(int gi)
+{
+    struct fgroup *g = &F.groups[gi];
+    crew_group_info_t info;
+    int rc;
+    REQUIRE(crew_group_info(g->g, &info) == 0, "group info failed");
+    rc = crew_group_destroy(g->g);
+    if (rc == 0 && info.live == 0) {
+        g->info = info;
+        g->have_info = true;
+    }
+    return rc;
+}
+
 static void do_group_destroy(struct in *in)
 {
     int s = u8(in) % NSLOTS, gi = F.slot[s], rc;
     if (gi < 0)
         return;
-    rc = crew_group_destroy(F.groups[gi].g);
+    rc = destroy_group(gi);
     if (trace)
         fprintf(stderr, "  -> group #%d destroy: %s\n", gi, crew_err_name(rc));
     if (has_live_nested(gi))
@@ -824,8 +814,8 @@ static void do_stats(void)
 static void teardown(void)
 {
     crew_stats_t s = {.size = sizeof s};
+    oracle_tally_t all = {0};
     int rc, nrecs;
-    uint64_t accepted = 0;
 
     /* No more failures from here; F.armed stays set, since a body still
      * running may yet report an ENOMEM from the one that was armed. */
@@ -844,7 +834,7 @@ static void teardown(void)
                 continue;
             rc = crew_group_wait(F.groups[i].g, CREW_FOREVER, &st);
             REQUIRE(rc == 0, "final group wait: %s", crew_err_name(rc));
-            rc = crew_group_destroy(F.groups[i].g);
+            rc = destroy_group(i);
             REQUIRE(rc == 0, "final group destroy: %s", crew_err_name(rc));
             F.groups[i].alive = false;
             again = true;
@@ -853,52 +843,34 @@ static void teardown(void)
     rc = crew_shutdown(F.ex, CREW_DRAIN);
     REQUIRE(rc == 0, "final shutdown: %s", crew_err_name(rc));
     REQUIRE(crew_stats(F.ex, &s) == 0, "stats");
-    REQUIRE(s.live_tasks == 0 && s.live_records == 0 && s.cancel_set_size == 0,
-            "at the end: live_tasks %" PRIu64 " live_records %" PRIu64
-            " cancel_set_size %" PRIu64, s.live_tasks, s.live_records,
-            s.cancel_set_size);
-    REQUIRE(s.done + s.failed + s.cancelled == s.submitted,
-            "done+failed+cancelled != submitted");
-    REQUIRE(s.cancelled == s.removed + s.cancelled_running,
-            "cancelled != removed + cancelled_running");
-    rc = crew_destroy(&F.ex);
-    REQUIRE(rc == 0 && F.ex == NULL, "destroy: %s", crew_err_name(rc));
-    REQUIRE(crew__fault_live_bytes() == 0, "%" PRId64 " bytes leaked",
-            crew__fault_live_bytes());
+    oracle_check_rest(F.ex, &s, atomic_load(&F.cancel_shutdown));
 
     nrecs = atomic_load(&F.nrecs);
     if (nrecs > MAXR)
         nrecs = MAXR;
     for (int i = 0; i < nrecs; i++) {
-        struct frec *r = &F.recs[i];
-        bool acc = atomic_load(&r->accepted);
-        int starts = atomic_load(&r->starts), fin = atomic_load(&r->final);
-        int cl = atomic_load(&r->cleanups);
-        accepted += acc;
-        if (!acc) {
-            REQUIRE(!starts && !cl, "task %d: refused, yet ran/cleaned", i);
-            continue;
-        }
-        REQUIRE(cl == (r->has_cleanup ? 1 : 0), "task %d: cleanup ran %d "
-                "times", i, cl);
-        REQUIRE(!atomic_load(&r->removed) || !starts,
-                "task %d: REMOVED, yet it ran", i);
-        REQUIRE(!atomic_load(&r->requested) || fin < 0 ||
-                fin == CREW_TASK_CANCELLED, "task %d: REQUESTED, final %d", i,
-                fin);
-        REQUIRE(!atomic_load(&r->saw_cancel) || fin < 0 ||
-                fin == CREW_TASK_CANCELLED,
-                "task %d: saw crew_cancelled(), final %d", i, fin);
-        REQUIRE(!r->seen_running || starts, "task %d: RUNNING, never ran", i);
-        REQUIRE(fin != CREW_TASK_DONE ||
-                (starts && atomic_load(&r->ret) == 0),
-                "task %d: DONE but body did not return 0", i);
-        REQUIRE(fin != CREW_TASK_FAILED ||
-                (starts && atomic_load(&r->ret) != 0),
-                "task %d: FAILED but body did not return non-zero", i);
+        oracle_check_task(&F.recs[i].o);
+        oracle_tally_add(&all, &F.recs[i].o);
     }
-    REQUIRE(accepted == s.submitted, "stats submitted %" PRIu64
-            ", accepted %" PRIu64, s.submitted, accepted);
+    oracle_check_counts("crew_stats", &all, s.submitted, s.done, s.failed,
+                        s.cancelled, s.removed, s.cancelled_running);
+    for (int g = 0; g < F.ngroups; g++) {
+        oracle_tally_t tl = {0};
+        const crew_group_info_t *gi = &F.groups[g].info;
+        char who[32];
+        if (!F.groups[g].have_info)
+            continue;
+        for (int i = 0; i < nrecs; i++)
+            if (F.recs[i].grp == g)
+                oracle_tally_add(&tl, &F.recs[i].o);
+        snprintf(who, sizeof who, "group #%d", g);
+        oracle_check_counts(who, &tl, gi->submitted, gi->done, gi->failed,
+                            gi->cancelled, gi->removed, gi->cancelled_running);
+    }
+
+    rc = crew_destroy(&F.ex);
+    REQUIRE(rc == 0 && F.ex == NULL, "destroy: %s", crew_err_name(rc));
+    oracle_check_freed();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -910,8 +882,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc;
 
     memset(&F, 0, sizeof F);
-    for (int i = 0; i < MAXR; i++)
-        atomic_init(&F.recs[i].final, -1);
     for (int s = 0; s < NSLOTS; s++)
         F.slot[s] = -1;
     for (int g = 0; g < NGATES; g++)
@@ -923,6 +893,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     REQUIRE(rc == 0, "crew_create: %s", crew_err_name(rc));
 
     trace = getenv("CREW_FUZZ_TRACE") != NULL;
+    oracle_set_report(oracle_report);
     for (int nops = 0; in.i < in.n && nops < MAXOPS; nops++) {
         enum op op = (enum op)(u8(&in) % OP_COUNT);
         if (trace) {

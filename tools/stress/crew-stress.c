@@ -13,7 +13,9 @@
  * that they started and what they returned; cancels record their outcome;
  * waits, joins and crew_inspect record the terminal status they saw (and
  * must all agree). At the end of each round (after crew_shutdown, with every
- * handle released and every group destroyed) the oracles are checked:
+ * handle released and every group destroyed) the oracles are checked (the
+ * per-task ones and the counter reconciliation are tools/oracle, shared
+ * with the fuzz target):
  *   - every task reached exactly one terminal state, was started at most
  *     once, and had its cleanup run exactly once (or never, for a failed
  *     submission);
@@ -27,6 +29,8 @@
  *     cancel) + (one per worker) of them;
  *   - crew_stats and crew_group_info counters reconcile with what bodies and
  *     waits recorded; live_tasks, live_records and cancel_set_size are 0;
+ *   - no cancel scope is left (crew__debug_cancel_scopes: 0, or 1 after a
+ *     CREW_CANCEL shutdown, the executor's own until crew_destroy);
  *   - crew__fault_live_bytes() == 0 after crew_destroy.
  * A watchdog aborts with crew__dump() if no task makes progress for a while.
  *
@@ -55,6 +59,7 @@
 
 #include "crew.h"
 #include "fault.h"
+#include "oracle.h"
 
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                            */
@@ -128,32 +133,19 @@ enum kind {
     K__COUNT
 };
 
-enum sub_state { SUB_NONE, SUB_OK, SUB_FAILED };
-enum outcome_bit { OB_REMOVED = 1, OB_REQUESTED = 2, OB_TOO_LATE = 4 };
-
-/* The plain fields are written by the creator before the submission and read
+/* A task: the shared oracle's record (o) plus what this tool tracks. The
+ * plain fields are written by the creator before the submission and read
  * by the body (ordered by crew's submission), by cancellers that found the
  * record through an atomic ID (ordered by that ID's store/load), and by the
  * main thread after every thread was joined. */
 struct rec {
+    oracle_task_t o;
     int32_t parent;         /* sequence number of the spawner, -1: root */
     int32_t gen;            /* group generation, -1: none */
     uint8_t kind, depth;
-    bool joinable, has_cleanup;
-    bool born_cancelled;    /* its spawner/group was already cancelled */
-    _Atomic uint64_t id;    /* handle (joinable only), 0 until submitted */
-    _Atomic uint64_t self_id; /* crew_self() seen by the body */
-    _Atomic int submit;     /* enum sub_state */
-    _Atomic uint32_t starts, cleanups;
-    _Atomic int ret;
-    _Atomic bool returned, saw_cancel, seen_running;
     _Atomic bool releasing; /* set before crew_release/crew_join is called */
-    _Atomic bool released;  /* set after it returned */
-    _Atomic bool unobserved_ok; /* released while live on purpose */
     _Atomic bool cancel_hit; /* a cancel on it returned REMOVED/REQUESTED */
     _Atomic bool reported;   /* a visibility violation was reported */
-    _Atomic uint32_t outcomes; /* enum outcome_bit */
-    _Atomic int final;      /* terminal status observed, -1: none yet */
 };
 
 /* One group object (a slot holds a sequence of generations). */
@@ -235,6 +227,12 @@ static void violation(const char *fmt, ...)
     va_end(ap);
 }
 
+/* The shared oracle's violations count here too. */
+static void oracle_report(const char *msg)
+{
+    violation("%s", msg);
+}
+
 static inline void bump(_Atomic uint64_t *c)
 {
     atomic_fetch_add_explicit(c, 1, memory_order_relaxed); /* counter */
@@ -255,11 +253,6 @@ static int64_t now_ns(void)
 static bool time_up(void)
 {
     return S.deadline_ns && now_ns() >= S.deadline_ns;
-}
-
-static const char *status_str(int st)
-{
-    return st < 0 ? "(none)" : crew_status_name((crew_status_t)st);
 }
 
 /* Sequence numbers: 0..cap-1; UINT64_MAX when the table is full. */
@@ -313,18 +306,7 @@ static enum kind pick_kind(uint64_t seq, unsigned depth)
 
 static void observe(struct rec *r, crew_status_t st, const char *how)
 {
-    int exp = -1;
-    if (st != CREW_TASK_DONE && st != CREW_TASK_FAILED &&
-        st != CREW_TASK_CANCELLED) {
-        violation("task %zu: %s reported non-terminal status %d",
-                  (size_t)(r - S.recs), how, (int)st);
-        return;
-    }
-    if (!atomic_compare_exchange_strong(&r->final, &exp, (int)st) &&
-        exp != (int)st)
-        violation("task %zu: %s saw %s, an earlier observer saw %s",
-                  (size_t)(r - S.recs), how, status_str((int)st),
-                  status_str(exp));
+    oracle_observe(&r->o, st, how);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -344,23 +326,18 @@ static void record_cancel(struct rec *r, int rc, bool by_self_id,
      * an outcome instead of CREW_ENOTASK; the outcome must still be true. */
     if (rc > 0 && was_released)
         bump(&T.c_released);
+    oracle_cancel_outcome(&r->o, rc);
     switch (rc) {
     case CREW_REMOVED:
         bump(&T.c_removed);
-        atomic_fetch_or(&r->outcomes, OB_REMOVED);
         atomic_store(&r->cancel_hit, true);
-        if (r->has_cleanup && atomic_load(&r->cleanups) != 1)
-            violation("task %zu: REMOVED returned before its cleanup ran",
-                      seq);
         break;
     case CREW_REQUESTED:
         bump(&T.c_requested);
-        atomic_fetch_or(&r->outcomes, OB_REQUESTED);
         atomic_store(&r->cancel_hit, true);
         break;
     case CREW_TOO_LATE:
         bump(&T.c_too_late);
-        atomic_fetch_or(&r->outcomes, OB_TOO_LATE);
         break;
     case CREW_ENOTASK:
         bump(&T.c_enotask);
@@ -392,11 +369,11 @@ static void check_enotask(struct rec *r, int rc, bool by_self_id,
 static crew_id_t target_id(struct rec *r, bool *by_self_id, bool *was_released)
 {
     crew_id_t id;
-    *was_released = atomic_load(&r->released);
-    id = atomic_load(&r->id);
+    *was_released = atomic_load(&r->o.released);
+    id = atomic_load(&r->o.id);
     *by_self_id = id == 0;
     if (!id)
-        id = atomic_load(&r->self_id);
+        id = atomic_load(&r->o.self_id);
     return id;
 }
 
@@ -422,31 +399,16 @@ static void cancel_recent(rng_t *rng)
 static void inspect_terminal(struct rec *r, crew_id_t id, crew_status_t st)
 {
     crew_task_info_t info;
-    size_t seq = (size_t)(r - S.recs);
     int rc = crew_inspect(S.ex, id, &info);
     if (rc != 0) {
         violation("task %zu: crew_inspect of an unreleased handle gave %s",
-                  seq, crew_err_name(rc));
+                  (size_t)(r - S.recs), crew_err_name(rc));
         return;
     }
-    if (info.id != id || info.status != st)
-        violation("task %zu: inspect says id %" PRIu64 " %s, wait said %s",
-                  seq, info.id, status_str((int)info.status),
-                  status_str((int)st));
-    if ((st == CREW_TASK_DONE || st == CREW_TASK_FAILED) &&
-        info.result != atomic_load(&r->ret))
-        violation("task %zu: inspect result %d, body returned %d", seq,
-                  info.result, atomic_load(&r->ret));
-    if (st == CREW_TASK_CANCELLED && info.cause == CREW_CAUSE_NONE)
-        violation("task %zu: CANCELLED with cause NONE", seq);
-    if (r->parent < 0 ? info.parent != 0
-                      : info.parent != atomic_load(&S.recs[r->parent].self_id))
-        violation("task %zu: inspect parent %" PRIu64 " is wrong", seq,
-                  info.parent);
-    if (info.group != (r->gen >= 0 ? S.gens[r->gen].gid : 0))
-        violation("task %zu (%s): inspect group %" PRIu64 ", expected %"
-                  PRIu64, seq, r->parent < 0 ? "root" : "child", info.group,
-                  r->gen >= 0 ? S.gens[r->gen].gid : 0);
+    oracle_inspect(&r->o, id, &info,
+                   r->parent < 0 ? 0
+                                 : atomic_load(&S.recs[r->parent].o.self_id),
+                   r->gen >= 0 ? S.gens[r->gen].gid : 0, (int)st, false);
 }
 
 static int64_t first_timeout(rng_t *rng)
@@ -459,7 +421,7 @@ static int64_t first_timeout(rng_t *rng)
  * ways. in_task: called from a task body (a wait may then see ECANCELED). */
 static void finish_handle(struct rec *r, rng_t *rng, bool in_task)
 {
-    crew_id_t id = atomic_load(&r->id);
+    crew_id_t id = atomic_load(&r->o.id);
     crew_status_t st;
     int rc;
     uint32_t how = below(rng, 20);
@@ -483,7 +445,7 @@ static void finish_handle(struct rec *r, rng_t *rng, bool in_task)
             if (rc != 0)
                 violation("task %zu: crew_release gave %s",
                           (size_t)(r - S.recs), crew_err_name(rc));
-            atomic_store(&r->released, true);
+            atomic_store(&r->o.released, true);
             return;
         }
         if (rc != CREW_ECANCELED || !in_task)
@@ -515,13 +477,13 @@ static void finish_handle(struct rec *r, rng_t *rng, bool in_task)
                       crew_err_name(rc));
         else if (info.status >= CREW_TASK_DONE)
             observe(r, info.status, "crew_inspect");
-        atomic_store(&r->unobserved_ok, true);
+        atomic_store(&r->o.unobserved_ok, true);
         atomic_store(&r->releasing, true);
         rc = crew_release(S.ex, id);
         if (rc != 0)
             violation("task %zu: crew_release gave %s", (size_t)(r - S.recs),
                       crew_err_name(rc));
-        atomic_store(&r->released, true);
+        atomic_store(&r->o.released, true);
         return;
     }
     /* Join: always waits for the terminal state. */
@@ -536,7 +498,7 @@ static void finish_handle(struct rec *r, rng_t *rng, bool in_task)
         violation("task %zu: crew_join gave %s", (size_t)(r - S.recs),
                   crew_err_name(rc));
     }
-    atomic_store(&r->released, true);
+    atomic_store(&r->o.released, true);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -547,12 +509,7 @@ static int body(void *arg);
 
 static void on_cleanup(void *arg)
 {
-    struct rec *r = &S.recs[(uintptr_t)arg];
-    if (atomic_fetch_add(&r->cleanups, 1) != 0)
-        violation("task %zu: cleanup ran twice", (size_t)(uintptr_t)arg);
-    if (atomic_load(&r->starts) && !atomic_load(&r->returned))
-        violation("task %zu: cleanup ran before the body returned",
-                  (size_t)(uintptr_t)arg);
+    oracle_cleanup(&S.recs[(uintptr_t)arg].o);
     bump(&progress);
 }
 
@@ -582,11 +539,11 @@ static void check_visible(struct rec *r)
         if (atomic_load(&a->cancel_hit))
             by = a;
     by_group = r->gen >= 0 && atomic_load(&S.gens[r->gen].cancel_flag);
-    if (crew_cancelled())
-        atomic_store(&r->saw_cancel, true);
-    else if ((by || by_group) && atomic_exchange(&r->reported, true))
+    if (oracle_cancelled(&r->o) || !(by || by_group))
+        return;
+    if (atomic_exchange(&r->reported, true))
         return; /* one report per task is enough */
-    else if (by)
+    if (by)
         violation("task %zu (kind %d): crew_cancelled() is false after a "
                   "cancel of %s %zu returned", (size_t)(r - S.recs), r->kind,
                   depth == 1 ? "itself" : "its ancestor",
@@ -613,9 +570,11 @@ static void init_rec(struct rec *r, int32_t parent, int32_t gen,
     r->gen = gen;
     r->depth = (uint8_t)depth;
     r->kind = (uint8_t)pick_kind(seq, depth);
-    r->joinable = joinable;
-    r->has_cleanup = has_cleanup;
-    r->born_cancelled = false;
+    /* Plain fields only: the atomics were reset with the round, and a
+     * canceller may already be reading them. */
+    r->o.joinable = joinable;
+    r->o.has_cleanup = has_cleanup;
+    r->o.born_cancelled = false;
 }
 
 static void spawn_children(struct rec *r, rng_t *rng)
@@ -636,23 +595,23 @@ static void spawn_children(struct rec *r, rng_t *rng)
                  below(rng, 4) != 0);
         /* Sticky: if the spawner is cancelled now, the child must be born
          * cancelled (ancestor, group and shutdown cancels all reach it). */
-        k->born_cancelled = crew_cancelled();
-        if (k->has_cleanup) {
+        k->o.born_cancelled = crew_cancelled();
+        if (k->o.has_cleanup) {
             crew_task_desc_t d = {.fn = body, .arg = (void *)(uintptr_t)c,
                                   .cleanup = on_cleanup};
-            rc = crew_submit_ex(crew_current(), &d, k->joinable ? &id : NULL);
+            rc = crew_submit_ex(crew_current(), &d, k->o.joinable ? &id : NULL);
         } else {
             rc = crew_spawn(body, (void *)(uintptr_t)c,
-                            k->joinable ? &id : NULL);
+                            k->o.joinable ? &id : NULL);
         }
         if (rc != 0) {
             violation("task %" PRIu64 ": spawn gave %s", c, crew_err_name(rc));
-            atomic_store(&k->submit, SUB_FAILED);
+            atomic_store(&k->o.submit, ORACLE_SUB_REFUSED);
             continue;
         }
-        atomic_store(&k->submit, SUB_OK);
-        if (k->joinable) {
-            atomic_store(&k->id, id);
+        atomic_store(&k->o.submit, ORACLE_SUB_OK);
+        if (k->o.joinable) {
+            atomic_store(&k->o.id, id);
             kids[nk++] = c;
         }
     }
@@ -666,21 +625,13 @@ static int body(void *arg)
     struct rec *r = &S.recs[seq];
     struct gen *gn = r->gen >= 0 ? &S.gens[r->gen] : NULL;
     rng_t rng = rng_for(S.seed, ST_TASK, seq);
-    int ret = 0, w = crew_worker_index();
+    int ret = 0;
 
     (void)rnd(&rng); /* the first draw chose the kind */
-    if (atomic_fetch_add(&r->starts, 1) != 0)
-        violation("task %" PRIu64 ": body started twice", seq);
-    atomic_store(&r->self_id, crew_self());
+    oracle_body_start(&r->o, S.ex, S.cfg.workers);
     /* relaxed: a hint for pick_recent(). */
     atomic_store_explicit(&S.started[seq % STARTED_RING], seq + 1,
                           memory_order_relaxed);
-    if (crew_current() != S.ex || w < 0 || (unsigned)w >= S.cfg.workers)
-        violation("task %" PRIu64 ": crew_current/crew_worker_index wrong",
-                  seq);
-    if (r->born_cancelled)
-        violation("task %" PRIu64 ": child spawned by a cancelled task ran",
-                  seq);
     if (gn) {
         /* seq_cst, pairs with the canceller's samples of in_body around
          * crew_group_cancel and its later store of cancel_flag. */
@@ -701,7 +652,7 @@ static int body(void *arg)
     case K_SELF: {
         int rc = crew_cancel(S.ex, crew_self(), 7, "self");
         if (rc == CREW_REQUESTED) {
-            atomic_fetch_or(&r->outcomes, OB_REQUESTED);
+            oracle_cancel_outcome(&r->o, rc);
             atomic_store(&r->cancel_hit, true);
         } else {
             violation("task %" PRIu64 ": cancelling itself gave %s", seq,
@@ -716,7 +667,7 @@ static int body(void *arg)
         for (unsigned i = 0; i < n; i++) {
             spin(20);
             check_visible(r);
-            if (atomic_load_explicit(&r->saw_cancel, memory_order_relaxed)) {
+            if (atomic_load_explicit(&r->o.saw_cancel, memory_order_relaxed)) {
                 ret = (int)below(&rng, 3); /* whatever: it ends CANCELLED */
                 break;
             }
@@ -735,10 +686,7 @@ static int body(void *arg)
     default:
         break;
     }
-    if (crew_cancelled())
-        atomic_store(&r->saw_cancel, true);
-    atomic_store(&r->ret, ret);
-    atomic_store(&r->returned, true);
+    oracle_body_end(&r->o, ret);
     bump(&progress);
     if (gn)
         atomic_fetch_sub(&gn->in_body, 1);
@@ -906,7 +854,7 @@ static void *submitter(void *arg)
         for (unsigned i = 0; i < got; i++) {
             struct rec *r = &S.recs[seqs[i]];
             init_rec(r, -1, gen, 0, joinable, use_ex);
-            r->born_cancelled =
+            r->o.born_cancelled =
                 gen >= 0 && atomic_load(&S.gens[gen].cancel_flag);
             args[i] = (void *)(uintptr_t)seqs[i];
             ids[i] = 0;
@@ -925,12 +873,13 @@ static void *submitter(void *arg)
             violation("submit of %u task(s) gave %s", got, crew_err_name(rc));
         for (unsigned i = 0; i < got; i++) {
             struct rec *r = &S.recs[seqs[i]];
-            atomic_store(&r->submit, rc == 0 ? SUB_OK : SUB_FAILED);
+            atomic_store(&r->o.submit,
+                         rc == 0 ? ORACLE_SUB_OK : ORACLE_SUB_REFUSED);
             if (rc != 0 || !joinable)
                 continue;
             if (ids[i] == 0)
                 violation("submit returned ID 0");
-            atomic_store(&r->id, ids[i]);
+            atomic_store(&r->o.id, ids[i]);
             if (count == RING) {
                 finish_handle(&S.recs[ring[head]], &rng, false);
                 head = (head + 1) % RING;
@@ -1000,7 +949,7 @@ static void probe_recent(rng_t *rng, uint32_t what)
             observe(r, st, what == 0 ? "crew_cancel_wait"
                            : what == 1 ? "crew_wait" : "crew_inspect");
         else if (st == CREW_TASK_RUNNING)
-            atomic_store(&r->seen_running, true);
+            atomic_store(&r->o.seen_running, true);
     } else if (rc == CREW_ETIMEDOUT && what < 2) {
         bump(&T.timeouts);
     } else if (rc == CREW_ENOTASK) {
@@ -1033,7 +982,7 @@ static void *canceller(void *arg)
         if (actions * 4 > seq_limit() + 64) {
             uint64_t seq = pick_recent(&rng);
             crew_status_t st;
-            crew_id_t id = seq == UINT64_MAX ? 0 : atomic_load(&S.recs[seq].id);
+            crew_id_t id = seq == UINT64_MAX ? 0 : atomic_load(&S.recs[seq].o.id);
             if (id && crew_wait(S.ex, id, 200000, &st) == 0)
                 observe(&S.recs[seq], st, "crew_wait");
             else
@@ -1109,137 +1058,11 @@ static void *watchdog(void *arg)
 /* End-of-round verification                                                */
 /* ------------------------------------------------------------------------ */
 
-/* Counts of what the records say, for the executor or one group. */
-struct tally {
-    uint64_t ok, never_started;
-    uint64_t done, failed, cancelled, cancelled_running; /* observed */
-    uint64_t unobs_ret0, unobs_retnz;                     /* started, unknown */
-};
-
-static void tally_add(struct tally *t, const struct rec *r)
-{
-    int fin = atomic_load(&r->final);
-    bool started = atomic_load(&r->starts) != 0;
-    t->ok++;
-    if (!started)
-        t->never_started++;
-    switch (fin) {
-    case CREW_TASK_DONE:
-        t->done++;
-        break;
-    case CREW_TASK_FAILED:
-        t->failed++;
-        break;
-    case CREW_TASK_CANCELLED:
-        t->cancelled++;
-        t->cancelled_running += started;
-        break;
-    default:
-        if (started) {
-            if (atomic_load(&r->ret) == 0)
-                t->unobs_ret0++;
-            else
-                t->unobs_retnz++;
-        }
-        break;
-    }
-}
-
-/* Does a counter set (done, failed, cancelled, removed, cancelled_running,
- * submitted) agree with the tally? Exact where every task's status is
- * known; bounded by the unobserved started tasks otherwise. */
-static void tally_check(const char *who, const struct tally *t,
-                        uint64_t submitted, uint64_t done, uint64_t failed,
-                        uint64_t cancelled, uint64_t removed,
-                        uint64_t cancelled_running)
-{
-    uint64_t unobs = t->unobs_ret0 + t->unobs_retnz;
-    if (submitted != t->ok)
-        violation("%s: submitted %" PRIu64 ", tasks accepted %" PRIu64, who,
-                  submitted, t->ok);
-    if (done + failed + cancelled != submitted)
-        violation("%s: done+failed+cancelled %" PRIu64 " != submitted %" PRIu64,
-                  who, done + failed + cancelled, submitted);
-    if (removed != t->never_started)
-        violation("%s: removed %" PRIu64 ", bodies never started %" PRIu64,
-                  who, removed, t->never_started);
-    if (cancelled != removed + cancelled_running)
-        violation("%s: cancelled %" PRIu64 " != removed %" PRIu64
-                  " + cancelled_running %" PRIu64, who, cancelled, removed,
-                  cancelled_running);
-    if (done < t->done || done > t->done + t->unobs_ret0)
-        violation("%s: done %" PRIu64 ", records say %" PRIu64 "..%" PRIu64,
-                  who, done, t->done, t->done + t->unobs_ret0);
-    if (failed < t->failed || failed > t->failed + t->unobs_retnz)
-        violation("%s: failed %" PRIu64 ", records say %" PRIu64 "..%" PRIu64,
-                  who, failed, t->failed, t->failed + t->unobs_retnz);
-    if (cancelled_running < t->cancelled_running ||
-        cancelled_running > t->cancelled_running + unobs)
-        violation("%s: cancelled_running %" PRIu64 ", records say %" PRIu64
-                  "..%" PRIu64, who, cancelled_running, t->cancelled_running,
-                  t->cancelled_running + unobs);
-}
-
-static void verify_record(uint64_t seq, const struct rec *r)
-{
-    int sub = atomic_load(&r->submit), fin = atomic_load(&r->final);
-    uint32_t starts = atomic_load(&r->starts), cl = atomic_load(&r->cleanups);
-    uint32_t out = atomic_load(&r->outcomes);
-    bool started = starts != 0;
-    int ret = atomic_load(&r->ret);
-
-    if (sub == SUB_NONE) {
-        violation("task %" PRIu64 ": allocated but never submitted", seq);
-        return;
-    }
-    if (sub == SUB_FAILED) {
-        if (starts || cl)
-            violation("task %" PRIu64 ": submission failed but it ran or "
-                      "its cleanup ran", seq);
-        return;
-    }
-    if (cl != (r->has_cleanup ? 1u : 0u))
-        violation("task %" PRIu64 ": cleanup ran %u times", seq, cl);
-    if (started && !atomic_load(&r->returned))
-        violation("task %" PRIu64 ": body started but never returned", seq);
-    if ((out & OB_REMOVED) && started)
-        violation("task %" PRIu64 ": cancel said REMOVED, yet the body ran",
-                  seq);
-    if ((out & OB_REQUESTED) && !started)
-        violation("task %" PRIu64 ": cancel said REQUESTED, body never ran",
-                  seq);
-    if ((out & (OB_REMOVED | OB_REQUESTED)) && fin >= 0 &&
-        fin != CREW_TASK_CANCELLED)
-        violation("task %" PRIu64 ": cancel said %s, final status %s", seq,
-                  out & OB_REMOVED ? "REMOVED" : "REQUESTED",
-                  status_str(fin));
-    if (atomic_load(&r->saw_cancel) && fin >= 0 && fin != CREW_TASK_CANCELLED)
-        violation("task %" PRIu64 ": body saw crew_cancelled(), final %s", seq,
-                  status_str(fin));
-    if (atomic_load(&r->seen_running) && !started)
-        violation("task %" PRIu64 ": inspected RUNNING, body never ran", seq);
-    if (started && r->joinable &&
-        atomic_load(&r->self_id) != atomic_load(&r->id))
-        violation("task %" PRIu64 ": crew_self() %" PRIu64 " != handle %"
-                  PRIu64, seq, atomic_load(&r->self_id), atomic_load(&r->id));
-    if (fin == CREW_TASK_DONE && !(started && ret == 0))
-        violation("task %" PRIu64 ": DONE but body %s", seq,
-                  started ? "returned non-zero" : "never ran");
-    if (fin == CREW_TASK_FAILED && !(started && ret != 0))
-        violation("task %" PRIu64 ": FAILED but body %s", seq,
-                  started ? "returned 0" : "never ran");
-    if (fin < 0 && r->joinable && !atomic_load(&r->unobserved_ok))
-        violation("task %" PRIu64 ": joinable, terminal status never seen",
-                  seq);
-    if (r->joinable && !atomic_load(&r->released))
-        violation("task %" PRIu64 ": handle never released", seq);
-}
-
 static void verify_round(const crew_stats_t *st, int workers)
 {
     uint64_t n = seq_limit();
-    struct tally all = {0};
-    struct tally *per = calloc((size_t)MAX_GENS, sizeof *per);
+    oracle_tally_t all = {0};
+    oracle_tally_t *per = calloc((size_t)MAX_GENS, sizeof *per);
     int ngens = atomic_load(&S.ngens);
 
     if (ngens > MAX_GENS)
@@ -1250,19 +1073,15 @@ static void verify_round(const crew_stats_t *st, int workers)
     }
     for (uint64_t i = 0; i < n; i++) {
         const struct rec *r = &S.recs[i];
-        verify_record(i, r);
-        if (atomic_load(&r->submit) != SUB_OK)
-            continue;
-        tally_add(&all, r);
+        oracle_check_task(&r->o);
+        oracle_tally_add(&all, &r->o);
         if (r->gen >= 0)
-            tally_add(&per[r->gen], r);
+            oracle_tally_add(&per[r->gen], &r->o);
     }
-    tally_check("crew_stats", &all, st->submitted, st->done, st->failed,
-                st->cancelled, st->removed, st->cancelled_running);
-    if (st->live_tasks || st->live_records || st->cancel_set_size)
-        violation("crew_stats at the end: live_tasks %" PRIu64
-                  " live_records %" PRIu64 " cancel_set_size %" PRIu64,
-                  st->live_tasks, st->live_records, st->cancel_set_size);
+    oracle_check_counts("crew_stats", &all, st->submitted, st->done,
+                        st->failed, st->cancelled, st->removed,
+                        st->cancelled_running);
+    oracle_check_rest(S.ex, st, S.mode == CREW_CANCEL);
 
     for (int g = 0; g < ngens; g++) {
         const struct gen *gn = &S.gens[g];
@@ -1275,24 +1094,15 @@ static void verify_round(const crew_stats_t *st, int workers)
             violation("%s: never destroyed", who);
             continue;
         }
-        if (in->id != gn->gid || in->live != 0)
-            violation("%s: info id %" PRIu64 " live %" PRIu64 " after wait",
-                      who, in->id, in->live);
-        tally_check(who, &per[g], in->submitted, in->done, in->failed,
-                    in->cancelled, in->removed, in->cancelled_running);
-        if (atomic_load(&gn->cancel_flag) && !in->is_cancelled)
-            violation("%s: cancelled, but info says not", who);
-        if ((gn->flags & CREW_GROUP_FAIL_FAST) && in->failed &&
-            !in->is_cancelled)
-            violation("%s: fail-fast with %" PRIu64 " failures, not "
-                      "cancelled", who, in->failed);
-        if (in->failed + in->cancelled > 0 &&
-            gn->wait_status == CREW_TASK_DONE)
-            violation("%s: wait said DONE with %" PRIu64 " failed, %" PRIu64
-                      " cancelled members", who, in->failed, in->cancelled);
-        if (gn->wait_status == CREW_TASK_FAILED &&
-            (in->failed == 0 || in->first_failure == 0))
-            violation("%s: wait said FAILED, info has no failure", who);
+        if (gn->gid == 0)
+            continue; /* its creation failed: nothing to check */
+        if (in->id != gn->gid)
+            violation("%s: info id %" PRIu64, who, in->id);
+        oracle_check_counts(who, &per[g], in->submitted, in->done,
+                            in->failed, in->cancelled, in->removed,
+                            in->cancelled_running);
+        oracle_check_group(who, in, gn->wait_status,
+                           atomic_load(&gn->cancel_flag), gn->flags);
         bump_by(&T.late_group_starts, (uint64_t)after);
         if (atomic_load(&gn->cancel_flag) && after > bound)
             violation("%s: %" PRId64 " members started after the cancel "
@@ -1340,7 +1150,7 @@ static void run_round(uint64_t round)
     for (uint64_t i = 0; i < S.cap; i++) {
         struct rec *r = &S.recs[i];
         memset(r, 0, sizeof *r);
-        atomic_init(&r->final, -1);
+        oracle_task_init(&r->o, i, false, false);
     }
     memset(S.gens, 0, sizeof *S.gens * MAX_GENS);
     atomic_store(&S.next_seq, 0);
@@ -1577,6 +1387,7 @@ int main(int argc, char **argv)
     *c = (struct config){.tasks = 100000, .workers = 4, .submitters = 2,
                          .cancellers = 2, .watchdog_s = 10};
     parse(c, argc, argv);
+    oracle_set_report(oracle_report);
     printf("crew-stress: seed=%" PRIu64 " tasks=%" PRIu64 " workers=%u "
            "submitters=%u cancellers=%u seconds=%g\n",
            c->seed, c->tasks, c->workers, c->submitters, c->cancellers,
