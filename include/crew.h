@@ -154,6 +154,16 @@ typedef struct crew_options {
                          max 1000000 */
 } crew_options_t;
 
+/* Initialisers for the structs that carry their size (forward
+ * compatibility: fields are only ever added at the end, and crew fills or
+ * reads only the first `size` bytes): `crew_task_info_t i =
+ * CREW_TASK_INFO_INIT;`. */
+#define CREW_OPTIONS_INIT {.size = sizeof(crew_options_t)}
+#define CREW_TASK_INFO_INIT {.size = sizeof(crew_task_info_t)}
+#define CREW_GROUP_INFO_INIT {.size = sizeof(crew_group_info_t)}
+#define CREW_ACTOR_INFO_INIT {.size = sizeof(crew_actor_info_t)}
+#define CREW_STATS_INIT {.size = sizeof(crew_stats_t)}
+
 /* Create an executor and start its workers. opts may be NULL (defaults).
  * Thread-safety: any thread.
  * Ownership: *out belongs to the caller until crew_destroy(); opts is only
@@ -302,6 +312,13 @@ CREW_API int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id);
  * frames with plain loads and stores, and pays an atomic instruction only
  * for frames it shared because an idle worker asked (a split deque, after
  * Lace). A child that nobody stole runs at crew_sync() as a plain call.
+ * Stealing: a fork made while some worker is idle is offered to it at
+ * once; a fork made while every worker is busy stays private to its
+ * worker until that worker forks again or syncs (a worker that goes idle
+ * meanwhile asks, and gets the older frames then). Fork-join code forks
+ * and syncs often, so this costs little; a child that must run in parallel
+ * with a long serial stretch of its parent should be spawned
+ * (crew_spawn), which any worker can take at once.
  *
  * What a forked child is: a child of the forking task for cancellation
  * (cancelling the parent, its group or a CREW_CANCEL shutdown reaches it:
@@ -584,6 +601,8 @@ typedef enum crew_cancel_cause {
  * final, so exact; while the task is live any field may change right after
  * the call. */
 typedef struct crew_task_info {
+    size_t size;             /* set by the caller: sizeof(crew_task_info_t)
+                                (CREW_TASK_INFO_INIT) */
     crew_id_t id;            /* the ID asked for */
     crew_id_t parent;        /* 0 if submitted from outside, or an actor
                                 task */
@@ -605,7 +624,8 @@ typedef struct crew_task_info {
  * Thread-safety: any thread.
  * Ownership: none; the task is not released.
  * Returns: 0, with *info filled.
- * Errors: CREW_EINVAL (ex or info NULL), CREW_ENOTASK (unknown, detached or
+ * Errors: CREW_EINVAL (ex or info NULL, info->size smaller than a size_t
+ *   or unreasonably large), CREW_ENOTASK (unknown, detached or
  *   released ID: a detached task's own ID, from crew_self(), too). */
 CREW_API int crew_inspect(crew_t *ex, crew_id_t id, crew_task_info_t *info);
 
@@ -717,6 +737,8 @@ CREW_API crew_id_t crew_group_id(const crew_group_t *g);
  * is a recent value, and done (derived from the others) may be off by the
  * members finishing meanwhile. */
 typedef struct crew_group_info {
+    size_t size;            /* set by the caller: sizeof(crew_group_info_t)
+                               (CREW_GROUP_INFO_INIT) */
     crew_id_t id;           /* crew_group_id() */
     uint64_t live;          /* members not yet terminal */
     uint64_t submitted;     /* members ever added (born cancelled too) */
@@ -735,7 +757,8 @@ typedef struct crew_group_info {
  * Thread-safety: any thread, while g is not destroyed.
  * Ownership: none.
  * Returns: 0, with *info filled.
- * Errors: CREW_EINVAL (g or info NULL, g destroyed as far as detectable). */
+ * Errors: CREW_EINVAL (g or info NULL, bad info->size, g destroyed as far as
+ *   detectable). */
 CREW_API int crew_group_info(crew_group_t *g, crew_group_info_t *info);
 
 /* ------------------------------------------------------------------------ */
@@ -944,6 +967,9 @@ CREW_API int crew_actor_wait(crew_actor_t *a, int64_t timeout_ns);
  * queued + done + failed + cancelled + dead; while it runs each is a recent
  * value. */
 typedef struct crew_actor_info {
+    size_t size;                  /* set by the caller:
+                                     sizeof(crew_actor_info_t)
+                                     (CREW_ACTOR_INFO_INIT) */
     crew_actor_status_t status;   /* ALIVE, EXITING or DEAD */
     crew_actor_cause_t cause;     /* why EXITING or DEAD; NONE while ALIVE */
     int code;                     /* crew_actor_kill()'s code, else 0 */
@@ -964,7 +990,8 @@ typedef struct crew_actor_info {
  * Thread-safety: any thread.
  * Ownership: none.
  * Returns: 0, with *info filled.
- * Errors: CREW_EINVAL (a or info NULL, a freed: see crew_actor_destroy()). */
+ * Errors: CREW_EINVAL (a or info NULL, bad info->size, a freed: see
+ *   crew_actor_destroy()). */
 CREW_API int crew_actor_info(crew_actor_t *a, crew_actor_info_t *info);
 
 /* Give up the handle. An actor still ALIVE ends as after crew_actor_exit():

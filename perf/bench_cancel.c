@@ -275,6 +275,7 @@ static int group_queued(void *exv, long n, perf_out_t *out)
     for (unsigned i = 0; i < nb; i++)
         perf_crew_join_done(ex, bids[i], "blocker");
     memset(&gi, 0, sizeof gi);
+    gi.size = sizeof gi;
     crew_group_info(g, &gi);
     if (gi.removed != (uint64_t)n)
         perf_fail("group counted %llu removed of %ld", (unsigned long long)gi.removed, n);

@@ -634,10 +634,11 @@ int crew_actor_wait(crew_actor_t *a, int64_t timeout_ns)
     return crew__wait_until(a->ex, actor_finished, a, deadline, true);
 }
 
-int crew_actor_info(crew_actor_t *a, crew_actor_info_t *info)
+int crew_actor_info(crew_actor_t *a, crew_actor_info_t *out)
 {
     uint64_t in_box_cancelled = 0;
-    if (!actor_ok(a) || !info)
+    crew_actor_info_t full, *info = &full;
+    if (!actor_ok(a) || !out || !crew__size_ok(out->size, sizeof full))
         return CREW_EINVAL;
     memset(info, 0, sizeof *info);
     pthread_mutex_lock(&a->mu);
@@ -671,6 +672,7 @@ int crew_actor_info(crew_actor_t *a, crew_actor_info_t *info)
     info->dead = a->dead;
     info->refused = a->refused;
     pthread_mutex_unlock(&a->mu);
+    crew__copy_sized(out, &full, sizeof full);
     return 0;
 }
 

@@ -176,6 +176,23 @@ static inline void crew__copy_reason(char *dst, const char *src)
     dst[n] = '\0';
 }
 
+/* A struct that carries its size (crew.h): valid sizes, and copy out the
+ * first `size` bytes of a filled one (the size field stays the caller's). */
+static inline bool crew__size_ok(size_t size, size_t full)
+{
+    return size >= sizeof(size_t) && size <= full * 4;
+}
+static inline void crew__copy_sized(void *dst, const void *full, size_t full_size)
+{
+    size_t n = *(const size_t *)dst;
+    const char *src = full;
+    char *d = dst;
+    if (n > full_size)
+        n = full_size;
+    for (size_t i = sizeof(size_t); i < n; i++)
+        d[i] = src[i];
+}
+
 /* 0 and *deadline (-1: none) for a valid timeout, else CREW_EINVAL. */
 static inline int crew__check_timeout(int64_t timeout_ns, int64_t *deadline)
 {

@@ -274,11 +274,12 @@ int crew_group_destroy(crew_group_t *g)
     return 0;
 }
 
-int crew_group_info(crew_group_t *g, crew_group_info_t *info)
+int crew_group_info(crew_group_t *g, crew_group_info_t *out)
 {
     int code;
     const char *reason;
-    if (!crew__group_ok(g) || !info)
+    crew_group_info_t full, *info = &full;
+    if (!crew__group_ok(g) || !out || !crew__size_ok(out->size, sizeof full))
         return CREW_EINVAL;
     memset(info, 0, sizeof *info);
     info->id = g->id;
@@ -303,5 +304,6 @@ int crew_group_info(crew_group_t *g, crew_group_info_t *info)
     info->first_failure = atomic_load_explicit(&g->first_failure, memory_order_acquire);
     info->first_failure_result =
         atomic_load_explicit(&g->first_failure_result, memory_order_relaxed);
+    crew__copy_sized(out, &full, sizeof full);
     return 0;
 }

@@ -195,12 +195,13 @@ int crew_cancel_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns, crew_status_t
 
 /* ---- inspecting ------------------------------------------------------------- */
 
-int crew_inspect(crew_t *ex, crew_id_t id, crew_task_info_t *info)
+int crew_inspect(crew_t *ex, crew_id_t id, crew_task_info_t *out)
 {
     crew__task_t *t;
+    crew_task_info_t full, *info = &full;
     uint32_t s;
     crew_status_t st;
-    if (!crew__valid(ex) || !info)
+    if (!crew__valid(ex) || !out || !crew__size_ok(out->size, sizeof full))
         return CREW_EINVAL;
     t = crew__task_get(ex, id, false);
     if (!t)
@@ -237,6 +238,7 @@ int crew_inspect(crew_t *ex, crew_id_t id, crew_task_info_t *info)
     if (st == CREW_TASK_CANCELLED && crew__word_req(s))
         info->result = t->result;
     crew__task_put(ex, t);
+    crew__copy_sized(out, &full, sizeof full);
     return 0;
 }
 

@@ -227,6 +227,7 @@ crew_status_t t_join(crew_t *ex, crew_id_t id) {
 crew_task_info_t t_inspect(crew_t *ex, crew_id_t id) {
     crew_task_info_t info;
     memset(&info, 0, sizeof info);
+    info.size = sizeof info;
     int rc = crew_inspect(ex, id, &info);
     if (rc != 0)
         T_DIE("crew_inspect(%llu) -> %s", (unsigned long long)id,
@@ -316,6 +317,7 @@ crew_group_t *t_group(crew_t *ex, crew_group_t *parent, unsigned flags) {
 crew_group_info_t t_ginfo(crew_group_t *g) {
     crew_group_info_t i;
     memset(&i, 0, sizeof i);
+    i.size = sizeof i;
     int rc = crew_group_info(g, &i);
     if (rc != 0)
         T_DIE("crew_group_info -> %s", crew_err_name(rc));
@@ -333,6 +335,7 @@ int t_submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
 crew_actor_info_t t_actor_info(crew_actor_t *a) {
     crew_actor_info_t i;
     memset(&i, 0, sizeof i);
+    i.size = sizeof i;
     int rc = crew_actor_info(a, &i);
     if (rc != 0)
         T_DIE("crew_actor_info -> %s", crew_err_name(rc));

@@ -49,6 +49,7 @@ Test(cancel, queued_task_is_removed_and_never_runs, T_OPTS) {
     ASSERT_RC(crew_submit_ex(ex, &d2, &id2), 0);
 
     crew_group_info_t gi;
+    gi.size = sizeof gi;
     ASSERT_RC(crew_group_info(g, &gi), 0);
     cr_assert_eq(gi.live, 2);
 
@@ -69,6 +70,7 @@ Test(cancel, queued_task_is_removed_and_never_runs, T_OPTS) {
     crew_status_t st;
     ASSERT_RC(crew_wait(ex, id, 0, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_CANCELLED);
+    gi.size = sizeof gi;
     ASSERT_RC(crew_group_info(g, &gi), 0);
     cr_assert_eq(gi.live, 0, "the group still counts %llu removed tasks",
                  (unsigned long long)gi.live);
@@ -956,6 +958,7 @@ Test(cancel, counters_are_exact_per_executor_and_per_group, T_OPTS) {
     cr_assert_eq(s.cancelled_running, 1);
     cr_assert_eq(s.late_cancels, 1);
     crew_group_info_t gi;
+    gi.size = sizeof gi;
     ASSERT_RC(crew_group_info(g, &gi), 0);
     cr_assert_eq(gi.submitted, 5);
     cr_assert_eq(gi.live, 0);
@@ -1146,6 +1149,7 @@ static int bornspawner_task(void *arg) {
     bornspawner_t *b = arg;
     int r = probe_task(&b->probe); /* until_cancelled */
     b->spawn_rc = crew_spawn(bornchild_task, b, &b->child);
+    b->info.size = sizeof b->info;
     if (b->spawn_rc == 0)
         b->inspect_rc = crew_inspect(crew_current(), b->child, &b->info);
     return r;
@@ -1342,6 +1346,7 @@ Test(cancel, join_in_a_cancelled_task_waits_for_the_child_then_reports_ECANCELED
     /* the child descends from the cancelled parent: requested, CANCELLED */
     ASSERT_STATUS(j.w.st, CREW_TASK_CANCELLED);
     crew_task_info_t info;
+    info.size = sizeof info;
     ASSERT_RC(crew_inspect(ex, j.w.target, &info), CREW_ENOTASK); /* released by the join */
     gate_destroy(&j.gate);
     DESTROY_CLEAN(&ex);
@@ -1404,6 +1409,7 @@ Test(cancel, join_in_a_cancelled_task_reports_ECANCELED_on_the_fork_join_fast_pa
         cr_assert_eq(atomic_load(&j.ran), 0, "a queued child of a cancelled "
                      "task ran");
         crew_task_info_t info;
+        info.size = sizeof info;
         ASSERT_RC(crew_inspect(ex, j.child, &info), CREW_ENOTASK); /* joined */
         if (by_group)
             ASSERT_RC(crew_group_destroy(j.g), 0);

@@ -299,8 +299,13 @@ static int waitall_kid(void *p) {
 static int waitall_parent(void *p) {
     waitall_t *w = p;
     crew_fork(waitall_kid, w);
-    while (!flag_get(&w->kid.started)) /* it was stolen: wait until it runs */
+    /* Wait until another worker runs it. A fork made while no worker was
+     * idle stays private until our next fork (crew.h): fork no-ops, which
+     * share the older frames with the worker asking for them. */
+    while (!flag_get(&w->kid.started)) {
+        crew_fork(noop_task, NULL);
         sched_yield();
+    }
     w->sync_rc = crew_sync(&w->r);
     atomic_store(&w->join_returned, 1);
     return 0;
@@ -323,7 +328,7 @@ Test(fork, sync_waits_for_a_running_child_even_when_the_caller_is_cancelled, T_O
     cr_assert_eq(atomic_load(&w.kid_saw_sync_returned), 0);
     ASSERT_RC(w.sync_rc, CREW_ECANCELED);
     ASSERT_STATUS(w.r.status, CREW_TASK_CANCELLED); /* it ran while cancelled */
-    cr_assert_eq(w.r.cancelled, 1);
+    cr_assert(w.r.cancelled >= 1, "the child ran while its parent was cancelled");
     DESTROY_CLEAN(&ex);
 }
 

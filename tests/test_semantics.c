@@ -64,6 +64,7 @@ Test(semantics, group_cancelled_directly_or_through_its_parent_waits_cancelled, 
     ASSERT_STATUS(st, CREW_TASK_CANCELLED);
     crew_group_info_t i;
     memset(&i, 0, sizeof i);
+    i.size = sizeof i;
     ASSERT_RC(crew_group_info(nested, &i), 0);
     cr_assert(i.is_cancelled, "wait and info follow the same rule");
     ASSERT_RC(crew_group_destroy(nested), 0);
@@ -138,6 +139,7 @@ Test(semantics, group_cancel_removes_every_queued_member_before_it_returns, T_OP
     ASSERT_STATUS(st, CREW_TASK_CANCELLED);
     crew_group_info_t gi;
     memset(&gi, 0, sizeof gi);
+    gi.size = sizeof gi;
     ASSERT_RC(crew_group_info(outer, &gi), 0);
     cr_assert_eq(gi.removed, QN, "removed %llu", (unsigned long long)gi.removed);
     gate_open(&gate);
@@ -178,8 +180,9 @@ static int parent_task(void *arg) {
     for (int i = 0; i < QN; i++)
         crew_submit_ex(crew_current(), &d, &p->kids[i]);
     flag_set(&p->spawned);
-    /* The only worker is here: the children stay queued until we return. */
-    while (!crew_cancelled() && !flag_get(&p->go))
+    /* The only worker is here: the children stay queued until we join
+     * them, after the test has looked at them. */
+    while (!flag_get(&p->go))
         sched_yield();
     for (int i = 0; i < QN; i++)
         crew_join(crew_current(), p->kids[i], &p->kid_status[i]);
@@ -201,6 +204,7 @@ Test(semantics, cancelling_a_parent_removes_its_queued_children_before_it_return
     crew_task_info_t info = t_inspect(ex, p.kids[0]);
     cr_assert_eq(info.cause, CREW_CAUSE_PARENT);
     cr_assert_eq(info.cancel_code, 3);
+    flag_set(&p.go);
     ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
     for (int i = 0; i < QN; i++)
         ASSERT_STATUS(p.kid_status[i], CREW_TASK_CANCELLED);
@@ -244,7 +248,7 @@ Test(semantics, cancel_shutdown_removes_queued_tasks_while_every_worker_is_busy,
     crew_stats_t s = t_settle(ex);
     cr_assert_eq(s.removed, QN);
     gate_destroy(&gate);
-    DESTROY_CLEAN(&ex);
+    DESTROY_CLEAN_MODE(&ex, CREW_CANCEL);
 }
 
 /* ---- 4. structured group join -------------------------------------------------- */
@@ -513,5 +517,48 @@ Test(semantics, a_cancelled_waiter_reports_its_own_cancellation_apart_from_the_t
     ASSERT_STATUS(t_join(ex, w.target2), CREW_TASK_CANCELLED);
     ASSERT_RC(crew_actor_destroy(w.actor), 0);
     ASSERT_RC(crew_group_destroy(w.g), 0);
+    DESTROY_CLEAN(&ex);
+}
+
+/* ---- info structs carry their size ------------------------------------------------- */
+
+Test(semantics, info_structs_are_filled_up_to_the_size_the_caller_gives, T_OPTS) {
+    crew_t *ex = t_create(1);
+    crew_group_t *g = new_group(ex, NULL);
+    crew_actor_t *a;
+    crew_id_t id = submit_into(ex, g, noop_task, NULL, NULL, 0);
+    t_wait(ex, id);
+    ASSERT_RC(crew_actor_create(ex, NULL, NULL, &a), 0);
+    crew_task_info_t ti = CREW_TASK_INFO_INIT;
+    crew_group_info_t gi = CREW_GROUP_INFO_INIT;
+    crew_actor_info_t ai = CREW_ACTOR_INFO_INIT;
+    ASSERT_RC(crew_inspect(ex, id, &ti), 0);
+    ASSERT_STATUS(ti.status, CREW_TASK_DONE);
+    ASSERT_RC(crew_group_info(g, &gi), 0);
+    cr_assert_eq(gi.submitted, 1);
+    ASSERT_RC(crew_actor_info(a, &ai), 0);
+    cr_assert_eq(ai.status, CREW_ACTOR_ALIVE);
+    /* An older caller's shorter struct: only its bytes are written. */
+    struct {
+        crew_task_info_t t;
+        char guard[16];
+    } old;
+    memset(&old, 0x5a, sizeof old);
+    old.t.size = offsetof(crew_task_info_t, status);
+    ASSERT_RC(crew_inspect(ex, id, &old.t), 0);
+    cr_assert_eq(old.t.id, id);
+    cr_assert_eq(old.t.size, offsetof(crew_task_info_t, status), "size is the caller's");
+    cr_assert_eq(((unsigned char *)&old.t)[offsetof(crew_task_info_t, status)], 0x5a,
+                 "nothing written past size");
+    /* Sizes that cannot be right are refused. */
+    ti.size = 0;
+    ASSERT_RC(crew_inspect(ex, id, &ti), CREW_EINVAL);
+    gi.size = 1;
+    ASSERT_RC(crew_group_info(g, &gi), CREW_EINVAL);
+    ai.size = sizeof ai * 100;
+    ASSERT_RC(crew_actor_info(a, &ai), CREW_EINVAL);
+    ASSERT_RC(crew_release(ex, id), 0);
+    ASSERT_RC(crew_actor_destroy(a), 0);
+    ASSERT_RC(crew_group_destroy(g), 0);
     DESTROY_CLEAN(&ex);
 }

@@ -87,6 +87,7 @@ Test(submit, a_million_detached_tasks_from_four_threads_each_run_exactly_once,
     unsigned long long want = (unsigned long long)n * (unsigned long long)(n + 1) / 2;
     cr_assert_eq(atomic_load(&s.sum), want);
     crew_group_info_t gi;
+    gi.size = sizeof gi;
     ASSERT_RC(crew_group_info(g, &gi), 0);
     cr_assert_eq(gi.submitted, (uint64_t)n);
     cr_assert_eq(gi.done, (uint64_t)n);
@@ -147,6 +148,7 @@ Test(submit, detached_batch_into_a_group_runs_every_task_once, T_OPTS) {
         cr_assert_eq(atomic_load(&hits[i]), 1, "task %d ran %d times", i,
                      atomic_load(&hits[i]));
     crew_group_info_t gi;
+    gi.size = sizeof gi;
     ASSERT_RC(crew_group_info(g, &gi), 0);
     cr_assert_eq(gi.submitted, N);
     cr_assert_eq(gi.done, N);
@@ -307,12 +309,14 @@ Test(submit, joinable_task_stays_inspectable_until_released, T_OPTS) {
     ASSERT_STATUS(t_wait(ex, ok), CREW_TASK_DONE);
     ASSERT_RC(crew_release(ex, ok), 0);
     crew_task_info_t gone;
+    gone.size = sizeof gone;
     ASSERT_RC(crew_inspect(ex, ok, &gone), CREW_ENOTASK);
     crew_status_t st;
     ASSERT_RC(crew_wait(ex, ok, 0, &st), CREW_ENOTASK);
     ASSERT_RC(crew_release(ex, ok), CREW_ENOTASK);
     ASSERT_RC(crew_join(ex, bad, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_FAILED);
+    gone.size = sizeof gone;
     ASSERT_RC(crew_inspect(ex, bad, &gone), CREW_ENOTASK);
     DESTROY_CLEAN(&ex);
 }
@@ -326,6 +330,7 @@ Test(submit, released_live_task_keeps_running_and_is_reclaimed, T_OPTS) {
     gate_await_arrivals(&g, 1);
     ASSERT_RC(crew_release(ex, id), 0);
     crew_task_info_t info;
+    info.size = sizeof info;
     ASSERT_RC(crew_inspect(ex, id, &info), CREW_ENOTASK);
     cr_assert_eq(t_stats(ex).live_tasks, 1, "release must not end the task");
     gate_open(&g);

@@ -81,6 +81,7 @@ static long queued_now(ctx_t *c) {
         if (id && crew_status(c->ex, id, &st) == 0 && st == CREW_TASK_QUEUED) {
             crew_task_info_t info;
             memset(&info, 0, sizeof info);
+            info.size = sizeof info;
             crew_inspect(c->ex, id, &info);
             fprintf(stderr, "queued: slot %d id %#llx parent %#llx group %#llx cause %d\n", k,
                     (unsigned long long)id, (unsigned long long)info.parent,
@@ -102,6 +103,7 @@ static long removed_but_ran(ctx_t *c) {
             continue;
         t_wait(c->ex, id);
         memset(&info, 0, sizeof info);
+        info.size = sizeof info;
         CHECK(crew_inspect(c->ex, id, &info) == 0, "inspect");
         if (info.status == CREW_TASK_CANCELLED && !info.cancel_requested &&
             atomic_load(&c->ran[k]))

@@ -93,6 +93,7 @@ int main(void) {
                   atomic_load(&c.misses));
             CHECK(atomic_load(&c.spawn_errors) == 0, "spawn refused");
             crew_group_info_t gi;
+            gi.size = sizeof gi;
             CHECK(crew_group_info(c.g, &gi) == 0, "info");
             CHECK(gi.live == 0 && gi.is_cancelled, "live %llu",
                   (unsigned long long)gi.live);

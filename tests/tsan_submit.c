@@ -89,6 +89,7 @@ int main(void) {
                   items[i].seen);
         }
         crew_group_info_t gi;
+        gi.size = sizeof gi;
         CHECK(crew_group_info(g, &gi) == 0 && gi.submitted == (uint64_t)n &&
                   gi.done == (uint64_t)n && gi.live == 0,
               "group counts: submitted %llu done %llu live %llu",

@@ -1335,6 +1335,7 @@ Test(actor, group_cancel_removes_queued_actor_tasks_and_group_wait_sees_them,
     ASSERT_RC(crew_group_wait(g, T_HANG_NS, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_CANCELLED);
     crew_group_info_t gi;
+    gi.size = sizeof gi;
     ASSERT_RC(crew_group_info(g, &gi), 0);
     cr_assert_eq(gi.submitted, 20);
     cr_assert_eq(gi.cancelled, 20);
@@ -1418,6 +1419,7 @@ Test(actor, bad_input_gives_documented_errors, T_OPTS)
     d.group = (crew_group_t *)junk;
     ASSERT_RC(crew_actor_submit_ex(a, &d, NULL), CREW_EINVAL);
     ASSERT_RC(crew_actor_kill(NULL, 0, NULL), CREW_EINVAL);
+    in.size = sizeof in;
     ASSERT_RC(crew_actor_info(NULL, &in), CREW_EINVAL);
     ASSERT_RC(crew_actor_info(a, NULL), CREW_EINVAL);
     ASSERT_RC(crew_actor_wait(NULL, 0), CREW_EINVAL);

@@ -212,6 +212,7 @@ static void check_visible(struct frec *r)
         return;
     if (req || grp || shut) {
         crew_task_info_t info = {0};
+        info.size = sizeof info;
         int rc = crew_inspect(F.ex, crew_self(), &info);
         REQUIRE(false, "task %d (kind %d, group #%d id %" PRIu64 "): "
                 "crew_cancelled() false after a cancel returned (requested "
@@ -431,6 +432,7 @@ static void check_released_enotask(crew_id_t id, int rec)
             "wait on a stale ID gave %s", crew_err_name(rc));
     REQUIRE((rc = crew_cancel_wait(F.ex, id, 0, &st)) == CREW_ENOTASK,
             "cancel_wait on a stale ID gave %s", crew_err_name(rc));
+    info.size = sizeof info;
     REQUIRE((rc = crew_inspect(F.ex, id, &info)) == CREW_ENOTASK,
             "inspect of a stale ID gave %s", crew_err_name(rc));
     REQUIRE((rc = crew_release(F.ex, id)) == CREW_ENOTASK,
@@ -529,6 +531,7 @@ static void do_cancel(struct in *in)
     if (rc == CREW_REMOVED) {
         /* CANCELLED (with a cause) at once. */
         crew_task_info_t info;
+        info.size = sizeof info;
         REQUIRE(crew_inspect(F.ex, h->id, &info) == 0,
                 "inspect after REMOVED failed");
         oracle_inspect(&r->o, h->id, &info, 0,
@@ -661,6 +664,7 @@ static void do_inspect(struct in *in)
     /* Read what we know before the call: it only grows afterwards. */
     known = atomic_load(&r->o.final);
     req = requested(r);
+    info.size = sizeof info;
     rc = crew_inspect(F.ex, h->id, &info);
     REQUIRE(rc == 0, "inspect gave %s", crew_err_name(rc));
     oracle_inspect(&r->o, h->id, &info, 0,
@@ -723,6 +727,7 @@ static void do_group_wait(struct in *in)
     rc = crew_group_wait(F.groups[F.slot[s]].g, pick_timeout(b >> 2), &st);
     REQUIRE(rc == 0 || rc == CREW_ETIMEDOUT, "group wait: %s",
             crew_err_name(rc));
+    info.size = sizeof info;
     REQUIRE(crew_group_info(F.groups[F.slot[s]].g, &info) == 0,
             "group info failed");
     if (rc == 0) {
@@ -752,6 +757,7 @@ static int destroy_group(int gi)
     struct fgroup *g = &F.groups[gi];
     crew_group_info_t info;
     int rc;
+    info.size = sizeof info;
     REQUIRE(crew_group_info(g->g, &info) == 0, "group info failed");
     rc = crew_group_destroy(g->g);
     if (rc == 0 && info.live == 0) {

@@ -399,6 +399,7 @@ static void cancel_recent(rng_t *rng)
 static void inspect_terminal(struct rec *r, crew_id_t id, crew_status_t st)
 {
     crew_task_info_t info;
+    info.size = sizeof info;
     int rc = crew_inspect(S.ex, id, &info);
     if (rc != 0) {
         violation("task %zu: crew_inspect of an unreleased handle gave %s",
@@ -471,6 +472,7 @@ static void finish_handle(struct rec *r, rng_t *rng, bool in_task)
         /* Release without knowing the outcome: the record is reclaimed
          * when terminal, as for a detached task. */
         crew_task_info_t info;
+        info.size = sizeof info;
         rc = crew_inspect(S.ex, id, &info);
         if (rc != 0)
             violation("task %zu: crew_inspect gave %s", (size_t)(r - S.recs),
@@ -550,6 +552,7 @@ static void check_visible(struct rec *r)
                   (size_t)(by - S.recs));
     else if (by_group) {
         crew_task_info_t info = {0};
+        info.size = sizeof info;
         int rc = crew_inspect(S.ex, crew_self(), &info);
         bool again = crew_cancelled();
         violation("task %zu (kind %d, %s): crew_cancelled() is false after a "
@@ -752,6 +755,7 @@ static void slot_retire(int s)
                   " member(s) were still in their body", sl->gen,
                   atomic_load(&gn->in_body));
     gn->wait_status = st;
+    gn->info.size = sizeof gn->info;
     rc = crew_group_info(gn->g, &gn->info);
     if (rc != 0)
         violation("crew_group_info gave %s", crew_err_name(rc));
@@ -906,6 +910,7 @@ static void probe_stale(rng_t *rng)
         violation("cancel of unknown ID gave %s", crew_err_name(rc));
     if ((rc = crew_wait(S.ex, id, 0, &st)) != CREW_ENOTASK)
         violation("wait on unknown ID gave %s", crew_err_name(rc));
+    info.size = sizeof info;
     if ((rc = crew_inspect(S.ex, id, &info)) != CREW_ENOTASK)
         violation("inspect of unknown ID gave %s", crew_err_name(rc));
     if ((rc = crew_release(S.ex, id)) != CREW_ENOTASK)
@@ -937,6 +942,7 @@ static void probe_recent(rng_t *rng, uint32_t what)
         rc = crew_wait(S.ex, id, below(rng, 2) ? 0 : 50000, &st);
         break;
     default:
+        info.size = sizeof info;
         rc = crew_inspect(S.ex, id, &info);
         st = info.status;
         break;
