@@ -770,6 +770,35 @@ static void slot_retire(int s)
     sl->gen = -1;
 }
 
+/* Eager removal: once crew_group_cancel returned, no member is QUEUED. Only
+ * members whose handle was recorded are looked at (recorded after their
+ * submission returned, so a submission racing the cancel has decided:
+ * born cancelled, or queued and then removed by the cancel's sweep). The
+ * scan is O(tasks so far), so a round checks its first few cancels. */
+static _Atomic unsigned eager_checks;
+
+static void check_none_queued(int gen)
+{
+    uint64_t n = atomic_load(&S.next_seq);
+    if (atomic_fetch_add(&eager_checks, 1) >= 8)
+        return;
+    if (n > S.cap)
+        n = S.cap;
+    for (uint64_t i = 0; i < n; i++) {
+        struct rec *r = &S.recs[i];
+        crew_status_t st;
+        /* seq_cst load: the ID is stored after the record was filled, so
+         * r->gen may be read once it is seen. */
+        crew_id_t id = atomic_load(&r->o.id);
+        if (!id || r->gen != gen || atomic_load(&r->o.released) ||
+            atomic_load(&r->releasing))
+            continue;
+        if (crew_status(S.ex, id, &st) == 0 && st == CREW_TASK_QUEUED)
+            violation("task %" PRIu64 " of group gen %d QUEUED after crew_group_cancel "
+                      "returned (eager removal)", r->o.no, gen);
+    }
+}
+
 static void group_cancel(rng_t *rng)
 {
     struct slot *sl = &S.slots[below(rng, NSLOTS)];
@@ -793,6 +822,8 @@ static void group_cancel(rng_t *rng)
              * started after our cancel returned. */
             atomic_store(&gn->cancel_flag, true);
         }
+        if (rc == 0)
+            check_none_queued(sl->gen);
     }
     pthread_mutex_unlock(&sl->mu);
 }
@@ -1160,6 +1191,7 @@ static void run_round(uint64_t round)
     }
     memset(S.gens, 0, sizeof *S.gens * MAX_GENS);
     atomic_store(&S.next_seq, 0);
+    atomic_store(&eager_checks, 0);
     for (int i = 0; i < STARTED_RING; i++)
         atomic_store(&S.started[i], 0);
     atomic_store(&S.ngens, 0);
