@@ -1,6 +1,7 @@
 /*
  * bench_nqueens.c - count the solutions of n-queens with one task per
- * placement: at each row, one task per valid column, then join them all.
+ * placement: at each row, one forked child per valid column, then one
+ * crew_sync for all of them.
  * tasks = placements + the root.
  */
 #include "kernels.h"
@@ -18,35 +19,25 @@ static uint64_t nq_rec(int n, int row, const signed char *board)
 {
     if (row == n)
         return 1;
-    nq_arg_t kids[NQ_MAX];
-    crew_id_t ids[NQ_MAX];
+    nq_arg_t kids[NQ_MAX]; /* borrowed by the children until the sync */
     int k = 0;
     for (int col = 0; col < n; col++) {
         if (!nq_ok(board, row, col))
             continue;
-        nq_arg_t *a = &kids[k];
+        nq_arg_t *a = &kids[k++];
         a->n = n;
         a->row = row + 1;
         a->count = 0;
         memcpy(a->board, board, NQ_MAX);
         a->board[row] = (signed char)col;
-        int rc = crew_spawn(nq_task, a, &ids[k]);
-        if (rc != 0) {
-            perf_fail("crew_spawn: %s", crew_err_name(rc));
-            break;
-        }
-        k++;
+        crew_fork(nq_task, a);
     }
+    int rc = crew_sync_ok();
+    if (rc != 0)
+        perf_fail("crew_sync_ok: %s", crew_err_name(rc));
     uint64_t total = 0;
-    crew_t *ex = crew_current();
-    while (k-- > 0) { /* newest first: it is on top of our deque */
-        crew_status_t st;
-        int rc = crew_join(ex, ids[k], &st);
-        if (rc != 0 || st != CREW_TASK_DONE)
-            perf_fail("crew_join: %s, status %s", crew_err_name(rc),
-                      crew_status_name(st));
+    while (k-- > 0)
         total += kids[k].count;
-    }
     return total;
 }
 

@@ -1,8 +1,8 @@
 /*
  * bench_uts.c - unbalanced tree search, binomial tree of the T3 shape
  * (root with b0 children, q = 0.124875, m = 8; see kernels.h for the hash).
- * Fork-join: one task per node, which spawns its children and joins them
- * and returns the node count of its subtree. param = b0; tasks = nodes.
+ * Fork-join: one task per node, which forks its children, syncs them and
+ * returns the node count of its subtree. param = b0; tasks = nodes.
  */
 #include <stdlib.h>
 
@@ -16,30 +16,20 @@ typedef struct uts_arg {
 
 static int uts_task(void *p);
 
-/* Spawn one task per child of h, join them all, return their node sum. */
-static uint64_t uts_children(uint64_t h, int k, uts_arg_t *kids, crew_id_t *ids)
+/* Fork one child per child of h, sync them all, return their node sum. */
+static uint64_t uts_children(uint64_t h, int k, uts_arg_t *kids)
 {
-    int spawned = 0;
     for (int i = 0; i < k; i++) {
         kids[i].h = uts_child(h, i);
         kids[i].count = 0;
-        int rc = crew_spawn(uts_task, &kids[i], &ids[i]);
-        if (rc != 0) {
-            perf_fail("crew_spawn: %s", crew_err_name(rc));
-            break;
-        }
-        spawned++;
+        crew_fork(uts_task, &kids[i]);
     }
+    int rc = crew_sync_ok();
+    if (rc != 0)
+        perf_fail("crew_sync_ok: %s", crew_err_name(rc));
     uint64_t n = 0;
-    crew_t *ex = crew_current();
-    while (spawned-- > 0) {
-        crew_status_t st;
-        int rc = crew_join(ex, ids[spawned], &st);
-        if (rc != 0 || st != CREW_TASK_DONE)
-            perf_fail("crew_join: %s, status %s", crew_err_name(rc),
-                      crew_status_name(st));
-        n += kids[spawned].count;
-    }
+    for (int i = 0; i < k; i++)
+        n += kids[i].count;
     return n;
 }
 
@@ -48,8 +38,7 @@ static int uts_task(void *p)
     uts_arg_t *a = p;
     int k = uts_kids(a->h);
     uts_arg_t kids[UTS_M];
-    crew_id_t ids[UTS_M];
-    a->count = 1 + (k ? uts_children(a->h, k, kids, ids) : 0);
+    a->count = 1 + (k ? uts_children(a->h, k, kids) : 0);
     return 0;
 }
 
@@ -62,15 +51,10 @@ static int uts_root_task(void *p)
 {
     uts_root_arg_t *r = p;
     uts_arg_t *kids = malloc((size_t)r->b0 * sizeof *kids);
-    crew_id_t *ids = malloc((size_t)r->b0 * sizeof *ids);
-    if (!kids || !ids) {
-        free(kids);
-        free(ids);
+    if (!kids)
         return perf_fail("out of memory");
-    }
-    r->count = 1 + uts_children(uts_root(), r->b0, kids, ids);
+    r->count = 1 + uts_children(uts_root(), r->b0, kids);
     free(kids);
-    free(ids);
     return 0;
 }
 

@@ -19,6 +19,7 @@ const char *const perf_impl_names[IMPL_COUNT] = {"crew", "serial", "omp",
 
 const perf_bench_t *const perf_benches[] = {
     &perf_bench_fib,
+    &perf_bench_fib_spawn,
     &perf_bench_nqueens,
     &perf_bench_uts,
     &perf_bench_submit_single,

@@ -81,7 +81,7 @@ typedef struct perf_bench {
     perf_entry_t impl[IMPL_COUNT];
 } perf_bench_t;
 
-extern const perf_bench_t perf_bench_fib, perf_bench_nqueens, perf_bench_uts,
+extern const perf_bench_t perf_bench_fib, perf_bench_fib_spawn, perf_bench_nqueens, perf_bench_uts,
     perf_bench_submit_single, perf_bench_submit_batch, perf_bench_matmul,
     perf_bench_idle, perf_bench_cancel_check_empty, perf_bench_cancel_check_1k,
     perf_bench_cancel_check_100k, perf_bench_cancel_check_depth8,

@@ -103,6 +103,10 @@ struct crew {
     crew__counters_t shared;   /* for non-worker threads */
     pthread_mutex_t actors_mu; /* guards `actors` (actor.c) */
     struct crew_actor *actors; /* actor structures not yet freed */
+    /* Syncs the forks a task body left unsynced (worker.c's
+     * crew__fork_sync, set at create): the harness runs bodies but sits
+     * below the fork-join code, so it calls up only through this. */
+    void (*fork_sync)(struct crew *ex, crew__worker_t *w);
 };
 
 /* Thread-local context. initial-exec: a direct %fs-relative access

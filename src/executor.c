@@ -103,6 +103,7 @@ int crew_create(crew_t **out, const crew_options_t *opts)
     ex->flags = o.flags;
     crew__actors_init(ex);
     crew__groups_init(ex);
+    ex->fork_sync = crew__fork_sync;
     crew__inject_init(&ex->inject);
     crew__park_init(&ex->park);
     ex->workers = crew__calloc(n, sizeof *ex->workers);

@@ -396,8 +396,8 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *re
 }
 
 /* The body returned rc: cleanup, then the terminal CAS (protocol step 3). */
-crew_status_t crew__task_finish(struct crew *ex, crew__worker_t *w, crew__task_t *t, int rc,
-                                bool join_release)
+static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                                        int rc, bool join_release)
 {
     struct crew_group *g = t->group;
     crew__frame_t *frame = (t->flags & TF_FRAME) ? t->owner : NULL;
@@ -410,7 +410,9 @@ crew_status_t crew__task_finish(struct crew *ex, crew__worker_t *w, crew__task_t
     if (t->cleanup)
         t->cleanup(t->arg);
     t->result = rc;
-    kids = crew__rec_has_live_children(t); /* exact: our own thread */
+    /* Only a cancelled task sweeps for its children (below); while nothing
+     * is cancelled anywhere, skip the loads. exact: our own thread. */
+    kids = crew__any_scope(ex) && crew__rec_has_live_children(t);
     if (crew__any_scope(ex) && crew__inherited_cancel(ex, t, &why)) {
         /* Cancelled through an ancestor, a group or shutdown: the cause
          * fields are written under the set mutex (see task.h). */
@@ -472,7 +474,7 @@ crew_status_t crew__task_finish(struct crew *ex, crew__worker_t *w, crew__task_t
     return ph;
 }
 
-bool crew__task_start(struct crew *ex, crew__worker_t *w, crew__task_t *t)
+static inline bool task_start(struct crew *ex, crew__worker_t *w, crew__task_t *t)
 {
     uint32_t s = crew__rec_load(t); /* acquire: we read fn/arg next */
     for (;;) {
@@ -495,6 +497,33 @@ bool crew__task_start(struct crew *ex, crew__worker_t *w, crew__task_t *t)
         if (crew__rec_try_start(t, &s) == CREW__START_OK)
             return true;
     }
+}
+
+crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                             bool join_release)
+{
+    crew__task_t *prev;
+    crew__forks_t forks, *saved;
+    bool saved_frame;
+    crew_status_t ph;
+    int rc;
+    if (!task_start(ex, w, t))
+        return 0;
+    prev = crew__tls_task;
+    crew__tls_task = t;
+    saved = w->forks;
+    saved_frame = w->in_frame;
+    forks = (crew__forks_t){.base = w->fd.head};
+    w->forks = &forks;
+    w->in_frame = (t->flags & TF_FRAME) != 0; /* a stolen fork shows no ID */
+    rc = t->fn(t->arg);
+    if (CREW_UNLIKELY(w->fd.head != forks.base))
+        ex->fork_sync(ex, w); /* forks never outlive their task */
+    w->forks = saved;
+    w->in_frame = saved_frame;
+    crew__tls_task = prev;
+    ph = task_finish(ex, w, t, rc, join_release);
+    return join_release ? ph : 0;
 }
 
 static bool drop_refs(crew__task_t *t, void *ctx)

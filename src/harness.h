@@ -25,17 +25,15 @@ int crew__task_release(struct crew *ex, crew__task_t *t);
 void crew__task_free(struct crew *ex, crew__task_t *t);
 
 /* A worker took t from a queue (its deque, inbox, the injection queue, or
- * an actor's mailbox): start it (true: it is RUNNING, the caller runs the
- * body then calls crew__task_finish), or drop it if it was removed, or
- * remove it now if an ancestor, group or shutdown cancelled it (false: the
- * queue slot was consumed, nothing more to do). worker.c's crew__task_run
- * is the whole sequence. */
-bool crew__task_start(struct crew *ex, crew__worker_t *w, crew__task_t *t);
-/* The body returned rc: cleanup, the terminal CAS, group, waiters, the
- * ledger (the queue slot is consumed). join_release: the caller joins it
- * and gives up the handle in the terminal CAS. Returns the terminal status. */
-crew_status_t crew__task_finish(struct crew *ex, crew__worker_t *w, crew__task_t *t, int rc,
-                                bool join_release);
+ * an actor's mailbox): start it and run its body with a fresh fork context
+ * (forks it leaves unsynced are synced through ex->fork_sync, worker.c),
+ * then finish it; or drop it if it was removed, or remove it now if an
+ * ancestor, group or shutdown cancelled it. The queue slot is consumed
+ * (ledger). join_release: the caller joins it and gives up the handle in
+ * the terminal CAS; then the terminal status is returned (0 otherwise, and
+ * 0 if it did not run here). */
+crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                             bool join_release);
 
 /* A thief took frame f from another worker's fork deque: make the spare
  * record t its task (a child of the forking task, no group of its own,

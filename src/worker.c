@@ -221,33 +221,6 @@ static void *worker_main(void *arg)
 
 /* ---- running tasks and forks ------------------------------------------------- */
 
-crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t,
-                             bool join_release)
-{
-    crew__task_t *prev;
-    crew__forks_t forks, *saved;
-    bool saved_frame;
-    crew_status_t ph;
-    int rc;
-    if (!crew__task_start(ex, w, t))
-        return 0;
-    prev = crew__tls_task;
-    crew__tls_task = t;
-    saved = w->forks;
-    saved_frame = w->in_frame;
-    forks = (crew__forks_t){.base = w->fd.head};
-    w->forks = &forks;
-    w->in_frame = (t->flags & TF_FRAME) != 0; /* a stolen fork shows no ID */
-    rc = t->fn(t->arg);
-    if (CREW_UNLIKELY(w->fd.head != forks.base))
-        crew__fork_sync(ex, w); /* forks never outlive their task */
-    w->forks = saved;
-    w->in_frame = saved_frame;
-    crew__tls_task = prev;
-    ph = crew__task_finish(ex, w, t, rc, join_release);
-    return join_release ? ph : 0;
-}
-
 /* The outcome of one fork, added to the running task's tallies. */
 static inline void tally(crew__forks_t *k, crew_status_t st, int rc)
 {

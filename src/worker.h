@@ -17,13 +17,6 @@ void crew__workers_stop(struct crew *ex);
 /* Owner only: queue t privately when the deque could not grow. */
 void crew__inbox_append(crew__worker_t *w, crew__task_t *t);
 
-/* Run a task taken from a queue: start (or drop/remove) it, run its body
- * with a fresh fork context, sync the forks it left unsynced, finish it.
- * join_release: the caller joins it (see crew__task_finish); then the
- * terminal status is returned (0 otherwise, and 0 if it did not run). */
-crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t,
-                             bool join_release);
-
 /* Run fn(arg) now, on this thread, as a forked child of the running task:
  * it never starts if that task is cancelled; its own forks are synced
  * before it returns. *rc: the body's return value. */
