@@ -58,20 +58,20 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 /* X(name, value, message). Values are stable; the set may grow. */
-#define CREW_ERRNO_MAP(X)                                                      \
-    X(EINVAL, -1, "invalid argument")                                          \
-    X(ENOMEM, -2, "out of memory")                                             \
-    X(ESHUTDOWN, -3, "executor is shutting down: submission refused")          \
-    X(ENOTASK, -4, "unknown or released task ID")                              \
-    X(ETIMEDOUT, -5, "timed out")                                              \
-    X(ECANCELED, -6, "the calling task was cancelled while it waited")         \
-    X(EDEADLK, -7, "a task may not wait for itself")                           \
-    X(EBUSY, -8, "object still in use")                                        \
-    X(ENOTINTASK, -9, "call is only valid inside a task")                      \
-    X(ETHREAD, -10, "could not create a worker thread")                        \
-    X(EACTORDEAD, -11, "actor is dead: submission refused")                    \
-    X(EWRONGEXEC, -12, "object belongs to another executor")                  \
-    X(EFAILED, -13, "a child task failed")                                     \
+#define CREW_ERRNO_MAP(X)                                                                          \
+    X(EINVAL, -1, "invalid argument")                                                              \
+    X(ENOMEM, -2, "out of memory")                                                                 \
+    X(ESHUTDOWN, -3, "executor is shutting down: submission refused")                              \
+    X(ENOTASK, -4, "unknown or released task ID")                                                  \
+    X(ETIMEDOUT, -5, "timed out")                                                                  \
+    X(ECANCELED, -6, "the calling task was cancelled while it waited")                             \
+    X(EDEADLK, -7, "a task may not wait for itself")                                               \
+    X(EBUSY, -8, "object still in use")                                                            \
+    X(ENOTINTASK, -9, "call is only valid inside a task")                                          \
+    X(ETHREAD, -10, "could not create a worker thread")                                            \
+    X(EACTORDEAD, -11, "actor is dead: submission refused")                                        \
+    X(EWRONGEXEC, -12, "object belongs to another executor")                                       \
+    X(EFAILED, -13, "a child task failed")                                                         \
     X(ECHILDCANCELED, -14, "a child task was cancelled")
 
 typedef enum crew_errno {
@@ -93,10 +93,10 @@ CREW_API const char *crew_err_name(int err);
 /* Types                                                                    */
 /* ------------------------------------------------------------------------ */
 
-typedef struct crew crew_t;              /* an executor (opaque) */
-typedef struct crew_group crew_group_t;  /* a group of tasks (opaque) */
-typedef struct crew_actor crew_actor_t;  /* a serial executor (opaque) */
-typedef uint64_t crew_id_t;              /* task ID; 0 is never a valid ID */
+typedef struct crew crew_t;             /* an executor (opaque) */
+typedef struct crew_group crew_group_t; /* a group of tasks (opaque) */
+typedef struct crew_actor crew_actor_t; /* a serial executor (opaque) */
+typedef uint64_t crew_id_t;             /* task ID; 0 is never a valid ID */
 
 /* A task body. Return 0 for success (DONE) or any other value for failure
  * (FAILED; the value is kept as the task's result code). */
@@ -158,11 +158,26 @@ typedef struct crew_options {
  * compatibility: fields are only ever added at the end, and crew fills or
  * reads only the first `size` bytes): `crew_task_info_t i =
  * CREW_TASK_INFO_INIT;`. */
-#define CREW_OPTIONS_INIT {.size = sizeof(crew_options_t)}
-#define CREW_TASK_INFO_INIT {.size = sizeof(crew_task_info_t)}
-#define CREW_GROUP_INFO_INIT {.size = sizeof(crew_group_info_t)}
-#define CREW_ACTOR_INFO_INIT {.size = sizeof(crew_actor_info_t)}
-#define CREW_STATS_INIT {.size = sizeof(crew_stats_t)}
+#define CREW_OPTIONS_INIT                                                                          \
+    {                                                                                              \
+        .size = sizeof(crew_options_t)                                                             \
+    }
+#define CREW_TASK_INFO_INIT                                                                        \
+    {                                                                                              \
+        .size = sizeof(crew_task_info_t)                                                           \
+    }
+#define CREW_GROUP_INFO_INIT                                                                       \
+    {                                                                                              \
+        .size = sizeof(crew_group_info_t)                                                          \
+    }
+#define CREW_ACTOR_INFO_INIT                                                                       \
+    {                                                                                              \
+        .size = sizeof(crew_actor_info_t)                                                          \
+    }
+#define CREW_STATS_INIT                                                                            \
+    {                                                                                              \
+        .size = sizeof(crew_stats_t)                                                               \
+    }
 
 /* Create an executor and start its workers. opts may be NULL (defaults).
  * Thread-safety: any thread.
@@ -275,8 +290,7 @@ typedef struct crew_task_desc {
  *   began and the caller is not a task of ex), CREW_EWRONGEXEC (group of
  *   another executor), CREW_ENOMEM. On error nothing was submitted and
  *   cleanup was NOT called: arg is still the caller's. */
-CREW_API int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc,
-                            crew_id_t *id);
+CREW_API int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id);
 
 /* crew_submit_ex() with only fn and arg (no cleanup; the group is the
  * spawning task's, if any).
@@ -368,10 +382,10 @@ CREW_API int crew_fork_copy(crew_fn fn, const void *payload, size_t size);
 
 /* What crew_sync() reports about the children it joined. */
 typedef struct crew_sync_result {
-    crew_status_t status;  /* DONE if every child ended DONE, else the first
+    crew_status_t status;             /* DONE if every child ended DONE, else the first
                               non-DONE outcome in sync order */
     uint32_t done, failed, cancelled; /* children that ended each way */
-    int first_failure;     /* return value of the first FAILED child, or 0 */
+    int first_failure;                /* return value of the first FAILED child, or 0 */
 } crew_sync_result_t;
 
 /* Wait for every child the calling task (or forked child) forked since its
@@ -441,8 +455,8 @@ CREW_API int crew_spawn(crew_fn fn, void *arg, crew_id_t *id);
  *   may be born CANCELLED, as in crew_submit_ex().
  * Errors: as crew_submit_ex(), plus CREW_EINVAL for args NULL with n > 0
  *   or n > UINT32_MAX. */
-CREW_API int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc,
-                               void *const *args, size_t n, crew_id_t *ids);
+CREW_API int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc, void *const *args,
+                               size_t n, crew_id_t *ids);
 
 /* ------------------------------------------------------------------------ */
 /* Inside a task                                                            */
@@ -508,8 +522,7 @@ CREW_API int crew_status(crew_t *ex, crew_id_t id, crew_status_t *status);
  *   CREW_FOREVER, or above CREW_TIMEOUT_MAX_NS), CREW_ENOTASK (unknown,
  *   detached or released ID), CREW_EDEADLK (waiting for itself),
  *   CREW_ETIMEDOUT (nothing changed), CREW_ECANCELED (only inside a task). */
-CREW_API int crew_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns,
-                       crew_status_t *status);
+CREW_API int crew_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns, crew_status_t *status);
 
 /* The join of fork-join: wait for `id` without limit, store its terminal
  * status, and release it. Unlike crew_wait(), a join always waits for the
@@ -560,8 +573,7 @@ CREW_API int crew_release(crew_t *ex, crew_id_t id);
  *   task's state is not changed. A task may always cancel itself, even a
  *   detached one, through crew_self()). CREW_ENOMEM (the cancellation set
  *   could not grow; nothing changed). */
-CREW_API int crew_cancel(crew_t *ex, crew_id_t id, int code,
-                         const char *reason);
+CREW_API int crew_cancel(crew_t *ex, crew_id_t id, int code, const char *reason);
 
 /* crew_cancel() with code 0 and no reason: the common case.
  * Thread-safety, Ownership, Returns, Errors: as crew_cancel(). */
@@ -581,8 +593,7 @@ CREW_API int crew_cancel_id(crew_t *ex, crew_id_t id);
  *   (as crew_cancel()), CREW_EDEADLK (the calling task named itself: it is
  *   not cancelled; use crew_cancel() to cancel yourself). After the
  *   cancel: CREW_ETIMEDOUT, CREW_ECANCELED (as crew_wait()). */
-CREW_API int crew_cancel_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns,
-                              crew_status_t *status);
+CREW_API int crew_cancel_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns, crew_status_t *status);
 
 /* How a cancelled task got its cancellation. */
 typedef enum crew_cancel_cause {
@@ -601,21 +612,21 @@ typedef enum crew_cancel_cause {
  * final, so exact; while the task is live any field may change right after
  * the call. */
 typedef struct crew_task_info {
-    size_t size;             /* set by the caller: sizeof(crew_task_info_t)
+    size_t size;                  /* set by the caller: sizeof(crew_task_info_t)
                                 (CREW_TASK_INFO_INIT) */
-    crew_id_t id;            /* the ID asked for */
-    crew_id_t parent;        /* 0 if submitted from outside, or an actor
+    crew_id_t id;                 /* the ID asked for */
+    crew_id_t parent;             /* 0 if submitted from outside, or an actor
                                 task */
-    crew_id_t group;         /* crew_group_id() of its group, or 0 */
-    crew_status_t status;    /* still QUEUED while a removal finishes */
-    int result;              /* body's return value when DONE or FAILED, or
+    crew_id_t group;              /* crew_group_id() of its group, or 0 */
+    crew_status_t status;         /* still QUEUED while a removal finishes */
+    int result;                   /* body's return value when DONE or FAILED, or
                                 CANCELLED by a request aimed at it
                                 (crew_cancel(), crew_cancel_wait(),
                                 crew_actor_kill()) while it ran; else 0 */
-    bool cancel_requested;   /* a cancel reached it while it ran */
-    crew_cancel_cause_t cause; /* where its cancellation came from; NONE
+    bool cancel_requested;        /* a cancel reached it while it ran */
+    crew_cancel_cause_t cause;    /* where its cancellation came from; NONE
                                   while none has reached it */
-    int cancel_code;         /* from the request, 0 if none */
+    int cancel_code;              /* from the request, 0 if none */
     char reason[CREW_REASON_MAX]; /* from the request, "" if none */
 } crew_task_info_t;
 
@@ -650,8 +661,8 @@ CREW_API int crew_inspect(crew_t *ex, crew_id_t id, crew_task_info_t *info);
  *   as detectable), CREW_EWRONGEXEC (parent of another executor),
  *   CREW_ESHUTDOWN (shutdown began and the caller is not on a worker
  *   thread of ex), CREW_ENOMEM. On error *out is NULL (if out is not). */
-CREW_API int crew_group_create(crew_t *ex, crew_group_t *parent,
-                               unsigned flags, crew_group_t **out);
+CREW_API int crew_group_create(crew_t *ex, crew_group_t *parent, unsigned flags,
+                               crew_group_t **out);
 
 /* Wait until the group has no live member (members spawned by members count
  * too). *status: FAILED if any member FAILED (see crew_group_info() for
@@ -674,8 +685,7 @@ CREW_API int crew_group_create(crew_t *ex, crew_group_t *parent,
  *   CREW_ECANCELED (only inside a task: the calling task was cancelled; the
  *   group is not affected unless it is enclosed by it).
  */
-CREW_API int crew_group_wait(crew_group_t *g, int64_t timeout_ns,
-                             crew_status_t *status);
+CREW_API int crew_group_wait(crew_group_t *g, int64_t timeout_ns, crew_status_t *status);
 
 /* The structured join of a group (CPython's TaskGroup exit, Trio's nursery,
  * oneTBB's task_group::wait): wait until the group has no live member,
@@ -737,20 +747,20 @@ CREW_API crew_id_t crew_group_id(const crew_group_t *g);
  * is a recent value, and done (derived from the others) may be off by the
  * members finishing meanwhile. */
 typedef struct crew_group_info {
-    size_t size;            /* set by the caller: sizeof(crew_group_info_t)
+    size_t size;                      /* set by the caller: sizeof(crew_group_info_t)
                                (CREW_GROUP_INFO_INIT) */
-    crew_id_t id;           /* crew_group_id() */
-    uint64_t live;          /* members not yet terminal */
-    uint64_t submitted;     /* members ever added (born cancelled too) */
+    crew_id_t id;                     /* crew_group_id() */
+    uint64_t live;                    /* members not yet terminal */
+    uint64_t submitted;               /* members ever added (born cancelled too) */
     uint64_t done, failed, cancelled; /* ended DONE / FAILED / CANCELLED
                                          (ACTOR_DEAD counts as cancelled) */
-    uint64_t removed;       /* cancelled before they started */
-    uint64_t cancelled_running; /* cancelled while running */
-    uint64_t late_cancels;  /* cancel requests that found a joinable member
+    uint64_t removed;                 /* cancelled before they started */
+    uint64_t cancelled_running;       /* cancelled while running */
+    uint64_t late_cancels;            /* cancel requests that found a joinable member
                                DONE or FAILED */
-    bool is_cancelled;      /* this group or an enclosing one is cancelled */
-    crew_id_t first_failure; /* first FAILED member, 0 if none */
-    int first_failure_result; /* its body's return value, 0 if none */
+    bool is_cancelled;                /* this group or an enclosing one is cancelled */
+    crew_id_t first_failure;          /* first FAILED member, 0 if none */
+    int first_failure_result;         /* its body's return value, 0 if none */
 } crew_group_info_t;
 
 /* Fill *info (see crew_group_info_t for when it is exact).
@@ -771,18 +781,18 @@ CREW_API int crew_group_info(crew_group_t *g, crew_group_info_t *info);
  * returned); while it runs each field is a recent value, read at a slightly
  * different moment from the others. */
 typedef struct crew_stats {
-    size_t size;              /* set to sizeof(crew_stats_t); not written */
-    uint64_t submitted;       /* tasks created (born-cancelled included) */
+    size_t size;                      /* set to sizeof(crew_stats_t); not written */
+    uint64_t submitted;               /* tasks created (born-cancelled included) */
     uint64_t done, failed, cancelled; /* tasks that ended DONE / FAILED /
                                          CANCELLED (ACTOR_DEAD included) */
-    uint64_t removed;         /* cancelled before they started */
-    uint64_t cancelled_running; /* cancelled while running */
-    uint64_t late_cancels;    /* cancel requests that lost to completion */
-    uint64_t steals;          /* tasks taken from another worker's deque */
-    uint64_t parks;           /* times a worker went to sleep */
-    uint64_t live_tasks;      /* tasks not yet terminal */
-    uint64_t live_records;    /* task records not yet reclaimed */
-    uint64_t cancel_set_size; /* IDs in the cancellation set now */
+    uint64_t removed;                 /* cancelled before they started */
+    uint64_t cancelled_running;       /* cancelled while running */
+    uint64_t late_cancels;            /* cancel requests that lost to completion */
+    uint64_t steals;                  /* tasks taken from another worker's deque */
+    uint64_t parks;                   /* times a worker went to sleep */
+    uint64_t live_tasks;              /* tasks not yet terminal */
+    uint64_t live_records;            /* task records not yet reclaimed */
+    uint64_t cancel_set_size;         /* IDs in the cancellation set now */
 } crew_stats_t;
 
 /* Counters of the executor. Exact once the executor is quiescent; while it
@@ -894,8 +904,7 @@ CREW_API int crew_actor_create(crew_t *ex, void *state, crew_actor_dtor_fn dtor,
  *   CREW_ESHUTDOWN (executor shutdown began and the caller is not a task of
  *   it), CREW_ENOMEM. On error nothing was submitted and cleanup was NOT
  *   called: arg is still the caller's. */
-CREW_API int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc,
-                                  crew_id_t *id);
+CREW_API int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc, crew_id_t *id);
 
 /* crew_actor_submit_ex() with only fn and arg.
  * Thread-safety: as crew_actor_submit_ex().
@@ -903,8 +912,7 @@ CREW_API int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc,
  * Returns: 0, with *id set if id is non-NULL.
  * Errors: as crew_actor_submit_ex(), except CREW_EWRONGEXEC (no group is
  *   named). */
-CREW_API int crew_actor_submit(crew_actor_t *a, crew_fn fn, void *arg,
-                               crew_id_t *id);
+CREW_API int crew_actor_submit(crew_actor_t *a, crew_fn fn, void *arg, crew_id_t *id);
 
 /* The state pointer of the actor whose task is calling, or NULL outside an
  * actor task (a plain task spawned by an actor task is not one: it may run

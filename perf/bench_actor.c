@@ -39,7 +39,7 @@
 int bench_actor(unsigned workers, int quick, FILE *log, double *msgs_per_s_one,
                 double *msgs_per_s_1000, double *mutex_one, double *mutex_1000);
 
-#define BA_SPREAD 1000
+#define BA_SPREAD  1000
 #define BA_REPEATS 3
 
 /* One counter (an actor's state, or a baseline lock's data), padded so
@@ -52,7 +52,7 @@ typedef struct ba_slot {
 
 typedef struct ba_run {
     int use_actors;
-    long nslots;    /* 1 or BA_SPREAD */
+    long nslots; /* 1 or BA_SPREAD */
     long per_producer;
     ba_slot_t *slots;
     crew_actor_t **actors;
@@ -94,9 +94,8 @@ static int ba_produce(void *arg)
     ba_run_t *r = p->run;
     for (long i = 0; i < r->per_producer; i++) {
         long k = (p->first + i) % r->nslots;
-        int rc = r->use_actors
-                     ? crew_actor_submit(r->actors[k], ba_actor_msg, NULL, NULL)
-                     : crew_spawn(ba_mutex_msg, &r->slots[k], NULL);
+        int rc = r->use_actors ? crew_actor_submit(r->actors[k], ba_actor_msg, NULL, NULL)
+                               : crew_spawn(ba_mutex_msg, &r->slots[k], NULL);
         if (rc != 0)
             return rc;
     }
@@ -104,8 +103,7 @@ static int ba_produce(void *arg)
 }
 
 /* One timed run. Returns messages per second, or < 0 on error. */
-static double ba_once(crew_t *ex, unsigned producers, long n, int use_actors,
-                      long nslots, int *err)
+static double ba_once(crew_t *ex, unsigned producers, long n, int use_actors, long nslots, int *err)
 {
     ba_run_t r;
     ba_producer_t *prod = calloc(producers, sizeof *prod);
@@ -126,8 +124,7 @@ static double ba_once(crew_t *ex, unsigned producers, long n, int use_actors,
     }
     for (long k = 0; k < nslots; k++) {
         pthread_mutex_init(&r.slots[k].mu, NULL);
-        if (use_actors &&
-            (rc = crew_actor_create(ex, &r.slots[k], NULL, &r.actors[k])) != 0)
+        if (use_actors && (rc = crew_actor_create(ex, &r.slots[k], NULL, &r.actors[k])) != 0)
             goto out;
     }
     if ((rc = crew_group_create(ex, NULL, 0, &g)) != 0)
@@ -198,8 +195,7 @@ int bench_actor(unsigned workers, int quick, FILE *log, double *msgs_per_s_one,
             double v = ba_once(ex, producers, n, wl[w].actors, wl[w].slots, &err);
             if (err) {
                 if (log)
-                    fprintf(log, "bench_actor: %s: %s\n", wl[w].name,
-                            crew_strerror(err));
+                    fprintf(log, "bench_actor: %s: %s\n", wl[w].name, crew_strerror(err));
                 crew_destroy(&ex);
                 return err;
             }
@@ -209,8 +205,8 @@ int bench_actor(unsigned workers, int quick, FILE *log, double *msgs_per_s_one,
         if (outp[w])
             *outp[w] = best;
         if (log)
-            fprintf(log, "bench_actor: %-24s %10.3f M msgs/s (%ld msgs, %u workers)\n",
-                    wl[w].name, best / 1e6, n - n % producers, producers);
+            fprintf(log, "bench_actor: %-24s %10.3f M msgs/s (%ld msgs, %u workers)\n", wl[w].name,
+                    best / 1e6, n - n % producers, producers);
     }
     crew_destroy(&ex);
     return 0;
@@ -238,33 +234,26 @@ static int ba_row(void *ex, long n, int use_actors, long nslots, perf_out_t *out
     double rate = ba_once(ex, producers, n, use_actors, nslots, &err);
     if (err != 0)
         return perf_fail("%s: %s", use_actors ? "actors" : "mutex tasks",
-                         err == CREW_EINVAL ? "message count mismatch"
-                                            : crew_err_name(err));
+                         err == CREW_EINVAL ? "message count mismatch" : crew_err_name(err));
     out->seconds = (double)(n - n % (long)producers) / rate;
     return 0;
 }
 
-static int ba_one(void *ex, long n, perf_out_t *out)
-{
-    return ba_row(ex, n, 1, 1, out);
-}
+static int ba_one(void *ex, long n, perf_out_t *out) { return ba_row(ex, n, 1, 1, out); }
 
-static int ba_spread(void *ex, long n, perf_out_t *out)
-{
-    return ba_row(ex, n, 1, BA_SPREAD, out);
-}
+static int ba_spread(void *ex, long n, perf_out_t *out) { return ba_row(ex, n, 1, BA_SPREAD, out); }
 
-static int ba_mutex_one(void *ex, long n, perf_out_t *out)
-{
-    return ba_row(ex, n, 0, 1, out);
-}
+static int ba_mutex_one(void *ex, long n, perf_out_t *out) { return ba_row(ex, n, 0, 1, out); }
 
 static int ba_mutex_spread(void *ex, long n, perf_out_t *out)
 {
     return ba_row(ex, n, 0, BA_SPREAD, out);
 }
 
-#define BA_CREW(fn) {[IMPL_CREW] = {fn, perf_crew_setup, perf_crew_teardown, NULL}}
+#define BA_CREW(fn)                                                                                \
+    {                                                                                              \
+        [IMPL_CREW] = { fn, perf_crew_setup, perf_crew_teardown, NULL }                            \
+    }
 
 const perf_bench_t perf_bench_actor_one = {
     .name = "actor_one",

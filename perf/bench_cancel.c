@@ -25,7 +25,7 @@
 
 typedef struct check_arg {
     long n;
-    uint64_t hits;   /* must stay 0: nothing cancels this task */
+    uint64_t hits; /* must stay 0: nothing cancels this task */
     double seconds;
 } check_arg_t;
 
@@ -44,7 +44,7 @@ static int check_task(void *p)
 }
 
 typedef struct chain_arg {
-    int depth;         /* tasks from here to the innermost, included */
+    int depth; /* tasks from here to the innermost, included */
     check_arg_t *check;
 } chain_arg_t;
 
@@ -63,8 +63,7 @@ static int chain_task(void *p)
 
 /* Check loop in a task `depth` levels deep, with `ngroups` cancelled
  * groups alive elsewhere. */
-static int check_run(crew_t *ex, long n, long ngroups, int depth,
-                     perf_out_t *out)
+static int check_run(crew_t *ex, long n, long ngroups, int depth, perf_out_t *out)
 {
     crew_group_t **gs = calloc((size_t)(ngroups ? ngroups : 1), sizeof *gs);
     long made = 0;
@@ -98,7 +97,8 @@ static int check_run(crew_t *ex, long n, long ngroups, int depth,
             perf_fail("crew_submit: %s", crew_err_name(rc));
         else if (perf_crew_join_done(ex, id, "check task") == 0 && c.hits != 0)
             perf_fail("crew_cancelled() returned true %llu times in a task "
-                      "nobody cancelled", (unsigned long long)c.hits);
+                      "nobody cancelled",
+                      (unsigned long long)c.hits);
     }
     out->seconds = c.seconds;
     for (long i = 0; i < made; i++)
@@ -108,25 +108,16 @@ static int check_run(crew_t *ex, long n, long ngroups, int depth,
     return 0;
 }
 
-static int check_empty(void *ex, long n, perf_out_t *out)
-{
-    return check_run(ex, n, 0, 1, out);
-}
+static int check_empty(void *ex, long n, perf_out_t *out) { return check_run(ex, n, 0, 1, out); }
 
-static int check_1k(void *ex, long n, perf_out_t *out)
-{
-    return check_run(ex, n, 1000, 1, out);
-}
+static int check_1k(void *ex, long n, perf_out_t *out) { return check_run(ex, n, 1000, 1, out); }
 
 static int check_100k(void *ex, long n, perf_out_t *out)
 {
     return check_run(ex, n, 100000, 1, out);
 }
 
-static int check_depth8(void *ex, long n, perf_out_t *out)
-{
-    return check_run(ex, n, 1, 8, out);
-}
+static int check_depth8(void *ex, long n, perf_out_t *out) { return check_run(ex, n, 1, 8, out); }
 
 /* ---- cancel_queued ----------------------------------------------------- */
 
@@ -187,7 +178,8 @@ static int queued_round(crew_t *ex, long n, double *secs)
             removed++;
         else if (!bad++)
             perf_fail("crew_cancel of a queued task returned %d (%s), not "
-                      "CREW_REMOVED", c, c < 0 ? crew_err_name(c) : "outcome");
+                      "CREW_REMOVED",
+                      c, c < 0 ? crew_err_name(c) : "outcome");
     }
     *secs = perf_now() - t0;
 
@@ -198,8 +190,8 @@ static int queued_round(crew_t *ex, long n, double *secs)
         crew_status_t st;
         rc = crew_join(ex, ids[i], &st);
         if ((rc != 0 || st != CREW_TASK_CANCELLED) && !bad++)
-            perf_fail("join of a removed task: %s, status %s",
-                      crew_err_name(rc), crew_status_name(st));
+            perf_fail("join of a removed task: %s, status %s", crew_err_name(rc),
+                      crew_status_name(st));
     }
     crew_stats(ex, &s1);
     if (s1.removed - s0.removed != (uint64_t)removed)
@@ -219,10 +211,7 @@ static int cancel_queued(void *ex, long n, perf_out_t *out)
 
 /* ---- cancel_group_queued ------------------------------------------------ */
 
-static void count_cleanup(void *p)
-{
-    atomic_fetch_add((atomic_long *)p, 1);
-}
+static void count_cleanup(void *p) { atomic_fetch_add((atomic_long *)p, 1); }
 
 /* n members of one group queued behind blocked workers; time one
  * crew_group_cancel(), which removes them all before it returns. */
@@ -320,10 +309,11 @@ static int latency_sample(crew_t *ex, double *lat)
     rc = crew_join(ex, id, &st);
     if (c != CREW_REQUESTED)
         return perf_fail("crew_cancel of a running task returned %d (%s), "
-                         "not CREW_REQUESTED", c, c < 0 ? crew_err_name(c) : "outcome");
+                         "not CREW_REQUESTED",
+                         c, c < 0 ? crew_err_name(c) : "outcome");
     if (rc != 0 || st != CREW_TASK_CANCELLED)
-        return perf_fail("join of a cancelled running task: %s, status %s",
-                         crew_err_name(rc), crew_status_name(st));
+        return perf_fail("join of a cancelled running task: %s, status %s", crew_err_name(rc),
+                         crew_status_name(st));
     *lat = seen - t0;
     return 0;
 }
@@ -364,7 +354,10 @@ static int latency_expect(long n, uint64_t *answer, uint64_t *tasks)
     return 0;
 }
 
-#define CREW_ONLY(fn) {[IMPL_CREW] = {fn, perf_crew_setup, perf_crew_teardown, NULL}}
+#define CREW_ONLY(fn)                                                                              \
+    {                                                                                              \
+        [IMPL_CREW] = { fn, perf_crew_setup, perf_crew_teardown, NULL }                            \
+    }
 
 const perf_bench_t perf_bench_cancel_group_queued = {
     .name = "cancel_group_queued",

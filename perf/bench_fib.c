@@ -57,8 +57,7 @@ static long fib_rec_spawn(int n)
     crew_status_t st;
     rc = crew_join(crew_current(), id, &st);
     if (rc != 0 || st != CREW_TASK_DONE)
-        perf_fail("crew_join: %s, status %s", crew_err_name(rc),
-                  crew_status_name(st));
+        perf_fail("crew_join: %s, status %s", crew_err_name(rc), crew_status_name(st));
     return child.r + y;
 }
 
@@ -75,10 +74,7 @@ static int fib_run(void *ex, long n, perf_out_t *out, crew_fn task)
     return 0;
 }
 
-static int fib_crew(void *ex, long n, perf_out_t *out)
-{
-    return fib_run(ex, n, out, fib_task);
-}
+static int fib_crew(void *ex, long n, perf_out_t *out) { return fib_run(ex, n, out, fib_task); }
 
 static int fib_crew_spawn(void *ex, long n, perf_out_t *out)
 {
@@ -116,13 +112,14 @@ const perf_bench_t perf_bench_fib = {
     .warm = {25, 30},
     .expect = fib_expect,
     .flags = PERF_F_RATE,
-    .impl = {
-        [IMPL_CREW] = {fib_crew, perf_crew_setup, perf_crew_teardown, NULL},
-        [IMPL_SERIAL] = {fib_serial, NULL, NULL, NULL},
-        [IMPL_OMP] = PERF_OMP(omp_fib),
-        [IMPL_TBB] = PERF_TBB(tbb_fib),
-        [IMPL_POOL] = PERF_POOL_NO_NESTING,
-    },
+    .impl =
+        {
+            [IMPL_CREW] = {fib_crew, perf_crew_setup, perf_crew_teardown, NULL},
+            [IMPL_SERIAL] = {fib_serial, NULL, NULL, NULL},
+            [IMPL_OMP] = PERF_OMP(omp_fib),
+            [IMPL_TBB] = PERF_TBB(tbb_fib),
+            [IMPL_POOL] = PERF_POOL_NO_NESTING,
+        },
 };
 
 const perf_bench_t perf_bench_fib_spawn = {
@@ -132,7 +129,8 @@ const perf_bench_t perf_bench_fib_spawn = {
     .warm = {25, 30},
     .expect = fib_expect,
     .flags = PERF_F_RATE,
-    .impl = {
-        [IMPL_CREW] = {fib_crew_spawn, perf_crew_setup, perf_crew_teardown, NULL},
-    },
+    .impl =
+        {
+            [IMPL_CREW] = {fib_crew_spawn, perf_crew_setup, perf_crew_teardown, NULL},
+        },
 };

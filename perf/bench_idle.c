@@ -41,8 +41,9 @@ const perf_bench_t perf_bench_idle = {
     .what = "CPU seconds per wall second of an idle executor (param: ms)",
     .param = {300, 1000},
     .flags = PERF_F_IDLE | PERF_F_NO_TASKS,
-    .impl = {
-        [IMPL_CREW] = {idle_crew, perf_crew_setup, perf_crew_teardown, NULL},
-        [IMPL_POOL] = PERF_POOL(pool_idle),
-    },
+    .impl =
+        {
+            [IMPL_CREW] = {idle_crew, perf_crew_setup, perf_crew_teardown, NULL},
+            [IMPL_POOL] = PERF_POOL(pool_idle),
+        },
 };

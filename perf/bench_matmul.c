@@ -68,8 +68,7 @@ static int mm_task(void *p)
 }
 
 /* Submit every tile as one batch into a group and wait for the group. */
-static void mm_crew_tiles(crew_t *ex, const mm_t *m, mm_job_t *jobs,
-                          void **args, perf_out_t *out)
+static void mm_crew_tiles(crew_t *ex, const mm_t *m, mm_job_t *jobs, void **args, perf_out_t *out)
 {
     long nt = m->tiles * m->tiles;
     crew_group_t *g = NULL;
@@ -93,8 +92,7 @@ static void mm_crew_tiles(crew_t *ex, const mm_t *m, mm_job_t *jobs,
     int wrc = crew_group_wait(g, CREW_FOREVER, &st);
     out->seconds = perf_now() - t0;
     if (wrc != 0 || st != CREW_TASK_DONE)
-        perf_fail("crew_group_wait: %s, status %s", crew_err_name(wrc),
-                  crew_status_name(st));
+        perf_fail("crew_group_wait: %s, status %s", crew_err_name(wrc), crew_status_name(st));
     if ((rc = crew_group_destroy(g)) != 0)
         perf_fail("crew_group_destroy: %s", crew_err_name(rc));
 }
@@ -158,11 +156,12 @@ const perf_bench_t perf_bench_matmul = {
     .param = {512, 1024},
     .warm = {128, 256},
     .expect = mm_expect,
-    .impl = {
-        [IMPL_CREW] = {mm_crew, perf_crew_setup, perf_crew_teardown, NULL},
-        [IMPL_SERIAL] = {mm_serial, NULL, NULL, NULL},
-        [IMPL_OMP] = PERF_OMP(omp_matmul),
-        [IMPL_TBB] = PERF_TBB(tbb_matmul),
-        [IMPL_POOL] = PERF_POOL(pool_matmul),
-    },
+    .impl =
+        {
+            [IMPL_CREW] = {mm_crew, perf_crew_setup, perf_crew_teardown, NULL},
+            [IMPL_SERIAL] = {mm_serial, NULL, NULL, NULL},
+            [IMPL_OMP] = PERF_OMP(omp_matmul),
+            [IMPL_TBB] = PERF_TBB(tbb_matmul),
+            [IMPL_POOL] = PERF_POOL(pool_matmul),
+        },
 };

@@ -8,8 +8,8 @@
 #include "peers.h"
 
 typedef struct nq_arg {
-    int n, row;          /* board[0..row-1] is set */
-    uint64_t count;      /* result: solutions below */
+    int n, row;     /* board[0..row-1] is set */
+    uint64_t count; /* result: solutions below */
     signed char board[NQ_MAX];
 } nq_arg_t;
 
@@ -77,8 +77,7 @@ static int nq_expect(long n, uint64_t *answer, uint64_t *tasks)
     /* Known solution counts (OEIS A000170), checked independently of the
      * serial code the parallel versions share their kernel with. */
     static const uint64_t known[NQ_MAX + 1] = {
-        1, 1, 0, 0, 2, 10, 4, 40, 92, 352, 724, 2680, 14200, 73712,
-        365596, 2279184, 14772512};
+        1, 1, 0, 0, 2, 10, 4, 40, 92, 352, 724, 2680, 14200, 73712, 365596, 2279184, 14772512};
     if (n < 1 || n > 14) /* larger boards take minutes */
         return -1;
     signed char board[NQ_MAX] = {0};
@@ -98,11 +97,12 @@ const perf_bench_t perf_bench_nqueens = {
     .warm = {9, 10},
     .expect = nq_expect,
     .flags = PERF_F_RATE,
-    .impl = {
-        [IMPL_CREW] = {nq_crew, perf_crew_setup, perf_crew_teardown, NULL},
-        [IMPL_SERIAL] = {nq_serial_run, NULL, NULL, NULL},
-        [IMPL_OMP] = PERF_OMP(omp_nqueens),
-        [IMPL_TBB] = PERF_TBB(tbb_nqueens),
-        [IMPL_POOL] = PERF_POOL_NO_NESTING,
-    },
+    .impl =
+        {
+            [IMPL_CREW] = {nq_crew, perf_crew_setup, perf_crew_teardown, NULL},
+            [IMPL_SERIAL] = {nq_serial_run, NULL, NULL, NULL},
+            [IMPL_OMP] = PERF_OMP(omp_nqueens),
+            [IMPL_TBB] = PERF_TBB(tbb_nqueens),
+            [IMPL_POOL] = PERF_POOL_NO_NESTING,
+        },
 };

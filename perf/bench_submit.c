@@ -55,14 +55,12 @@ static int submit_crew(crew_t *ex, long n, bool batch, perf_out_t *out)
         }
     }
     if (rc != 0)
-        perf_fail("%s: %s", batch ? "crew_submit_batch" : "crew_submit_ex",
-                  crew_err_name(rc));
+        perf_fail("%s: %s", batch ? "crew_submit_batch" : "crew_submit_ex", crew_err_name(rc));
     crew_status_t st = CREW_TASK_QUEUED;
     int wrc = crew_group_wait(g, CREW_FOREVER, &st);
     out->seconds = perf_now() - t0;
     if (wrc != 0 || st != CREW_TASK_DONE)
-        perf_fail("crew_group_wait: %s, status %s", crew_err_name(wrc),
-                  crew_status_name(st));
+        perf_fail("crew_group_wait: %s, status %s", crew_err_name(wrc), crew_status_name(st));
     if ((rc = crew_group_destroy(g)) != 0)
         perf_fail("crew_group_destroy: %s", crew_err_name(rc));
     out->answer = perf_count_marks(slots, n);
@@ -93,13 +91,13 @@ const perf_bench_t perf_bench_submit_single = {
     .warm = {100000, 1000000},
     .expect = submit_expect,
     .flags = PERF_F_RATE,
-    .impl = {
-        [IMPL_CREW] = {submit_single_crew, perf_crew_setup, perf_crew_teardown,
-                       NULL},
-        [IMPL_OMP] = PERF_OMP(omp_submit_single),
-        [IMPL_TBB] = PERF_TBB(tbb_submit_single),
-        [IMPL_POOL] = PERF_POOL(pool_submit_single),
-    },
+    .impl =
+        {
+            [IMPL_CREW] = {submit_single_crew, perf_crew_setup, perf_crew_teardown, NULL},
+            [IMPL_OMP] = PERF_OMP(omp_submit_single),
+            [IMPL_TBB] = PERF_TBB(tbb_submit_single),
+            [IMPL_POOL] = PERF_POOL(pool_submit_single),
+        },
 };
 
 const perf_bench_t perf_bench_submit_batch = {
@@ -109,11 +107,11 @@ const perf_bench_t perf_bench_submit_batch = {
     .warm = {100000, 1000000},
     .expect = submit_expect,
     .flags = PERF_F_RATE,
-    .impl = {
-        [IMPL_CREW] = {submit_batch_crew, perf_crew_setup, perf_crew_teardown,
-                       NULL},
-        [IMPL_OMP] = PERF_SKIP("OpenMP has no batch submission"),
-        [IMPL_TBB] = PERF_SKIP("oneTBB has no batch submission"),
-        [IMPL_POOL] = PERF_POOL(pool_submit_batch),
-    },
+    .impl =
+        {
+            [IMPL_CREW] = {submit_batch_crew, perf_crew_setup, perf_crew_teardown, NULL},
+            [IMPL_OMP] = PERF_SKIP("OpenMP has no batch submission"),
+            [IMPL_TBB] = PERF_SKIP("oneTBB has no batch submission"),
+            [IMPL_POOL] = PERF_POOL(pool_submit_batch),
+        },
 };

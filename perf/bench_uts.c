@@ -101,11 +101,12 @@ const perf_bench_t perf_bench_uts = {
     .warm = {200, 1000}, /* b0 <= 11 is ~30 nodes, >= 12 holds a 293k subtree */
     .expect = uts_expect,
     .flags = PERF_F_RATE,
-    .impl = {
-        [IMPL_CREW] = {uts_crew, perf_crew_setup, perf_crew_teardown, NULL},
-        [IMPL_SERIAL] = {uts_serial_run, NULL, NULL, NULL},
-        [IMPL_OMP] = PERF_OMP(omp_uts),
-        [IMPL_TBB] = PERF_TBB(tbb_uts),
-        [IMPL_POOL] = PERF_POOL(pool_uts),
-    },
+    .impl =
+        {
+            [IMPL_CREW] = {uts_crew, perf_crew_setup, perf_crew_teardown, NULL},
+            [IMPL_SERIAL] = {uts_serial_run, NULL, NULL, NULL},
+            [IMPL_OMP] = PERF_OMP(omp_uts),
+            [IMPL_TBB] = PERF_TBB(tbb_uts),
+            [IMPL_POOL] = PERF_POOL(pool_uts),
+        },
 };

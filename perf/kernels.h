@@ -26,8 +26,7 @@ static inline int nq_ok(const signed char *board, int row, int col)
 
 /* Plain serial recursion: solutions below (board, row); *nodes counts the
  * placements (= tasks of the parallel versions). */
-static inline uint64_t nq_serial(int n, int row, signed char *board,
-                                 uint64_t *nodes)
+static inline uint64_t nq_serial(int n, int row, signed char *board, uint64_t *nodes)
 {
     if (row == n)
         return 1;
@@ -51,8 +50,8 @@ static inline uint64_t nq_serial(int n, int row, signed char *board,
  * (h < UTS_Q * 2^64), else none. Expected subtree size below a root child
  * is 1 / (1 - q*m) = 1000 nodes, with a heavy tail.
  */
-#define UTS_M 8
-#define UTS_Q 0.124875
+#define UTS_M         8
+#define UTS_Q         0.124875
 #define UTS_ROOT_SEED 2496ULL /* 3.95M nodes at b0 = 2000, 295k at b0 = 200 */
 
 static inline uint64_t uts_mix(uint64_t x)
@@ -103,8 +102,7 @@ static inline double mm_wj(long j) { return (double)(j % 5 + 1); }
 
 /* C tile (ti, tj) = A rows of ti times B columns of tj; n % MM_TILE == 0.
  * Overwrites the tile. i-k-j order, the inner loop vectorises. */
-static inline void mm_tile(long n, const double *a, const double *b, double *c,
-                           long ti, long tj)
+static inline void mm_tile(long n, const double *a, const double *b, double *c, long ti, long tj)
 {
     long i0 = ti * MM_TILE, j0 = tj * MM_TILE;
     for (long i = i0; i < i0 + MM_TILE; i++) {

@@ -14,74 +14,71 @@
 
 #include "perf.h"
 
-const char *const perf_impl_names[IMPL_COUNT] = {"crew", "serial", "omp",
-                                                 "tbb", "pool"};
+const char *const perf_impl_names[IMPL_COUNT] = {"crew", "serial", "omp", "tbb", "pool"};
 
-const perf_bench_t *const perf_benches[] = {
-    &perf_bench_fib,
-    &perf_bench_fib_spawn,
-    &perf_bench_nqueens,
-    &perf_bench_uts,
-    &perf_bench_submit_single,
-    &perf_bench_submit_batch,
-    &perf_bench_matmul,
-    &perf_bench_idle,
-    &perf_bench_cancel_check_empty,
-    &perf_bench_cancel_check_1k,
-    &perf_bench_cancel_check_100k,
-    &perf_bench_cancel_check_depth8,
-    &perf_bench_cancel_queued,
-    &perf_bench_cancel_group_queued,
-    &perf_bench_cancel_latency,
-    &perf_bench_actor_one,
-    &perf_bench_actor_1000,
-    &perf_bench_actor_mutex_one,
-    &perf_bench_actor_mutex_1000,
-    NULL};
+const perf_bench_t *const perf_benches[] = {&perf_bench_fib,
+                                            &perf_bench_fib_spawn,
+                                            &perf_bench_nqueens,
+                                            &perf_bench_uts,
+                                            &perf_bench_submit_single,
+                                            &perf_bench_submit_batch,
+                                            &perf_bench_matmul,
+                                            &perf_bench_idle,
+                                            &perf_bench_cancel_check_empty,
+                                            &perf_bench_cancel_check_1k,
+                                            &perf_bench_cancel_check_100k,
+                                            &perf_bench_cancel_check_depth8,
+                                            &perf_bench_cancel_queued,
+                                            &perf_bench_cancel_group_queued,
+                                            &perf_bench_cancel_latency,
+                                            &perf_bench_actor_one,
+                                            &perf_bench_actor_1000,
+                                            &perf_bench_actor_mutex_one,
+                                            &perf_bench_actor_mutex_1000,
+                                            NULL};
 
-#define MAX_BENCH 32
+#define MAX_BENCH   32
 #define MAX_WORKERS 64
 
 typedef struct options {
-    int suite;                    /* PERF_QUICK or PERF_FULL */
+    int suite; /* PERF_QUICK or PERF_FULL */
     unsigned workers[MAX_WORKERS];
     size_t nworkers;
-    int reps;                     /* 0: the suite's default */
+    int reps; /* 0: the suite's default */
     bool bench[MAX_BENCH];
     bool impl[IMPL_COUNT];
     perf_format_t format;
-    unsigned timeout_s;           /* 0: the suite's default */
-    long param;                   /* 0: the suite's size */
+    unsigned timeout_s; /* 0: the suite's default */
+    long param;         /* 0: the suite's size */
     bool quiet;
 } options_t;
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "Usage: crew-perf [options]\n"
-        "Benchmarks crew against serial code, OpenMP tasks, oneTBB and a\n"
-        "mutex/condvar thread pool. Every repetition runs in its own child\n"
-        "process; implementations are interleaved; answers are checked.\n"
-        "\n"
-        "  --suite quick|full   sizes and repetitions (default quick, < 1 min)\n"
-        "  --workers LIST       worker counts, e.g. 1,2,4 (default: 1 and the\n"
-        "                       number of online CPUs)\n"
-        "  --reps N             timed repetitions per row (default: quick 3,\n"
-        "                       full 5), each after an untimed warm-up run\n"
-        "  --bench LIST         benchmarks to run (default all; `cancel` and\n"
-        "                       `actor` select every cancel_* / actor_* row)\n"
-        "  --impl LIST          crew,serial,omp,tbb,pool (default all built)\n"
-        "  --format FMT         table (default), csv or json, on stdout\n"
-        "  --param N            size for every selected bench instead of the\n"
-        "                       suite's (use with one --bench; see --list)\n"
-        "  --timeout S          kill a repetition after S seconds and report\n"
-        "                       it as a hang (default: quick 60, full 600)\n"
-        "  --quiet              no progress line on stderr\n"
-        "  --list               list the benchmarks and exit\n"
-        "  --help               this text\n"
-        "\n"
-        "Exit status: 0, or 1 if any run failed (wrong answer, error, crash,\n"
-        "hang), 2 for a usage error.\n");
+    fprintf(f, "Usage: crew-perf [options]\n"
+               "Benchmarks crew against serial code, OpenMP tasks, oneTBB and a\n"
+               "mutex/condvar thread pool. Every repetition runs in its own child\n"
+               "process; implementations are interleaved; answers are checked.\n"
+               "\n"
+               "  --suite quick|full   sizes and repetitions (default quick, < 1 min)\n"
+               "  --workers LIST       worker counts, e.g. 1,2,4 (default: 1 and the\n"
+               "                       number of online CPUs)\n"
+               "  --reps N             timed repetitions per row (default: quick 3,\n"
+               "                       full 5), each after an untimed warm-up run\n"
+               "  --bench LIST         benchmarks to run (default all; `cancel` and\n"
+               "                       `actor` select every cancel_* / actor_* row)\n"
+               "  --impl LIST          crew,serial,omp,tbb,pool (default all built)\n"
+               "  --format FMT         table (default), csv or json, on stdout\n"
+               "  --param N            size for every selected bench instead of the\n"
+               "                       suite's (use with one --bench; see --list)\n"
+               "  --timeout S          kill a repetition after S seconds and report\n"
+               "                       it as a hang (default: quick 60, full 600)\n"
+               "  --quiet              no progress line on stderr\n"
+               "  --list               list the benchmarks and exit\n"
+               "  --help               this text\n"
+               "\n"
+               "Exit status: 0, or 1 if any run failed (wrong answer, error, crash,\n"
+               "hang), 2 for a usage error.\n");
 }
 
 static void list_benches(void)
@@ -89,8 +86,8 @@ static void list_benches(void)
     printf("%-20s %10s %10s  %s\n", "bench", "quick", "full", "what");
     for (size_t b = 0; perf_benches[b]; b++) {
         const perf_bench_t *pb = perf_benches[b];
-        printf("%-20s %10ld %10ld  %s\n", pb->name, pb->param[PERF_QUICK],
-               pb->param[PERF_FULL], pb->what);
+        printf("%-20s %10ld %10ld  %s\n", pb->name, pb->param[PERF_QUICK], pb->param[PERF_FULL],
+               pb->what);
     }
     printf("\nimplementations:");
     for (int i = 0; i < IMPL_COUNT; i++)
@@ -109,15 +106,13 @@ static void list_benches(void)
 }
 
 /* Split a comma list; calls fn for each item. Returns 0 or -1. */
-static int each_item(const char *list, int (*fn)(const char *, void *),
-                     void *ctx)
+static int each_item(const char *list, int (*fn)(const char *, void *), void *ctx)
 {
     char buf[512];
     if (strlen(list) >= sizeof buf)
         return -1;
     strcpy(buf, list);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save))
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
         if (fn(tok, ctx) != 0)
             return -1;
     return 0;
@@ -145,8 +140,7 @@ static int add_bench(const char *s, void *ctx)
     bool found = false;
     for (size_t b = 0; perf_benches[b]; b++) {
         const char *n = perf_benches[b]->name;
-        if (strcmp(n, s) == 0 ||
-            (strcmp(s, "cancel") == 0 && strncmp(n, "cancel_", 7) == 0) ||
+        if (strcmp(n, s) == 0 || (strcmp(s, "cancel") == 0 && strncmp(n, "cancel_", 7) == 0) ||
             (strcmp(s, "actor") == 0 && strncmp(n, "actor_", 6) == 0)) {
             o->bench[b] = true;
             found = true;
@@ -166,28 +160,37 @@ static int add_impl(const char *s, void *ctx)
             return 0;
         }
     }
-    fprintf(stderr, "crew-perf: unknown impl '%s' (crew,serial,omp,tbb,pool)\n",
-            s);
+    fprintf(stderr, "crew-perf: unknown impl '%s' (crew,serial,omp,tbb,pool)\n", s);
     return -1;
 }
 
 static int parse(int argc, char **argv, options_t *o)
 {
-    enum { O_SUITE = 256, O_WORKERS, O_REPS, O_BENCH, O_IMPL, O_FORMAT,
-           O_TIMEOUT, O_PARAM, O_QUIET, O_LIST, O_HELP };
-    static const struct option lo[] = {
-        {"suite", required_argument, NULL, O_SUITE},
-        {"workers", required_argument, NULL, O_WORKERS},
-        {"reps", required_argument, NULL, O_REPS},
-        {"bench", required_argument, NULL, O_BENCH},
-        {"impl", required_argument, NULL, O_IMPL},
-        {"format", required_argument, NULL, O_FORMAT},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"param", required_argument, NULL, O_PARAM},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"list", no_argument, NULL, O_LIST},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0}};
+    enum {
+        O_SUITE = 256,
+        O_WORKERS,
+        O_REPS,
+        O_BENCH,
+        O_IMPL,
+        O_FORMAT,
+        O_TIMEOUT,
+        O_PARAM,
+        O_QUIET,
+        O_LIST,
+        O_HELP
+    };
+    static const struct option lo[] = {{"suite", required_argument, NULL, O_SUITE},
+                                       {"workers", required_argument, NULL, O_WORKERS},
+                                       {"reps", required_argument, NULL, O_REPS},
+                                       {"bench", required_argument, NULL, O_BENCH},
+                                       {"impl", required_argument, NULL, O_IMPL},
+                                       {"format", required_argument, NULL, O_FORMAT},
+                                       {"timeout", required_argument, NULL, O_TIMEOUT},
+                                       {"param", required_argument, NULL, O_PARAM},
+                                       {"quiet", no_argument, NULL, O_QUIET},
+                                       {"list", no_argument, NULL, O_LIST},
+                                       {"help", no_argument, NULL, O_HELP},
+                                       {NULL, 0, NULL, 0}};
     bool any_bench = false, any_impl = false;
     int c;
     char *end;
@@ -310,8 +313,7 @@ static void finish(perf_result_t *r)
     qsort(s, (size_t)r->reps, sizeof *s, cmp_double);
     r->min = s[0];
     r->max = s[r->reps - 1];
-    r->median = r->reps % 2 ? s[r->reps / 2]
-                            : (s[r->reps / 2 - 1] + s[r->reps / 2]) / 2;
+    r->median = r->reps % 2 ? s[r->reps / 2] : (s[r->reps / 2 - 1] + s[r->reps / 2]) / 2;
     free(s);
 }
 
@@ -333,8 +335,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "crew-perf: out of memory\n");
         return 1;
     }
-    perf_report_t rep = {o.suite == PERF_QUICK ? "quick" : "full", o.reps,
-                         o.workers, o.nworkers, res, 0, skips, 0, 0,
+    perf_report_t rep = {o.suite == PERF_QUICK ? "quick" : "full",
+                         o.reps,
+                         o.workers,
+                         o.nworkers,
+                         res,
+                         0,
+                         skips,
+                         0,
+                         0,
                          perf_loadavg()};
 
     /* Plan: which entries run, for the progress count. */
@@ -349,8 +358,7 @@ int main(int argc, char **argv)
             if (e->run)
                 total += (size_t)o.reps * (i == IMPL_SERIAL ? 1 : o.nworkers);
             else if (e->skip)
-                skips[rep.nskips++] = (perf_skip_t){perf_benches[b],
-                                                    (perf_impl_id_t)i, e->skip};
+                skips[rep.nskips++] = (perf_skip_t){perf_benches[b], (perf_impl_id_t)i, e->skip};
         }
     }
     bool progress = !o.quiet && isatty(STDERR_FILENO);
@@ -376,10 +384,8 @@ int main(int argc, char **argv)
         if (pb->expect) {
             uint64_t ignored;
             if (pb->expect(job.param, &job.expect_answer, &tasks) != 0 ||
-                (job.warm > 0 &&
-                 pb->expect(job.warm, &job.expect_warm, &ignored) != 0)) {
-                fprintf(stderr, "crew-perf: %s: no expected answer for %ld\n",
-                        pb->name, job.param);
+                (job.warm > 0 && pb->expect(job.warm, &job.expect_warm, &ignored) != 0)) {
+                fprintf(stderr, "crew-perf: %s: no expected answer for %ld\n", pb->name, job.param);
                 any_failed = true;
                 continue;
             }
@@ -410,9 +416,8 @@ int main(int argc, char **argv)
                     if (r->failed)
                         continue;
                     if (progress)
-                        fprintf(stderr, "\r\033[K[%3zu/%zu] %s %s w=%u rep %d/%d",
-                                done, total, pb->name, perf_impl_names[r->impl],
-                                r->workers, k + 1, o.reps);
+                        fprintf(stderr, "\r\033[K[%3zu/%zu] %s %s w=%u rep %d/%d", done, total,
+                                pb->name, perf_impl_names[r->impl], r->workers, k + 1, o.reps);
                     job.impl = r->impl;
                     job.workers = r->workers;
                     perf_out_t out;
@@ -424,14 +429,11 @@ int main(int argc, char **argv)
                         fprintf(stderr,
                                 "%screw-perf: FAILED %s impl=%s workers=%u "
                                 "param=%ld rep %d: %s\n",
-                                progress ? "\r\033[K" : "", pb->name,
-                                perf_impl_names[r->impl], r->workers, r->param,
-                                k + 1, out.msg);
+                                progress ? "\r\033[K" : "", pb->name, perf_impl_names[r->impl],
+                                r->workers, r->param, k + 1, out.msg);
                         continue;
                     }
-                    r->samples[r->reps++] = (pb->flags & PERF_F_IDLE)
-                                                ? out.value
-                                                : out.seconds;
+                    r->samples[r->reps++] = (pb->flags & PERF_F_IDLE) ? out.value : out.seconds;
                     if (out.maxrss_kb > r->maxrss_kb)
                         r->maxrss_kb = out.maxrss_kb;
                 }

@@ -24,11 +24,11 @@ typedef struct pool_job {
 
 typedef struct pool {
     pthread_mutex_t mu;
-    pthread_cond_t work;  /* a job was queued, or stop */
-    pthread_cond_t idle;  /* queue empty and no job running */
-    pool_job_t *q;        /* ring of cap entries, len from head */
+    pthread_cond_t work; /* a job was queued, or stop */
+    pthread_cond_t idle; /* queue empty and no job running */
+    pool_job_t *q;       /* ring of cap entries, len from head */
     size_t cap, head, len;
-    unsigned active;      /* jobs running now */
+    unsigned active; /* jobs running now */
     bool stop;
     unsigned nthreads;
     pthread_t *threads;
@@ -165,8 +165,7 @@ static void uts_node(void *arg)
     atomic_fetch_add_explicit(&uts_nodes, 1, memory_order_relaxed);
     int k = uts_kids(h);
     for (int i = 0; i < k; i++)
-        if (pool_submit(uts_pool, uts_node,
-                        (void *)(uintptr_t)uts_child(h, i)) != 0)
+        if (pool_submit(uts_pool, uts_node, (void *)(uintptr_t)uts_child(h, i)) != 0)
             perf_fail("pool: out of memory");
 }
 

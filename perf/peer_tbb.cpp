@@ -31,12 +31,13 @@
 #include "peers.h"
 #pragma GCC diagnostic pop
 
-namespace {
+namespace
+{
 
 struct tbb_state {
     explicit tbb_state(unsigned w)
-        : control(tbb::global_control::max_allowed_parallelism, w + 1),
-          arena(static_cast<int>(w)), ext(static_cast<int>(w), 0)
+        : control(tbb::global_control::max_allowed_parallelism, w + 1), arena(static_cast<int>(w)),
+          ext(static_cast<int>(w), 0)
     {
         arena.initialize();
         ext.initialize();
@@ -71,9 +72,7 @@ uint64_t nq(int n, int row, const signed char *board)
             continue;
         memcpy(boards[k], board, NQ_MAX);
         boards[k][row] = static_cast<signed char>(col);
-        g.run([&counts, &boards, k, n, row] {
-            counts[k] = nq(n, row + 1, boards[k]);
-        });
+        g.run([&counts, &boards, k, n, row] { counts[k] = nq(n, row + 1, boards[k]); });
         k++;
     }
     g.wait();
@@ -127,8 +126,7 @@ int tbb_nqueens(void *st, long n, perf_out_t *out)
 {
     uint64_t r = 0;
     signed char board[NQ_MAX] = {0};
-    static_cast<tbb_state *>(st)->arena.execute(
-        [&] { r = nq(static_cast<int>(n), 0, board); });
+    static_cast<tbb_state *>(st)->arena.execute([&] { r = nq(static_cast<int>(n), 0, board); });
     out->answer = r;
     return 0;
 }
@@ -190,9 +188,8 @@ int tbb_matmul(void *st, long n, perf_out_t *out)
         return -1;
     long nt = m.tiles * m.tiles;
     double t0 = perf_now();
-    static_cast<tbb_state *>(st)->arena.execute([&] {
-        tbb::parallel_for(0L, nt, [&m](long t) { mm_do_tile(&m, t); });
-    });
+    static_cast<tbb_state *>(st)->arena.execute(
+        [&] { tbb::parallel_for(0L, nt, [&m](long t) { mm_do_tile(&m, t); }); });
     out->seconds = perf_now() - t0;
     out->answer = mm_checksum(&m);
     mm_free(&m);

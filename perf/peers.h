@@ -14,7 +14,10 @@
 extern "C" {
 #endif
 
-#define PERF_SKIP(why) {NULL, NULL, NULL, why}
+#define PERF_SKIP(why)                                                                             \
+    {                                                                                              \
+        NULL, NULL, NULL, why                                                                      \
+    }
 
 /* ---- OpenMP (peer_omp.c) ----------------------------------------------- */
 #ifdef PERF_HAVE_OMP
@@ -25,7 +28,10 @@ int omp_uts(void *st, long b0, perf_out_t *out);
 int omp_submit_single(void *st, long n, perf_out_t *out);
 int omp_matmul(void *st, long n, perf_out_t *out);
 const char *omp_version(void);
-#define PERF_OMP(fn) {fn, omp_setup, NULL, NULL}
+#define PERF_OMP(fn)                                                                               \
+    {                                                                                              \
+        fn, omp_setup, NULL, NULL                                                                  \
+    }
 #else
 #define PERF_OMP(fn) PERF_SKIP("OpenMP not found at configure time")
 #endif
@@ -40,7 +46,10 @@ int tbb_uts(void *st, long b0, perf_out_t *out);
 int tbb_submit_single(void *st, long n, perf_out_t *out);
 int tbb_matmul(void *st, long n, perf_out_t *out);
 const char *tbb_version(void);
-#define PERF_TBB(fn) {fn, tbb_setup, tbb_teardown, NULL}
+#define PERF_TBB(fn)                                                                               \
+    {                                                                                              \
+        fn, tbb_setup, tbb_teardown, NULL                                                          \
+    }
 #else
 #define PERF_TBB(fn) PERF_SKIP("oneTBB not found at configure time")
 #endif
@@ -53,9 +62,12 @@ int pool_submit_single(void *st, long n, perf_out_t *out);
 int pool_submit_batch(void *st, long n, perf_out_t *out);
 int pool_matmul(void *st, long n, perf_out_t *out);
 int pool_idle(void *st, long ms, perf_out_t *out);
-#define PERF_POOL(fn) {fn, pool_setup, pool_teardown, NULL}
-#define PERF_POOL_NO_NESTING                                                   \
-    PERF_SKIP("a task waiting for its children blocks a pool thread "          \
+#define PERF_POOL(fn)                                                                              \
+    {                                                                                              \
+        fn, pool_setup, pool_teardown, NULL                                                        \
+    }
+#define PERF_POOL_NO_NESTING                                                                       \
+    PERF_SKIP("a task waiting for its children blocks a pool thread "                              \
               "(deadlock once the recursion is deeper than the pool)")
 
 /* ---- shared by several benches ----------------------------------------- */

@@ -37,12 +37,12 @@ extern const char *const perf_impl_names[IMPL_COUNT];
 /* What one run of an entry reports (filled by the entry, the runner adds
  * the rest). Plain data: it crosses the pipe from the child as bytes. */
 typedef struct perf_out {
-    double seconds;   /* < 0: the runner's own wall-clock timing is used */
-    uint64_t answer;  /* compared with the bench's expected answer */
-    double value;     /* idle: CPU seconds per wall second */
-    long maxrss_kb;   /* set by the runner (getrusage in the child) */
-    int failed;       /* set by perf_fail() or the runner */
-    char msg[200];    /* why it failed */
+    double seconds;  /* < 0: the runner's own wall-clock timing is used */
+    uint64_t answer; /* compared with the bench's expected answer */
+    double value;    /* idle: CPU seconds per wall second */
+    long maxrss_kb;  /* set by the runner (getrusage in the child) */
+    int failed;      /* set by perf_fail() or the runner */
+    char msg[200];   /* why it failed */
 } perf_out_t;
 
 /* Per-executor state of one entry (an executor, an arena, a pool...). */
@@ -52,28 +52,25 @@ typedef void (*perf_teardown_fn)(void *state);
 typedef int (*perf_run_fn)(void *state, long param, perf_out_t *out);
 
 typedef struct perf_entry {
-    perf_run_fn run;            /* NULL: not run (see skip) */
-    perf_setup_fn setup;        /* NULL: no state */
+    perf_run_fn run;     /* NULL: not run (see skip) */
+    perf_setup_fn setup; /* NULL: no state */
     perf_teardown_fn teardown;
-    const char *skip;           /* why run is NULL; NULL: not applicable */
+    const char *skip; /* why run is NULL; NULL: not applicable */
 } perf_entry_t;
 
-enum {
-    PERF_QUICK = 0,
-    PERF_FULL = 1
-};
+enum { PERF_QUICK = 0, PERF_FULL = 1 };
 
 /* Flags of a benchmark. */
-#define PERF_F_NO_TASKS 0x1u  /* no task count: tasks/ns_per_task empty */
-#define PERF_F_IDLE 0x2u      /* result is perf_out_t.value, not a time */
-#define PERF_F_RATE 0x4u      /* show tasks/s in the table */
-#define PERF_F_CANCEL 0x8u    /* a crew cancellation row */
+#define PERF_F_NO_TASKS 0x1u /* no task count: tasks/ns_per_task empty */
+#define PERF_F_IDLE     0x2u /* result is perf_out_t.value, not a time */
+#define PERF_F_RATE     0x4u /* show tasks/s in the table */
+#define PERF_F_CANCEL   0x8u /* a crew cancellation row */
 
 typedef struct perf_bench {
     const char *name;
-    const char *what;         /* one line for --list */
-    long param[2];            /* size per suite (PERF_QUICK, PERF_FULL) */
-    long warm[2];             /* warm-up size; 0: none (entry warms itself) */
+    const char *what; /* one line for --list */
+    long param[2];    /* size per suite (PERF_QUICK, PERF_FULL) */
+    long warm[2];     /* warm-up size; 0: none (entry warms itself) */
     /* Expected answer and task count for a size; NULL: the entry checks its
      * own result and the task count is `param`. Returns 0 or -1. */
     int (*expect)(long param, uint64_t *answer, uint64_t *tasks);
@@ -82,12 +79,11 @@ typedef struct perf_bench {
 } perf_bench_t;
 
 extern const perf_bench_t perf_bench_fib, perf_bench_fib_spawn, perf_bench_nqueens, perf_bench_uts,
-    perf_bench_submit_single, perf_bench_submit_batch, perf_bench_matmul,
-    perf_bench_idle, perf_bench_cancel_check_empty, perf_bench_cancel_check_1k,
-    perf_bench_cancel_check_100k, perf_bench_cancel_check_depth8,
-    perf_bench_cancel_queued, perf_bench_cancel_group_queued, perf_bench_cancel_latency, perf_bench_actor_one,
-    perf_bench_actor_1000, perf_bench_actor_mutex_one,
-    perf_bench_actor_mutex_1000;
+    perf_bench_submit_single, perf_bench_submit_batch, perf_bench_matmul, perf_bench_idle,
+    perf_bench_cancel_check_empty, perf_bench_cancel_check_1k, perf_bench_cancel_check_100k,
+    perf_bench_cancel_check_depth8, perf_bench_cancel_queued, perf_bench_cancel_group_queued,
+    perf_bench_cancel_latency, perf_bench_actor_one, perf_bench_actor_1000,
+    perf_bench_actor_mutex_one, perf_bench_actor_mutex_1000;
 
 /* All benchmarks, in run order, NULL-terminated. */
 extern const perf_bench_t *const perf_benches[];
@@ -140,10 +136,10 @@ typedef struct perf_result {
     unsigned workers;
     long param;
     int reps;
-    double *samples;    /* reps values: seconds, or CPU s/s for idle */
+    double *samples; /* reps values: seconds, or CPU s/s for idle */
     double median, min, max;
-    uint64_t tasks;     /* 0: meaningless */
-    long maxrss_kb;     /* the largest of the repetitions */
+    uint64_t tasks; /* 0: meaningless */
+    long maxrss_kb; /* the largest of the repetitions */
     bool failed;
     char msg[200];
 } perf_result_t;
@@ -164,7 +160,7 @@ typedef struct perf_report {
     perf_skip_t *skips;
     size_t nskips;
     double total_s;
-    double load_start;  /* 1-minute load average before the runs, < 0: ? */
+    double load_start; /* 1-minute load average before the runs, < 0: ? */
 } perf_report_t;
 
 void perf_print(const perf_report_t *rep, perf_format_t fmt);

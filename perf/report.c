@@ -117,8 +117,7 @@ static const perf_result_t *find(const perf_report_t *rep, const perf_bench_t *b
 {
     for (size_t i = 0; i < rep->nres; i++) {
         const perf_result_t *r = &rep->res[i];
-        if (r->bench == b && r->impl == impl && r->workers == workers &&
-            !r->failed && r->reps > 0)
+        if (r->bench == b && r->impl == impl && r->workers == workers && !r->failed && r->reps > 0)
             return r;
     }
     return NULL;
@@ -126,12 +125,11 @@ static const perf_result_t *find(const perf_report_t *rep, const perf_bench_t *b
 
 /* Peer median / crew median for (bench, workers); < 0 if not available.
  * serial ran once (workers = 1) and is compared with every worker count. */
-static double ratio(const perf_report_t *rep, const perf_bench_t *b,
-                    perf_impl_id_t peer, unsigned workers)
+static double ratio(const perf_report_t *rep, const perf_bench_t *b, perf_impl_id_t peer,
+                    unsigned workers)
 {
     const perf_result_t *c = find(rep, b, IMPL_CREW, workers);
-    const perf_result_t *p =
-        find(rep, b, peer, peer == IMPL_SERIAL ? 1 : workers);
+    const perf_result_t *p = find(rep, b, peer, peer == IMPL_SERIAL ? 1 : workers);
     if (!c || !p || c->median <= 0.0)
         return -1.0;
     return p->median / c->median;
@@ -177,36 +175,32 @@ static void print_table(const perf_report_t *rep)
 {
     char wl[128] = "";
     for (size_t i = 0; i < rep->nworkers; i++)
-        snprintf(wl + strlen(wl), sizeof wl - strlen(wl), "%s%u", i ? "," : "",
-                 rep->workers[i]);
+        snprintf(wl + strlen(wl), sizeof wl - strlen(wl), "%s%u", i ? "," : "", rep->workers[i]);
     printf("crew-perf  suite %s, %d timed repetition%s per row (each after a "
            "warm-up, in its own process), workers %s\n",
            rep->suite, rep->reps, rep->reps == 1 ? "" : "s", wl);
     printf("machine    %s, %ld online CPUs, %s, load average %.2f before "
-           "the runs\n", perf_cpu_model(), online_cpus(), kernel(),
-           rep->load_start);
-    printf("build      crew %d.%d.%d (git %s), %s %s [%s], %s\n\n",
-           CREW_VERSION_MAJOR, CREW_VERSION_MINOR, CREW_VERSION_PATCH,
-           PERF_GIT_REV, PERF_COMPILER, PERF_CFLAGS, PERF_BUILD_TYPE,
-           peer_versions());
+           "the runs\n",
+           perf_cpu_model(), online_cpus(), kernel(), rep->load_start);
+    printf("build      crew %d.%d.%d (git %s), %s %s [%s], %s\n\n", CREW_VERSION_MAJOR,
+           CREW_VERSION_MINOR, CREW_VERSION_PATCH, PERF_GIT_REV, PERF_COMPILER, PERF_CFLAGS,
+           PERF_BUILD_TYPE, peer_versions());
 
-    printf("%-19s %-6s %2s %9s %9s %9s %9s %9s %8s %8s %7s %8s\n", "bench",
-           "impl", "w", "param", "median", "min", "max", "tasks", "ns/task",
-           "Mtasks/s", "speedup", " peak RSS");
+    printf("%-19s %-6s %2s %9s %9s %9s %9s %9s %8s %8s %7s %8s\n", "bench", "impl", "w", "param",
+           "median", "min", "max", "tasks", "ns/task", "Mtasks/s", "speedup", " peak RSS");
     const perf_bench_t *prev = NULL;
     for (size_t i = 0; i < rep->nres; i++) {
         const perf_result_t *r = &rep->res[i];
         if (prev && r->bench != prev)
             printf("\n");
         prev = r->bench;
-        printf("%-19s %-6s %2u %9ld ", r->bench->name, perf_impl_names[r->impl],
-               r->workers, r->param);
+        printf("%-19s %-6s %2u %9ld ", r->bench->name, perf_impl_names[r->impl], r->workers,
+               r->param);
         if (r->failed || r->reps == 0) {
             printf("FAILED: %s\n", r->msg);
             continue;
         }
-        char med[24], mn[24], mx[24], tasks[24] = "-", ns[24] = "-",
-             rate[24] = "-", sp[24] = "-";
+        char med[24], mn[24], mx[24], tasks[24] = "-", ns[24] = "-", rate[24] = "-", sp[24] = "-";
         fmt_value(med, sizeof med, r, r->median);
         fmt_value(mn, sizeof mn, r, r->min);
         fmt_value(mx, sizeof mx, r, r->max);
@@ -217,11 +211,11 @@ static void print_table(const perf_report_t *rep)
                 fmt_num(rate, sizeof rate, (double)r->tasks / r->median / 1e6);
         }
         const perf_result_t *one = find(rep, r->bench, r->impl, 1);
-        if (one && r->impl != IMPL_SERIAL && !is_idle(r) &&
-            !(r->bench->flags & PERF_F_CANCEL) && r->median > 0)
+        if (one && r->impl != IMPL_SERIAL && !is_idle(r) && !(r->bench->flags & PERF_F_CANCEL) &&
+            r->median > 0)
             snprintf(sp, sizeof sp, "%.2f", one->median / r->median);
-        printf("%9s %9s %9s %9s %8s %8s %7s %5.1f MiB\n", med, mn, mx,
-               tasks, ns, rate, sp, (double)r->maxrss_kb / 1024.0);
+        printf("%9s %9s %9s %9s %8s %8s %7s %5.1f MiB\n", med, mn, mx, tasks, ns, rate, sp,
+               (double)r->maxrss_kb / 1024.0);
     }
 
     /* Ratios: one line per (bench, workers) with crew and at least one
@@ -231,8 +225,7 @@ static void print_table(const perf_report_t *rep)
     for (size_t b = 0; perf_benches[b]; b++)
         for (size_t w = 0; w < rep->nworkers; w++)
             for (int i = 1; i < IMPL_COUNT; i++)
-                if (ratio(rep, perf_benches[b], (perf_impl_id_t)i,
-                          rep->workers[w]) >= 0.0)
+                if (ratio(rep, perf_benches[b], (perf_impl_id_t)i, rep->workers[w]) >= 0.0)
                     any_ratio = col[i] = true;
     if (any_ratio) {
         printf("\nRatios: peer median / crew median (> 1: crew faster; idle: "
@@ -248,8 +241,8 @@ static void print_table(const perf_report_t *rep)
             double q[IMPL_COUNT];
             bool any = false;
             for (int i = 1; i < IMPL_COUNT; i++)
-                any |= (q[i] = ratio(rep, perf_benches[b], (perf_impl_id_t)i,
-                                     rep->workers[w])) >= 0.0;
+                any |=
+                    (q[i] = ratio(rep, perf_benches[b], (perf_impl_id_t)i, rep->workers[w])) >= 0.0;
             if (!any)
                 continue;
             printf("%-19s %2u", perf_benches[b]->name, rep->workers[w]);
@@ -272,14 +265,12 @@ static void print_table(const perf_report_t *rep)
         const perf_skip_t *k = &rep->skips[i];
         bool seen = false;
         for (size_t j = 0; j < i && !seen; j++)
-            seen = rep->skips[j].impl == k->impl &&
-                   strcmp(rep->skips[j].why, k->why) == 0;
+            seen = rep->skips[j].impl == k->impl && strcmp(rep->skips[j].why, k->why) == 0;
         if (seen)
             continue;
         printf("  %-6s ", perf_impl_names[k->impl]);
         for (size_t j = i, n = 0; j < rep->nskips; j++)
-            if (rep->skips[j].impl == k->impl &&
-                strcmp(rep->skips[j].why, k->why) == 0)
+            if (rep->skips[j].impl == k->impl && strcmp(rep->skips[j].why, k->why) == 0)
                 printf("%s%s", n++ ? ", " : "", rep->skips[j].bench->name);
         printf(": %s\n", k->why);
     }
@@ -291,8 +282,8 @@ static void print_table(const perf_report_t *rep)
         if (!failed_header)
             printf("\nFAILED:\n");
         failed_header = true;
-        printf("  %s impl=%s workers=%u param=%ld: %s\n", r->bench->name,
-               perf_impl_names[r->impl], r->workers, r->param, r->msg);
+        printf("  %s impl=%s workers=%u param=%ld: %s\n", r->bench->name, perf_impl_names[r->impl],
+               r->workers, r->param, r->msg);
     }
     printf("\nw = workers; median/min/max = wall time of the timed part over the "
            "repetitions\n(idle: CPU time per wall second, in %% of one core); "
@@ -313,18 +304,16 @@ static void print_csv(const perf_report_t *rep)
         const perf_result_t *r = &rep->res[i];
         if (r->failed || r->reps == 0)
             continue; /* reported on stderr */
-        printf("%s,%s,%u,%ld,%d,%.9g,%.9g,%.9g,", r->bench->name,
-               perf_impl_names[r->impl], r->workers, r->param, r->reps,
-               r->median, r->min, r->max);
+        printf("%s,%s,%u,%ld,%d,%.9g,%.9g,%.9g,", r->bench->name, perf_impl_names[r->impl],
+               r->workers, r->param, r->reps, r->median, r->min, r->max);
         if (r->tasks)
             printf("%llu,%.6g\n", (unsigned long long)r->tasks, ns_per_task(r));
         else
             printf(",\n");
     }
     for (size_t i = 0; i < rep->nskips; i++)
-        fprintf(stderr, "crew-perf: skipped %s/%s: %s\n",
-                rep->skips[i].bench->name, perf_impl_names[rep->skips[i].impl],
-                rep->skips[i].why);
+        fprintf(stderr, "crew-perf: skipped %s/%s: %s\n", rep->skips[i].bench->name,
+                perf_impl_names[rep->skips[i].impl], rep->skips[i].why);
 }
 
 /* ---- json -------------------------------------------------------------- */
@@ -360,11 +349,11 @@ static void print_json(const perf_report_t *rep)
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     char cores[16], ver[16];
     snprintf(cores, sizeof cores, "%ld", online_cpus());
-    snprintf(ver, sizeof ver, "%d.%d.%d", CREW_VERSION_MAJOR,
-             CREW_VERSION_MINOR, CREW_VERSION_PATCH);
+    snprintf(ver, sizeof ver, "%d.%d.%d", CREW_VERSION_MAJOR, CREW_VERSION_MINOR,
+             CREW_VERSION_PATCH);
 
-    printf("{\n  \"tool\": \"crew-perf\",\n  \"suite\": \"%s\",\n  \"reps\": %d,\n",
-           rep->suite, rep->reps);
+    printf("{\n  \"tool\": \"crew-perf\",\n  \"suite\": \"%s\",\n  \"reps\": %d,\n", rep->suite,
+           rep->reps);
     printf("  \"workers\": [");
     for (size_t i = 0; i < rep->nworkers; i++)
         printf("%s%u", i ? ", " : "", rep->workers[i]);
@@ -388,11 +377,11 @@ static void print_json(const perf_report_t *rep)
         bool ok = !r->failed && r->reps > 0;
         printf("%s\n    {\"bench\": \"%s\", \"impl\": \"%s\", \"workers\": %u, "
                "\"param\": %ld, \"reps\": %d, ",
-               i ? "," : "", r->bench->name, perf_impl_names[r->impl],
-               r->workers, r->param, r->reps);
+               i ? "," : "", r->bench->name, perf_impl_names[r->impl], r->workers, r->param,
+               r->reps);
         if (ok)
-            printf("\"median_s\": %.9g, \"min_s\": %.9g, \"max_s\": %.9g, ",
-                   r->median, r->min, r->max);
+            printf("\"median_s\": %.9g, \"min_s\": %.9g, \"max_s\": %.9g, ", r->median, r->min,
+                   r->max);
         else
             printf("\"median_s\": null, \"min_s\": null, \"max_s\": null, ");
         if (r->tasks && ok)
@@ -418,21 +407,19 @@ static void print_json(const perf_report_t *rep)
     for (size_t b = 0; perf_benches[b]; b++)
         for (size_t w = 0; w < rep->nworkers; w++)
             for (int i = 1; i < IMPL_COUNT; i++) {
-                double q = ratio(rep, perf_benches[b], (perf_impl_id_t)i,
-                                 rep->workers[w]);
+                double q = ratio(rep, perf_benches[b], (perf_impl_id_t)i, rep->workers[w]);
                 if (q < 0)
                     continue;
                 printf("%s\n    {\"bench\": \"%s\", \"workers\": %u, \"peer\": "
                        "\"%s\", \"peer_over_crew\": %.6g}",
-                       first ? "" : ",", perf_benches[b]->name, rep->workers[w],
-                       perf_impl_names[i], q);
+                       first ? "" : ",", perf_benches[b]->name, rep->workers[w], perf_impl_names[i],
+                       q);
                 first = false;
             }
     printf("\n  ],\n  \"skipped\": [");
     for (size_t i = 0; i < rep->nskips; i++) {
-        printf("%s\n    {\"bench\": \"%s\", \"impl\": \"%s\", \"reason\": ",
-               i ? "," : "", rep->skips[i].bench->name,
-               perf_impl_names[rep->skips[i].impl]);
+        printf("%s\n    {\"bench\": \"%s\", \"impl\": \"%s\", \"reason\": ", i ? "," : "",
+               rep->skips[i].bench->name, perf_impl_names[rep->skips[i].impl]);
         json_str(rep->skips[i].why);
         printf("}");
     }

@@ -19,8 +19,7 @@
 /* ---- child ------------------------------------------------------------- */
 
 enum { PH_SETUP, PH_WARM, PH_RUN, PH_TEARDOWN, PH_COUNT };
-static const char *const phase_names[PH_COUNT] = {
-    "setup", "warm-up run", "timed run", "teardown"};
+static const char *const phase_names[PH_COUNT] = {"setup", "warm-up run", "timed run", "teardown"};
 
 /* Prepared before the run so that the SIGALRM handler only writes bytes. */
 static perf_out_t timeout_out[PH_COUNT];
@@ -51,8 +50,8 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-static void check_answer(const perf_job_t *job, const perf_out_t *o,
-                         uint64_t want, const char *which)
+static void check_answer(const perf_job_t *job, const perf_out_t *o, uint64_t want,
+                         const char *which)
 {
     if (job->bench->expect && o->answer != want)
         perf_fail("WRONG ANSWER in %s: got %llu, expected %llu", which,
@@ -69,8 +68,7 @@ static void child_main(const perf_job_t *job, int fd)
     for (int p = 0; p < PH_COUNT; p++) {
         timeout_out[p].failed = 1;
         snprintf(timeout_out[p].msg, sizeof timeout_out[p].msg,
-                 "TIMED OUT after %u s in the %s (hang?)", job->timeout_s,
-                 phase_names[p]);
+                 "TIMED OUT after %u s in the %s (hang?)", job->timeout_s, phase_names[p]);
     }
     signal(SIGALRM, on_alarm);
     alarm(job->timeout_s);
@@ -159,11 +157,10 @@ void perf_run_job(const perf_job_t *job, perf_out_t *out)
     if (have == sizeof got) {
         *out = got;
     } else if (WIFSIGNALED(wst)) {
-        snprintf(out->msg, sizeof out->msg, "CRASHED: killed by signal %d (%s)",
-                 WTERMSIG(wst), strsignal(WTERMSIG(wst)));
+        snprintf(out->msg, sizeof out->msg, "CRASHED: killed by signal %d (%s)", WTERMSIG(wst),
+                 strsignal(WTERMSIG(wst)));
     } else {
-        snprintf(out->msg, sizeof out->msg,
-                 "child exited with status %d without a result",
+        snprintf(out->msg, sizeof out->msg, "child exited with status %d without a result",
                  WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
     }
 }

@@ -92,7 +92,6 @@ int perf_crew_join_done(crew_t *ex, crew_id_t id, const char *what)
     if (rc != 0)
         return perf_fail("%s: crew_join: %s", what, crew_err_name(rc));
     if (st != CREW_TASK_DONE)
-        return perf_fail("%s: task ended %s, not DONE", what,
-                         crew_status_name(st));
+        return perf_fail("%s: task ended %s, not DONE", what, crew_status_name(st));
     return 0;
 }

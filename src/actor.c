@@ -111,9 +111,9 @@ struct crew_actor {
     crew_actor_cause_t cause;
     int code;
     char reason[CREW_REASON_MAX];
-    bool scheduled;   /* a runner record is alive (step 3) */
-    bool end_claimed; /* the end (step 6) is being or was run */
-    bool handle_gone; /* crew_actor_destroy() was called */
+    bool scheduled;    /* a runner record is alive (step 3) */
+    bool end_claimed;  /* the end (step 6) is being or was run */
+    bool handle_gone;  /* crew_actor_destroy() was called */
     unsigned dropping; /* kills/cleanups finishing taken records */
     unsigned refs;
     uint64_t submitted, done, failed, cancelled, dead, refused;
@@ -121,10 +121,7 @@ struct crew_actor {
     _Atomic uint32_t finished;
 };
 
-static bool actor_ok(const struct crew_actor *a)
-{
-    return a && a->magic == CREW__ACTOR_MAGIC;
-}
+static bool actor_ok(const struct crew_actor *a) { return a && a->magic == CREW__ACTOR_MAGIC; }
 
 /* ---- memory ---------------------------------------------------------------- */
 
@@ -182,10 +179,7 @@ void crew__actors_fini(struct crew *ex)
  * something else still keeps it: the runner pins a record it just took
  * from the mailbox (INQUEUE is still set), a kill pins `current` (the
  * runner's pin is dropped only after it clears `current` under a->mu). */
-static void pin_record(crew__task_t *t)
-{
-    crew__task_hold(t);
-}
+static void pin_record(crew__task_t *t) { crew__task_hold(t); }
 
 /* Finish a record taken out of a mailbox (the caller holds its queue
  * pointer): still QUEUED, it is removed (cause written first) and made
@@ -200,8 +194,8 @@ static bool drop_record(struct crew *ex, crew__task_t *t, crew_status_t phase, u
 
 /* Drop a chain of taken records. Returns how many became `phase`; the
  * others had been removed (CANCELLED) by a canceller first. */
-static uint64_t drop_chain(struct crew *ex, crew__task_t *t, crew_status_t phase,
-                           uint8_t cause, int code, const char *reason)
+static uint64_t drop_chain(struct crew *ex, crew__task_t *t, crew_status_t phase, uint8_t cause,
+                           int code, const char *reason)
 {
     uint64_t won = 0;
     while (t) {
@@ -226,8 +220,7 @@ static uint64_t chain_len(const crew__task_t *t)
  * pin, dropped by run_end). */
 static bool claim_end_locked(struct crew_actor *a)
 {
-    if (a->status != CREW_ACTOR_DEAD || a->scheduled || a->dropping ||
-        a->end_claimed)
+    if (a->status != CREW_ACTOR_DEAD || a->scheduled || a->dropping || a->end_claimed)
         return false;
     a->end_claimed = true;
     a->refs++;
@@ -257,8 +250,7 @@ static void runner_cleanup(void *arg);
 /* Publish r (allocated for this actor) as its runner. The caller holds no
  * actor lock: a runner born cancelled (cancel shutdown) runs its cleanup
  * here. inject: through the injection queue even from a worker. */
-static void runner_publish(struct crew *ex, struct crew_actor *a,
-                           crew__task_t *r, bool inject)
+static void runner_publish(struct crew *ex, struct crew_actor *a, crew__task_t *r, bool inject)
 {
     crew__worker_t *w = crew__self_worker(ex);
     crew_task_desc_t d = {runner_main, a, runner_cleanup, NULL, 0};
@@ -296,8 +288,7 @@ static void count_phase_into(crew_actor_info_t *in, crew_status_t ph)
 }
 
 /* Under a->mu: the next record to run, or NULL to stop (step 2). */
-static crew__task_t *next_record(struct crew_actor *a, crew__worker_t *w,
-                                 unsigned n)
+static crew__task_t *next_record(struct crew_actor *a, crew__worker_t *w, unsigned n)
 {
     crew__task_t *t = a->head;
     if (!t)
@@ -415,8 +406,7 @@ static void runner_cleanup(void *arg)
 
 /* ---- public calls ------------------------------------------------------------ */
 
-int crew_actor_create(crew_t *ex, void *state, crew_actor_dtor_fn dtor,
-                      crew_actor_t **out)
+int crew_actor_create(crew_t *ex, void *state, crew_actor_dtor_fn dtor, crew_actor_t **out)
 {
     struct crew_actor *a;
     if (out)
@@ -451,8 +441,7 @@ int crew_actor_create(crew_t *ex, void *state, crew_actor_dtor_fn dtor,
     return 0;
 }
 
-int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc,
-                         crew_id_t *id)
+int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc, crew_id_t *id)
 {
     struct crew *ex;
     crew__worker_t *w;

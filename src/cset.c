@@ -25,10 +25,10 @@
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 #define CSET_PUBLISHED(c) __tsan_release(&(c)->hs)
-#define CSET_OBSERVE(c) __tsan_acquire(&(c)->hs)
+#define CSET_OBSERVE(c)   __tsan_acquire(&(c)->hs)
 #else
 #define CSET_PUBLISHED(c) ((void)0)
-#define CSET_OBSERVE(c) ((void)0)
+#define CSET_OBSERVE(c)   ((void)0)
 #endif
 
 struct cset_block {
@@ -60,10 +60,7 @@ static void *hs_malloc(size_t n)
     return b + 1;
 }
 
-static void epoch_free_cb(ck_epoch_entry_t *e)
-{
-    crew__free((struct cset_block *)e);
-}
+static void epoch_free_cb(ck_epoch_entry_t *e) { crew__free((struct cset_block *)e); }
 
 static void hs_free(void *p, size_t n, bool defer)
 {
@@ -91,8 +88,8 @@ int crew__cset_init(crew__cset_t *c, unsigned initial)
         return CREW_ENOMEM;
     ck_epoch_register(&c->epoch, c->writer, NULL);
     cset_writing = c;
-    if (!ck_hs_init(&c->hs, CK_HS_MODE_SPMC | CK_HS_MODE_DIRECT, hs_hash, NULL,
-                    &hs_allocator, initial, 0x9e3779b97f4a7c15ULL)) {
+    if (!ck_hs_init(&c->hs, CK_HS_MODE_SPMC | CK_HS_MODE_DIRECT, hs_hash, NULL, &hs_allocator,
+                    initial, 0x9e3779b97f4a7c15ULL)) {
         crew__free(c->writer);
         c->writer = NULL;
         return CREW_ENOMEM;
@@ -129,15 +126,9 @@ void crew__cset_reader_free(crew__cset_reader_t *r)
     crew__free(r);
 }
 
-void crew__cset_lock(crew__cset_t *c)
-{
-    pthread_mutex_lock(&c->mu);
-}
+void crew__cset_lock(crew__cset_t *c) { pthread_mutex_lock(&c->mu); }
 
-void crew__cset_unlock(crew__cset_t *c)
-{
-    pthread_mutex_unlock(&c->mu);
-}
+void crew__cset_unlock(crew__cset_t *c) { pthread_mutex_unlock(&c->mu); }
 
 static void writer_done(crew__cset_t *c)
 {

@@ -64,8 +64,8 @@ void crew__deque_destroy(crew__deque_t *d)
     }
 }
 
-CREW_NOINLINE crew__ring_t *crew__deque_grow(crew__deque_t *d, crew__ring_t *a,
-                                            int64_t t, int64_t b)
+CREW_NOINLINE crew__ring_t *crew__deque_grow(crew__deque_t *d, crew__ring_t *a, int64_t t,
+                                             int64_t b)
 {
     crew__ring_t *n = ring_new((a->mask + 1) * 2);
     if (!n)
@@ -83,9 +83,6 @@ CREW_NOINLINE crew__ring_t *crew__deque_grow(crew__deque_t *d, crew__ring_t *a,
     return n;
 }
 
-
-
-
 crew__steal_t crew__deque_steal(crew__deque_t *d, void **out)
 {
     /* acquire: pairs with the CAS of other thieves and the owner. */
@@ -102,8 +99,7 @@ crew__steal_t crew__deque_steal(crew__deque_t *d, void **out)
         crew__ring_t *a = atomic_load_explicit(&d->ring, memory_order_acquire);
         void *x = atomic_load_explicit(&a->slot[t & a->mask], memory_order_relaxed);
         /* seq_cst: one winner per index, ordered with the fences. */
-        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1,
-                                                     memory_order_seq_cst,
+        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
                                                      memory_order_relaxed))
             return CREW__STEAL_LOST;
         *out = x;

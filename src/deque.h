@@ -18,7 +18,7 @@ typedef struct crew__ring {
 } crew__ring_t;
 
 typedef struct crew__deque {
-    CREW_ALIGNED _Atomic int64_t top; /* thieves' end; CAS by thieves/owner */
+    CREW_ALIGNED _Atomic int64_t top;    /* thieves' end; CAS by thieves/owner */
     CREW_ALIGNED _Atomic int64_t bottom; /* owner's end; written by owner */
     _Atomic(crew__ring_t *) ring;        /* written by owner, read by all */
 } crew__deque_t;
@@ -26,11 +26,10 @@ typedef struct crew__deque {
 /* Named outcomes of a steal. */
 typedef enum { CREW__STEAL_OK, CREW__STEAL_EMPTY, CREW__STEAL_LOST } crew__steal_t;
 
-int crew__deque_init(crew__deque_t *d);   /* 0 or CREW_ENOMEM */
+int crew__deque_init(crew__deque_t *d); /* 0 or CREW_ENOMEM */
 void crew__deque_destroy(crew__deque_t *d);
 /* Slow path of push: double the ring (deque.c). */
-crew__ring_t *crew__deque_grow(crew__deque_t *d, crew__ring_t *a, int64_t t,
-                               int64_t b);
+crew__ring_t *crew__deque_grow(crew__deque_t *d, crew__ring_t *a, int64_t t, int64_t b);
 
 /* The owner's operations are inline: they are the spawn/join hot path.
  * Their orderings are explained in deque.c's proof sketch. */
@@ -85,8 +84,7 @@ static inline void *crew__deque_pop(crew__deque_t *d)
         /* Last element: race thieves for it. seq_cst on success: part of
          * the total order with the fences; relaxed on failure: we return
          * empty and read nothing else. */
-        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1,
-                                                     memory_order_seq_cst,
+        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
                                                      memory_order_relaxed))
             x = NULL;
         atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);

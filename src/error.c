@@ -12,8 +12,8 @@ const char *crew_strerror(int err)
         return "requested: the running task was asked to stop";
     case CREW_TOO_LATE:
         return "too late: the task was already terminal";
-#define CREW__ERR_MSG(name, val, msg)                                          \
-    case CREW_##name:                                                          \
+#define CREW__ERR_MSG(name, val, msg)                                                              \
+    case CREW_##name:                                                                              \
         return msg;
         CREW_ERRNO_MAP(CREW__ERR_MSG)
 #undef CREW__ERR_MSG
@@ -33,8 +33,8 @@ const char *crew_err_name(int err)
         return "CREW_REQUESTED";
     case CREW_TOO_LATE:
         return "CREW_TOO_LATE";
-#define CREW__ERR_NAME(name, val, msg)                                         \
-    case CREW_##name:                                                          \
+#define CREW__ERR_NAME(name, val, msg)                                                             \
+    case CREW_##name:                                                                              \
         return "CREW_" #name;
         CREW_ERRNO_MAP(CREW__ERR_NAME)
 #undef CREW__ERR_NAME

@@ -36,20 +36,20 @@
 #include "stats.h"
 #include "task.h"
 
-#define CREW__MAGIC 0x63726577u       /* "crew" */
+#define CREW__MAGIC       0x63726577u /* "crew" */
 #define CREW__GROUP_MAGIC 0x67727075u /* "grpu" */
 
 /* Outcomes of the forks of the task (or fork child) running on a worker
  * since its last crew_sync: what crew_sync reports. Owner-private. */
 typedef struct crew__forks {
-    uint32_t base;          /* its frames are [base, fd.head) */
+    uint32_t base; /* its frames are [base, fd.head) */
     uint32_t done, failed, cancelled;
     crew_status_t first_bad; /* 0: none yet */
     int first_failure;       /* the first FAILED child's return value */
 } crew__forks_t;
 
 typedef struct crew__worker {
-    crew__deque_t dq; /* top and bottom on their own cache lines */
+    crew__deque_t dq;  /* top and bottom on their own cache lines */
     crew__fdeque_t fd; /* forked children's frames (fdeque.h) */
     /* Owner-private, hot. */
     CREW_ALIGNED struct crew *ex;
@@ -58,10 +58,10 @@ typedef struct crew__worker {
     crew__task_t *inbox; /* private FIFO overflow when the deque cannot grow */
     crew__task_t *inbox_tail;
     crew__cset_reader_t *reader; /* for lock-free lookups in the cancel set */
-    crew__forks_t *forks;     /* of the task or fork child running here (on
+    crew__forks_t *forks;        /* of the task or fork child running here (on
                                  its runner's stack) */
-    bool in_frame;            /* a fork child runs inline: crew_self() is 0 */
-    crew__task_t *spare;      /* a record ready for a stolen frame */
+    bool in_frame;               /* a fork child runs inline: crew_self() is 0 */
+    crew__task_t *spare;         /* a record ready for a stolen frame */
     pthread_t thread;
     bool started;
     crew__ledger_t books;
@@ -85,24 +85,24 @@ struct crew {
     crew__inject_t inject;       /* submit.c pushes, worker.c takes */
     crew__park_t park;           /* worker.c parks, everyone notifies */
     crew__pool_t pool;
-    crew__cset_t cset;           /* cancel.c, group.c (group IDs) */
+    crew__cset_t cset; /* cancel.c, group.c (group IDs) */
     /* Live cancellation sources (requested tasks, cancelled groups,
      * cancelled parents with live children, a cancel shutdown). Zero
      * makes the check a single load. Changed only through
      * crew__scope_add/crew__scope_drop. */
     CREW_ALIGNED _Atomic uint32_t cancel_scopes;
-    _Atomic int mode;          /* CREW__MODE_*; executor.c writes */
-    _Atomic bool stop;         /* workers exit; executor.c writes */
-    _Atomic uint32_t quiesce;  /* futex: bumped when a worker goes idle */
+    _Atomic int mode;         /* CREW__MODE_*; executor.c writes */
+    _Atomic bool stop;        /* workers exit; executor.c writes */
+    _Atomic uint32_t quiesce; /* futex: bumped when a worker goes idle */
     _Atomic uint32_t quiesce_waiters;
     _Atomic uint64_t group_seq;   /* group.c */
     _Atomic uint32_t live_groups; /* group handles not destroyed */
     pthread_mutex_t groups_mu;    /* guards `groups` (group.c) */
     struct crew_group *groups;    /* handles not destroyed */
-    crew__ledger_t books;      /* for non-worker threads */
-    crew__counters_t shared;   /* for non-worker threads */
-    pthread_mutex_t actors_mu; /* guards `actors` (actor.c) */
-    struct crew_actor *actors; /* actor structures not yet freed */
+    crew__ledger_t books;         /* for non-worker threads */
+    crew__counters_t shared;      /* for non-worker threads */
+    pthread_mutex_t actors_mu;    /* guards `actors` (actor.c) */
+    struct crew_actor *actors;    /* actor structures not yet freed */
     /* Syncs the forks a task body left unsynced (worker.c's
      * crew__fork_sync, set at create): the harness runs bodies but sits
      * below the fork-join code, so it calls up only through this. */
@@ -120,10 +120,7 @@ extern CREW_TLS crew__task_t *crew__tls_task;
  * fast path of crew_cancelled() is this load and the one it points to. */
 extern CREW_TLS _Atomic uint32_t *crew__tls_scopes;
 
-static inline bool crew__valid(const struct crew *ex)
-{
-    return ex && ex->magic == CREW__MAGIC;
-}
+static inline bool crew__valid(const struct crew *ex) { return ex && ex->magic == CREW__MAGIC; }
 
 /* The calling thread's worker if it is one of ex's, else NULL. */
 static inline crew__worker_t *crew__self_worker(struct crew *ex)
@@ -132,13 +129,10 @@ static inline crew__worker_t *crew__self_worker(struct crew *ex)
     return (w && w->ex == ex) ? w : NULL;
 }
 
-static inline crew__pool_cache_t *crew__cache_of(crew__worker_t *w)
-{
-    return w ? &w->cache : NULL;
-}
+static inline crew__pool_cache_t *crew__cache_of(crew__worker_t *w) { return w ? &w->cache : NULL; }
 
 /* Add n to ledger field f / statistic f of the calling thread's set. */
-#define CREW__BOOK(ex, w, f, n) CREW__ADD((w) ? &(w)->books : NULL, &(ex)->books, f, n)
+#define CREW__BOOK(ex, w, f, n)  CREW__ADD((w) ? &(w)->books : NULL, &(ex)->books, f, n)
 #define CREW__COUNT(ex, w, f, n) CREW__ADD((w) ? &(w)->c : NULL, &(ex)->shared, f, n)
 
 /* Check protocol step 1 (cancel.c): anything cancelled anywhere? */

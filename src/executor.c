@@ -136,10 +136,7 @@ int crew_create(crew_t **out, const crew_options_t *opts)
     return 0;
 }
 
-unsigned crew_workers(const crew_t *ex)
-{
-    return crew__valid(ex) ? ex->nworkers : 0;
-}
+unsigned crew_workers(const crew_t *ex) { return crew__valid(ex) ? ex->nworkers : 0; }
 
 int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode)
 {
@@ -208,8 +205,7 @@ int crew_stats(crew_t *ex, crew_stats_t *st)
 uint32_t crew__debug_cancel_scopes(crew_t *ex)
 {
     /* relaxed: a test's snapshot, read at rest. */
-    return crew__valid(ex) ? atomic_load_explicit(&ex->cancel_scopes, memory_order_relaxed)
-                           : 0;
+    return crew__valid(ex) ? atomic_load_explicit(&ex->cancel_scopes, memory_order_relaxed) : 0;
 }
 
 int crew__debug_task_waiters(crew_t *ex, crew_id_t id)

@@ -43,8 +43,7 @@ bool crew__fdeque_share(crew__fdeque_t *d)
          * Only tail changes under us (thieves): retry with its new value. */
         while (!atomic_compare_exchange_weak_explicit(&d->ts, &ts,
                                                       crew__ts(crew__ts_tail(ts), split),
-                                                      memory_order_seq_cst,
-                                                      memory_order_relaxed))
+                                                      memory_order_seq_cst, memory_order_relaxed))
             ;
     }
     d->o_split = split;
@@ -61,10 +60,8 @@ crew__take_t crew__fdeque_reclaim(crew__fdeque_t *d, uint32_t i)
             return CREW__TAKE_STOLEN; /* step 3b: a thief has it */
         /* acq_rel: the single winner against a thief's CAS on the same
          * word; on failure ts is reloaded (acquire) and re-examined. */
-        if (atomic_compare_exchange_weak_explicit(&d->ts, &ts,
-                                                  crew__ts(crew__ts_tail(ts), i),
-                                                  memory_order_acq_rel,
-                                                  memory_order_acquire)) {
+        if (atomic_compare_exchange_weak_explicit(&d->ts, &ts, crew__ts(crew__ts_tail(ts), i),
+                                                  memory_order_acq_rel, memory_order_acquire)) {
             d->o_split = i;
             d->head = i;
             return CREW__TAKE_OURS;

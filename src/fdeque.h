@@ -62,16 +62,20 @@
 /* Bytes a forked child may carry in its frame (crew_fork_copy). */
 #define CREW__FRAME_PAYLOAD 24
 
-enum { CREW__FRAME_QUEUED = 0, CREW__FRAME_STOLEN = 1, CREW__FRAME_DONE = 2,
-       CREW__FRAME_WAITER = 4 /* the owner may sleep: wake it at DONE */ };
+enum {
+    CREW__FRAME_QUEUED = 0,
+    CREW__FRAME_STOLEN = 1,
+    CREW__FRAME_DONE = 2,
+    CREW__FRAME_WAITER = 4 /* the owner may sleep: wake it at DONE */
+};
 
 typedef struct crew__frame {
     int (*fn)(void *);
     void *arg;
-    void *parent;            /* the forking task (opaque here) */
-    _Atomic uint32_t state;  /* CREW__FRAME_*; the thief's DONE is a release */
-    int32_t status;          /* terminal status, written before DONE */
-    int32_t result;          /* the body's return value, likewise */
+    void *parent;           /* the forking task (opaque here) */
+    _Atomic uint32_t state; /* CREW__FRAME_*; the thief's DONE is a release */
+    int32_t status;         /* terminal status, written before DONE */
+    int32_t result;         /* the body's return value, likewise */
     uint32_t pad;
     _Alignas(8) unsigned char payload[CREW__FRAME_PAYLOAD];
 } crew__frame_t;
@@ -79,11 +83,11 @@ typedef struct crew__frame {
 _Static_assert(sizeof(crew__frame_t) == 64, "one frame, one cache line");
 
 typedef struct crew__fdeque {
-    crew__frame_t *dq;   /* reserved, never moves */
+    crew__frame_t *dq; /* reserved, never moves */
     uint32_t cap;
     /* Owner-private. */
     uint32_t head;
-    uint32_t o_split;    /* the owner's copy of split (only it moves split) */
+    uint32_t o_split; /* the owner's copy of split (only it moves split) */
     /* Shared: thieves write these. */
     CREW_ALIGNED _Atomic uint64_t ts; /* tail | split << 32 */
     _Atomic uint32_t movesplit;       /* a thief asks the owner to share */

@@ -62,8 +62,8 @@ void crew__group_add(crew_group_t *g, uint32_t n)
     atomic_fetch_add_explicit(&g->submitted, n, memory_order_relaxed);
 }
 
-bool crew__group_member_ended(crew_group_t *g, crew_id_t id, int result,
-                              crew_status_t phase, bool removed)
+bool crew__group_member_ended(crew_group_t *g, crew_id_t id, int result, crew_status_t phase,
+                              bool removed)
 {
     int expect = 0;
     bool fail_fast = false;
@@ -76,8 +76,7 @@ bool crew__group_member_ended(crew_group_t *g, crew_id_t id, int result,
         atomic_fetch_add_explicit(&g->failed, 1, memory_order_relaxed);
         /* acq_rel: one first failure. */
         if (atomic_compare_exchange_strong_explicit(&g->first_failure, &zero, id,
-                                                    memory_order_acq_rel,
-                                                    memory_order_relaxed)) {
+                                                    memory_order_acq_rel, memory_order_relaxed)) {
             atomic_store_explicit(&g->first_failure_result, result, memory_order_relaxed);
             fail_fast = (g->flags & CREW_GROUP_FAIL_FAST) != 0;
         }
@@ -243,10 +242,7 @@ void crew__groups_fini(struct crew *ex)
     pthread_mutex_destroy(&ex->groups_mu);
 }
 
-crew_id_t crew_group_id(const crew_group_t *g)
-{
-    return crew__group_ok(g) ? g->id : 0;
-}
+crew_id_t crew_group_id(const crew_group_t *g) { return crew__group_ok(g) ? g->id : 0; }
 
 int crew_group_destroy(crew_group_t *g)
 {

@@ -19,14 +19,14 @@ struct crew_group {
     struct crew *ex;
     crew_id_t id;
     struct crew_group *parent;
-    struct crew_group *hprev, *hnext; /* ex->groups, under ex->groups_mu */
+    struct crew_group *hprev, *hnext;      /* ex->groups, under ex->groups_mu */
     CREW_ALIGNED _Atomic uint32_t pending; /* live members; futex word */
     _Atomic uint32_t waiters;
-    _Atomic int32_t refs; /* handle + (pending > 0) + nested + cross refs */
+    _Atomic int32_t refs;    /* handle + (pending > 0) + nested + cross refs */
     _Atomic uint32_t nested; /* live nested groups */
     _Atomic bool cancelled;
-    int cancel_code;               /* under the set mutex, before `cancelled` */
-    char reason[CREW_REASON_MAX];  /* likewise */
+    int cancel_code;              /* under the set mutex, before `cancelled` */
+    char reason[CREW_REASON_MAX]; /* likewise */
     _Atomic uint64_t first_failure;
     _Atomic int first_failure_result;
     _Atomic int first_bad; /* first non-DONE status, 0 if none */
@@ -51,8 +51,8 @@ void crew__group_add(struct crew_group *g, uint32_t n);
  * no longer own the record. Returns true if this was the first failure of
  * a CREW_GROUP_FAIL_FAST group: the caller cancels the group, then calls
  * crew__group_done. */
-bool crew__group_member_ended(struct crew_group *g, crew_id_t id, int result,
-                              crew_status_t phase, bool removed);
+bool crew__group_member_ended(struct crew_group *g, crew_id_t id, int result, crew_status_t phase,
+                              bool removed);
 /* n members are no longer live (after member_ended for each). */
 void crew__group_done(struct crew *ex, struct crew_group *g, uint32_t n);
 /* A cancel found the member DONE or FAILED. */

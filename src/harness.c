@@ -90,8 +90,8 @@ void crew__task_free(struct crew *ex, crew__task_t *t)
         uint8_t flags = t->flags;
         if (pending && !kids_settled) {
             /* acq_rel: pairs with the children's fetch_add below. */
-            int32_t old = atomic_fetch_sub_explicit(&t->kids_done, (int32_t)pending,
-                                                    memory_order_acq_rel);
+            int32_t old =
+                atomic_fetch_sub_explicit(&t->kids_done, (int32_t)pending, memory_order_acq_rel);
             if (old != (int32_t)pending)
                 return; /* the last child to go frees us */
         }
@@ -301,13 +301,12 @@ bool crew__task_remove(struct crew *ex, crew__task_t *t, crew_status_t phase,
         end_removed(ex, t, phase);
     else if (holds_queue && crew__rec_drop_queue(t))
         crew__task_free(ex, t); /* removed before by a canceller */
-    if (holds_queue) /* the slot is consumed, after the last use of t */
+    if (holds_queue)            /* the slot is consumed, after the last use of t */
         CREW__BOOK(ex, w, dequeued, 1);
     return won;
 }
 
-int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *reason,
-                      uint8_t cause)
+int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *reason, uint8_t cause)
 {
     crew__worker_t *w = crew__self_worker(ex);
     crew__cause_t why = {cause, code, reason};
@@ -396,8 +395,8 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *re
 }
 
 /* The body returned rc: cleanup, then the terminal CAS (protocol step 3). */
-static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew__task_t *t,
-                                        int rc, bool join_release)
+static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew__task_t *t, int rc,
+                                        bool join_release)
 {
     struct crew_group *g = t->group;
     crew__frame_t *frame = (t->flags & TF_FRAME) ? t->owner : NULL;
@@ -499,8 +498,7 @@ static inline bool task_start(struct crew *ex, crew__worker_t *w, crew__task_t *
     }
 }
 
-crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t,
-                             bool join_release)
+crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t, bool join_release)
 {
     crew__task_t *prev;
     crew__forks_t forks, *saved;

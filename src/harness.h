@@ -74,10 +74,7 @@ void crew__drop_group_refs(struct crew *ex);
 
 /* Pin a record that something else keeps alive now (a queue pointer, a
  * runner's pin); crew__task_put() drops it. */
-static inline void crew__task_hold(crew__task_t *t)
-{
-    crew__rec_pin_held(t);
-}
+static inline void crew__task_hold(crew__task_t *t) { crew__rec_pin_held(t); }
 
 /* t's status now (t pinned or otherwise kept alive). A record being
  * removed shows as CANCELLED here (it will be, and never runs). */

@@ -133,8 +133,7 @@ void crew__free(void *p)
         return;
     base = (char *)p - CREW_CACHE_LINE;
     /* relaxed: statistics only. */
-    atomic_fetch_sub_explicit(&live_bytes, (int64_t) * (size_t *)base,
-                              memory_order_relaxed);
+    atomic_fetch_sub_explicit(&live_bytes, (int64_t) * (size_t *)base, memory_order_relaxed);
     free(base);
 }
 
@@ -168,8 +167,7 @@ int64_t crew__now_ns(void)
 }
 
 #ifdef __linux__
-void crew__futex_wait(_Atomic uint32_t *addr, uint32_t expected,
-                      int64_t timeout_ns)
+void crew__futex_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t timeout_ns)
 {
     struct timespec ts, *tsp = NULL;
     if (timeout_ns >= 0) {
@@ -177,14 +175,12 @@ void crew__futex_wait(_Atomic uint32_t *addr, uint32_t expected,
         ts.tv_nsec = (long)(timeout_ns % 1000000000LL);
         tsp = &ts;
     }
-    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expected, tsp,
-            NULL, 0);
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expected, tsp, NULL, 0);
 }
 
 void crew__futex_wake(_Atomic uint32_t *addr, int n)
 {
-    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL,
-            0);
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
 void crew__pin_self(unsigned i)
@@ -202,8 +198,7 @@ void crew__pin_self(unsigned i)
 static pthread_mutex_t fb_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t fb_cv = PTHREAD_COND_INITIALIZER;
 
-void crew__futex_wait(_Atomic uint32_t *addr, uint32_t expected,
-                      int64_t timeout_ns)
+void crew__futex_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t timeout_ns)
 {
     pthread_mutex_lock(&fb_mu);
     /* seq_cst: re-read under the mutex that crew__futex_wake takes, so a

@@ -14,10 +14,10 @@
 
 #include "tunables.h"
 
-#define CREW_ALIGNED alignas(CREW_CACHE_LINE)
-#define CREW_LIKELY(x) __builtin_expect(!!(x), 1)
+#define CREW_ALIGNED     alignas(CREW_CACHE_LINE)
+#define CREW_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define CREW_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define CREW_NOINLINE __attribute__((noinline))
+#define CREW_NOINLINE    __attribute__((noinline))
 
 /* All of crew's allocations. Memory is aligned to CREW_CACHE_LINE.
  * Fault injection (fault.h) can make crew__malloc return NULL. */
@@ -34,8 +34,7 @@ void crew__unreserve(void *p, size_t n);
 
 /* Block while *addr == expected, for at most timeout_ns (< 0: forever).
  * Spurious returns are allowed; callers re-check their condition. */
-void crew__futex_wait(_Atomic uint32_t *addr, uint32_t expected,
-                      int64_t timeout_ns);
+void crew__futex_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t timeout_ns);
 /* Wake up to n threads blocked on addr (INT32_MAX: all). */
 void crew__futex_wake(_Atomic uint32_t *addr, int n);
 
@@ -56,9 +55,8 @@ unsigned crew__ncpu(void);
  * TSan see the edges. Only sanitizer builds pay for the shared line. */
 #if defined(__SANITIZE_THREAD__)
 extern _Atomic unsigned crew__tsan_fence_word;
-#define CREW_FENCE_SEQ_CST()                                                   \
-    ((void)atomic_fetch_add_explicit(&crew__tsan_fence_word, 0,                \
-                                     memory_order_seq_cst))
+#define CREW_FENCE_SEQ_CST()                                                                       \
+    ((void)atomic_fetch_add_explicit(&crew__tsan_fence_word, 0, memory_order_seq_cst))
 #else
 #define CREW_FENCE_SEQ_CST() atomic_thread_fence(memory_order_seq_cst)
 #endif

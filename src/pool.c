@@ -264,9 +264,8 @@ void crew__pool_recycle(crew__pool_t *p, crew__pool_cache_t *c, crew__task_t *t)
             crew__pool_flush(p, c);
         return;
     }
-    push_chain(t->home == CREW__HOME_SHARED ? &p->shared_free
-                                            : &p->caches[t->home]->remote_free,
-               t, t);
+    push_chain(t->home == CREW__HOME_SHARED ? &p->shared_free : &p->caches[t->home]->remote_free, t,
+               t);
 }
 
 void crew__pool_flush(crew__pool_t *p, crew__pool_cache_t *c)

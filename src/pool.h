@@ -34,7 +34,7 @@
 
 typedef struct crew__pool_cache {
     /* Owner-private. */
-    crew__task_t *free_list; /* records whose home is this cache */
+    crew__task_t *free_list;    /* records whose home is this cache */
     crew__task_t *remote_batch; /* shared-home records to give back */
     crew__task_t *remote_batch_tail;
     unsigned remote_batch_n;
@@ -46,15 +46,15 @@ typedef struct crew__pool_cache {
 } crew__pool_cache_t;
 
 typedef struct crew__pool {
-    pthread_mutex_t mu;       /* guards slab growth and free_list */
-    crew__task_t **dir;       /* slab directory: slot >> SLAB_LOG2 */
-    _Atomic uint32_t nslabs;  /* slabs published; dir[i] set before */
+    pthread_mutex_t mu;      /* guards slab growth and free_list */
+    crew__task_t **dir;      /* slab directory: slot >> SLAB_LOG2 */
+    _Atomic uint32_t nslabs; /* slabs published; dir[i] set before */
     uint32_t dir_cap;
-    uint64_t uid;             /* unique per pool, for thread caches */
-    crew__task_t *free_list;  /* under mu */
+    uint64_t uid;                /* unique per pool, for thread caches */
+    crew__task_t *free_list;     /* under mu */
     crew__pool_cache_t **caches; /* by home index */
     unsigned ncaches;
-    _Atomic uint64_t ext_allocs, ext_frees; /* by threads without a cache */
+    _Atomic uint64_t ext_allocs, ext_frees;           /* by threads without a cache */
     CREW_ALIGNED _Atomic(crew__task_t *) shared_free; /* lock-free pushes */
 } crew__pool_t;
 
@@ -71,8 +71,8 @@ static inline void crew__pool_renew(crew__task_t *t, uint16_t home)
 {
     /* relaxed: the new ID is published with the record (publish's release
      * store, or the queue's release). */
-    uint64_t id = atomic_load_explicit(&t->id, memory_order_relaxed) +
-                  ((uint64_t)1 << CREW_SLOT_BITS);
+    uint64_t id =
+        atomic_load_explicit(&t->id, memory_order_relaxed) + ((uint64_t)1 << CREW_SLOT_BITS);
     atomic_store_explicit(&t->id, id, memory_order_relaxed);
     t->home = home;
 }

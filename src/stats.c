@@ -19,8 +19,8 @@
 uint64_t crew__ledger_sum(struct crew *ex, size_t off)
 {
     /* relaxed: counters; crew__live_tasks orders its passes with fences. */
-    uint64_t s = atomic_load_explicit((_Atomic uint64_t *)((char *)&ex->books + off),
-                                      memory_order_relaxed);
+    uint64_t s =
+        atomic_load_explicit((_Atomic uint64_t *)((char *)&ex->books + off), memory_order_relaxed);
     for (unsigned i = 0; i < ex->nworkers; i++)
         s += atomic_load_explicit((_Atomic uint64_t *)((char *)&ex->workers[i].books + off),
                                   memory_order_relaxed);
@@ -30,8 +30,8 @@ uint64_t crew__ledger_sum(struct crew *ex, size_t off)
 uint64_t crew__counters_sum(struct crew *ex, size_t off)
 {
     /* relaxed: statistics. */
-    uint64_t s = atomic_load_explicit((_Atomic uint64_t *)((char *)&ex->shared + off),
-                                      memory_order_relaxed);
+    uint64_t s =
+        atomic_load_explicit((_Atomic uint64_t *)((char *)&ex->shared + off), memory_order_relaxed);
     for (unsigned i = 0; i < ex->nworkers; i++)
         s += atomic_load_explicit((_Atomic uint64_t *)((char *)&ex->workers[i].c + off),
                                   memory_order_relaxed);

@@ -33,15 +33,14 @@ typedef struct crew__counters {
 
 /* Add n to field f of set `mine` (the calling worker's, single writer) or,
  * when mine is NULL, of `shared` (any thread). */
-#define CREW__ADD(mine, shared, f, n)                                          \
-    do {                                                                       \
-        if (mine) /* relaxed: single writer; readers want a recent value */   \
-            atomic_store_explicit(                                             \
-                &(mine)->f,                                                    \
-                atomic_load_explicit(&(mine)->f, memory_order_relaxed) + (n),  \
-                memory_order_relaxed);                                         \
-        else /* relaxed: counts; quiescence reads use seq_cst fences */        \
-            atomic_fetch_add_explicit(&(shared)->f, (n), memory_order_relaxed);\
+#define CREW__ADD(mine, shared, f, n)                                                              \
+    do {                                                                                           \
+        if (mine) /* relaxed: single writer; readers want a recent value */                        \
+            atomic_store_explicit(&(mine)->f,                                                      \
+                                  atomic_load_explicit(&(mine)->f, memory_order_relaxed) + (n),    \
+                                  memory_order_relaxed);                                           \
+        else /* relaxed: counts; quiescence reads use seq_cst fences */                            \
+            atomic_fetch_add_explicit(&(shared)->f, (n), memory_order_relaxed);                    \
     } while (0)
 
 struct crew;
@@ -50,7 +49,7 @@ struct crew;
 uint64_t crew__ledger_sum(struct crew *ex, size_t offset);
 uint64_t crew__counters_sum(struct crew *ex, size_t offset);
 #define CREW__LEDGER(ex, f) crew__ledger_sum((ex), offsetof(crew__ledger_t, f))
-#define CREW__STAT(ex, f) crew__counters_sum((ex), offsetof(crew__counters_t, f))
+#define CREW__STAT(ex, f)   crew__counters_sum((ex), offsetof(crew__counters_t, f))
 
 /* Tasks created and not yet terminal. Exact when nothing is created
  * concurrently except by live tasks. */

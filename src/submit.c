@@ -54,10 +54,9 @@ static inline void fill_task(crew__task_t *t, crew_fn fn, void *arg, crew_cleanu
         crew__rec_child_born(parent);
 }
 
-bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t,
-                          crew__task_t *parent, const crew_task_desc_t *d, void *arg,
-                          bool joinable, bool group_counted, void *owner,
-                          crew__cause_t *born)
+bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t, crew__task_t *parent,
+                          const crew_task_desc_t *d, void *arg, bool joinable, bool group_counted,
+                          void *owner, crew__cause_t *born)
 {
     crew_group_t *g = d->group ? d->group : (parent ? parent->group : NULL);
     /* The caller passes parent NULL for an isolated submission. */
@@ -122,8 +121,8 @@ int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
         return CREW_ENOMEM;
     if (id) /* relaxed: our own fresh record */
         *id = atomic_load_explicit(&t->id, memory_order_relaxed);
-    if (CREW_UNLIKELY(crew__submit_prepare(ex, w, t, parent, desc, desc->arg, id != NULL,
-                                           false, NULL, &born))) {
+    if (CREW_UNLIKELY(crew__submit_prepare(ex, w, t, parent, desc, desc->arg, id != NULL, false,
+                                           NULL, &born))) {
         crew__task_born_cancelled(ex, t, &born);
         return 0;
     }
@@ -219,8 +218,8 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc, void *const *arg
         t = t->next;
         if (ids) /* relaxed: our own fresh record */
             ids[i] = atomic_load_explicit(&x->id, memory_order_relaxed);
-        if (crew__submit_prepare(ex, w, x, parent, desc, args[i], ids != NULL,
-                                 batch_group != NULL, NULL, &born)) {
+        if (crew__submit_prepare(ex, w, x, parent, desc, args[i], ids != NULL, batch_group != NULL,
+                                 NULL, &born)) {
             crew__task_born_cancelled(ex, x, &born);
             continue;
         }

@@ -30,18 +30,16 @@ void crew__task_unused(struct crew *ex, crew__task_t *t);
  * to its group. Returns true if it is born cancelled: then *born says why
  * and the caller must call crew__task_born_cancelled() instead of
  * scheduling it. */
-bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t,
-                          crew__task_t *parent, const crew_task_desc_t *d, void *arg,
-                          bool joinable, bool group_counted, void *owner,
-                          crew__cause_t *born);
+bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t, crew__task_t *parent,
+                          const crew_task_desc_t *d, void *arg, bool joinable, bool group_counted,
+                          void *owner, crew__cause_t *born);
 /* Finish a born-cancelled record (never queued): CANCELLED, cleanup run. */
 void crew__task_born_cancelled(struct crew *ex, crew__task_t *t, const crew__cause_t *born);
 
 /* Make a published record runnable: on the calling worker's deque (w, and
  * not inject), else through the injection queue; then wake a worker if one
  * sleeps. */
-static inline void crew__schedule(struct crew *ex, crew__worker_t *w, crew__task_t *t,
-                                  bool inject)
+static inline void crew__schedule(struct crew *ex, crew__worker_t *w, crew__task_t *t, bool inject)
 {
     if (w && !inject) {
         if (CREW_UNLIKELY(!crew__deque_push(&w->dq, t))) {

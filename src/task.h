@@ -92,14 +92,14 @@ enum {
 /* Record flags (plain; written by the record's owner of the moment, see
  * each). Not part of the state word. */
 enum {
-    TF_PGROUP_REF = 0x1, /* holds a reference on parent->group */
-    TF_SCOPE = 0x2,      /* counted in ex->cancel_scopes until freed */
-    TF_ACTOR = 0x4,      /* belongs to an actor's mailbox (owner) */
-    TF_GROUP_REF = 0x8,  /* terminal while its handle was held: keeps its
+    TF_PGROUP_REF = 0x1,     /* holds a reference on parent->group */
+    TF_SCOPE = 0x2,          /* counted in ex->cancel_scopes until freed */
+    TF_ACTOR = 0x4,          /* belongs to an actor's mailbox (owner) */
+    TF_GROUP_REF = 0x8,      /* terminal while its handle was held: keeps its
                             group's memory alive until the record is freed */
     TF_RAN_CANCELLED = 0x10, /* cancelled through an ancestor, group or
                                shutdown while it ran (set under the set mutex) */
-    TF_FRAME = 0x20 /* a stolen fork: owner is its frame (fdeque.h), which
+    TF_FRAME = 0x20          /* a stolen fork: owner is its frame (fdeque.h), which
                        hears its terminal status; no ID is ever shown */
 };
 
@@ -107,9 +107,9 @@ struct crew_group;
 
 typedef struct crew__task {
     _Atomic uint32_t state;
-    uint16_t home;  /* pool: owning cache index, or CREW__HOME_SHARED */
-    uint8_t cause;  /* crew_cancel_cause_t; guarded, see above */
-    uint8_t flags;  /* TF_* */
+    uint16_t home;       /* pool: owning cache index, or CREW__HOME_SHARED */
+    uint8_t cause;       /* crew_cancel_cause_t; guarded, see above */
+    uint8_t flags;       /* TF_* */
     _Atomic uint64_t id; /* generation << CREW_SLOT_BITS | slot */
     crew_fn fn;
     void *arg;
@@ -119,18 +119,17 @@ typedef struct crew__task {
     struct crew__task *next;
     _Atomic uint32_t spawned;     /* children created by this task's body */
     _Atomic uint32_t joined_self; /* of those, freed by this task's own thread */
-    _Atomic int32_t kids_done; /* freed by other threads (harness.c) */
+    _Atomic int32_t kids_done;    /* freed by other threads (harness.c) */
     int32_t result;
     int32_t cancel_code;
     _Atomic uint32_t adopted; /* stolen forks promoted to records (thieves) */
-    void *owner; /* actor (TF_ACTOR) or frame (TF_FRAME) */
-    crew_id_t group_id; /* kept: the group may be gone before release */
+    void *owner;              /* actor (TF_ACTOR) or frame (TF_FRAME) */
+    crew_id_t group_id;       /* kept: the group may be gone before release */
     char reason[CREW_REASON_MAX];
 } crew__task_t;
 
 _Static_assert(sizeof(crew__task_t) <= 128, "a queued task costs <= 128 bytes");
-_Static_assert((int)T_QUEUED == (int)CREW_TASK_QUEUED &&
-                   (int)T_RUNNING == (int)CREW_TASK_RUNNING &&
+_Static_assert((int)T_QUEUED == (int)CREW_TASK_QUEUED && (int)T_RUNNING == (int)CREW_TASK_RUNNING &&
                    (int)T_DONE == (int)CREW_TASK_DONE && (int)T_FAILED == (int)CREW_TASK_FAILED &&
                    (int)T_CANCELLED == (int)CREW_TASK_CANCELLED &&
                    (int)T_ACTOR_DEAD == (int)CREW_TASK_ACTOR_DEAD,
@@ -148,8 +147,7 @@ static inline bool crew__terminal(uint32_t s)
 
 static inline bool crew__freeable(uint32_t s)
 {
-    return crew__terminal(s) && (s & T_RELEASED) && !(s & T_INQUEUE) &&
-           (s & T_REF_MASK) == 0;
+    return crew__terminal(s) && (s & T_RELEASED) && !(s & T_INQUEUE) && (s & T_REF_MASK) == 0;
 }
 
 static inline bool crew__word_req(uint32_t s) { return (s & T_REQ) != 0; }
@@ -159,10 +157,7 @@ static inline bool crew__word_removing(uint32_t s) { return crew__phase(s) == T_
 static inline bool crew__word_released(uint32_t s) { return (s & T_RELEASED) != 0; }
 static inline bool crew__word_waiters(uint32_t s) { return (s & T_WAITERS) != 0; }
 /* Live: QUEUED, RUNNING or REMOVING. */
-static inline bool crew__word_live(uint32_t s)
-{
-    return !crew__terminal(s) && !crew__word_free(s);
-}
+static inline bool crew__word_live(uint32_t s) { return !crew__terminal(s) && !crew__word_free(s); }
 /* Carries a cancellation cause: requested, being removed, or ended
  * CANCELLED / ACTOR_DEAD. */
 static inline bool crew__word_has_cause(uint32_t s)
@@ -238,8 +233,7 @@ static inline bool crew__rec_pin(crew__task_t *t, bool allow_released)
         /* acquire: pairs with publish (and the RMWs after it), so the
          * fields and `id` read next are those of the incarnation pinned. */
     } while (!atomic_compare_exchange_weak_explicit(&t->state, &s, s + T_REF_ONE,
-                                                    memory_order_acquire,
-                                                    memory_order_relaxed));
+                                                    memory_order_acquire, memory_order_relaxed));
     return true;
 }
 
@@ -317,12 +311,16 @@ static inline bool crew__rec_try_remove(crew__task_t *t, uint32_t *s, bool holds
 static inline bool crew__rec_drop_queue(crew__task_t *t)
 {
     /* acq_rel: release our reads, acquire the remover's writes if we free. */
-    uint32_t old = atomic_fetch_and_explicit(&t->state, ~(uint32_t)T_INQUEUE,
-                                             memory_order_acq_rel);
+    uint32_t old = atomic_fetch_and_explicit(&t->state, ~(uint32_t)T_INQUEUE, memory_order_acq_rel);
     return crew__freeable(old & ~(uint32_t)T_INQUEUE);
 }
 
-typedef enum { CREW__REQ_SET, CREW__REQ_ALREADY, CREW__REQ_NOT_RUNNING, CREW__REQ_RETRY } crew__req_t;
+typedef enum {
+    CREW__REQ_SET,
+    CREW__REQ_ALREADY,
+    CREW__REQ_NOT_RUNNING,
+    CREW__REQ_RETRY
+} crew__req_t;
 
 /* Step 2 of the cancel protocol: RUNNING -> RUNNING|REQ. *s as in
  * try_start. */
@@ -333,8 +331,8 @@ static inline crew__req_t crew__rec_set_req(crew__task_t *t, uint32_t *s)
     if (*s & T_REQ)
         return CREW__REQ_ALREADY;
     /* acq_rel: publishes the cause fields with REQ; acquire on failure. */
-    if (atomic_compare_exchange_weak_explicit(&t->state, s, *s | T_REQ,
-                                              memory_order_acq_rel, memory_order_acquire))
+    if (atomic_compare_exchange_weak_explicit(&t->state, s, *s | T_REQ, memory_order_acq_rel,
+                                              memory_order_acquire))
         return CREW__REQ_SET;
     return CREW__REQ_RETRY;
 }
@@ -355,8 +353,7 @@ static inline void crew__rec_note_req(crew__task_t *t)
 /* REMOVING -> phase (CANCELLED or ACTOR_DEAD), after the cleanup. *s: the
  * word last seen (relaxed is fine: validated); on return, the old word.
  * Returns the new word. */
-static inline uint32_t crew__rec_end_removed(crew__task_t *t, uint32_t *s,
-                                             crew_status_t phase)
+static inline uint32_t crew__rec_end_removed(crew__task_t *t, uint32_t *s, crew_status_t phase)
 {
     uint32_t n;
     do
@@ -373,8 +370,8 @@ static inline uint32_t crew__rec_end_removed(crew__task_t *t, uint32_t *s,
  * force_cancel: cancelled through an ancestor, group or shutdown), plus
  * RELEASED when the joining thread ran the body itself. *s as above;
  * returns the new word. */
-static inline uint32_t crew__rec_finish(crew__task_t *t, uint32_t *s, int rc,
-                                        bool force_cancel, bool release)
+static inline uint32_t crew__rec_finish(crew__task_t *t, uint32_t *s, int rc, bool force_cancel,
+                                        bool release)
 {
     uint32_t n;
     do {

@@ -167,10 +167,7 @@ int crew_cancel(crew_t *ex, crew_id_t id, int code, const char *reason)
     return rc;
 }
 
-int crew_cancel_id(crew_t *ex, crew_id_t id)
-{
-    return crew_cancel(ex, id, 0, NULL);
-}
+int crew_cancel_id(crew_t *ex, crew_id_t id) { return crew_cancel(ex, id, 0, NULL); }
 
 int crew_cancel_wait(crew_t *ex, crew_id_t id, int64_t timeout_ns, crew_status_t *status)
 {
@@ -310,7 +307,4 @@ crew_t *crew_current(void)
     return crew__tls_task && crew__tls_worker ? crew__tls_worker->ex : NULL;
 }
 
-int crew_worker_index(void)
-{
-    return crew__tls_worker ? (int)crew__tls_worker->index : -1;
-}
+int crew_worker_index(void) { return crew__tls_worker ? (int)crew__tls_worker->index : -1; }

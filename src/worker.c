@@ -296,8 +296,8 @@ static bool frame_done(void *ctx, bool arm, _Atomic uint32_t **word, uint32_t *v
 }
 
 /* Stolen: wait (helping) until its thief marks it DONE. */
-static CREW_NOINLINE crew_status_t sync_stolen(struct crew *ex, crew__worker_t *w,
-                                               crew__frame_t *f, int *rc)
+static CREW_NOINLINE crew_status_t sync_stolen(struct crew *ex, crew__worker_t *w, crew__frame_t *f,
+                                               int *rc)
 {
     crew__wait_until(ex, frame_done, f, -1, false);
     *rc = f->result;
@@ -395,10 +395,7 @@ static inline int fork_frame(crew_fn fn, void *arg, const void *payload, size_t 
     return 0;
 }
 
-int crew_fork(crew_fn fn, void *arg)
-{
-    return fork_frame(fn, arg, NULL, 0);
-}
+int crew_fork(crew_fn fn, void *arg) { return fork_frame(fn, arg, NULL, 0); }
 
 int crew_fork_copy(crew_fn fn, const void *payload, size_t size)
 {
@@ -506,8 +503,7 @@ static int help_until(struct crew *ex, crew__worker_t *w, crew__wait_fn done, vo
             continue;
         }
         key = crew__park_prepare(&ex->park);
-        if (any_work(ex, w) || done(ctx, true, &word, &val) ||
-            (check_cancel && crew_cancelled())) {
+        if (any_work(ex, w) || done(ctx, true, &word, &val) || (check_cancel && crew_cancelled())) {
             crew__park_done(&ex->park);
             continue;
         }

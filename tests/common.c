@@ -11,19 +11,22 @@
 
 #include "fault.h"
 
-int64_t t_now_ns(void) {
+int64_t t_now_ns(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t t_cpu_ns(void) {
+int64_t t_cpu_ns(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-double t_scale(void) {
+double t_scale(void)
+{
     const char *s = getenv("CREW_TEST_SCALE");
     double f = 1.0;
     if (s && *s) {
@@ -35,12 +38,14 @@ double t_scale(void) {
     return f;
 }
 
-long t_scaled(long n, long lo) {
+long t_scaled(long n, long lo)
+{
     double r = (double)n * t_scale();
     return r < (double)lo ? lo : (long)r;
 }
 
-void t_die(const char *file, int line, const char *fmt, ...) {
+void t_die(const char *file, int line, const char *fmt, ...)
+{
     va_list ap;
     fprintf(stderr, "%s:%d: ", file, line);
     va_start(ap, fmt);
@@ -51,7 +56,8 @@ void t_die(const char *file, int line, const char *fmt, ...) {
     abort();
 }
 
-static void watchdog_fired(int sig) {
+static void watchdog_fired(int sig)
+{
     (void)sig;
     static const char msg[] = "watchdog: test still running, assuming a "
                               "deadlock\n";
@@ -60,12 +66,14 @@ static void watchdog_fired(int sig) {
     _exit(3);
 }
 
-void t_watchdog(unsigned secs) {
+void t_watchdog(unsigned secs)
+{
     signal(SIGALRM, watchdog_fired);
     alarm(secs);
 }
 
-void t_backoff(unsigned i) {
+void t_backoff(unsigned i)
+{
     if (i < 64) {
         sched_yield();
     } else {
@@ -76,19 +84,22 @@ void t_backoff(unsigned i) {
 
 /* ---- gates ---------------------------------------------------------------- */
 
-void gate_init(gate_t *g) {
+void gate_init(gate_t *g)
+{
     pthread_mutex_init(&g->mu, NULL);
     t_cond_init(&g->cv);
     g->arrived = 0;
     g->open = false;
 }
 
-void gate_destroy(gate_t *g) {
+void gate_destroy(gate_t *g)
+{
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
 }
 
-struct timespec t_deadline(double secs) {
+struct timespec t_deadline(double secs)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t ns = ts.tv_nsec + (int64_t)((secs - (double)(int64_t)secs) * 1e9);
@@ -97,7 +108,8 @@ struct timespec t_deadline(double secs) {
     return ts;
 }
 
-void t_cond_init(pthread_cond_t *cv) {
+void t_cond_init(pthread_cond_t *cv)
+{
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -105,7 +117,8 @@ void t_cond_init(pthread_cond_t *cv) {
     pthread_condattr_destroy(&ca);
 }
 
-void gate_pass(gate_t *g) {
+void gate_pass(gate_t *g)
+{
     struct timespec dl = t_deadline(T_HANG_S * 3);
     pthread_mutex_lock(&g->mu);
     g->arrived++;
@@ -119,14 +132,16 @@ void gate_pass(gate_t *g) {
     pthread_mutex_unlock(&g->mu);
 }
 
-void gate_open(gate_t *g) {
+void gate_open(gate_t *g)
+{
     pthread_mutex_lock(&g->mu);
     g->open = true;
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
 }
 
-void gate_await_arrivals(gate_t *g, int n) {
+void gate_await_arrivals(gate_t *g, int n)
+{
     struct timespec dl = t_deadline(T_HANG_S);
     pthread_mutex_lock(&g->mu);
     while (g->arrived < n) {
@@ -139,19 +154,22 @@ void gate_await_arrivals(gate_t *g, int n) {
     pthread_mutex_unlock(&g->mu);
 }
 
-int gate_arrived(gate_t *g) {
+int gate_arrived(gate_t *g)
+{
     pthread_mutex_lock(&g->mu);
     int a = g->arrived;
     pthread_mutex_unlock(&g->mu);
     return a;
 }
 
-int gate_task(void *arg) {
+int gate_task(void *arg)
+{
     gate_pass(arg);
     return 0;
 }
 
-void saturate(crew_t *ex, gate_t *g) {
+void saturate(crew_t *ex, gate_t *g)
+{
     unsigned n = crew_workers(ex);
     int before = gate_arrived(g);
     for (unsigned i = 0; i < n; i++) {
@@ -162,7 +180,8 @@ void saturate(crew_t *ex, gate_t *g) {
     gate_await_arrivals(g, before + (int)n);
 }
 
-void flag_await(atomic_int *f) {
+void flag_await(atomic_int *f)
+{
     if (!T_WAIT_UNTIL(flag_get(f), T_HANG_S))
         T_DIE("flag_await: flag never set");
 }
@@ -171,7 +190,8 @@ void flag_await(atomic_int *f) {
 
 int t_open_executors;
 
-crew_t *t_create(unsigned workers) {
+crew_t *t_create(unsigned workers)
+{
     crew_options_t o = {sizeof o};
     o.workers = workers;
     crew_t *ex = NULL;
@@ -182,7 +202,8 @@ crew_t *t_create(unsigned workers) {
     return ex;
 }
 
-crew_stats_t t_stats(crew_t *ex) {
+crew_stats_t t_stats(crew_t *ex)
+{
     crew_stats_t s;
     memset(&s, 0, sizeof s);
     s.size = sizeof s;
@@ -192,15 +213,17 @@ crew_stats_t t_stats(crew_t *ex) {
     return s;
 }
 
-crew_stats_t t_settle(crew_t *ex) {
+crew_stats_t t_settle(crew_t *ex)
+{
     crew_stats_t s;
-    T_WAIT_UNTIL((s = t_stats(ex), s.live_tasks == 0 && s.live_records == 0 &&
-                                       s.cancel_set_size == 0),
-                 T_HANG_S / 2);
+    T_WAIT_UNTIL(
+        (s = t_stats(ex), s.live_tasks == 0 && s.live_records == 0 && s.cancel_set_size == 0),
+        T_HANG_S / 2);
     return s;
 }
 
-crew_status_t t_wait(crew_t *ex, crew_id_t id) {
+crew_status_t t_wait(crew_t *ex, crew_id_t id)
+{
     crew_status_t st = (crew_status_t)-1;
     int rc = crew_wait(ex, id, (int64_t)(T_HANG_S * 1e9), &st);
     if (rc != 0) {
@@ -208,43 +231,43 @@ crew_status_t t_wait(crew_t *ex, crew_id_t id) {
         if (rc == CREW_ETIMEDOUT)
             crew__dump(ex, stderr);
 #endif
-        T_DIE("crew_wait(%llu) -> %s", (unsigned long long)id,
-              crew_err_name(rc));
+        T_DIE("crew_wait(%llu) -> %s", (unsigned long long)id, crew_err_name(rc));
     }
     return st;
 }
 
-crew_status_t t_join(crew_t *ex, crew_id_t id) {
+crew_status_t t_join(crew_t *ex, crew_id_t id)
+{
     t_wait(ex, id);
     crew_status_t st = (crew_status_t)-1;
     int rc = crew_join(ex, id, &st);
     if (rc != 0)
-        T_DIE("crew_join(%llu) -> %s", (unsigned long long)id,
-              crew_err_name(rc));
+        T_DIE("crew_join(%llu) -> %s", (unsigned long long)id, crew_err_name(rc));
     return st;
 }
 
-crew_task_info_t t_inspect(crew_t *ex, crew_id_t id) {
+crew_task_info_t t_inspect(crew_t *ex, crew_id_t id)
+{
     crew_task_info_t info;
     memset(&info, 0, sizeof info);
     info.size = sizeof info;
     int rc = crew_inspect(ex, id, &info);
     if (rc != 0)
-        T_DIE("crew_inspect(%llu) -> %s", (unsigned long long)id,
-              crew_err_name(rc));
+        T_DIE("crew_inspect(%llu) -> %s", (unsigned long long)id, crew_err_name(rc));
     return info;
 }
 
 uint32_t t_cancel_scopes(crew_t *ex) { return crew__debug_cancel_scopes(ex); }
 
-const char *t_destroy_clean(crew_t **exp, crew_shutdown_mode_t mode) {
+const char *t_destroy_clean(crew_t **exp, crew_shutdown_mode_t mode)
+{
     static char msg[256];
     crew_stats_t s = t_settle(*exp);
     if (s.live_tasks || s.live_records || s.cancel_set_size) {
-        snprintf(msg, sizeof msg, "not clean before shutdown: live_tasks %llu "
+        snprintf(msg, sizeof msg,
+                 "not clean before shutdown: live_tasks %llu "
                  "live_records %llu cancel_set_size %llu",
-                 (unsigned long long)s.live_tasks,
-                 (unsigned long long)s.live_records,
+                 (unsigned long long)s.live_tasks, (unsigned long long)s.live_records,
                  (unsigned long long)s.cancel_set_size);
         return msg;
     }
@@ -255,9 +278,10 @@ const char *t_destroy_clean(crew_t **exp, crew_shutdown_mode_t mode) {
     }
     uint32_t want = mode == CREW_CANCEL ? 1 : 0, got = t_cancel_scopes(*exp);
     if (got != want) {
-        snprintf(msg, sizeof msg, "%u cancel scope(s) left after "
-                 "crew_shutdown(%s), expected %u%s", got,
-                 mode == CREW_CANCEL ? "CANCEL" : "DRAIN", want,
+        snprintf(msg, sizeof msg,
+                 "%u cancel scope(s) left after "
+                 "crew_shutdown(%s), expected %u%s",
+                 got, mode == CREW_CANCEL ? "CANCEL" : "DRAIN", want,
                  mode == CREW_DRAIN && got == 1
                      ? " (after a CREW_CANCEL shutdown, tear down in that mode)"
                      : "");
@@ -272,15 +296,18 @@ const char *t_destroy_clean(crew_t **exp, crew_shutdown_mode_t mode) {
     if (--t_open_executors <= 0) {
         t_open_executors = 0;
         if (t_live_bytes() != 0) {
-            snprintf(msg, sizeof msg, "%lld bytes still allocated by crew "
-                     "after the last crew_destroy", (long long)t_live_bytes());
+            snprintf(msg, sizeof msg,
+                     "%lld bytes still allocated by crew "
+                     "after the last crew_destroy",
+                     (long long)t_live_bytes());
             return msg;
         }
     }
     return NULL;
 }
 
-int64_t t_live_bytes(void) {
+int64_t t_live_bytes(void)
+{
 #ifdef CREW_TEST_HAVE_FAULT
     return crew__fault_live_bytes();
 #else
@@ -288,25 +315,29 @@ int64_t t_live_bytes(void) {
 #endif
 }
 
-int noop_task(void *arg) {
+int noop_task(void *arg)
+{
     (void)arg;
     return 0;
 }
 
 int ret_task(void *arg) { return (int)(intptr_t)arg; }
 
-int count_task(void *arg) {
+int count_task(void *arg)
+{
     atomic_fetch_add_explicit((atomic_int *)arg, 1, memory_order_relaxed);
     return 0;
 }
 
-void count_cleanup(void *arg) {
+void count_cleanup(void *arg)
+{
     atomic_fetch_add_explicit((atomic_int *)arg, 1, memory_order_relaxed);
 }
 
 /* ---- groups ----------------------------------------------------------------- */
 
-crew_group_t *t_group(crew_t *ex, crew_group_t *parent, unsigned flags) {
+crew_group_t *t_group(crew_t *ex, crew_group_t *parent, unsigned flags)
+{
     crew_group_t *g = NULL;
     int rc = crew_group_create(ex, parent, flags, &g);
     if (rc != 0 || !g)
@@ -314,7 +345,8 @@ crew_group_t *t_group(crew_t *ex, crew_group_t *parent, unsigned flags) {
     return g;
 }
 
-crew_group_info_t t_ginfo(crew_group_t *g) {
+crew_group_info_t t_ginfo(crew_group_t *g)
+{
     crew_group_info_t i;
     memset(&i, 0, sizeof i);
     i.size = sizeof i;
@@ -324,15 +356,16 @@ crew_group_info_t t_ginfo(crew_group_t *g) {
     return i;
 }
 
-int t_submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
-                crew_id_t *id) {
+int t_submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg, crew_id_t *id)
+{
     crew_task_desc_t d = {fn, arg, NULL, g};
     return crew_submit_ex(ex, &d, id);
 }
 
 /* ---- actors ------------------------------------------------------------------ */
 
-crew_actor_info_t t_actor_info(crew_actor_t *a) {
+crew_actor_info_t t_actor_info(crew_actor_t *a)
+{
     crew_actor_info_t i;
     memset(&i, 0, sizeof i);
     i.size = sizeof i;
@@ -342,13 +375,15 @@ crew_actor_info_t t_actor_info(crew_actor_t *a) {
     return i;
 }
 
-void t_actor_wait(crew_actor_t *a) {
+void t_actor_wait(crew_actor_t *a)
+{
     int rc = crew_actor_wait(a, T_HANG_NS);
     if (rc != 0)
         T_DIE("crew_actor_wait -> %s", crew_err_name(rc));
 }
 
-int actor_exit_task(void *arg) {
+int actor_exit_task(void *arg)
+{
     (void)arg;
     return crew_actor_exit();
 }
@@ -357,7 +392,8 @@ int actor_exit_task(void *arg) {
 
 pid_t t_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
-bool t_thread_sleeping(pid_t tid) {
+bool t_thread_sleeping(pid_t tid)
+{
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
     FILE *f = fopen(path, "r");
@@ -373,14 +409,16 @@ bool t_thread_sleeping(pid_t tid) {
 
 /* ---- probes ----------------------------------------------------------------- */
 
-void probe_init(probe_t *p, bool until_cancelled, int ret) {
+void probe_init(probe_t *p, bool until_cancelled, int ret)
+{
     memset(p, 0, sizeof *p);
     atomic_init(&p->self, 0);
     p->until_cancelled = until_cancelled;
     p->ret = ret;
 }
 
-static void probe_check(probe_t *p) {
+static void probe_check(probe_t *p)
+{
     /* Read the flag first: if it was set, crew_cancel had returned before
      * this check began, so the check must report cancellation. */
     bool after = flag_get(&p->cancel_returned);
@@ -394,15 +432,15 @@ static void probe_check(probe_t *p) {
     }
 }
 
-int probe_task(void *arg) {
+int probe_task(void *arg)
+{
     probe_t *p = arg;
     atomic_store(&p->self, crew_self());
     flag_set(&p->started);
     int64_t end = t_now_ns() + (int64_t)(T_HANG_S * 1e9);
     for (unsigned i = 0;; i++) {
         probe_check(p);
-        if (p->until_cancelled ? atomic_load(&p->saw_cancel) != 0
-                               : flag_get(&p->release))
+        if (p->until_cancelled ? atomic_load(&p->saw_cancel) != 0 : flag_get(&p->release))
             break;
         if (t_now_ns() > end) {
             atomic_store(&p->timed_out, 1);

@@ -55,22 +55,21 @@ _Noreturn void t_die(const char *file, int line, const char *fmt, ...)
 #define T_DIE(...) t_die(__FILE__, __LINE__, __VA_ARGS__)
 
 /* Plain-executable assertion: prints and exits non-zero. */
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-            exit(1);                                                           \
-        }                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_RC(expr, want)                                                   \
-    do {                                                                       \
-        int rc__ = (expr), want__ = (want);                                    \
-        CHECK(rc__ == want__, "%s -> %s, expected %s", #expr,                  \
-              crew_err_name(rc__), crew_err_name(want__));                     \
+#define CHECK_RC(expr, want)                                                                       \
+    do {                                                                                           \
+        int rc__ = (expr), want__ = (want);                                                        \
+        CHECK(rc__ == want__, "%s -> %s, expected %s", #expr, crew_err_name(rc__),                 \
+              crew_err_name(want__));                                                              \
     } while (0)
 
 /* A CLOCK_MONOTONIC deadline `secs` from now, for timed condition waits
@@ -81,14 +80,14 @@ void t_cond_init(pthread_cond_t *cv);
 /* Poll `cond` (yielding, then napping 50us) until true or `secs` passed.
  * Evaluates to the final value of cond. This is a deadline on a condition,
  * not a sleep standing in for synchronization. */
-#define T_WAIT_UNTIL(cond, secs)                                               \
-    __extension__({                                                           \
-        int64_t t__end = t_now_ns() + (int64_t)((secs) * 1e9);                 \
-        unsigned t__i = 0;                                                     \
-        bool t__ok;                                                            \
-        while (!(t__ok = (cond)) && t_now_ns() < t__end)                       \
-            t_backoff(t__i++);                                                 \
-        t__ok;                                                                 \
+#define T_WAIT_UNTIL(cond, secs)                                                                   \
+    __extension__({                                                                                \
+        int64_t t__end = t_now_ns() + (int64_t)((secs)*1e9);                                       \
+        unsigned t__i = 0;                                                                         \
+        bool t__ok;                                                                                \
+        while (!(t__ok = (cond)) && t_now_ns() < t__end)                                           \
+            t_backoff(t__i++);                                                                     \
+        t__ok;                                                                                     \
     })
 void t_backoff(unsigned i);
 
@@ -123,10 +122,9 @@ void saturate(crew_t *ex, gate_t *g);
 /* A spin flag for tasks that must keep polling crew_cancelled() while they
  * wait: `flag` is set by the test thread (release) and read by the task
  * (acquire). */
-static inline void flag_set(atomic_int *f) {
-    atomic_store_explicit(f, 1, memory_order_release);
-}
-static inline bool flag_get(atomic_int *f) {
+static inline void flag_set(atomic_int *f) { atomic_store_explicit(f, 1, memory_order_release); }
+static inline bool flag_get(atomic_int *f)
+{
     return atomic_load_explicit(f, memory_order_acquire) != 0;
 }
 void flag_await(atomic_int *f); /* aborts after T_HANG_S */
@@ -155,10 +153,10 @@ crew_task_info_t t_inspect(crew_t *ex, crew_id_t id);
  * Criterion tests use DESTROY_CLEAN (crit.h), plain executables
  * T_DESTROY_CLEAN. */
 const char *t_destroy_clean(crew_t **exp, crew_shutdown_mode_t mode);
-#define T_DESTROY_CLEAN(exp, mode)                                             \
-    do {                                                                       \
-        const char *e__ = t_destroy_clean((exp), (mode));                      \
-        CHECK(e__ == NULL, "%s", e__);                                         \
+#define T_DESTROY_CLEAN(exp, mode)                                                                 \
+    do {                                                                                           \
+        const char *e__ = t_destroy_clean((exp), (mode));                                          \
+        CHECK(e__ == NULL, "%s", e__);                                                             \
     } while (0)
 /* Live cancellation scopes of ex (crew__debug_cancel_scopes, fault.h). */
 uint32_t t_cancel_scopes(crew_t *ex);
@@ -183,8 +181,7 @@ crew_group_t *t_group(crew_t *ex, crew_group_t *parent, unsigned flags);
 crew_group_info_t t_ginfo(crew_group_t *g);
 /* crew_submit_ex() of fn(arg) into group g (NULL: none); returns its
  * result. */
-int t_submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
-                crew_id_t *id);
+int t_submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg, crew_id_t *id);
 
 /* ---- actors ------------------------------------------------------------------ */
 

@@ -10,24 +10,23 @@
 
 /* ---- error tables --------------------------------------------------------------- */
 
-Test(badinput, strerror_and_err_name_cover_every_code_in_the_map, T_OPTS) {
-#define CHECK_CODE(name, val, msg)                                             \
-    cr_assert_eq(CREW_##name, (val));                                          \
-    cr_assert_str_eq(crew_strerror(val), msg);                                 \
+Test(badinput, strerror_and_err_name_cover_every_code_in_the_map, T_OPTS)
+{
+#define CHECK_CODE(name, val, msg)                                                                 \
+    cr_assert_eq(CREW_##name, (val));                                                              \
+    cr_assert_str_eq(crew_strerror(val), msg);                                                     \
     cr_assert_str_eq(crew_err_name(val), "CREW_" #name);
     CREW_ERRNO_MAP(CHECK_CODE)
 #undef CHECK_CODE
     cr_assert_str_eq(crew_strerror(0), "success");
 }
 
-Test(badinput, unknown_codes_have_a_message_and_a_name, T_OPTS) {
-    const int unknown[] = {-15, -100, -1000, INT_MIN, INT_MIN + 1, 1000,
-                           INT_MAX};
+Test(badinput, unknown_codes_have_a_message_and_a_name, T_OPTS)
+{
+    const int unknown[] = {-15, -100, -1000, INT_MIN, INT_MIN + 1, 1000, INT_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
-        cr_assert_str_eq(crew_strerror(unknown[i]), "unknown error", "code %d",
-                         unknown[i]);
-        cr_assert_str_eq(crew_err_name(unknown[i]), "CREW_UNKNOWN", "code %d",
-                         unknown[i]);
+        cr_assert_str_eq(crew_strerror(unknown[i]), "unknown error", "code %d", unknown[i]);
+        cr_assert_str_eq(crew_err_name(unknown[i]), "CREW_UNKNOWN", "code %d", unknown[i]);
     }
     /* outcomes and 0: never NULL */
     for (int c = 0; c <= 3; c++) {
@@ -36,7 +35,8 @@ Test(badinput, unknown_codes_have_a_message_and_a_name, T_OPTS) {
     }
 }
 
-Test(badinput, status_names_are_the_enum_names, T_OPTS) {
+Test(badinput, status_names_are_the_enum_names, T_OPTS)
+{
     cr_assert_str_eq(crew_status_name(CREW_TASK_QUEUED), "QUEUED");
     cr_assert_str_eq(crew_status_name(CREW_TASK_RUNNING), "RUNNING");
     cr_assert_str_eq(crew_status_name(CREW_TASK_DONE), "DONE");
@@ -49,7 +49,8 @@ Test(badinput, status_names_are_the_enum_names, T_OPTS) {
 
 /* ---- crew_create ------------------------------------------------------------------- */
 
-Test(badinput, create_refuses_null_out_bad_size_and_too_many_workers, T_OPTS) {
+Test(badinput, create_refuses_null_out_bad_size_and_too_many_workers, T_OPTS)
+{
     unsetenv("CREW_WORKERS");
     crew_options_t o = {sizeof o};
     ASSERT_RC(crew_create(NULL, &o), CREW_EINVAL);
@@ -66,7 +67,8 @@ Test(badinput, create_refuses_null_out_bad_size_and_too_many_workers, T_OPTS) {
     cr_assert_eq(t_live_bytes(), 0);
 }
 
-Test(badinput, create_accepts_1024_workers, T_OPTS) {
+Test(badinput, create_accepts_1024_workers, T_OPTS)
+{
     crew_t *ex = t_create(1024);
     cr_assert_eq(crew_workers(ex), 1024);
     atomic_int n = 0;
@@ -76,18 +78,17 @@ Test(badinput, create_accepts_1024_workers, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(badinput, create_refuses_a_bad_CREW_WORKERS, T_OPTS) {
+Test(badinput, create_refuses_a_bad_CREW_WORKERS, T_OPTS)
+{
     /* ("" is left out: whether an empty variable counts as set is not
      * specified; the library treats it as unset.) */
-    const char *bad[] = {"0", "1025", "-1", "abc", "3x", "99999999999999999999",
-                         "2.5", " "};
+    const char *bad[] = {"0", "1025", "-1", "abc", "3x", "99999999999999999999", "2.5", " "};
     crew_options_t o = {sizeof o}; /* workers 0: read the environment */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         setenv("CREW_WORKERS", bad[i], 1);
         crew_t *ex = NULL;
         int rc = crew_create(&ex, &o);
-        cr_assert_eq(rc, CREW_EINVAL, "CREW_WORKERS=\"%s\" -> %s", bad[i],
-                     t_rc_name(rc));
+        cr_assert_eq(rc, CREW_EINVAL, "CREW_WORKERS=\"%s\" -> %s", bad[i], t_rc_name(rc));
         if (ex)
             crew_destroy(&ex);
     }
@@ -102,7 +103,8 @@ Test(badinput, create_refuses_a_bad_CREW_WORKERS, T_OPTS) {
 #ifdef CREW_TEST_HAVE_FAULT
 /* Every allocation and every thread creation of crew_create, failed in
  * turn: ENOMEM / ETHREAD, and nothing leaks. */
-Test(badinput, create_fails_cleanly_at_every_allocation_and_thread, T_OPTS) {
+Test(badinput, create_fails_cleanly_at_every_allocation_and_thread, T_OPTS)
+{
     crew_options_t o = {sizeof o};
     o.workers = 4;
     int64_t k;
@@ -115,10 +117,11 @@ Test(badinput, create_fails_cleanly_at_every_allocation_and_thread, T_OPTS) {
             ASSERT_RC(crew_destroy(&ex), 0);
             break;
         }
-        cr_assert_eq(rc, CREW_ENOMEM, "allocation %lld failed: %s",
-                     (long long)k, t_rc_name(rc));
-        cr_assert_eq(t_live_bytes(), 0, "allocation %lld failed: %lld bytes "
-                     "leaked", (long long)k, (long long)t_live_bytes());
+        cr_assert_eq(rc, CREW_ENOMEM, "allocation %lld failed: %s", (long long)k, t_rc_name(rc));
+        cr_assert_eq(t_live_bytes(), 0,
+                     "allocation %lld failed: %lld bytes "
+                     "leaked",
+                     (long long)k, (long long)t_live_bytes());
     }
     cr_log_info("crew_create: %lld allocations", (long long)k);
     for (k = 0; k < 4; k++) {
@@ -126,13 +129,13 @@ Test(badinput, create_fails_cleanly_at_every_allocation_and_thread, T_OPTS) {
         crew__fault_fail_thread_at(k);
         int rc = crew_create(&ex, &o);
         crew__fault_reset();
-        cr_assert_eq(rc, CREW_ETHREAD, "thread %lld failed: %s", (long long)k,
-                     t_rc_name(rc));
+        cr_assert_eq(rc, CREW_ETHREAD, "thread %lld failed: %s", (long long)k, t_rc_name(rc));
         cr_assert_eq(t_live_bytes(), 0);
     }
 }
 
-Test(badinput, submit_reports_ENOMEM_and_leaves_arg_to_the_caller, T_OPTS) {
+Test(badinput, submit_reports_ENOMEM_and_leaves_arg_to_the_caller, T_OPTS)
+{
     crew_t *ex = t_create(1);
     atomic_int cleanups = 0, ran = 0;
     int failures = 0;
@@ -161,7 +164,8 @@ Test(badinput, submit_reports_ENOMEM_and_leaves_arg_to_the_caller, T_OPTS) {
 
 /* ---- a NULL or destroyed executor ----------------------------------------------------- */
 
-Test(badinput, every_call_refuses_a_null_executor, T_OPTS) {
+Test(badinput, every_call_refuses_a_null_executor, T_OPTS)
+{
     crew_t *ex = t_create(1);
     ASSERT_RC(crew_destroy(&ex), 0);
     cr_assert_null(ex, "crew_destroy must NULL the caller's variable");
@@ -194,7 +198,8 @@ Test(badinput, every_call_refuses_a_null_executor, T_OPTS) {
     cr_assert_eq(t_live_bytes(), 0);
 }
 
-Test(badinput, shutdown_refuses_an_unknown_mode, T_OPTS) {
+Test(badinput, shutdown_refuses_an_unknown_mode, T_OPTS)
+{
     crew_t *ex = t_create(1);
     ASSERT_RC(crew_shutdown(ex, (crew_shutdown_mode_t)2), CREW_EINVAL);
     ASSERT_RC(crew_shutdown(ex, (crew_shutdown_mode_t)-1), CREW_EINVAL);
@@ -207,7 +212,8 @@ Test(badinput, shutdown_refuses_an_unknown_mode, T_OPTS) {
 
 /* ---- submitting ------------------------------------------------------------------------------- */
 
-Test(badinput, submit_refuses_null_desc_and_null_fn_and_keeps_the_arg, T_OPTS) {
+Test(badinput, submit_refuses_null_desc_and_null_fn_and_keeps_the_arg, T_OPTS)
+{
     crew_t *ex = t_create(1);
     atomic_int cleanups = 0;
     crew_id_t id = 0;
@@ -231,12 +237,14 @@ typedef struct spawnbad {
     int null_fn_rc;
 } spawnbad_t;
 
-static int spawnbad_task(void *arg) {
+static int spawnbad_task(void *arg)
+{
     ((spawnbad_t *)arg)->null_fn_rc = crew_spawn(NULL, NULL, NULL);
     return 0;
 }
 
-Test(badinput, spawn_refuses_null_fn_inside_and_any_call_outside, T_OPTS) {
+Test(badinput, spawn_refuses_null_fn_inside_and_any_call_outside, T_OPTS)
+{
     crew_t *ex = t_create(1);
     ASSERT_RC(crew_spawn(noop_task, NULL, NULL), CREW_ENOTINTASK);
     spawnbad_t s = {99};
@@ -250,7 +258,8 @@ Test(badinput, spawn_refuses_null_fn_inside_and_any_call_outside, T_OPTS) {
 
 /* ---- waiting, joining, releasing, cancelling, inspecting ----------------------------------------- */
 
-Test(badinput, id_calls_refuse_null_pointers_unknown_and_released_ids, T_OPTS) {
+Test(badinput, id_calls_refuse_null_pointers_unknown_and_released_ids, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_id_t id;
     ASSERT_RC(crew_submit(ex, noop_task, NULL, &id), 0);
@@ -288,7 +297,8 @@ Test(badinput, id_calls_refuse_null_pointers_unknown_and_released_ids, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(badinput, ids_of_another_executor_are_unknown_here, T_OPTS) {
+Test(badinput, ids_of_another_executor_are_unknown_here, T_OPTS)
+{
     crew_t *a = t_create(1), *b = t_create(1);
     /* burn a few IDs in b so that the numbering differs */
     gate_t gate;
@@ -308,7 +318,8 @@ Test(badinput, ids_of_another_executor_are_unknown_here, T_OPTS) {
     DESTROY_CLEAN(&b);
 }
 
-Test(badinput, waits_refuse_negative_and_absurd_timeouts, T_OPTS) {
+Test(badinput, waits_refuse_negative_and_absurd_timeouts, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_group_t *g;
     ASSERT_RC(crew_group_create(ex, NULL, 0, &g), 0);
@@ -316,8 +327,7 @@ Test(badinput, waits_refuse_negative_and_absurd_timeouts, T_OPTS) {
     ASSERT_RC(crew_submit(ex, noop_task, NULL, &id), 0);
     ASSERT_STATUS(t_wait(ex, id), CREW_TASK_DONE);
     crew_status_t st;
-    const int64_t bad[] = {-2, -999999999, INT64_MIN, CREW_TIMEOUT_MAX_NS + 1,
-                           INT64_MAX};
+    const int64_t bad[] = {-2, -999999999, INT64_MIN, CREW_TIMEOUT_MAX_NS + 1, INT64_MAX};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ASSERT_RC(crew_wait(ex, id, bad[i], &st), CREW_EINVAL);
         ASSERT_RC(crew_cancel_wait(ex, id, bad[i], &st), CREW_EINVAL);
@@ -332,15 +342,15 @@ Test(badinput, waits_refuse_negative_and_absurd_timeouts, T_OPTS) {
 
 /* ---- groups ---------------------------------------------------------------------------------------- */
 
-Test(badinput, group_calls_refuse_null_and_bad_arguments, T_OPTS) {
+Test(badinput, group_calls_refuse_null_and_bad_arguments, T_OPTS)
+{
     crew_t *ex = t_create(1), *other = t_create(1);
     crew_group_t *g = NULL, *og = NULL;
     ASSERT_RC(crew_group_create(NULL, NULL, 0, &g), CREW_EINVAL);
     ASSERT_RC(crew_group_create(ex, NULL, 0, NULL), CREW_EINVAL);
     ASSERT_RC(crew_group_create(ex, NULL, 0x2, &g), CREW_EINVAL);
     ASSERT_RC(crew_group_create(ex, NULL, 0x80000000u, &g), CREW_EINVAL);
-    ASSERT_RC(crew_group_create(ex, NULL, CREW_GROUP_FAIL_FAST | 0x10, &g),
-              CREW_EINVAL);
+    ASSERT_RC(crew_group_create(ex, NULL, CREW_GROUP_FAIL_FAST | 0x10, &g), CREW_EINVAL);
     cr_assert_null(g);
     ASSERT_RC(crew_group_create(other, NULL, 0, &og), 0);
     ASSERT_RC(crew_group_create(ex, og, 0, &g), CREW_EWRONGEXEC);
@@ -361,7 +371,8 @@ Test(badinput, group_calls_refuse_null_and_bad_arguments, T_OPTS) {
     DESTROY_CLEAN(&other);
 }
 
-Test(badinput, stats_refuse_null_and_a_short_size, T_OPTS) {
+Test(badinput, stats_refuse_null_and_a_short_size, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_stats_t s;
     memset(&s, 0, sizeof s);
@@ -375,7 +386,8 @@ Test(badinput, stats_refuse_null_and_a_short_size, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(badinput, task_queries_are_harmless_outside_a_task, T_OPTS) {
+Test(badinput, task_queries_are_harmless_outside_a_task, T_OPTS)
+{
     cr_assert_not(crew_cancelled());
     cr_assert_eq(crew_self(), 0);
     cr_assert_null(crew_current());

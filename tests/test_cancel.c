@@ -7,8 +7,8 @@
 #define MS (1000000LL)
 
 /* A cancelled probe: cancel it, then tell it the cancel returned. */
-static int cancel_probe(crew_t *ex, crew_id_t id, probe_t *p, int code,
-                        const char *reason) {
+static int cancel_probe(crew_t *ex, crew_id_t id, probe_t *p, int code, const char *reason)
+{
     int rc = crew_cancel(ex, id, code, reason);
     flag_set(&p->cancel_returned);
     return rc;
@@ -24,14 +24,16 @@ typedef struct waiter {
     crew_status_t st;
 } waiter_t;
 
-static void *waiter_main(void *arg) {
+static void *waiter_main(void *arg)
+{
     waiter_t *w = arg;
     w->rc = crew_wait(w->ex, w->id, (int64_t)(T_HANG_S * 1e9), &w->st);
     flag_set(&w->done);
     return NULL;
 }
 
-Test(cancel, queued_task_is_removed_and_never_runs, T_OPTS) {
+Test(cancel, queued_task_is_removed_and_never_runs, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g;
     ASSERT_RC(crew_group_create(ex, NULL, 0, &g), 0);
@@ -65,8 +67,10 @@ Test(cancel, queued_task_is_removed_and_never_runs, T_OPTS) {
     ASSERT_STATUS(info.status, CREW_TASK_CANCELLED);
     cr_assert_eq(info.cause, CREW_CAUSE_SELF);
     cr_assert_not(info.cancel_requested, "removed, not requested while running");
-    cr_assert_eq(atomic_load(&cleanups), 1, "cleanup of a removed task ran "
-                 "%d times before crew_cancel returned", atomic_load(&cleanups));
+    cr_assert_eq(atomic_load(&cleanups), 1,
+                 "cleanup of a removed task ran "
+                 "%d times before crew_cancel returned",
+                 atomic_load(&cleanups));
     crew_status_t st;
     ASSERT_RC(crew_wait(ex, id, 0, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_CANCELLED);
@@ -105,7 +109,8 @@ typedef struct qwaiter {
     crew_status_t st;
 } qwaiter_t;
 
-static void *qwaiter_main(void *arg) {
+static void *qwaiter_main(void *arg)
+{
     qwaiter_t *w = arg;
     atomic_store(&w->tid, (int)t_gettid());
     w->rc = crew_wait(w->ex, w->id, CREW_FOREVER, &w->st);
@@ -116,7 +121,8 @@ static void *qwaiter_main(void *arg) {
 /* The waiter is asleep on the task (its WAITERS bit is set and its thread
  * sleeps in the kernel) before the cancel removes the task: the removal
  * itself must wake it. */
-static void check_removal_wakes_waiter(unsigned workers) {
+static void check_removal_wakes_waiter(unsigned workers)
+{
     crew_t *ex = t_create(workers);
     gate_t gate;
     gate_init(&gate);
@@ -129,14 +135,14 @@ static void check_removal_wakes_waiter(unsigned workers) {
     cr_assert_eq(pthread_create(&th, NULL, qwaiter_main, &w), 0);
     cr_assert(T_WAIT_UNTIL(crew__debug_task_waiters(ex, id) == 1, T_HANG_S),
               "the waiter never registered on the task");
-    cr_assert(T_WAIT_UNTIL(atomic_load(&w.tid) != 0 &&
-                               t_thread_sleeping(atomic_load(&w.tid)),
-                           T_HANG_S),
-              "the waiter never went to sleep");
+    cr_assert(
+        T_WAIT_UNTIL(atomic_load(&w.tid) != 0 && t_thread_sleeping(atomic_load(&w.tid)), T_HANG_S),
+        "the waiter never went to sleep");
     ASSERT_RC(crew_cancel(ex, id, 0, NULL), CREW_REMOVED);
     cr_assert(T_WAIT_UNTIL(flag_get(&w.done), 2.0),
               "crew_wait not woken within 2 s of the cancel that removed "
-              "its queued task (%u workers)", workers);
+              "its queued task (%u workers)",
+              workers);
     pthread_join(th, NULL);
     ASSERT_RC(w.rc, 0);
     ASSERT_STATUS(w.st, CREW_TASK_CANCELLED);
@@ -147,19 +153,19 @@ static void check_removal_wakes_waiter(unsigned workers) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel, removing_a_queued_task_wakes_its_sleeping_waiter_2_workers,
-     T_OPTS) {
+Test(cancel, removing_a_queued_task_wakes_its_sleeping_waiter_2_workers, T_OPTS)
+{
     check_removal_wakes_waiter(2);
 }
-Test(cancel, removing_a_queued_task_wakes_its_sleeping_waiter_8_workers,
-     T_OPTS) {
+Test(cancel, removing_a_queued_task_wakes_its_sleeping_waiter_8_workers, T_OPTS)
+{
     check_removal_wakes_waiter(8);
 }
 
 /* ---- lifecycle: running -------------------------------------------------------- */
 
-Test(cancel, running_task_sees_the_request_in_every_check_after_cancel_returns,
-     T_OPTS) {
+Test(cancel, running_task_sees_the_request_in_every_check_after_cancel_returns, T_OPTS)
+{
     crew_t *ex = t_create(2);
     probe_t p;
     probe_init(&p, false, 0);
@@ -184,7 +190,8 @@ Test(cancel, running_task_sees_the_request_in_every_check_after_cancel_returns,
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel, requested_task_ends_cancelled_whatever_its_body_returns, T_OPTS) {
+Test(cancel, requested_task_ends_cancelled_whatever_its_body_returns, T_OPTS)
+{
     crew_t *ex = t_create(2);
     const int rets[] = {0, 1, -7, 12345};
     for (size_t i = 0; i < sizeof rets / sizeof rets[0]; i++) {
@@ -209,9 +216,10 @@ Test(cancel, requested_task_ends_cancelled_whatever_its_body_returns, T_OPTS) {
 
 /* ---- lifecycle: terminal ------------------------------------------------------------ */
 
-static void assert_same_info(crew_task_info_t a, crew_task_info_t b) {
-    cr_assert_eq(a.status, b.status, "status changed %s -> %s",
-                 crew_status_name(a.status), crew_status_name(b.status));
+static void assert_same_info(crew_task_info_t a, crew_task_info_t b)
+{
+    cr_assert_eq(a.status, b.status, "status changed %s -> %s", crew_status_name(a.status),
+                 crew_status_name(b.status));
     cr_assert_eq(a.result, b.result);
     cr_assert_eq(a.cancel_requested, b.cancel_requested);
     cr_assert_eq(a.cause, b.cause);
@@ -232,7 +240,8 @@ typedef struct seen {
     crew_status_t st;
 } seen_t;
 
-static int seen_body(void *arg) {
+static int seen_body(void *arg)
+{
     seen_t *s = arg;
     flag_set(&s->started);
     if (T_WAIT_UNTIL(crew_cancelled(), T_HANG_S))
@@ -241,7 +250,8 @@ static int seen_body(void *arg) {
     return 0; /* DONE, had it not seen the cancel */
 }
 
-static void seen_hook(void *ctx, crew_id_t id) {
+static void seen_hook(void *ctx, crew_id_t id)
+{
     seen_t *s = ctx;
     s->hook_calls++;
     s->hook_id = id;
@@ -251,8 +261,8 @@ static void seen_hook(void *ctx, crew_id_t id) {
     s->terminal = T_WAIT_UNTIL(crew_wait(s->ex, id, 0, &s->st) == 0, T_HANG_S);
 }
 
-Test(cancel, canceller_whose_request_the_body_saw_answers_requested_never_too_late,
-     T_OPTS) {
+Test(cancel, canceller_whose_request_the_body_saw_answers_requested_never_too_late, T_OPTS)
+{
     crew_t *ex = t_create(2);
     seen_t s;
     memset(&s, 0, sizeof s);
@@ -263,8 +273,7 @@ Test(cancel, canceller_whose_request_the_body_saw_answers_requested_never_too_la
     crew__fault_set_pause(CREW__PAUSE_CANCEL_INSERTED, seen_hook, &s);
     int rc = crew_cancel(ex, id, 8, "seen");
     crew__fault_set_pause(CREW__PAUSE_CANCEL_INSERTED, NULL, NULL);
-    cr_assert_eq(s.hook_calls, 1, "the pause point was reached %d times",
-                 s.hook_calls);
+    cr_assert_eq(s.hook_calls, 1, "the pause point was reached %d times", s.hook_calls);
     cr_assert_eq(s.hook_id, id);
     cr_assert(flag_get(&s.saw), "the body never saw the cancellation");
     cr_assert(s.body_returned && s.terminal,
@@ -280,14 +289,16 @@ Test(cancel, canceller_whose_request_the_body_saw_answers_requested_never_too_la
     cr_assert_eq(st.late_cancels, 0, "counted as a cancel that lost the race");
     cr_assert_eq(st.cancelled_running, 1);
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
-    cr_assert_eq(t_cancel_scopes(ex), 0, "%u cancel scope(s) left after "
-                 "crew_shutdown", t_cancel_scopes(ex));
+    cr_assert_eq(t_cancel_scopes(ex), 0,
+                 "%u cancel scope(s) left after "
+                 "crew_shutdown",
+                 t_cancel_scopes(ex));
     DESTROY_CLEAN(&ex);
 }
 #endif
 
-Test(cancel, cancel_of_a_finished_task_is_too_late_and_changes_nothing,
-     T_OPTS) {
+Test(cancel, cancel_of_a_finished_task_is_too_late_and_changes_nothing, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_id_t done, failed, removed;
     ASSERT_RC(crew_submit(ex, ret_task, (void *)(intptr_t)0, &done), 0);
@@ -324,8 +335,8 @@ Test(cancel, cancel_of_a_finished_task_is_too_late_and_changes_nothing,
 
 /* ---- unknown and stale IDs ------------------------------------------------------------ */
 
-Test(cancel, unknown_or_released_id_gives_ENOTASK_and_changes_nothing,
-     T_OPTS) {
+Test(cancel, unknown_or_released_id_gives_ENOTASK_and_changes_nothing, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g;
     ASSERT_RC(crew_group_create(ex, NULL, 0, &g), 0);
@@ -351,7 +362,8 @@ Test(cancel, unknown_or_released_id_gives_ENOTASK_and_changes_nothing,
     flag_set(&p.release);
     ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_DONE);
-    cr_assert_eq(atomic_load(&p.saw_cancel), 0, "a refused cancel reached "
+    cr_assert_eq(atomic_load(&p.saw_cancel), 0,
+                 "a refused cancel reached "
                  "the task");
     crew_stats_t s = t_settle(ex);
     cr_assert_eq(s.done, 1);
@@ -362,7 +374,8 @@ Test(cancel, unknown_or_released_id_gives_ENOTASK_and_changes_nothing,
 
 /* ---- idempotence and reasons ------------------------------------------------------------- */
 
-Test(cancel, cancel_is_idempotent_and_the_first_reason_wins, T_OPTS) {
+Test(cancel, cancel_is_idempotent_and_the_first_reason_wins, T_OPTS)
+{
     crew_t *ex = t_create(2);
     /* running: requested twice */
     probe_t p;
@@ -405,7 +418,8 @@ Test(cancel, cancel_is_idempotent_and_the_first_reason_wins, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel, reason_is_truncated_to_reason_max_minus_one_bytes, T_OPTS) {
+Test(cancel, reason_is_truncated_to_reason_max_minus_one_bytes, T_OPTS)
+{
     crew_t *ex = t_create(1);
     gate_t gate;
     gate_init(&gate);
@@ -426,8 +440,7 @@ Test(cancel, reason_is_truncated_to_reason_max_minus_one_bytes, T_OPTS) {
     }
     crew_task_info_t i = t_inspect(ex, ids[0]);
     cr_assert_eq(i.cancel_code, -5);
-    cr_assert_eq(strlen(i.reason), CREW_REASON_MAX - 1, "kept %zu bytes",
-                 strlen(i.reason));
+    cr_assert_eq(strlen(i.reason), CREW_REASON_MAX - 1, "kept %zu bytes", strlen(i.reason));
     cr_assert_eq(strncmp(i.reason, longr, CREW_REASON_MAX - 1), 0);
     i = t_inspect(ex, ids[1]);
     cr_assert_str_eq(i.reason, exact);
@@ -451,7 +464,8 @@ typedef struct selfc {
     bool before, after;
 } selfc_t;
 
-static int self_cancel_task(void *arg) {
+static int self_cancel_task(void *arg)
+{
     selfc_t *s = arg;
     s->before = crew_cancelled();
     s->rc = crew_cancel(crew_current(), crew_self(), 5, "self");
@@ -460,7 +474,8 @@ static int self_cancel_task(void *arg) {
     return 0;
 }
 
-Test(cancel, a_task_can_cancel_itself, T_OPTS) {
+Test(cancel, a_task_can_cancel_itself, T_OPTS)
+{
     crew_t *ex = t_create(1);
     selfc_t s = {99, 99, true, false};
     crew_id_t id;
@@ -487,7 +502,8 @@ typedef struct canceller {
     int rc;
 } canceller_t;
 
-static int canceller_task(void *arg) {
+static int canceller_task(void *arg)
+{
     canceller_t *c = arg;
     flag_set(&c->started);
     crew_id_t t;
@@ -497,7 +513,8 @@ static int canceller_task(void *arg) {
     return 0;
 }
 
-Test(cancel, a_task_can_cancel_another_task, T_OPTS) {
+Test(cancel, a_task_can_cancel_another_task, T_OPTS)
+{
     crew_t *ex = t_create(2);
     gate_t gate;
     gate_init(&gate);
@@ -534,7 +551,8 @@ typedef struct rival {
     int rc;
 } rival_t;
 
-static void *rival_main(void *arg) {
+static void *rival_main(void *arg)
+{
     rival_t *r = arg;
     while (!flag_get(r->go))
         sched_yield();
@@ -542,7 +560,8 @@ static void *rival_main(void *arg) {
     return NULL;
 }
 
-Test(cancel, concurrent_cancels_of_one_queued_task_remove_it_once, T_OPTS) {
+Test(cancel, concurrent_cancels_of_one_queued_task_remove_it_once, T_OPTS)
+{
     enum { T = 6 };
     crew_t *ex = t_create(1);
     for (int round = 0; round < 30; round++) {
@@ -567,8 +586,7 @@ Test(cancel, concurrent_cancels_of_one_queued_task_remove_it_once, T_OPTS) {
             removed += r[i].rc == CREW_REMOVED;
             late += r[i].rc == CREW_TOO_LATE;
         }
-        cr_assert_eq(removed, 1, "round %d: %d cancels said REMOVED", round,
-                     removed);
+        cr_assert_eq(removed, 1, "round %d: %d cancels said REMOVED", round, removed);
         cr_assert_eq(late, T - 1);
         cr_assert_eq(atomic_load(&cleanups), 1);
         gate_open(&gate);
@@ -591,13 +609,15 @@ typedef struct race {
     int ret;
 } race_t;
 
-static void race_check(race_t *r) {
+static void race_check(race_t *r)
+{
     bool after = flag_get(&r->cancel_returned);
     if (after && !crew_cancelled())
         atomic_fetch_add(&r->misses, 1);
 }
 
-static int race_task(void *arg) {
+static int race_task(void *arg)
+{
     race_t *r = arg;
     atomic_store(&r->ran, 1);
     int64_t end = t_now_ns() + (r->hold ? (int64_t)(T_HANG_S * 1e9) : r->run_ns);
@@ -609,7 +629,8 @@ static int race_task(void *arg) {
     return r->ret;
 }
 
-static void spin_for(int64_t ns) {
+static void spin_for(int64_t ns)
+{
     int64_t end = t_now_ns() + ns;
     while (t_now_ns() < end) {
     }
@@ -617,7 +638,8 @@ static void spin_for(int64_t ns) {
 
 /* Cancel tasks just as they start, many times over. Each outcome must be
  * one of the two legal stories, and the counters must add up exactly. */
-static void hammer_start_cancel(unsigned workers) {
+static void hammer_start_cancel(unsigned workers)
+{
     enum { B = 8 };
     long n = t_scaled(20000, 400);
     crew_t *ex = t_create(workers);
@@ -637,8 +659,7 @@ static void hammer_start_cancel(unsigned workers) {
              * happen whatever the load of the machine. */
             long k = j - base;
             rs[j].hold = k == B - 2;
-            rs[j].run_ns = k % 3 == 0 ? 0 : (int64_t)(rand_r(&seed) %
-                                                      (k % 3 == 1 ? 2000 : 50000));
+            rs[j].run_ns = k % 3 == 0 ? 0 : (int64_t)(rand_r(&seed) % (k % 3 == 1 ? 2000 : 50000));
             rs[j].ret = rand_r(&seed) % 4 == 0 ? 3 : 0;
             ASSERT_RC(crew_submit(ex, race_task, &rs[j], &ids[j]), 0);
         }
@@ -648,11 +669,20 @@ static void hammer_start_cancel(unsigned workers) {
             else if (j - base == B - 1)
                 t_wait(ex, ids[j]);
             switch (rand_r(&seed) % 5) {
-            case 0: break;
-            case 1: sched_yield(); break;
-            case 2: spin_for(300); break;
-            case 3: spin_for(2000); break;
-            default: spin_for(10000); break;
+            case 0:
+                break;
+            case 1:
+                sched_yield();
+                break;
+            case 2:
+                spin_for(300);
+                break;
+            case 3:
+                spin_for(2000);
+                break;
+            default:
+                spin_for(10000);
+                break;
             }
             out[j] = crew_cancel(ex, ids[j], 0, NULL);
             flag_set(&rs[j].cancel_returned);
@@ -663,16 +693,15 @@ static void hammer_start_cancel(unsigned workers) {
                       "task %ld: crew_cancel -> %s", j, t_rc_name(out[j]));
             count[out[j]]++;
             if (out[j] == CREW_TOO_LATE)
-                ASSERT_STATUS(sts[j],
-                              rs[j].ret ? CREW_TASK_FAILED : CREW_TASK_DONE);
+                ASSERT_STATUS(sts[j], rs[j].ret ? CREW_TASK_FAILED : CREW_TASK_DONE);
             else
                 cr_assert_eq(sts[j], CREW_TASK_CANCELLED,
-                             "task %ld: cancel said %s but it ended %s", j,
-                             t_rc_name(out[j]), crew_status_name(sts[j]));
+                             "task %ld: cancel said %s but it ended %s", j, t_rc_name(out[j]),
+                             crew_status_name(sts[j]));
             cr_assert_eq(atomic_load(&rs[j].misses), 0,
                          "task %ld: %d checks after a %s cancel said \"not "
-                         "cancelled\"", j, atomic_load(&rs[j].misses),
-                         t_rc_name(out[j]));
+                         "cancelled\"",
+                         j, atomic_load(&rs[j].misses), t_rc_name(out[j]));
         }
     }
     /* Nothing runs any more: a removed task that ran would show now. */
@@ -685,10 +714,9 @@ static void hammer_start_cancel(unsigned workers) {
     cr_assert_eq(s.removed, (uint64_t)count[CREW_REMOVED], "removed %llu, want %ld",
                  (unsigned long long)s.removed, count[CREW_REMOVED]);
     cr_assert_eq(s.cancelled_running, (uint64_t)count[CREW_REQUESTED],
-                 "cancelled_running %llu, want %ld",
-                 (unsigned long long)s.cancelled_running, count[CREW_REQUESTED]);
-    cr_assert_eq(s.late_cancels, (uint64_t)count[CREW_TOO_LATE],
-                 "late_cancels %llu, want %ld",
+                 "cancelled_running %llu, want %ld", (unsigned long long)s.cancelled_running,
+                 count[CREW_REQUESTED]);
+    cr_assert_eq(s.late_cancels, (uint64_t)count[CREW_TOO_LATE], "late_cancels %llu, want %ld",
                  (unsigned long long)s.late_cancels, count[CREW_TOO_LATE]);
     cr_assert_eq(s.cancelled, (uint64_t)(count[CREW_REMOVED] + count[CREW_REQUESTED]));
     cr_assert_eq(s.done + s.failed, (uint64_t)count[CREW_TOO_LATE]);
@@ -698,8 +726,8 @@ static void hammer_start_cancel(unsigned workers) {
      * depend on timing: thousands in practice, not asserted). */
     cr_assert(count[CREW_REQUESTED] >= n / B && count[CREW_TOO_LATE] >= n / B,
               "the race was not exercised: %ld removed, %ld requested, %ld "
-              "too late", count[CREW_REMOVED], count[CREW_REQUESTED],
-              count[CREW_TOO_LATE]);
+              "too late",
+              count[CREW_REMOVED], count[CREW_REQUESTED], count[CREW_TOO_LATE]);
     free(rs);
     free(ids);
     free(out);
@@ -708,22 +736,22 @@ static void hammer_start_cancel(unsigned workers) {
 }
 
 Test(cancel, start_cancel_race_gives_removed_and_never_ran_or_requested_and_cancelled_2_workers,
-     .timeout = CREW_TEST_TIMEOUT * 2) {
+     .timeout = CREW_TEST_TIMEOUT * 2)
+{
     hammer_start_cancel(2);
 }
 
 Test(cancel, start_cancel_race_gives_removed_and_never_ran_or_requested_and_cancelled_8_workers,
-     .timeout = CREW_TEST_TIMEOUT * 2) {
+     .timeout = CREW_TEST_TIMEOUT * 2)
+{
     hammer_start_cancel(8);
 }
 
 /* ---- cleanup on every path ------------------------------------------------------------ */
 
 typedef struct paths {
-    atomic_int done, failed, removed, requested, born, by_parent, by_group,
-        by_shutdown;
-    atomic_int ran_removed, ran_born, ran_by_parent, ran_by_group,
-        ran_by_shutdown;
+    atomic_int done, failed, removed, requested, born, by_parent, by_group, by_shutdown;
+    atomic_int ran_removed, ran_born, ran_by_parent, ran_by_group, ran_by_shutdown;
 } paths_t;
 
 typedef struct ptask {
@@ -732,7 +760,8 @@ typedef struct ptask {
     int ret;
 } ptask_t;
 
-static int ptask_body(void *arg) {
+static int ptask_body(void *arg)
+{
     ptask_t *t = arg;
     if (t->ran)
         atomic_fetch_add(t->ran, 1);
@@ -750,7 +779,8 @@ typedef struct pparent {
     atomic_int *cleanup;
 } pparent_t;
 
-static int pparent_task(void *arg) {
+static int pparent_task(void *arg)
+{
     pparent_t *p = arg;
     crew_task_desc_t d = {ptask_body, &p->queued_child, ptask_cleanup, NULL};
     p->rc_queued = crew_submit_ex(crew_current(), &d, &p->queued_id);
@@ -765,12 +795,14 @@ static int pparent_task(void *arg) {
 static void pparent_cleanup(void *arg) { atomic_fetch_add(((pparent_t *)arg)->cleanup, 1); }
 
 static int shutdown_rc = 99;
-static void *shutdown_cancel_main(void *arg) {
+static void *shutdown_cancel_main(void *arg)
+{
     shutdown_rc = crew_shutdown(arg, CREW_CANCEL);
     return NULL;
 }
 
-Test(cancel, cleanup_runs_exactly_once_on_every_path, T_OPTS) {
+Test(cancel, cleanup_runs_exactly_once_on_every_path, T_OPTS)
+{
     crew_t *ex = t_create(2);
     paths_t c;
     memset(&c, 0, sizeof c);
@@ -831,7 +863,8 @@ Test(cancel, cleanup_runs_exactly_once_on_every_path, T_OPTS) {
     ASSERT_RC(crew_group_cancel(g, 1, "group"), 0);
     d.arg = &by_shutdown;
     ASSERT_RC(crew_submit_ex(ex, &d, &id_shutdown), 0);
-    cr_assert_eq(atomic_load(&c.removed), 1, "crew_cancel removes before "
+    cr_assert_eq(atomic_load(&c.removed), 1,
+                 "crew_cancel removes before "
                  "it returns");
     /* (crew_group_cancel does not promise removal before it returns) */
 
@@ -854,7 +887,8 @@ Test(cancel, cleanup_runs_exactly_once_on_every_path, T_OPTS) {
     cr_assert_eq(shutdown_rc, 0);
     cr_assert_eq(t_inspect(ex, id_shutdown).cause, CREW_CAUSE_SHUTDOWN);
     cr_assert_eq(atomic_load(&probe_cleanups), accepted);
-    cr_assert_eq(atomic_load(&probe_ran), 0, "tasks queued when shutdown "
+    cr_assert_eq(atomic_load(&probe_ran), 0,
+                 "tasks queued when shutdown "
                  "(CANCEL) began ran");
 
     ASSERT_STATUS(t_join(ex, id_removed), CREW_TASK_CANCELLED);
@@ -882,7 +916,8 @@ Test(cancel, cleanup_runs_exactly_once_on_every_path, T_OPTS) {
 
 /* ---- the cancellation set ---------------------------------------------------------------- */
 
-Test(cancel, cancellation_set_holds_only_live_cancelled_tasks, T_OPTS) {
+Test(cancel, cancellation_set_holds_only_live_cancelled_tasks, T_OPTS)
+{
     crew_t *ex = t_create(2);
     probe_t p[2];
     crew_id_t run[2], queued[3];
@@ -920,7 +955,8 @@ Test(cancel, cancellation_set_holds_only_live_cancelled_tasks, T_OPTS) {
 
 /* ---- exact counters ---------------------------------------------------------------------------- */
 
-Test(cancel, counters_are_exact_per_executor_and_per_group, T_OPTS) {
+Test(cancel, counters_are_exact_per_executor_and_per_group, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_group_t *g;
     ASSERT_RC(crew_group_create(ex, NULL, 0, &g), 0);
@@ -969,7 +1005,7 @@ Test(cancel, counters_are_exact_per_executor_and_per_group, T_OPTS) {
     cr_assert_eq(gi.cancelled_running, 1);
     cr_assert_eq(gi.late_cancels, 1);
     cr_assert_not(gi.is_cancelled, "cancelling members does not cancel "
-                  "the group");
+                                   "the group");
     cr_assert_eq(gi.first_failure, ie);
     cr_assert_eq(gi.first_failure_result, 6);
     ASSERT_RC(crew_group_destroy(g), 0);
@@ -979,7 +1015,7 @@ Test(cancel, counters_are_exact_per_executor_and_per_group, T_OPTS) {
 /* ---- recursive cancellation ------------------------------------------------------------------ */
 
 typedef struct family {
-    probe_t probe;         /* the parent's own polling */
+    probe_t probe; /* the parent's own polling */
     crew_id_t kids[5];
     int nkids;
     int rc[5];
@@ -987,12 +1023,14 @@ typedef struct family {
     atomic_int kids_ran;
 } family_t;
 
-static int family_kid(void *arg) {
+static int family_kid(void *arg)
+{
     atomic_fetch_add(&((family_t *)arg)->kids_ran, 1);
     return 0;
 }
 
-static int family_parent(void *arg) {
+static int family_parent(void *arg)
+{
     family_t *f = arg;
     for (int i = 0; i < f->nkids; i++)
         f->rc[i] = crew_spawn(family_kid, f, &f->kids[i]);
@@ -1000,7 +1038,8 @@ static int family_parent(void *arg) {
     return probe_task(&f->probe);
 }
 
-Test(cancel, cancelling_a_parent_removes_its_queued_children, T_OPTS) {
+Test(cancel, cancelling_a_parent_removes_its_queued_children, T_OPTS)
+{
     crew_t *ex = t_create(1);
     family_t f;
     memset(&f, 0, sizeof f);
@@ -1024,7 +1063,8 @@ Test(cancel, cancelling_a_parent_removes_its_queued_children, T_OPTS) {
         ASSERT_RC(crew_release(ex, f.kids[i]), 0);
     }
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
-    cr_assert_eq(atomic_load(&f.kids_ran), 0, "children of a cancelled "
+    cr_assert_eq(atomic_load(&f.kids_ran), 0,
+                 "children of a cancelled "
                  "parent ran");
     crew_stats_t s = t_settle(ex);
     cr_assert_eq(s.removed, 5);
@@ -1046,12 +1086,12 @@ typedef struct lnode {
 
 static lnode_t lnodes[3];
 
-static int lineage_task(void *arg) {
+static int lineage_task(void *arg)
+{
     lnode_t *n = arg;
     lineage_t *l = n->l;
     if (n->level < 2) {
-        l->rc[n->level + 1] =
-            crew_spawn(lineage_task, &lnodes[n->level + 1], &l->id[n->level + 1]);
+        l->rc[n->level + 1] = crew_spawn(lineage_task, &lnodes[n->level + 1], &l->id[n->level + 1]);
         /* wait until the child runs elsewhere, so it is not in our deque */
         if (!T_WAIT_UNTIL(flag_get(&l->p[n->level + 1].started), T_HANG_S))
             return 1;
@@ -1059,7 +1099,8 @@ static int lineage_task(void *arg) {
     return probe_task(&l->p[n->level]);
 }
 
-Test(cancel, cancelling_a_parent_requests_its_running_descendants, T_OPTS) {
+Test(cancel, cancelling_a_parent_requests_its_running_descendants, T_OPTS)
+{
     crew_t *ex = t_create(3);
     lineage_t l;
     memset(&l, 0, sizeof l);
@@ -1083,8 +1124,8 @@ Test(cancel, cancelling_a_parent_requests_its_running_descendants, T_OPTS) {
         t_assert_probe_saw_cancel(&l.p[i], 1);
         crew_task_info_t info = t_inspect(ex, l.id[i]);
         cr_assert(info.cancel_requested, "level %d", i);
-        cr_assert_eq(info.cause, i == 0 ? CREW_CAUSE_SELF : CREW_CAUSE_PARENT,
-                     "level %d cause %d", i, (int)info.cause);
+        cr_assert_eq(info.cause, i == 0 ? CREW_CAUSE_SELF : CREW_CAUSE_PARENT, "level %d cause %d",
+                     i, (int)info.cause);
     }
     for (int i = 0; i < 3; i++)
         ASSERT_RC(crew_release(ex, l.id[i]), 0);
@@ -1093,8 +1134,8 @@ Test(cancel, cancelling_a_parent_requests_its_running_descendants, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel, child_spawned_after_its_parent_was_cancelled_is_born_cancelled,
-     T_OPTS) {
+Test(cancel, child_spawned_after_its_parent_was_cancelled_is_born_cancelled, T_OPTS)
+{
     crew_t *ex = t_create(2);
     paths_t c;
     memset(&c, 0, sizeof c);
@@ -1123,8 +1164,7 @@ Test(cancel, child_spawned_after_its_parent_was_cancelled_is_born_cancelled,
     cr_assert(qs == CREW_TASK_CANCELLED || qs == CREW_TASK_DONE);
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
     cr_assert_eq(atomic_load(&c.ran_born), 0, "a born-cancelled child ran");
-    cr_assert_eq(atomic_load(&c.born), 1, "its cleanup ran %d times",
-                 atomic_load(&c.born));
+    cr_assert_eq(atomic_load(&c.born), 1, "its cleanup ran %d times", atomic_load(&c.born));
     crew_stats_t s = t_settle(ex);
     cr_assert_eq(s.submitted, 3, "born-cancelled tasks count as submitted");
     DESTROY_CLEAN(&ex);
@@ -1140,12 +1180,14 @@ typedef struct bornspawner {
     crew_task_info_t info; /* the child, right after crew_spawn returned */
 } bornspawner_t;
 
-static int bornchild_task(void *arg) {
+static int bornchild_task(void *arg)
+{
     atomic_fetch_add(&((bornspawner_t *)arg)->child_ran, 1);
     return 0;
 }
 
-static int bornspawner_task(void *arg) {
+static int bornspawner_task(void *arg)
+{
     bornspawner_t *b = arg;
     int r = probe_task(&b->probe); /* until_cancelled */
     b->spawn_rc = crew_spawn(bornchild_task, b, &b->child);
@@ -1155,7 +1197,8 @@ static int bornspawner_task(void *arg) {
     return r;
 }
 
-static void check_child_born_cancelled_at_spawn(unsigned workers) {
+static void check_child_born_cancelled_at_spawn(unsigned workers)
+{
     crew_t *ex = t_create(workers);
     bornspawner_t b;
     memset(&b, 0, sizeof b);
@@ -1185,11 +1228,13 @@ static void check_child_born_cancelled_at_spawn(unsigned workers) {
 }
 
 Test(cancel, child_spawned_by_a_cancelled_task_is_cancelled_when_the_spawn_returns_2_workers,
-     T_OPTS) {
+     T_OPTS)
+{
     check_child_born_cancelled_at_spawn(2);
 }
 Test(cancel, child_spawned_by_a_cancelled_task_is_cancelled_when_the_spawn_returns_8_workers,
-     T_OPTS) {
+     T_OPTS)
+{
     check_child_born_cancelled_at_spawn(8);
 }
 
@@ -1201,13 +1246,15 @@ typedef struct upward {
 } upward_t;
 
 static int upward_child(void *arg) { return probe_task(&((upward_t *)arg)->child); }
-static int upward_parent(void *arg) {
+static int upward_parent(void *arg)
+{
     upward_t *u = arg;
     u->rc = crew_spawn(upward_child, u, &u->child_id);
     return probe_task(&u->parent);
 }
 
-Test(cancel, cancelling_a_child_leaves_its_parent_alone, T_OPTS) {
+Test(cancel, cancelling_a_child_leaves_its_parent_alone, T_OPTS)
+{
     crew_t *ex = t_create(2);
     upward_t u;
     memset(&u, 0, sizeof u);
@@ -1239,21 +1286,21 @@ typedef struct cwaiter {
     bool cancelled_after;
 } cwaiter_t;
 
-static int cwaiter_task(void *arg) {
+static int cwaiter_task(void *arg)
+{
     cwaiter_t *w = arg;
     flag_set(&w->waiting);
     if (w->join)
         w->rc = crew_join(crew_current(), w->target, &w->st);
     else
-        w->rc = crew_wait(crew_current(), w->target,
-                          (int64_t)(T_HANG_S * 1e9), &w->st);
+        w->rc = crew_wait(crew_current(), w->target, (int64_t)(T_HANG_S * 1e9), &w->st);
     w->cancelled_after = crew_cancelled();
     flag_set(&w->returned);
     return 0;
 }
 
-Test(cancel, wait_in_a_cancelled_task_returns_ECANCELED_not_the_targets_status,
-     T_OPTS) {
+Test(cancel, wait_in_a_cancelled_task_returns_ECANCELED_not_the_targets_status, T_OPTS)
+{
     crew_t *ex = t_create(2);
     gate_t gate;
     gate_init(&gate);
@@ -1274,15 +1321,15 @@ Test(cancel, wait_in_a_cancelled_task_returns_ECANCELED_not_the_targets_status,
     crew_task_info_t ti = t_inspect(ex, target);
     ASSERT_STATUS(ti.status, CREW_TASK_RUNNING);
     cr_assert_not(ti.cancel_requested, "the waiter's cancellation reached an "
-                  "unrelated target");
+                                       "unrelated target");
     gate_open(&gate);
     ASSERT_STATUS(t_join(ex, target), CREW_TASK_DONE);
     gate_destroy(&gate);
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel, wait_for_a_cancelled_target_returns_its_status_not_ECANCELED,
-     T_OPTS) {
+Test(cancel, wait_for_a_cancelled_target_returns_its_status_not_ECANCELED, T_OPTS)
+{
     crew_t *ex = t_create(2);
     probe_t p;
     probe_init(&p, true, 0);
@@ -1310,7 +1357,8 @@ typedef struct jparent {
     int spawn_rc;
 } jparent_t;
 
-static int jparent_task(void *arg) {
+static int jparent_task(void *arg)
+{
     jparent_t *j = arg;
     /* the child blocks on the gate and ignores cancellation */
     j->spawn_rc = crew_spawn(gate_task, &j->gate, &j->w.target);
@@ -1323,8 +1371,8 @@ static int jparent_task(void *arg) {
     return cwaiter_task(&j->w);
 }
 
-Test(cancel, join_in_a_cancelled_task_waits_for_the_child_then_reports_ECANCELED,
-     T_OPTS) {
+Test(cancel, join_in_a_cancelled_task_waits_for_the_child_then_reports_ECANCELED, T_OPTS)
+{
     crew_t *ex = t_create(2);
     jparent_t j;
     memset(&j, 0, sizeof j);
@@ -1365,14 +1413,16 @@ typedef struct jfast {
     crew_status_t st;
 } jfast_t;
 
-static int jfast_child(void *arg) {
+static int jfast_child(void *arg)
+{
     jfast_t *j = arg;
     atomic_fetch_add(&j->ran, 1);
     j->cancel_rc = crew_cancel(crew_current(), j->parent, 0, NULL);
     return 0;
 }
 
-static int jfast_task(void *arg) {
+static int jfast_task(void *arg)
+{
     jfast_t *j = arg;
     j->parent = crew_self();
     if (j->by_child) {
@@ -1389,8 +1439,8 @@ static int jfast_task(void *arg) {
     return 0;
 }
 
-Test(cancel, join_in_a_cancelled_task_reports_ECANCELED_on_the_fork_join_fast_path,
-     T_OPTS) {
+Test(cancel, join_in_a_cancelled_task_reports_ECANCELED_on_the_fork_join_fast_path, T_OPTS)
+{
     crew_t *ex = t_create(1); /* the child stays queued behind its parent */
     for (int by_group = 0; by_group < 2; by_group++) {
         jfast_t j;
@@ -1406,7 +1456,8 @@ Test(cancel, join_in_a_cancelled_task_reports_ECANCELED_on_the_fork_join_fast_pa
         ASSERT_RC(j.cancel_rc, by_group ? 0 : CREW_REQUESTED);
         ASSERT_RC(j.join_rc, CREW_ECANCELED);
         ASSERT_STATUS(j.st, CREW_TASK_CANCELLED);
-        cr_assert_eq(atomic_load(&j.ran), 0, "a queued child of a cancelled "
+        cr_assert_eq(atomic_load(&j.ran), 0,
+                     "a queued child of a cancelled "
                      "task ran");
         crew_task_info_t info;
         info.size = sizeof info;
@@ -1433,7 +1484,8 @@ Test(cancel, join_in_a_cancelled_task_reports_ECANCELED_on_the_fork_join_fast_pa
 
 /* ---- cancel-and-wait ------------------------------------------------------------------------------ */
 
-Test(cancel, cancel_wait_returns_done_when_the_task_already_won, T_OPTS) {
+Test(cancel, cancel_wait_returns_done_when_the_task_already_won, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_id_t ok, bad;
     ASSERT_RC(crew_submit(ex, noop_task, NULL, &ok), 0);
@@ -1456,8 +1508,8 @@ Test(cancel, cancel_wait_returns_done_when_the_task_already_won, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel, cancel_wait_returns_cancelled_for_queued_and_running_tasks,
-     T_OPTS) {
+Test(cancel, cancel_wait_returns_cancelled_for_queued_and_running_tasks, T_OPTS)
+{
     crew_t *ex = t_create(2);
     probe_t p;
     probe_init(&p, true, 0);
@@ -1467,7 +1519,8 @@ Test(cancel, cancel_wait_returns_cancelled_for_queued_and_running_tasks,
     crew_status_t st;
     ASSERT_RC(crew_cancel_wait(ex, run, CREW_FOREVER, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_CANCELLED);
-    cr_assert_eq(atomic_load(&p.finished), 1, "cancel_wait returned before "
+    cr_assert_eq(atomic_load(&p.finished), 1,
+                 "cancel_wait returned before "
                  "the body did");
     gate_t gate;
     gate_init(&gate);
@@ -1485,7 +1538,8 @@ Test(cancel, cancel_wait_returns_cancelled_for_queued_and_running_tasks,
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel, cancel_wait_that_times_out_still_leaves_the_request, T_OPTS) {
+Test(cancel, cancel_wait_that_times_out_still_leaves_the_request, T_OPTS)
+{
     crew_t *ex = t_create(2);
     probe_t p;
     probe_init(&p, false, 0); /* ignores the request until released */
@@ -1506,7 +1560,8 @@ Test(cancel, cancel_wait_that_times_out_still_leaves_the_request, T_OPTS) {
 
 /* ---- timeouts change nothing ---------------------------------------------------------------------- */
 
-Test(cancel, timed_out_waits_neither_cancel_nor_change_the_task, T_OPTS) {
+Test(cancel, timed_out_waits_neither_cancel_nor_change_the_task, T_OPTS)
+{
     crew_t *ex = t_create(2);
     probe_t p;
     probe_init(&p, false, 0);
@@ -1529,7 +1584,8 @@ Test(cancel, timed_out_waits_neither_cancel_nor_change_the_task, T_OPTS) {
 /* ---- volume --------------------------------------------------------------------------------------- */
 
 Test(cancel, a_million_queued_then_cancelled_tasks_leave_nothing_behind,
-     .timeout = CREW_TEST_TIMEOUT * 2) {
+     .timeout = CREW_TEST_TIMEOUT * 2)
+{
     long n = t_scaled(1000000, 1000);
     crew_t *ex = t_create(2);
     gate_t gate;
@@ -1557,8 +1613,7 @@ Test(cancel, a_million_queued_then_cancelled_tasks_leave_nothing_behind,
     s = t_settle(ex);
     cr_assert_eq(s.removed, (uint64_t)n);
     cr_assert_eq(s.cancelled, (uint64_t)n);
-    cr_assert_eq(s.live_records, 0, "%llu records left",
-                 (unsigned long long)s.live_records);
+    cr_assert_eq(s.live_records, 0, "%llu records left", (unsigned long long)s.live_records);
     cr_assert_eq(atomic_load(&ran), 0);
     free(ids);
     gate_destroy(&gate);

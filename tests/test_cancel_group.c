@@ -2,13 +2,14 @@
  * members' spawns, nested groups (and only those), fail-fast, waits. */
 #include "crit.h"
 
-static void probes_cancel_returned(probe_t *p, int n) {
+static void probes_cancel_returned(probe_t *p, int n)
+{
     for (int i = 0; i < n; i++)
         flag_set(&p[i].cancel_returned);
 }
 
-Test(cancel_group, group_cancel_removes_queued_members_and_requests_running_ones,
-     T_OPTS) {
+Test(cancel_group, group_cancel_removes_queued_members_and_requests_running_ones, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, 0);
     probe_t p[2];
@@ -64,7 +65,8 @@ Test(cancel_group, group_cancel_removes_queued_members_and_requests_running_ones
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel_group, members_added_after_the_cancel_are_born_cancelled, T_OPTS) {
+Test(cancel_group, members_added_after_the_cancel_are_born_cancelled, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, 0);
     ASSERT_RC(crew_group_cancel(g, 0, NULL), 0);
@@ -97,7 +99,8 @@ Test(cancel_group, members_added_after_the_cancel_are_born_cancelled, T_OPTS) {
 
 /* Every worker blocked, so nothing can pop the new member: it must be
  * CANCELLED when the submit returns, not QUEUED until a worker reaches it. */
-static void check_member_born_cancelled_at_submit(unsigned workers) {
+static void check_member_born_cancelled_at_submit(unsigned workers)
+{
     crew_t *ex = t_create(workers);
     gate_t gate;
     gate_init(&gate);
@@ -112,11 +115,13 @@ static void check_member_born_cancelled_at_submit(unsigned workers) {
     ASSERT_STATUS(info.status, CREW_TASK_CANCELLED);
     cr_assert_eq(info.cause, CREW_CAUSE_GROUP);
     cr_assert_eq(info.cancel_code, 6);
-    cr_assert_eq(atomic_load(&cleanups), 1, "cleanup of a born-cancelled "
+    cr_assert_eq(atomic_load(&cleanups), 1,
+                 "cleanup of a born-cancelled "
                  "member ran %d times by the time submit returned",
                  atomic_load(&cleanups));
     crew_group_info_t gi = t_ginfo(g);
-    cr_assert_eq(gi.live, 0, "the group counts a born-cancelled member as "
+    cr_assert_eq(gi.live, 0,
+                 "the group counts a born-cancelled member as "
                  "live");
     ASSERT_RC(t_submit_to(ex, g, count_task, &ran, &plain), 0);
     ASSERT_STATUS(t_inspect(ex, plain).status, CREW_TASK_CANCELLED);
@@ -130,12 +135,14 @@ static void check_member_born_cancelled_at_submit(unsigned workers) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel_group, member_submitted_into_a_cancelled_group_is_cancelled_when_the_submit_returns_2_workers,
-     T_OPTS) {
+Test(cancel_group,
+     member_submitted_into_a_cancelled_group_is_cancelled_when_the_submit_returns_2_workers, T_OPTS)
+{
     check_member_born_cancelled_at_submit(2);
 }
-Test(cancel_group, member_submitted_into_a_cancelled_group_is_cancelled_when_the_submit_returns_8_workers,
-     T_OPTS) {
+Test(cancel_group,
+     member_submitted_into_a_cancelled_group_is_cancelled_when_the_submit_returns_8_workers, T_OPTS)
+{
     check_member_born_cancelled_at_submit(8);
 }
 
@@ -148,19 +155,21 @@ typedef struct spawner {
     int rc;
 } spawner_t;
 
-static int spawner_child(void *arg) {
+static int spawner_child(void *arg)
+{
     atomic_fetch_add(&((spawner_t *)arg)->child_ran, 1);
     return 0;
 }
-static int spawner_member(void *arg) {
+static int spawner_member(void *arg)
+{
     spawner_t *s = arg;
     int r = probe_task(&s->probe); /* until_cancelled */
     s->rc = crew_spawn(spawner_child, s, &s->child);
     return r;
 }
 
-Test(cancel_group, members_spawned_by_members_after_the_cancel_never_run,
-     T_OPTS) {
+Test(cancel_group, members_spawned_by_members_after_the_cancel_never_run, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, 0);
     spawner_t s;
@@ -188,7 +197,8 @@ Test(cancel_group, members_spawned_by_members_after_the_cancel_never_run,
 
 /* ---- nesting ----------------------------------------------------------------- */
 
-Test(cancel_group, group_cancel_reaches_nested_groups_at_every_depth, T_OPTS) {
+Test(cancel_group, group_cancel_reaches_nested_groups_at_every_depth, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *outer = t_group(ex, NULL, 0);
     crew_group_t *mid = t_group(ex, outer, 0);
@@ -235,8 +245,8 @@ Test(cancel_group, group_cancel_reaches_nested_groups_at_every_depth, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel_group, group_cancel_leaves_enclosing_and_sibling_groups_untouched,
-     T_OPTS) {
+Test(cancel_group, group_cancel_leaves_enclosing_and_sibling_groups_untouched, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *outer = t_group(ex, NULL, 0);
     crew_group_t *a = t_group(ex, outer, 0);
@@ -260,9 +270,8 @@ Test(cancel_group, group_cancel_leaves_enclosing_and_sibling_groups_untouched,
     /* let both probes check for a while after the cancel */
     flag_set(&po.cancel_returned);
     flag_set(&pb.cancel_returned);
-    cr_assert(T_WAIT_UNTIL(atomic_load(&po.checks_after) > 100 &&
-                               atomic_load(&pb.checks_after) > 100,
-                           T_HANG_S));
+    cr_assert(T_WAIT_UNTIL(
+        atomic_load(&po.checks_after) > 100 && atomic_load(&pb.checks_after) > 100, T_HANG_S));
     flag_set(&po.release);
     flag_set(&pb.release);
     crew_status_t st;
@@ -274,9 +283,11 @@ Test(cancel_group, group_cancel_leaves_enclosing_and_sibling_groups_untouched,
     ASSERT_STATUS(st, CREW_TASK_DONE);
     ASSERT_RC(crew_group_wait(outer, CREW_FOREVER, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_DONE);
-    cr_assert_eq(atomic_load(&po.saw_cancel), 0, "the enclosing group's "
+    cr_assert_eq(atomic_load(&po.saw_cancel), 0,
+                 "the enclosing group's "
                  "member saw a cancel");
-    cr_assert_eq(atomic_load(&pb.saw_cancel), 0, "the sibling group's "
+    cr_assert_eq(atomic_load(&pb.saw_cancel), 0,
+                 "the sibling group's "
                  "member saw a cancel");
     ASSERT_STATUS(t_join(ex, ro), CREW_TASK_DONE);
     ASSERT_STATUS(t_join(ex, rb), CREW_TASK_DONE);
@@ -299,7 +310,8 @@ Test(cancel_group, group_cancel_leaves_enclosing_and_sibling_groups_untouched,
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel_group, cancelling_a_member_does_not_cancel_its_group, T_OPTS) {
+Test(cancel_group, cancelling_a_member_does_not_cancel_its_group, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, 0);
     probe_t p;
@@ -325,7 +337,8 @@ Test(cancel_group, cancelling_a_member_does_not_cancel_its_group, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel_group, group_cancel_is_idempotent, T_OPTS) {
+Test(cancel_group, group_cancel_is_idempotent, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_group_t *g = t_group(ex, NULL, 0);
     gate_t gate;
@@ -365,7 +378,8 @@ typedef struct selfg {
     crew_id_t child;
 } selfg_t;
 
-static int selfg_task(void *arg) {
+static int selfg_task(void *arg)
+{
     selfg_t *s = arg;
     /* a sibling queued behind us on the only worker */
     s->spawn_rc = crew_spawn(count_task, &s->ran, &s->child);
@@ -374,7 +388,8 @@ static int selfg_task(void *arg) {
     return 0;
 }
 
-Test(cancel_group, a_member_can_cancel_its_own_group, T_OPTS) {
+Test(cancel_group, a_member_can_cancel_its_own_group, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_group_t *g = t_group(ex, NULL, 0);
     selfg_t s;
@@ -387,7 +402,7 @@ Test(cancel_group, a_member_can_cancel_its_own_group, T_OPTS) {
     ASSERT_RC(s.spawn_rc, 0);
     ASSERT_RC(s.rc, 0);
     cr_assert(s.after, "crew_cancelled() false right after cancelling the "
-              "enclosing group");
+                       "enclosing group");
     ASSERT_STATUS(t_join(ex, s.child), CREW_TASK_CANCELLED);
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
     cr_assert_eq(atomic_load(&s.ran), 0);
@@ -398,20 +413,21 @@ Test(cancel_group, a_member_can_cancel_its_own_group, T_OPTS) {
 /* ---- fail fast ---------------------------------------------------------------- */
 
 typedef struct failer {
-    probe_t *other;   /* wait until this one runs */
-    atomic_int go;    /* then until the test says fail */
+    probe_t *other; /* wait until this one runs */
+    atomic_int go;  /* then until the test says fail */
     int ret;
 } failer_t;
 
-static int failer_task(void *arg) {
+static int failer_task(void *arg)
+{
     failer_t *f = arg;
     if (!T_WAIT_UNTIL(flag_get(&f->go), T_HANG_S))
         return 100;
     return f->ret;
 }
 
-Test(cancel_group, fail_fast_first_failure_cancels_the_rest_and_wait_reports_it,
-     T_OPTS) {
+Test(cancel_group, fail_fast_first_failure_cancels_the_rest_and_wait_reports_it, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, CREW_GROUP_FAIL_FAST);
     probe_t r;
@@ -422,8 +438,7 @@ Test(cancel_group, fail_fast_first_failure_cancels_the_rest_and_wait_reports_it,
     failer_t f = {&r, 0, 9};
     ASSERT_RC(t_submit_to(ex, g, failer_task, &f, &fid), 0);
     /* both workers are busy now: the next members are queued */
-    cr_assert(T_WAIT_UNTIL(t_inspect(ex, fid).status == CREW_TASK_RUNNING,
-                           T_HANG_S));
+    cr_assert(T_WAIT_UNTIL(t_inspect(ex, fid).status == CREW_TASK_RUNNING, T_HANG_S));
     atomic_int ran = 0;
     for (int i = 0; i < 4; i++)
         ASSERT_RC(t_submit_to(ex, g, count_task, &ran, &q[i]), 0);
@@ -442,19 +457,22 @@ Test(cancel_group, fail_fast_first_failure_cancels_the_rest_and_wait_reports_it,
     crew_task_info_t ri = t_inspect(ex, rid);
     ASSERT_STATUS(ri.status, CREW_TASK_CANCELLED);
     cr_assert_eq(ri.cause, CREW_CAUSE_GROUP);
-    cr_assert_eq(atomic_load(&r.timed_out), 0, "the running sibling never "
+    cr_assert_eq(atomic_load(&r.timed_out), 0,
+                 "the running sibling never "
                  "saw the cancel");
     ASSERT_RC(crew_release(ex, rid), 0);
     for (int i = 0; i < 4; i++)
         ASSERT_STATUS(t_join(ex, q[i]), CREW_TASK_CANCELLED);
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
-    cr_assert_eq(atomic_load(&ran), 0, "queued siblings of the first "
+    cr_assert_eq(atomic_load(&ran), 0,
+                 "queued siblings of the first "
                  "failure ran");
     ASSERT_RC(crew_group_destroy(g), 0);
     DESTROY_CLEAN(&ex);
 }
 
-Test(cancel_group, fail_fast_is_triggered_only_by_a_failure, T_OPTS) {
+Test(cancel_group, fail_fast_is_triggered_only_by_a_failure, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, CREW_GROUP_FAIL_FAST);
     probe_t r;
@@ -492,14 +510,16 @@ typedef struct gw {
     crew_status_t st;
 } gw_t;
 
-static int gw_task(void *arg) {
+static int gw_task(void *arg)
+{
     gw_t *w = arg;
     flag_set(&w->waiting);
     w->rc = crew_group_wait(w->g, (int64_t)(T_HANG_S * 1e9), &w->st);
     return 0;
 }
 
-Test(cancel_group, group_wait_in_a_cancelled_task_returns_ECANCELED, T_OPTS) {
+Test(cancel_group, group_wait_in_a_cancelled_task_returns_ECANCELED, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, 0);
     gate_t gate;
@@ -530,7 +550,8 @@ Test(cancel_group, group_wait_in_a_cancelled_task_returns_ECANCELED, T_OPTS) {
 /* ---- volume ----------------------------------------------------------------------- */
 
 Test(cancel_group, a_million_queued_members_cancelled_leave_nothing_behind,
-     .timeout = CREW_TEST_TIMEOUT * 2) {
+     .timeout = CREW_TEST_TIMEOUT * 2)
+{
     long n = t_scaled(1000000, 1000);
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, 0);

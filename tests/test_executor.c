@@ -7,46 +7,50 @@
 
 /* ---- worker count ---------------------------------------------------------- */
 
-static void check_workers(unsigned asked, unsigned want) {
+static void check_workers(unsigned asked, unsigned want)
+{
     crew_t *ex = t_create(asked);
-    cr_assert_eq(crew_workers(ex), want, "asked %u, got %u workers, want %u",
-                 asked, crew_workers(ex), want);
+    cr_assert_eq(crew_workers(ex), want, "asked %u, got %u workers, want %u", asked,
+                 crew_workers(ex), want);
     DESTROY_CLEAN(&ex);
 }
 
-Test(executor, explicit_worker_count_is_honoured, T_OPTS) {
+Test(executor, explicit_worker_count_is_honoured, T_OPTS)
+{
     unsetenv("CREW_WORKERS");
     check_workers(1, 1);
     check_workers(2, 2);
     check_workers(8, 8);
 }
 
-Test(executor, default_worker_count_is_online_cpus, T_OPTS) {
+Test(executor, default_worker_count_is_online_cpus, T_OPTS)
+{
     unsetenv("CREW_WORKERS");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cr_assert_gt(cpus, 0);
     check_workers(0, (unsigned)cpus);
 }
 
-Test(executor, default_worker_count_comes_from_CREW_WORKERS, T_OPTS) {
+Test(executor, default_worker_count_comes_from_CREW_WORKERS, T_OPTS)
+{
     setenv("CREW_WORKERS", "3", 1);
     check_workers(0, 3);
     setenv("CREW_WORKERS", "1024", 1);
     check_workers(0, 1024);
 }
 
-Test(executor, explicit_worker_count_ignores_CREW_WORKERS, T_OPTS) {
+Test(executor, explicit_worker_count_ignores_CREW_WORKERS, T_OPTS)
+{
     setenv("CREW_WORKERS", "5", 1);
     check_workers(2, 2);
     setenv("CREW_WORKERS", "not-a-number", 1);
     check_workers(2, 2);
 }
 
-Test(executor, workers_reports_zero_for_null, T_OPTS) {
-    cr_assert_eq(crew_workers(NULL), 0);
-}
+Test(executor, workers_reports_zero_for_null, T_OPTS) { cr_assert_eq(crew_workers(NULL), 0); }
 
-Test(executor, options_flags_pin_and_spin_still_run_tasks, T_OPTS) {
+Test(executor, options_flags_pin_and_spin_still_run_tasks, T_OPTS)
+{
     crew_options_t o = {sizeof o};
     o.workers = 2;
     o.flags = CREW_OPT_PIN;
@@ -71,7 +75,8 @@ typedef struct fib {
     int err; /* first unexpected return code seen below this call */
 } fib_t;
 
-static long fib_serial(int n) {
+static long fib_serial(int n)
+{
     long a = 0, b = 1;
     for (int i = 0; i < n; i++) {
         long t = a + b;
@@ -82,7 +87,8 @@ static long fib_serial(int n) {
 }
 
 /* One spawn per child call; both children borrow this stack frame. */
-static int fib_task(void *arg) {
+static int fib_task(void *arg)
+{
     fib_t *f = arg;
     if (f->n < 2) {
         f->r = f->n;
@@ -112,7 +118,8 @@ static int fib_task(void *arg) {
     return 0;
 }
 
-static void check_fib(unsigned workers) {
+static void check_fib(unsigned workers)
+{
     int n = (int)t_scaled(25, 15);
     crew_t *ex = t_create(workers);
     crew_stats_t s0 = t_stats(ex);
@@ -120,35 +127,27 @@ static void check_fib(unsigned workers) {
     crew_id_t id;
     ASSERT_RC(crew_submit(ex, fib_task, &root, &id), 0);
     crew_status_t st = t_join(ex, id);
-    cr_assert_eq(root.err, 0, "a spawn or join failed: %s",
-                 crew_err_name(root.err));
+    cr_assert_eq(root.err, 0, "a spawn or join failed: %s", crew_err_name(root.err));
     ASSERT_STATUS(st, CREW_TASK_DONE);
-    cr_assert_eq(root.r, fib_serial(n), "fib(%d) = %ld, want %ld", n, root.r,
-                 fib_serial(n));
+    cr_assert_eq(root.r, fib_serial(n), "fib(%d) = %ld, want %ld", n, root.r, fib_serial(n));
     /* One task per call: calls(n) = 2 fib(n+1) - 1. */
     uint64_t calls = (uint64_t)(2 * fib_serial(n + 1) - 1);
     crew_stats_t s = t_settle(ex);
     cr_assert_eq(s.submitted - s0.submitted, calls, "submitted %llu, want %llu",
-                 (unsigned long long)(s.submitted - s0.submitted),
-                 (unsigned long long)calls);
+                 (unsigned long long)(s.submitted - s0.submitted), (unsigned long long)calls);
     cr_assert_eq(s.done - s0.done, calls);
     cr_assert_eq(s.failed + s.cancelled, 0);
     DESTROY_CLEAN(&ex);
 }
 
-Test(executor, fib_with_a_spawn_per_call_is_exact_on_1_worker, T_OPTS) {
-    check_fib(1);
-}
-Test(executor, fib_with_a_spawn_per_call_is_exact_on_2_workers, T_OPTS) {
-    check_fib(2);
-}
-Test(executor, fib_with_a_spawn_per_call_is_exact_on_8_workers, T_OPTS) {
-    check_fib(8);
-}
+Test(executor, fib_with_a_spawn_per_call_is_exact_on_1_worker, T_OPTS) { check_fib(1); }
+Test(executor, fib_with_a_spawn_per_call_is_exact_on_2_workers, T_OPTS) { check_fib(2); }
+Test(executor, fib_with_a_spawn_per_call_is_exact_on_8_workers, T_OPTS) { check_fib(8); }
 
 /* ---- crew_self / crew_current / crew_worker_index ---------------------------- */
 
-Test(executor, task_queries_outside_a_task_report_nothing, T_OPTS) {
+Test(executor, task_queries_outside_a_task_report_nothing, T_OPTS)
+{
     crew_t *ex = t_create(2);
     cr_assert_eq(crew_self(), 0);
     cr_assert_null(crew_current());
@@ -164,7 +163,8 @@ typedef struct whoami {
     bool cancelled;
 } whoami_t;
 
-static int whoami_task(void *arg) {
+static int whoami_task(void *arg)
+{
     whoami_t *w = arg;
     w->self = crew_self();
     w->current = crew_current();
@@ -173,8 +173,8 @@ static int whoami_task(void *arg) {
     return 0;
 }
 
-Test(executor, task_queries_inside_a_task_name_the_task_and_its_worker,
-     T_OPTS) {
+Test(executor, task_queries_inside_a_task_name_the_task_and_its_worker, T_OPTS)
+{
     crew_t *a = t_create(2), *b = t_create(3);
     whoami_t wa[16], wb[16];
     crew_id_t ia[16], ib[16];
@@ -191,10 +191,8 @@ Test(executor, task_queries_inside_a_task_name_the_task_and_its_worker,
         cr_assert_eq(wb[i].self, ib[i]);
         cr_assert_eq(wa[i].current, a);
         cr_assert_eq(wb[i].current, b);
-        cr_assert(wa[i].index >= 0 && wa[i].index < 2, "index %d",
-                  wa[i].index);
-        cr_assert(wb[i].index >= 0 && wb[i].index < 3, "index %d",
-                  wb[i].index);
+        cr_assert(wa[i].index >= 0 && wa[i].index < 2, "index %d", wa[i].index);
+        cr_assert(wb[i].index >= 0 && wb[i].index < 3, "index %d", wb[i].index);
         cr_assert_not(wa[i].cancelled);
     }
     DESTROY_CLEAN(&a);
@@ -210,14 +208,15 @@ typedef struct cross {
     int rc;
 } cross_t;
 
-static int cross_task(void *arg) {
+static int cross_task(void *arg)
+{
     cross_t *c = arg;
     c->rc = crew_submit(c->other, whoami_task, &c->child, &c->child_id);
     return 0;
 }
 
-Test(executor, submitting_to_another_executor_from_a_task_is_not_a_spawn,
-     T_OPTS) {
+Test(executor, submitting_to_another_executor_from_a_task_is_not_a_spawn, T_OPTS)
+{
     crew_t *a = t_create(1), *b = t_create(1);
     cross_t c;
     memset(&c, 0, sizeof c);
@@ -228,8 +227,10 @@ Test(executor, submitting_to_another_executor_from_a_task_is_not_a_spawn,
     ASSERT_RC(c.rc, 0);
     ASSERT_STATUS(t_wait(b, c.child_id), CREW_TASK_DONE);
     crew_task_info_t info = t_inspect(b, c.child_id);
-    cr_assert_eq(info.parent, 0, "parent %llu: a task of another executor "
-                 "is not a parent", (unsigned long long)info.parent);
+    cr_assert_eq(info.parent, 0,
+                 "parent %llu: a task of another executor "
+                 "is not a parent",
+                 (unsigned long long)info.parent);
     cr_assert_eq(c.child.current, b);
     ASSERT_RC(crew_release(b, c.child_id), 0);
     DESTROY_CLEAN(&a);
@@ -238,13 +239,15 @@ Test(executor, submitting_to_another_executor_from_a_task_is_not_a_spawn,
 
 /* ---- idle parking -------------------------------------------------------------- */
 
-static void sleep_ms(long ms) {
+static void sleep_ms(long ms)
+{
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
     while (nanosleep(&ts, &ts) != 0) {
     }
 }
 
-static void check_idle_cpu(unsigned workers) {
+static void check_idle_cpu(unsigned workers)
+{
     crew_t *ex = t_create(workers);
     crew_group_t *g;
     ASSERT_RC(crew_group_create(ex, NULL, 0, &g), 0);
@@ -262,22 +265,18 @@ static void check_idle_cpu(unsigned workers) {
     sleep_ms(200);
     int64_t cpu = t_cpu_ns() - c0, wall = t_now_ns() - w0;
     crew_stats_t s = t_stats(ex);
-    cr_assert_lt(cpu, 20 * 1000000LL,
-                 "%u idle workers used %.1f ms of CPU in %.1f ms (parks %llu)",
+    cr_assert_lt(cpu, 20 * 1000000LL, "%u idle workers used %.1f ms of CPU in %.1f ms (parks %llu)",
                  workers, cpu / 1e6, wall / 1e6, (unsigned long long)s.parks);
     cr_assert_gt(s.parks, 0, "no worker ever parked");
     ASSERT_RC(crew_group_destroy(g), 0);
     DESTROY_CLEAN(&ex);
 }
 
-Test(executor, idle_workers_park_and_burn_no_cpu_2_workers, T_OPTS) {
-    check_idle_cpu(2);
-}
-Test(executor, idle_workers_park_and_burn_no_cpu_8_workers, T_OPTS) {
-    check_idle_cpu(8);
-}
+Test(executor, idle_workers_park_and_burn_no_cpu_2_workers, T_OPTS) { check_idle_cpu(2); }
+Test(executor, idle_workers_park_and_burn_no_cpu_8_workers, T_OPTS) { check_idle_cpu(8); }
 
-static void spin_ns(int64_t ns) {
+static void spin_ns(int64_t ns)
+{
     int64_t end = t_now_ns() + ns;
     while (t_now_ns() < end) {
     }
@@ -285,12 +284,12 @@ static void spin_ns(int64_t ns) {
 
 /* Submit one task at a time into an executor that is, in turn, busy,
  * spinning, half asleep and fully parked; every task must be picked up. */
-static void check_no_lost_wakeups(unsigned workers) {
+static void check_no_lost_wakeups(unsigned workers)
+{
     crew_t *ex = t_create(workers);
     long rounds = t_scaled(2000, 200);
     atomic_int n = 0;
-    static const int64_t gap_ns[8] = {0, -1, 5000, 20000, 50000, 100000,
-                                      200000, 500000};
+    static const int64_t gap_ns[8] = {0, -1, 5000, 20000, 50000, 100000, 200000, 500000};
     for (long i = 0; i < rounds; i++) {
         if (i % 200 == 199)
             sleep_ms(20); /* long enough for every worker to park */
@@ -302,8 +301,10 @@ static void check_no_lost_wakeups(unsigned workers) {
         ASSERT_RC(crew_submit(ex, count_task, &n, &id), 0);
         crew_status_t st = CREW_TASK_QUEUED;
         int rc = crew_wait(ex, id, 5 * 1000000000LL, &st);
-        cr_assert_eq(rc, 0, "round %ld: task not picked up within 5 s (%s): "
-                     "lost wake-up", i, t_rc_name(rc));
+        cr_assert_eq(rc, 0,
+                     "round %ld: task not picked up within 5 s (%s): "
+                     "lost wake-up",
+                     i, t_rc_name(rc));
         ASSERT_STATUS(st, CREW_TASK_DONE);
         ASSERT_RC(crew_release(ex, id), 0);
     }
@@ -311,15 +312,16 @@ static void check_no_lost_wakeups(unsigned workers) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(executor, no_lost_wakeups_submitting_to_idle_executor_1_worker, T_OPTS) {
+Test(executor, no_lost_wakeups_submitting_to_idle_executor_1_worker, T_OPTS)
+{
     check_no_lost_wakeups(1);
 }
-Test(executor, no_lost_wakeups_submitting_to_idle_executor_2_workers,
-     T_OPTS) {
+Test(executor, no_lost_wakeups_submitting_to_idle_executor_2_workers, T_OPTS)
+{
     check_no_lost_wakeups(2);
 }
-Test(executor, no_lost_wakeups_submitting_to_idle_executor_8_workers,
-     T_OPTS) {
+Test(executor, no_lost_wakeups_submitting_to_idle_executor_8_workers, T_OPTS)
+{
     check_no_lost_wakeups(8);
 }
 
@@ -333,7 +335,8 @@ Test(executor, no_lost_wakeups_submitting_to_idle_executor_8_workers,
  * Completion is seen through the body's counter, which disturbs nothing
  * (a waiter would make the finisher wake parked workers). Each task must
  * be picked up within 5 s. */
-static void check_idle_last_look(unsigned workers) {
+static void check_idle_last_look(unsigned workers)
+{
     crew_t *ex = t_create(workers);
     long rounds = t_scaled(4000, 400);
     int64_t park_ns = 0, delay = 0;
@@ -348,11 +351,12 @@ static void check_idle_last_look(unsigned workers) {
         for (unsigned k = 0; atomic_load(&n) != i + 1 && (now = t_now_ns()) < end;)
             if (now - start > 100000)
                 t_backoff(k++);
-        cr_assert_eq(atomic_load(&n), i + 1, "round %ld: a task submitted "
+        cr_assert_eq(atomic_load(&n), i + 1,
+                     "round %ld: a task submitted "
                      "%lld ns after the previous one returned was not picked "
                      "up within 5 s: lost wake-up (%u workers, parking takes "
-                     "about %lld ns)", i, (long long)delay, workers,
-                     (long long)park_ns);
+                     "about %lld ns)",
+                     i, (long long)delay, workers, (long long)park_ns);
         int64_t done_at = t_now_ns();
         ASSERT_RC(crew_release(ex, id), 0);
         if (i % 16 == 0) {
@@ -378,16 +382,16 @@ static void check_idle_last_look(unsigned workers) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(executor, idle_worker_looks_at_the_queues_after_announcing_it_parks_1_worker,
-     T_OPTS) {
+Test(executor, idle_worker_looks_at_the_queues_after_announcing_it_parks_1_worker, T_OPTS)
+{
     check_idle_last_look(1);
 }
-Test(executor, idle_worker_looks_at_the_queues_after_announcing_it_parks_2_workers,
-     T_OPTS) {
+Test(executor, idle_worker_looks_at_the_queues_after_announcing_it_parks_2_workers, T_OPTS)
+{
     check_idle_last_look(2);
 }
-Test(executor, idle_worker_looks_at_the_queues_after_announcing_it_parks_8_workers,
-     T_OPTS) {
+Test(executor, idle_worker_looks_at_the_queues_after_announcing_it_parks_8_workers, T_OPTS)
+{
     check_idle_last_look(8);
 }
 
@@ -399,7 +403,8 @@ typedef struct wake {
     int children;
 } wake_t;
 
-static int wake_parent(void *arg) {
+static int wake_parent(void *arg)
+{
     wake_t *w = arg;
     for (int i = 0; i < w->children; i++)
         if (crew_spawn(gate_task, &w->gate, NULL) != 0)
@@ -407,7 +412,8 @@ static int wake_parent(void *arg) {
     return 0;
 }
 
-Test(executor, spawning_wakes_parked_workers, T_OPTS) {
+Test(executor, spawning_wakes_parked_workers, T_OPTS)
+{
     crew_t *ex = t_create(4);
     for (int round = 0; round < 20; round++) {
         sleep_ms(5); /* let the workers park */

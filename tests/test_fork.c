@@ -13,7 +13,8 @@ typedef struct {
     long r;
 } fib_t;
 
-static int fib(void *p) {
+static int fib(void *p)
+{
     fib_t *a = p, x, y;
     if (a->n < 2) {
         a->r = a->n;
@@ -31,7 +32,8 @@ static int fib(void *p) {
 
 static long fib_serial(int n) { return n < 2 ? n : fib_serial(n - 1) + fib_serial(n - 2); }
 
-static void run_fib(unsigned workers, int n) {
+static void run_fib(unsigned workers, int n)
+{
     crew_t *ex = t_create(workers);
     fib_t a = {n, 0};
     crew_id_t id;
@@ -41,7 +43,8 @@ static void run_fib(unsigned workers, int n) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(fork, fib_by_fork_and_sync_is_right_on_1_2_and_8_workers, T_OPTS) {
+Test(fork, fib_by_fork_and_sync_is_right_on_1_2_and_8_workers, T_OPTS)
+{
     int n = (int)t_scaled(27, 18);
     run_fib(1, n);
     run_fib(2, n);
@@ -64,7 +67,8 @@ typedef struct {
     int i;
 } kid_arg_t;
 
-static int kid(void *p) {
+static int kid(void *p)
+{
     kid_arg_t *a = p;
     atomic_fetch_add(&a->k->runs[a->i], 1);
     if (crew_self() != 0)
@@ -72,7 +76,8 @@ static int kid(void *p) {
     return a->i % 7 == 3 ? 40 + a->i : 0; /* some fail */
 }
 
-static int parent_of_many(void *p) {
+static int parent_of_many(void *p)
+{
     kids_t *k = p;
     kid_arg_t args[KIDS];
     for (int i = 0; i < KIDS; i++) {
@@ -85,7 +90,8 @@ static int parent_of_many(void *p) {
     return 0;
 }
 
-Test(fork, every_child_runs_once_and_sync_reports_each_outcome, T_OPTS) {
+Test(fork, every_child_runs_once_and_sync_reports_each_outcome, T_OPTS)
+{
     for (unsigned workers = 1; workers <= 4; workers *= 2) {
         crew_t *ex = t_create(workers);
         kids_t *k = calloc(1, sizeof *k);
@@ -111,19 +117,22 @@ Test(fork, every_child_runs_once_and_sync_reports_each_outcome, T_OPTS) {
     }
 }
 
-static int fails(void *p) {
+static int fails(void *p)
+{
     (void)p;
     return 9;
 }
 
-static int sync_ok_parent(void *p) {
+static int sync_ok_parent(void *p)
+{
     int *rc = p;
     crew_fork(fails, NULL);
     *rc = crew_sync_ok();
     return *rc;
 }
 
-Test(fork, sync_ok_turns_a_failed_child_into_an_error_the_parent_returns, T_OPTS) {
+Test(fork, sync_ok_turns_a_failed_child_into_an_error_the_parent_returns, T_OPTS)
+{
     crew_t *ex = t_create(2);
     int rc = 0;
     crew_id_t id;
@@ -141,14 +150,16 @@ typedef struct {
     char tag[8];
 } pay_t;
 
-static int pay_kid(void *p) {
+static int pay_kid(void *p)
+{
     pay_t *a = p; /* our own copy */
     if (a->tag[0] == 'k' && a->tag[7] == '!')
         atomic_fetch_add(a->sum, a->v);
     return 0;
 }
 
-static int pay_parent(void *p) {
+static int pay_parent(void *p)
+{
     atomic_long *sum = p;
     for (long i = 1; i <= 1000; i++) {
         pay_t a = {sum, i, {'k', 0, 0, 0, 0, 0, 0, '!'}}; /* reused each round */
@@ -157,7 +168,8 @@ static int pay_parent(void *p) {
     return crew_sync_ok();
 }
 
-static int bad_copy(void *p) {
+static int bad_copy(void *p)
+{
     int *rc = p;
     char big[CREW_FORK_PAYLOAD_MAX + 1] = {0};
     rc[0] = crew_fork_copy(pay_kid, big, sizeof big);
@@ -166,7 +178,8 @@ static int bad_copy(void *p) {
     return 0;
 }
 
-Test(fork, fork_copy_gives_each_child_its_own_argument, T_OPTS) {
+Test(fork, fork_copy_gives_each_child_its_own_argument, T_OPTS)
+{
     crew_t *ex = t_create(2);
     atomic_long sum = 0;
     crew_id_t id;
@@ -184,7 +197,8 @@ Test(fork, fork_copy_gives_each_child_its_own_argument, T_OPTS) {
 
 /* ---- outside a task ------------------------------------------------------------ */
 
-Test(fork, fork_and_sync_outside_a_task_are_refused, T_OPTS) {
+Test(fork, fork_and_sync_outside_a_task_are_refused, T_OPTS)
+{
     crew_sync_result_t r;
     ASSERT_RC(crew_fork(noop_task, NULL), CREW_ENOTINTASK);
     ASSERT_RC(crew_fork_copy(noop_task, "x", 1), CREW_ENOTINTASK);
@@ -200,21 +214,24 @@ typedef struct {
     atomic_int *done;
 } slow_t;
 
-static int slow_kid(void *p) {
+static int slow_kid(void *p)
+{
     slow_t *s = p;
     gate_pass(s->gate);
     atomic_fetch_add(s->done, 1);
     return 0;
 }
 
-static int forgets_to_sync(void *p) {
+static int forgets_to_sync(void *p)
+{
     slow_t *s = p;
     for (int i = 0; i < 3; i++)
         crew_fork(slow_kid, s);
     return 0; /* no crew_sync */
 }
 
-Test(fork, a_task_that_returns_without_sync_ends_after_its_children, T_OPTS) {
+Test(fork, a_task_that_returns_without_sync_ends_after_its_children, T_OPTS)
+{
     crew_t *ex = t_create(4);
     gate_t gate;
     atomic_int done = 0;
@@ -244,7 +261,8 @@ typedef struct {
     int sync_rc;
 } cx_t;
 
-static int cx_kid(void *p) {
+static int cx_kid(void *p)
+{
     cx_t *c = p;
     if (flag_get(&c->cancel_returned))
         atomic_fetch_add(&c->ran_after_cancel, 1);
@@ -252,7 +270,8 @@ static int cx_kid(void *p) {
     return 0;
 }
 
-static int cx_parent(void *p) {
+static int cx_parent(void *p)
+{
     cx_t *c = p;
     for (int i = 0; i < 60; i++) /* under CREW_FORK_INLINE_DEPTH: all queued */
         crew_fork(cx_kid, c);
@@ -264,7 +283,8 @@ static int cx_parent(void *p) {
     return 0;
 }
 
-Test(fork, forks_of_a_cancelled_task_never_start_after_the_cancel_returned, T_OPTS) {
+Test(fork, forks_of_a_cancelled_task_never_start_after_the_cancel_returned, T_OPTS)
+{
     crew_t *ex = t_create(1); /* the only worker runs the parent: nothing is stolen */
     cx_t c = {0};
     crew_id_t id;
@@ -289,14 +309,16 @@ typedef struct {
     atomic_int kid_saw_sync_returned;
 } waitall_t;
 
-static int waitall_kid(void *p) {
+static int waitall_kid(void *p)
+{
     waitall_t *w = p;
     probe_task(&w->kid); /* sees the cancel, runs on until released */
     atomic_store(&w->kid_saw_sync_returned, atomic_load(&w->join_returned));
     return 0;
 }
 
-static int waitall_parent(void *p) {
+static int waitall_parent(void *p)
+{
     waitall_t *w = p;
     crew_fork(waitall_kid, w);
     /* Wait until another worker runs it. A fork made while no worker was
@@ -311,7 +333,8 @@ static int waitall_parent(void *p) {
     return 0;
 }
 
-Test(fork, sync_waits_for_a_running_child_even_when_the_caller_is_cancelled, T_OPTS) {
+Test(fork, sync_waits_for_a_running_child_even_when_the_caller_is_cancelled, T_OPTS)
+{
     crew_t *ex = t_create(2);
     waitall_t w = {0};
     crew_id_t id;
@@ -339,13 +362,15 @@ typedef struct {
     crew_sync_result_t r;
 } gcx_t;
 
-static int gcx_kid(void *p) {
+static int gcx_kid(void *p)
+{
     gcx_t *c = p;
     atomic_fetch_add(&c->started, 1);
     return 0;
 }
 
-static int gcx_member(void *p) {
+static int gcx_member(void *p)
+{
     gcx_t *c = p;
     for (int i = 0; i < 50; i++)
         crew_fork(gcx_kid, c);
@@ -356,7 +381,8 @@ static int gcx_member(void *p) {
     return 0;
 }
 
-Test(fork, cancelling_the_group_of_the_forking_task_reaches_its_forks, T_OPTS) {
+Test(fork, cancelling_the_group_of_the_forking_task_reaches_its_forks, T_OPTS)
+{
     crew_t *ex = t_create(1);
     gcx_t c = {0};
     ASSERT_RC(crew_group_create(ex, NULL, 0, &c.g), 0);
@@ -381,13 +407,15 @@ typedef struct {
     crew_sync_result_t r;
 } wide_t;
 
-static int wide_kid(void *p) {
+static int wide_kid(void *p)
+{
     wide_t *w = p;
     atomic_fetch_add(&w->ran, 1);
     return 0;
 }
 
-static int wide_parent(void *p) {
+static int wide_parent(void *p)
+{
     wide_t *w = p;
     for (long i = 0; i < w->n; i++)
         crew_fork(wide_kid, w); /* past 64 private frames: calls, unless a thief asks */
@@ -395,7 +423,8 @@ static int wide_parent(void *p) {
     return 0;
 }
 
-Test(fork, deep_and_wide_forks_run_inline_with_the_same_counts, T_OPTS) {
+Test(fork, deep_and_wide_forks_run_inline_with_the_same_counts, T_OPTS)
+{
     /* 300,000 forks also overflow the fork deque (CREW_FORK_FRAMES). */
     long sizes[] = {10, 64, 65, 10000, 300000};
     for (unsigned workers = 1; workers <= 2; workers++)
@@ -414,7 +443,8 @@ Test(fork, deep_and_wide_forks_run_inline_with_the_same_counts, T_OPTS) {
 
 /* ---- crew_join_child ---------------------------------------------------------------- */
 
-static int join_child_parent(void *p) {
+static int join_child_parent(void *p)
+{
     int *rc = p;
     crew_id_t a, b;
     crew_status_t st;
@@ -426,7 +456,8 @@ static int join_child_parent(void *p) {
     return 0;
 }
 
-Test(fork, join_child_folds_the_outcome_into_its_return_value, T_OPTS) {
+Test(fork, join_child_folds_the_outcome_into_its_return_value, T_OPTS)
+{
     crew_t *ex = t_create(2);
     int rc[3];
     crew_id_t id;

@@ -2,7 +2,8 @@
  * spawned tasks, nesting, waiting, outcomes, counts, lifetime. */
 #include "crit.h"
 
-Test(group, wait_returns_done_once_every_member_is_done, T_OPTS) {
+Test(group, wait_returns_done_once_every_member_is_done, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, 0);
     gate_t gate;
@@ -16,8 +17,7 @@ Test(group, wait_returns_done_once_every_member_is_done, T_OPTS) {
     ASSERT_RC(crew_group_wait(g, 0, &st), CREW_ETIMEDOUT);
     ASSERT_RC(crew_group_wait(g, 5000000, &st), CREW_ETIMEDOUT);
     crew_group_info_t i = t_ginfo(g);
-    cr_assert_eq(i.live, 1, "the blocked member is live (live=%llu)",
-                 (unsigned long long)i.live);
+    cr_assert_eq(i.live, 1, "the blocked member is live (live=%llu)", (unsigned long long)i.live);
     gate_open(&gate);
     ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_DONE);
@@ -27,9 +27,7 @@ Test(group, wait_returns_done_once_every_member_is_done, T_OPTS) {
     cr_assert_eq(i.live, 0);
     cr_assert_eq(i.submitted, 101);
     cr_assert_eq(i.done, 101);
-    cr_assert_eq(i.failed + i.cancelled + i.removed + i.cancelled_running +
-                     i.late_cancels,
-                 0);
+    cr_assert_eq(i.failed + i.cancelled + i.removed + i.cancelled_running + i.late_cancels, 0);
     cr_assert_not(i.is_cancelled);
     cr_assert_eq(i.first_failure, 0);
     ASSERT_RC(crew_group_destroy(g), 0);
@@ -37,7 +35,8 @@ Test(group, wait_returns_done_once_every_member_is_done, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(group, empty_group_wait_returns_done_at_once, T_OPTS) {
+Test(group, empty_group_wait_returns_done_at_once, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_group_t *g = t_group(ex, NULL, 0);
     crew_status_t st;
@@ -47,7 +46,8 @@ Test(group, empty_group_wait_returns_done_at_once, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(group, member_is_shown_in_its_group_by_inspect, T_OPTS) {
+Test(group, member_is_shown_in_its_group_by_inspect, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_group_t *g = t_group(ex, NULL, 0);
     crew_id_t id;
@@ -68,15 +68,16 @@ typedef struct kid {
     int rc;
 } kid_t;
 
-static int spawn_blocked_child(void *arg) {
+static int spawn_blocked_child(void *arg)
+{
     kid_t *k = arg;
     crew_task_desc_t d = {gate_task, k->gate, NULL, k->into};
     k->rc = crew_submit_ex(crew_current(), &d, &k->child);
     return 0; /* returns while the child is still blocked */
 }
 
-Test(group, tasks_spawned_by_a_member_join_its_group_and_are_waited_for,
-     T_OPTS) {
+Test(group, tasks_spawned_by_a_member_join_its_group_and_are_waited_for, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, 0);
     gate_t gate;
@@ -89,8 +90,7 @@ Test(group, tasks_spawned_by_a_member_join_its_group_and_are_waited_for,
     gate_await_arrivals(&gate, 1);
     crew_task_info_t ci = t_inspect(ex, k.child);
     cr_assert_eq(ci.group, crew_group_id(g), "child group %llu, want %llu",
-                 (unsigned long long)ci.group,
-                 (unsigned long long)crew_group_id(g));
+                 (unsigned long long)ci.group, (unsigned long long)crew_group_id(g));
     cr_assert_eq(ci.parent, parent);
     crew_group_info_t i = t_ginfo(g);
     cr_assert_eq(i.submitted, 2);
@@ -107,7 +107,8 @@ Test(group, tasks_spawned_by_a_member_join_its_group_and_are_waited_for,
     DESTROY_CLEAN(&ex);
 }
 
-Test(group, spawned_task_goes_to_the_group_its_desc_names, T_OPTS) {
+Test(group, spawned_task_goes_to_the_group_its_desc_names, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g1 = t_group(ex, NULL, 0), *g2 = t_group(ex, NULL, 0);
     gate_t gate;
@@ -141,7 +142,8 @@ typedef struct gtree {
     atomic_int *count;
 } gtree_t;
 
-static int gtree_task(void *arg) {
+static int gtree_task(void *arg)
+{
     gtree_t *t = arg;
     atomic_fetch_add(t->count, 1);
     if (t->depth == 0) {
@@ -158,7 +160,8 @@ static int gtree_task(void *arg) {
     return 0;
 }
 
-Test(group, group_wait_covers_detached_descendants_at_every_depth, T_OPTS) {
+Test(group, group_wait_covers_detached_descendants_at_every_depth, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, 0);
     atomic_int count = 0;
@@ -183,7 +186,8 @@ Test(group, group_wait_covers_detached_descendants_at_every_depth, T_OPTS) {
  * crew_group_wait waits for "the group's" live members (members spawned by
  * members included). A task submitted into the inner group is a member of
  * the inner group only. */
-Test(group, nested_group_members_count_only_in_their_own_group, T_OPTS) {
+Test(group, nested_group_members_count_only_in_their_own_group, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *outer = t_group(ex, NULL, 0);
     crew_group_t *inner = t_group(ex, outer, 0);
@@ -198,8 +202,7 @@ Test(group, nested_group_members_count_only_in_their_own_group, T_OPTS) {
     ASSERT_STATUS(st, CREW_TASK_DONE);
     cr_assert_eq(atomic_load(&n), 1);
     crew_group_info_t oi = t_ginfo(outer), ii = t_ginfo(inner);
-    cr_assert_eq(oi.submitted, 1, "outer submitted %llu",
-                 (unsigned long long)oi.submitted);
+    cr_assert_eq(oi.submitted, 1, "outer submitted %llu", (unsigned long long)oi.submitted);
     cr_assert_eq(oi.live, 0);
     cr_assert_eq(ii.submitted, 1);
     cr_assert_eq(ii.live, 1);
@@ -217,7 +220,8 @@ Test(group, nested_group_members_count_only_in_their_own_group, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(group, waiting_on_each_nested_group_waits_for_its_members, T_OPTS) {
+Test(group, waiting_on_each_nested_group_waits_for_its_members, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *a = t_group(ex, NULL, 0);
     crew_group_t *b = t_group(ex, a, 0);
@@ -243,8 +247,8 @@ Test(group, waiting_on_each_nested_group_waits_for_its_members, T_OPTS) {
 
 /* ---- outcomes -------------------------------------------------------------------------- */
 
-Test(group, wait_reports_the_first_failure_without_cancelling_the_rest,
-     T_OPTS) {
+Test(group, wait_reports_the_first_failure_without_cancelling_the_rest, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, 0);
     gate_t gate;
@@ -275,7 +279,8 @@ Test(group, wait_reports_the_first_failure_without_cancelling_the_rest,
     DESTROY_CLEAN(&ex);
 }
 
-Test(group, group_stays_usable_after_a_wait, T_OPTS) {
+Test(group, group_stays_usable_after_a_wait, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = t_group(ex, NULL, 0);
     atomic_int n = 0;
@@ -301,7 +306,8 @@ typedef struct gwaiter {
     crew_status_t st;
 } gwaiter_t;
 
-static int gwaiter_task(void *arg) {
+static int gwaiter_task(void *arg)
+{
     gwaiter_t *w = arg;
     for (int i = 0; i < 20; i++) {
         crew_task_desc_t d = {count_task, &w->n, NULL, w->g};
@@ -312,7 +318,8 @@ static int gwaiter_task(void *arg) {
     return 0;
 }
 
-Test(group, group_wait_inside_a_task_helps_on_one_worker, T_OPTS) {
+Test(group, group_wait_inside_a_task_helps_on_one_worker, T_OPTS)
+{
     crew_t *ex = t_create(1);
     gwaiter_t w;
     memset(&w, 0, sizeof w);
@@ -334,7 +341,8 @@ typedef struct gmember {
     atomic_int worker;
 } gmember_t;
 
-static int gmember_task(void *arg) {
+static int gmember_task(void *arg)
+{
     gmember_t *m = arg;
     atomic_store(&m->worker, crew_worker_index());
     gate_pass(&m->gate);
@@ -349,7 +357,8 @@ typedef struct gparked {
     crew_status_t st;
 } gparked_t;
 
-static int gparked_task(void *arg) {
+static int gparked_task(void *arg)
+{
     gparked_t *w = arg;
     atomic_store(&w->tid, (int)t_gettid());
     atomic_store(&w->worker, crew_worker_index());
@@ -361,7 +370,8 @@ static int gparked_task(void *arg) {
 
 /* The waiting task has nothing to help with, so it parks; the last member
  * then finishes on another worker, which must wake it. */
-static void check_group_wait_woken_from_another_worker(unsigned workers) {
+static void check_group_wait_woken_from_another_worker(unsigned workers)
+{
     crew_t *ex = t_create(workers);
     gmember_t m;
     gate_init(&m.gate);
@@ -383,7 +393,8 @@ static void check_group_wait_woken_from_another_worker(unsigned workers) {
     gate_open(&m.gate);
     cr_assert(T_WAIT_UNTIL(flag_get(&w.done), 2.0),
               "crew_group_wait not woken within 2 s of its last member "
-              "finishing on another worker (%u workers)", workers);
+              "finishing on another worker (%u workers)",
+              workers);
     ASSERT_RC(w.rc, 0);
     ASSERT_STATUS(w.st, CREW_TASK_DONE);
     ASSERT_STATUS(t_join(ex, wid), CREW_TASK_DONE);
@@ -394,17 +405,20 @@ static void check_group_wait_woken_from_another_worker(unsigned workers) {
 }
 
 Test(group, group_wait_in_a_parked_task_is_woken_by_the_last_member_on_another_worker_2_workers,
-     T_OPTS) {
+     T_OPTS)
+{
     check_group_wait_woken_from_another_worker(2);
 }
 Test(group, group_wait_in_a_parked_task_is_woken_by_the_last_member_on_another_worker_8_workers,
-     T_OPTS) {
+     T_OPTS)
+{
     check_group_wait_woken_from_another_worker(8);
 }
 
 /* ---- lifetime ------------------------------------------------------------------------------ */
 
-Test(group, group_ids_are_nonzero_distinct_and_zero_for_null, T_OPTS) {
+Test(group, group_ids_are_nonzero_distinct_and_zero_for_null, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_group_t *a = t_group(ex, NULL, 0), *b = t_group(ex, a, 0);
     cr_assert_neq(crew_group_id(a), 0);
@@ -416,7 +430,8 @@ Test(group, group_ids_are_nonzero_distinct_and_zero_for_null, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(group, group_with_a_live_member_cannot_be_destroyed, T_OPTS) {
+Test(group, group_with_a_live_member_cannot_be_destroyed, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_group_t *g = t_group(ex, NULL, 0);
     gate_t gate;
@@ -436,14 +451,16 @@ Test(group, group_with_a_live_member_cannot_be_destroyed, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(group, executor_with_a_live_group_is_destroyed_with_it, T_OPTS) {
+Test(group, executor_with_a_live_group_is_destroyed_with_it, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_group_t *g = t_group(ex, NULL, 0);
     (void)g; /* not destroyed: crew_destroy frees it, as it does actors */
     DESTROY_CLEAN(&ex);
 }
 
-Test(group, groups_of_another_executor_are_refused, T_OPTS) {
+Test(group, groups_of_another_executor_are_refused, T_OPTS)
+{
     crew_t *a = t_create(1), *b = t_create(1);
     crew_group_t *ga = t_group(a, NULL, 0), *gb = NULL;
     ASSERT_RC(crew_group_create(b, ga, 0, &gb), CREW_EWRONGEXEC);

@@ -5,21 +5,24 @@
  * every wait tells the waiter's cancellation from the target's outcome. */
 #include "crit.h"
 
-static crew_group_t *new_group(crew_t *ex, crew_group_t *parent) {
+static crew_group_t *new_group(crew_t *ex, crew_group_t *parent)
+{
     crew_group_t *g = NULL;
     ASSERT_RC(crew_group_create(ex, parent, 0, &g), 0);
     return g;
 }
 
 static crew_id_t submit_into(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
-                             crew_cleanup_fn cleanup, unsigned flags) {
+                             crew_cleanup_fn cleanup, unsigned flags)
+{
     crew_task_desc_t d = {fn, arg, cleanup, g, flags};
     crew_id_t id = 0;
     ASSERT_RC(crew_submit_ex(ex, &d, &id), 0);
     return id;
 }
 
-static crew_id_t submit_detached(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg) {
+static crew_id_t submit_detached(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg)
+{
     crew_task_desc_t d = {fn, arg, NULL, g, 0};
     ASSERT_RC(crew_submit_ex(ex, &d, NULL), 0);
     return 0;
@@ -28,13 +31,15 @@ static crew_id_t submit_detached(crew_t *ex, crew_group_t *g, crew_fn fn, void *
 /* A body that counts in a file-wide counter, so that arg is free for a
  * cleanup's counter. */
 static atomic_int bodies_ran;
-static int ran_task(void *arg) {
+static int ran_task(void *arg)
+{
     (void)arg;
     atomic_fetch_add(&bodies_ran, 1);
     return 0;
 }
 
-static crew_status_t status_now(crew_t *ex, crew_id_t id) {
+static crew_status_t status_now(crew_t *ex, crew_id_t id)
+{
     crew_status_t st = (crew_status_t)-1;
     ASSERT_RC(crew_status(ex, id, &st), 0);
     return st;
@@ -42,7 +47,8 @@ static crew_status_t status_now(crew_t *ex, crew_id_t id) {
 
 /* ---- 1. nested groups: one rule for "cancelled" ------------------------- */
 
-Test(semantics, group_cancelled_directly_or_through_its_parent_waits_cancelled, T_OPTS) {
+Test(semantics, group_cancelled_directly_or_through_its_parent_waits_cancelled, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *direct = new_group(ex, NULL);
     crew_group_t *outer = new_group(ex, NULL);
@@ -50,10 +56,8 @@ Test(semantics, group_cancelled_directly_or_through_its_parent_waits_cancelled, 
     atomic_int n = 0;
     crew_status_t st;
     /* Every member finishes DONE before any cancel. */
-    ASSERT_STATUS(t_join(ex, submit_into(ex, direct, count_task, &n, NULL, 0)),
-                  CREW_TASK_DONE);
-    ASSERT_STATUS(t_join(ex, submit_into(ex, nested, count_task, &n, NULL, 0)),
-                  CREW_TASK_DONE);
+    ASSERT_STATUS(t_join(ex, submit_into(ex, direct, count_task, &n, NULL, 0)), CREW_TASK_DONE);
+    ASSERT_STATUS(t_join(ex, submit_into(ex, nested, count_task, &n, NULL, 0)), CREW_TASK_DONE);
     ASSERT_RC(crew_group_cancel(direct, 1, "direct"), 0);
     ASSERT_RC(crew_group_cancel(outer, 2, "outer"), 0);
     ASSERT_RC(crew_group_wait(direct, CREW_FOREVER, &st), 0);
@@ -81,7 +85,8 @@ typedef struct {
     atomic_int cancelled_after;
 } self_cw_t;
 
-static int cancel_wait_self(void *arg) {
+static int cancel_wait_self(void *arg)
+{
     self_cw_t *s = arg;
     crew_status_t st;
     atomic_store(&s->rc, crew_cancel_wait(s->ex, crew_self(), CREW_FOREVER, &st));
@@ -89,7 +94,8 @@ static int cancel_wait_self(void *arg) {
     return 0;
 }
 
-Test(semantics, cancel_wait_on_the_calling_task_fails_without_cancelling_it, T_OPTS) {
+Test(semantics, cancel_wait_on_the_calling_task_fails_without_cancelling_it, T_OPTS)
+{
     crew_t *ex = t_create(1);
     self_cw_t s = {.ex = ex};
     crew_id_t id;
@@ -108,7 +114,8 @@ Test(semantics, cancel_wait_on_the_calling_task_fails_without_cancelling_it, T_O
 
 enum { QN = 64 };
 
-Test(semantics, group_cancel_removes_every_queued_member_before_it_returns, T_OPTS) {
+Test(semantics, group_cancel_removes_every_queued_member_before_it_returns, T_OPTS)
+{
     crew_t *ex = t_create(2);
     gate_t gate;
     gate_init(&gate);
@@ -163,18 +170,21 @@ typedef struct {
     crew_status_t kid_status[QN];
 } parent_t;
 
-static int kid_task(void *arg) {
+static int kid_task(void *arg)
+{
     parent_t *p = arg;
     atomic_fetch_add(&p->ran, 1);
     return 0;
 }
 
-static void kid_cleanup(void *arg) {
+static void kid_cleanup(void *arg)
+{
     parent_t *p = arg;
     atomic_fetch_add(&p->cleaned, 1);
 }
 
-static int parent_task(void *arg) {
+static int parent_task(void *arg)
+{
     parent_t *p = arg;
     crew_task_desc_t d = {kid_task, p, kid_cleanup, NULL, 0};
     for (int i = 0; i < QN; i++)
@@ -189,7 +199,8 @@ static int parent_task(void *arg) {
     return 0;
 }
 
-Test(semantics, cancelling_a_parent_removes_its_queued_children_before_it_returns, T_OPTS) {
+Test(semantics, cancelling_a_parent_removes_its_queued_children_before_it_returns, T_OPTS)
+{
     crew_t *ex = t_create(1);
     parent_t p = {0};
     crew_id_t id;
@@ -217,14 +228,16 @@ typedef struct {
     atomic_int returned;
 } shutdown_arg_t;
 
-static void *shutdown_cancel_thread(void *arg) {
+static void *shutdown_cancel_thread(void *arg)
+{
     shutdown_arg_t *a = arg;
     crew_shutdown(a->ex, CREW_CANCEL);
     atomic_store(&a->returned, 1);
     return NULL;
 }
 
-Test(semantics, cancel_shutdown_removes_queued_tasks_while_every_worker_is_busy, T_OPTS) {
+Test(semantics, cancel_shutdown_removes_queued_tasks_while_every_worker_is_busy, T_OPTS)
+{
     crew_t *ex = t_create(2);
     gate_t gate;
     gate_init(&gate);
@@ -263,7 +276,8 @@ typedef struct {
     crew_status_t join_status;
 } joiner_t;
 
-static int join_member(void *arg) {
+static int join_member(void *arg)
+{
     joiner_t *j = arg;
     probe_task(&j->member);
     /* Still running: the join must not have returned. */
@@ -271,7 +285,8 @@ static int join_member(void *arg) {
     return 0;
 }
 
-static int joiner_task(void *arg) {
+static int joiner_task(void *arg)
+{
     joiner_t *j = arg;
     crew_task_desc_t d = {join_member, j, NULL, j->g, 0};
     crew_submit_ex(j->ex, &d, NULL);
@@ -280,8 +295,8 @@ static int joiner_task(void *arg) {
     return 0;
 }
 
-Test(semantics, group_join_waits_for_running_members_even_when_the_caller_is_cancelled,
-     T_OPTS) {
+Test(semantics, group_join_waits_for_running_members_even_when_the_caller_is_cancelled, T_OPTS)
+{
     crew_t *ex = t_create(2);
     joiner_t j = {.ex = ex};
     j.g = new_group(ex, NULL);
@@ -304,7 +319,8 @@ Test(semantics, group_join_waits_for_running_members_even_when_the_caller_is_can
     DESTROY_CLEAN(&ex);
 }
 
-Test(semantics, group_join_of_members_that_end_done_reports_done, T_OPTS) {
+Test(semantics, group_join_of_members_that_end_done_reports_done, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *g = new_group(ex, NULL);
     atomic_int n = 0;
@@ -330,7 +346,8 @@ typedef struct {
     atomic_int submitted;
 } iso_t;
 
-static int iso_submitter(void *arg) {
+static int iso_submitter(void *arg)
+{
     iso_t *s = arg;
     crew_task_desc_t c = {probe_task, &s->child, NULL, NULL, 0};
     crew_task_desc_t i = {probe_task, &s->iso, NULL, s->service, CREW_TASK_ISOLATED};
@@ -344,7 +361,8 @@ static int iso_submitter(void *arg) {
     return 0;
 }
 
-Test(semantics, cancelling_the_submitter_or_its_group_leaves_isolated_tasks_alone, T_OPTS) {
+Test(semantics, cancelling_the_submitter_or_its_group_leaves_isolated_tasks_alone, T_OPTS)
+{
     crew_t *ex = t_create(4);
     iso_t s = {.ex = ex};
     crew_group_t *mine = new_group(ex, NULL);
@@ -387,13 +405,15 @@ typedef struct {
     crew_status_t seen;
 } poll_t;
 
-static int target_task(void *arg) {
+static int target_task(void *arg)
+{
     poll_t *p = arg;
     atomic_fetch_add(&p->ran, 1);
     return 0;
 }
 
-static int poller_task(void *arg) {
+static int poller_task(void *arg)
+{
     poll_t *p = arg;
     crew_submit(p->ex, target_task, p, &p->target); /* queued on our deque */
     atomic_store(&p->rc, crew_status(p->ex, p->target, &p->seen));
@@ -403,7 +423,8 @@ static int poller_task(void *arg) {
     return 0;
 }
 
-Test(semantics, status_query_never_runs_other_tasks, T_OPTS) {
+Test(semantics, status_query_never_runs_other_tasks, T_OPTS)
+{
     crew_t *ex = t_create(1);
     poll_t p = {.ex = ex};
     crew_id_t id;
@@ -419,7 +440,8 @@ Test(semantics, status_query_never_runs_other_tasks, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(semantics, plain_cancel_is_cancel_with_code_zero_and_no_reason, T_OPTS) {
+Test(semantics, plain_cancel_is_cancel_with_code_zero_and_no_reason, T_OPTS)
+{
     crew_t *ex = t_create(1);
     gate_t gate;
     gate_init(&gate);
@@ -438,7 +460,8 @@ Test(semantics, plain_cancel_is_cancel_with_code_zero_and_no_reason, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(semantics, destroy_frees_group_handles_still_alive, T_OPTS) {
+Test(semantics, destroy_frees_group_handles_still_alive, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_group_t *outer = new_group(ex, NULL), *nested = new_group(ex, outer);
     crew_group_t *cancelled = new_group(ex, nested);
@@ -467,7 +490,8 @@ typedef struct {
     atomic_int started;
 } waiter_t;
 
-static int waiter_task(void *arg) {
+static int waiter_task(void *arg)
+{
     waiter_t *w = arg;
     crew_status_t st;
     flag_set(&w->started);
@@ -486,7 +510,8 @@ static int waiter_task(void *arg) {
     return 0;
 }
 
-Test(semantics, a_cancelled_waiter_reports_its_own_cancellation_apart_from_the_target, T_OPTS) {
+Test(semantics, a_cancelled_waiter_reports_its_own_cancellation_apart_from_the_target, T_OPTS)
+{
     crew_t *ex = t_create(3);
     waiter_t w = {.ex = ex};
     w.g = new_group(ex, NULL);
@@ -522,7 +547,8 @@ Test(semantics, a_cancelled_waiter_reports_its_own_cancellation_apart_from_the_t
 
 /* ---- info structs carry their size ------------------------------------------------- */
 
-Test(semantics, info_structs_are_filled_up_to_the_size_the_caller_gives, T_OPTS) {
+Test(semantics, info_structs_are_filled_up_to_the_size_the_caller_gives, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_group_t *g = new_group(ex, NULL);
     crew_actor_t *a;

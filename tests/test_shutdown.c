@@ -8,7 +8,8 @@ typedef struct sd {
     atomic_int returned;
 } sd_t;
 
-static void *shutdown_main(void *arg) {
+static void *shutdown_main(void *arg)
+{
     sd_t *s = arg;
     s->rc = crew_shutdown(s->ex, s->mode);
     flag_set(&s->returned);
@@ -18,7 +19,8 @@ static void *shutdown_main(void *arg) {
 /* Submit no-op tasks from outside until one is refused: the executor has
  * then begun shutting down. Returns how many were accepted (each of them
  * must still be drained). */
-static long probe_until_refused(crew_t *ex, atomic_int *counter) {
+static long probe_until_refused(crew_t *ex, atomic_int *counter)
+{
     long accepted = 0;
     int rc;
     int64_t end = t_now_ns() + (int64_t)(T_HANG_S * 1e9);
@@ -28,13 +30,12 @@ static long probe_until_refused(crew_t *ex, atomic_int *counter) {
             T_DIE("shutdown never began refusing submissions");
         sched_yield();
     }
-    cr_assert_eq(rc, CREW_ESHUTDOWN, "submission during shutdown -> %s",
-                 t_rc_name(rc));
+    cr_assert_eq(rc, CREW_ESHUTDOWN, "submission during shutdown -> %s", t_rc_name(rc));
     return accepted;
 }
 
-Test(shutdown, drain_runs_everything_queued_and_every_accepted_submission,
-     T_OPTS) {
+Test(shutdown, drain_runs_everything_queued_and_every_accepted_submission, T_OPTS)
+{
     enum { N = 1000 };
     crew_t *ex = t_create(2);
     gate_t gate;
@@ -50,15 +51,14 @@ Test(shutdown, drain_runs_everything_queued_and_every_accepted_submission,
     cr_assert_eq(pthread_create(&th, NULL, shutdown_main, &s), 0);
     long accepted = probe_until_refused(ex, &late);
     cr_assert_not(flag_get(&s.returned), "shutdown returned while every "
-                  "worker was blocked");
+                                         "worker was blocked");
     gate_open(&gate);
     pthread_join(th, NULL);
     ASSERT_RC(s.rc, 0);
     /* everything terminal when shutdown returns */
     cr_assert_eq(t_stats(ex).live_tasks, 0);
-    cr_assert_eq(atomic_load(&ran) + atomic_load(&cleanups) / 2, N,
-                 "ran %d of %d queued tasks", atomic_load(&ran) +
-                 atomic_load(&cleanups) / 2, N);
+    cr_assert_eq(atomic_load(&ran) + atomic_load(&cleanups) / 2, N, "ran %d of %d queued tasks",
+                 atomic_load(&ran) + atomic_load(&cleanups) / 2, N);
     cr_assert_eq(atomic_load(&cleanups), 2 * (N / 10));
     cr_assert_eq(atomic_load(&late), accepted);
     /* refused afterwards, every way */
@@ -84,7 +84,8 @@ typedef struct drainer {
     int depth;
 } drainer_t;
 
-static int drainer_task(void *arg) {
+static int drainer_task(void *arg)
+{
     drainer_t *d = arg;
     atomic_fetch_add(d->count, 1);
     if (d->depth > 0) {
@@ -101,7 +102,8 @@ static int drainer_task(void *arg) {
     return 0;
 }
 
-Test(shutdown, drain_runs_children_spawned_by_drained_tasks, T_OPTS) {
+Test(shutdown, drain_runs_children_spawned_by_drained_tasks, T_OPTS)
+{
     crew_t *ex = t_create(2);
     gate_t gate;
     gate_init(&gate);
@@ -119,15 +121,15 @@ Test(shutdown, drain_runs_children_spawned_by_drained_tasks, T_OPTS) {
     gate_open(&gate); /* the roots start only now, with the drain under way */
     pthread_join(th, NULL);
     ASSERT_RC(s.rc, 0);
-    cr_assert_eq(atomic_load(&count), 4 * 1023, "drained %d of %d tasks",
-                 atomic_load(&count), 4 * 1023);
+    cr_assert_eq(atomic_load(&count), 4 * 1023, "drained %d of %d tasks", atomic_load(&count),
+                 4 * 1023);
     cr_assert_eq(atomic_load(&late), accepted);
     gate_destroy(&gate);
     DESTROY_CLEAN(&ex);
 }
 
-Test(shutdown, second_shutdown_returns_0_and_cancel_escalates_a_drain,
-     T_OPTS) {
+Test(shutdown, second_shutdown_returns_0_and_cancel_escalates_a_drain, T_OPTS)
+{
     crew_t *ex = t_create(2);
     probe_t r;
     probe_init(&r, true, 0); /* runs until cancelled */
@@ -172,8 +174,7 @@ Test(shutdown, second_shutdown_returns_0_and_cancel_escalates_a_drain,
     cr_assert_eq(atomic_load(&ran), 0);
     /* the probes accepted before the drain began were queued behind the
      * blocker when the escalation came: removed too */
-    cr_assert_eq(atomic_load(&late), 0, "%ld accepted, %d ran", accepted,
-                 atomic_load(&late));
+    cr_assert_eq(atomic_load(&late), 0, "%ld accepted, %d ran", accepted, atomic_load(&late));
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
     ASSERT_RC(crew_shutdown(ex, CREW_CANCEL), 0);
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
@@ -190,14 +191,15 @@ typedef struct swaiter {
     crew_status_t st;
 } swaiter_t;
 
-static void *swaiter_main(void *arg) {
+static void *swaiter_main(void *arg)
+{
     swaiter_t *w = arg;
     w->rc = crew_wait(w->ex, w->id, (int64_t)(T_HANG_S * 1e9), &w->st);
     return NULL;
 }
 
-Test(shutdown, cancel_removes_queued_requests_running_and_wakes_waiters,
-     T_OPTS) {
+Test(shutdown, cancel_removes_queued_requests_running_and_wakes_waiters, T_OPTS)
+{
     enum { N = 100, W = 4 };
     crew_t *ex = t_create(2);
     probe_t p[2];
@@ -222,9 +224,11 @@ Test(shutdown, cancel_removes_queued_requests_running_and_wakes_waiters,
     ASSERT_RC(crew_shutdown(ex, CREW_CANCEL), 0);
     crew_stats_t s = t_stats(ex);
     cr_assert_eq(s.live_tasks, 0);
-    cr_assert_eq(atomic_load(&cleanups), N, "queued tasks: %d cleanups "
+    cr_assert_eq(atomic_load(&cleanups), N,
+                 "queued tasks: %d cleanups "
                  "(each runs once, and only the cleanup: count_task on the "
-                 "same counter would add one more)", atomic_load(&cleanups));
+                 "same counter would add one more)",
+                 atomic_load(&cleanups));
     for (int i = 0; i < W; i++) {
         pthread_join(th[i], NULL);
         ASSERT_RC(w[i].rc, 0);
@@ -259,31 +263,32 @@ typedef struct late_spawn {
     bool saw;
 } late_spawn_t;
 
-static int late_child(void *arg) {
+static int late_child(void *arg)
+{
     atomic_fetch_add(&((late_spawn_t *)arg)->child_ran, 1);
     return 0;
 }
 
-static int late_spawner(void *arg) {
+static int late_spawner(void *arg)
+{
     late_spawn_t *l = arg;
     l->saw = T_WAIT_UNTIL(crew_cancelled(), T_HANG_S);
     l->rc = crew_spawn(late_child, l, &l->child);
     return 0;
 }
 
-Test(shutdown, children_spawned_during_a_cancel_shutdown_are_born_cancelled,
-     T_OPTS) {
+Test(shutdown, children_spawned_during_a_cancel_shutdown_are_born_cancelled, T_OPTS)
+{
     crew_t *ex = t_create(2);
     late_spawn_t l;
     memset(&l, 0, sizeof l);
     l.rc = 99;
     crew_id_t id;
     ASSERT_RC(crew_submit(ex, late_spawner, &l, &id), 0);
-    cr_assert(T_WAIT_UNTIL(t_inspect(ex, id).status == CREW_TASK_RUNNING,
-                           T_HANG_S));
+    cr_assert(T_WAIT_UNTIL(t_inspect(ex, id).status == CREW_TASK_RUNNING, T_HANG_S));
     ASSERT_RC(crew_shutdown(ex, CREW_CANCEL), 0);
     cr_assert(l.saw, "crew_cancelled() never became true in a cancel "
-              "shutdown");
+                     "shutdown");
     ASSERT_RC(l.rc, 0);
     ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
     ASSERT_STATUS(t_join(ex, l.child), CREW_TASK_CANCELLED);
@@ -298,14 +303,16 @@ typedef struct opener {
     atomic_int go;
 } opener_t;
 
-static void *opener_main(void *arg) {
+static void *opener_main(void *arg)
+{
     opener_t *o = arg;
     flag_await(&o->go);
     gate_open(o->gate);
     return NULL;
 }
 
-Test(shutdown, destroy_without_shutdown_drains_first, T_OPTS) {
+Test(shutdown, destroy_without_shutdown_drains_first, T_OPTS)
+{
     enum { N = 500 };
     crew_t *ex = t_create(2);
     gate_t gate;
@@ -326,7 +333,8 @@ Test(shutdown, destroy_without_shutdown_drains_first, T_OPTS) {
     gate_destroy(&gate);
 }
 
-Test(shutdown, destroy_frees_joinable_records_never_released, T_OPTS) {
+Test(shutdown, destroy_frees_joinable_records_never_released, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_id_t ids[100];
     for (int i = 0; i < 100; i++)
@@ -338,7 +346,8 @@ Test(shutdown, destroy_frees_joinable_records_never_released, T_OPTS) {
     cr_assert_eq(t_live_bytes(), 0, "%lld bytes left", (long long)t_live_bytes());
 }
 
-Test(shutdown, joinable_tasks_stay_joinable_after_shutdown, T_OPTS) {
+Test(shutdown, joinable_tasks_stay_joinable_after_shutdown, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_id_t ok, bad;
     ASSERT_RC(crew_submit(ex, ret_task, (void *)(intptr_t)0, &ok), 0);
@@ -355,7 +364,8 @@ Test(shutdown, joinable_tasks_stay_joinable_after_shutdown, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(shutdown, shutdown_of_an_idle_executor_returns_and_is_idempotent, T_OPTS) {
+Test(shutdown, shutdown_of_an_idle_executor_returns_and_is_idempotent, T_OPTS)
+{
     crew_t *ex = t_create(8);
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
@@ -368,7 +378,8 @@ typedef struct intask {
     int shutdown_rc, destroy_rc;
 } intask_t;
 
-static int intask_task(void *arg) {
+static int intask_task(void *arg)
+{
     intask_t *t = arg;
     t->shutdown_rc = crew_shutdown(t->ex, CREW_DRAIN);
     crew_t *copy = t->ex;
@@ -376,7 +387,8 @@ static int intask_task(void *arg) {
     return 0;
 }
 
-Test(shutdown, shutdown_and_destroy_from_a_task_give_EDEADLK, T_OPTS) {
+Test(shutdown, shutdown_and_destroy_from_a_task_give_EDEADLK, T_OPTS)
+{
     crew_t *ex = t_create(1);
     intask_t t = {ex, 99, 99};
     crew_id_t id;

@@ -18,11 +18,11 @@ typedef struct mtask {
     long i;
 } mtask_t;
 
-static int slot_task(void *arg) {
+static int slot_task(void *arg)
+{
     mtask_t *t = arg;
     atomic_fetch_add_explicit(&t->s->hit[t->i], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&t->s->sum, (unsigned long long)t->i + 1,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->s->sum, (unsigned long long)t->i + 1, memory_order_relaxed);
     return 0;
 }
 
@@ -34,7 +34,8 @@ typedef struct submitter {
     int rc;
 } submitter_t;
 
-static void *submitter_main(void *arg) {
+static void *submitter_main(void *arg)
+{
     submitter_t *s = arg;
     for (long i = s->from; i < s->to; i++) {
         crew_task_desc_t d = {slot_task, &s->tasks[i], NULL, s->g};
@@ -48,7 +49,8 @@ static void *submitter_main(void *arg) {
 }
 
 Test(submit, a_million_detached_tasks_from_four_threads_each_run_exactly_once,
-     .timeout = CREW_TEST_TIMEOUT * 2) {
+     .timeout = CREW_TEST_TIMEOUT * 2)
+{
     long n = t_scaled(1000000, 1000);
     crew_t *ex = t_create(0);
     crew_group_t *g;
@@ -82,8 +84,8 @@ Test(submit, a_million_detached_tasks_from_four_threads_each_run_exactly_once,
         twice += h > 1;
     }
     cr_assert(zero == 0 && twice == 0,
-              "%ld tasks never ran, %ld ran more than once (first: task %ld)",
-              zero, twice, first_bad);
+              "%ld tasks never ran, %ld ran more than once (first: task %ld)", zero, twice,
+              first_bad);
     unsigned long long want = (unsigned long long)n * (unsigned long long)(n + 1) / 2;
     cr_assert_eq(atomic_load(&s.sum), want);
     crew_group_info_t gi;
@@ -103,7 +105,8 @@ Test(submit, a_million_detached_tasks_from_four_threads_each_run_exactly_once,
 
 /* ---- batches -------------------------------------------------------------- */
 
-Test(submit, batch_runs_every_task_once_and_fills_distinct_ids, T_OPTS) {
+Test(submit, batch_runs_every_task_once_and_fills_distinct_ids, T_OPTS)
+{
     enum { N = 1000 };
     crew_t *ex = t_create(2);
     static atomic_int hits[N];
@@ -123,12 +126,12 @@ Test(submit, batch_runs_every_task_once_and_fills_distinct_ids, T_OPTS) {
     for (int i = 0; i < N; i++)
         ASSERT_STATUS(t_join(ex, ids[i]), CREW_TASK_DONE);
     for (int i = 0; i < N; i++)
-        cr_assert_eq(atomic_load(&hits[i]), 1, "task %d ran %d times", i,
-                     atomic_load(&hits[i]));
+        cr_assert_eq(atomic_load(&hits[i]), 1, "task %d ran %d times", i, atomic_load(&hits[i]));
     DESTROY_CLEAN(&ex);
 }
 
-Test(submit, detached_batch_into_a_group_runs_every_task_once, T_OPTS) {
+Test(submit, detached_batch_into_a_group_runs_every_task_once, T_OPTS)
+{
     enum { N = 5000 };
     crew_t *ex = t_create(2);
     crew_group_t *g;
@@ -145,8 +148,7 @@ Test(submit, detached_batch_into_a_group_runs_every_task_once, T_OPTS) {
     ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_DONE);
     for (int i = 0; i < N; i++)
-        cr_assert_eq(atomic_load(&hits[i]), 1, "task %d ran %d times", i,
-                     atomic_load(&hits[i]));
+        cr_assert_eq(atomic_load(&hits[i]), 1, "task %d ran %d times", i, atomic_load(&hits[i]));
     crew_group_info_t gi;
     gi.size = sizeof gi;
     ASSERT_RC(crew_group_info(g, &gi), 0);
@@ -156,7 +158,8 @@ Test(submit, detached_batch_into_a_group_runs_every_task_once, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(submit, empty_batch_is_accepted_and_submits_nothing, T_OPTS) {
+Test(submit, empty_batch_is_accepted_and_submits_nothing, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_task_desc_t d = {noop_task, NULL, NULL, NULL};
     ASSERT_RC(crew_submit_batch(ex, &d, NULL, 0, NULL), 0);
@@ -164,7 +167,8 @@ Test(submit, empty_batch_is_accepted_and_submits_nothing, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(submit, refused_batch_submits_nothing_and_runs_no_cleanup, T_OPTS) {
+Test(submit, refused_batch_submits_nothing_and_runs_no_cleanup, T_OPTS)
+{
     enum { N = 16 };
     crew_t *ex = t_create(2), *other = t_create(1);
     crew_group_t *og;
@@ -199,7 +203,8 @@ Test(submit, refused_batch_submits_nothing_and_runs_no_cleanup, T_OPTS) {
 typedef struct cl_arg {
     atomic_int *runs, *cleanups;
 } cl_arg_t;
-static int cl_run(void *arg) {
+static int cl_run(void *arg)
+{
     atomic_fetch_add(((cl_arg_t *)arg)->runs, 1);
     return 0;
 }
@@ -207,7 +212,8 @@ static void cl_clean(void *arg) { atomic_fetch_add(((cl_arg_t *)arg)->cleanups, 
 
 /* Walk every allocation of a batch submission: each either fails with
  * CREW_ENOMEM having submitted nothing, or succeeds entirely. */
-Test(submit, batch_is_all_or_nothing_under_allocation_failure, T_OPTS) {
+Test(submit, batch_is_all_or_nothing_under_allocation_failure, T_OPTS)
+{
     enum { N = 200 };
     crew_t *ex = t_create(2);
     atomic_int runs = 0, cleanups = 0;
@@ -225,14 +231,11 @@ Test(submit, batch_is_all_or_nothing_under_allocation_failure, T_OPTS) {
         crew__fault_reset();
         if (rc == CREW_ENOMEM) {
             crew_stats_t s1 = t_settle(ex);
-            cr_assert_eq(s1.submitted, s0.submitted,
-                         "k=%lld: failed batch submitted %llu tasks",
-                         (long long)k,
-                         (unsigned long long)(s1.submitted - s0.submitted));
-            cr_assert_eq(atomic_load(&runs), r0, "k=%lld: failed batch ran",
+            cr_assert_eq(s1.submitted, s0.submitted, "k=%lld: failed batch submitted %llu tasks",
+                         (long long)k, (unsigned long long)(s1.submitted - s0.submitted));
+            cr_assert_eq(atomic_load(&runs), r0, "k=%lld: failed batch ran", (long long)k);
+            cr_assert_eq(atomic_load(&cleanups), c0, "k=%lld: failed batch ran cleanups",
                          (long long)k);
-            cr_assert_eq(atomic_load(&cleanups), c0,
-                         "k=%lld: failed batch ran cleanups", (long long)k);
             continue;
         }
         ASSERT_RC(rc, 0);
@@ -253,12 +256,14 @@ Test(submit, batch_is_all_or_nothing_under_allocation_failure, T_OPTS) {
 
 /* ---- ids ------------------------------------------------------------------- */
 
-static int cmp_id(const void *a, const void *b) {
+static int cmp_id(const void *a, const void *b)
+{
     crew_id_t x = *(const crew_id_t *)a, y = *(const crew_id_t *)b;
     return x < y ? -1 : x > y;
 }
 
-Test(submit, task_and_group_ids_are_nonzero_and_never_repeat, T_OPTS) {
+Test(submit, task_and_group_ids_are_nonzero_and_never_repeat, T_OPTS)
+{
     enum { N = 4000, G = 8 };
     crew_t *ex = t_create(2);
     static crew_id_t ids[N + G];
@@ -279,14 +284,14 @@ Test(submit, task_and_group_ids_are_nonzero_and_never_repeat, T_OPTS) {
     qsort(ids, N + G, sizeof ids[0], cmp_id);
     cr_assert_neq(ids[0], 0);
     for (int i = 1; i < N + G; i++)
-        cr_assert_neq(ids[i], ids[i - 1], "ID %llu given twice",
-                      (unsigned long long)ids[i]);
+        cr_assert_neq(ids[i], ids[i - 1], "ID %llu given twice", (unsigned long long)ids[i]);
     DESTROY_CLEAN(&ex);
 }
 
 /* ---- handles -------------------------------------------------------------------- */
 
-Test(submit, joinable_task_stays_inspectable_until_released, T_OPTS) {
+Test(submit, joinable_task_stays_inspectable_until_released, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_id_t ok, bad;
     ASSERT_RC(crew_submit(ex, ret_task, (void *)(intptr_t)0, &ok), 0);
@@ -321,7 +326,8 @@ Test(submit, joinable_task_stays_inspectable_until_released, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(submit, released_live_task_keeps_running_and_is_reclaimed, T_OPTS) {
+Test(submit, released_live_task_keeps_running_and_is_reclaimed, T_OPTS)
+{
     crew_t *ex = t_create(1);
     gate_t g;
     gate_init(&g);
@@ -345,15 +351,16 @@ typedef struct detached_probe {
     _Atomic crew_id_t self;
 } detached_probe_t;
 
-static int detached_probe_task(void *arg) {
+static int detached_probe_task(void *arg)
+{
     detached_probe_t *p = arg;
     atomic_store(&p->self, crew_self());
     gate_pass(&p->gate);
     return 0;
 }
 
-Test(submit, detached_task_has_no_handle_and_is_reclaimed_when_terminal,
-     T_OPTS) {
+Test(submit, detached_task_has_no_handle_and_is_reclaimed_when_terminal, T_OPTS)
+{
     crew_t *ex = t_create(1);
     detached_probe_t p;
     gate_init(&p.gate);
@@ -377,20 +384,22 @@ typedef struct order {
     atomic_int cleanup_arg_ok;
 } order_t;
 
-static int order_body(void *arg) {
+static int order_body(void *arg)
+{
     order_t *o = arg;
     atomic_fetch_add(&o->body, 1);
     return 0;
 }
-static void order_cleanup(void *arg) {
+static void order_cleanup(void *arg)
+{
     order_t *o = arg;
     atomic_store(&o->cleanup_saw_body, atomic_load(&o->body));
     atomic_store(&o->cleanup_arg_ok, 1);
     atomic_fetch_add(&o->cleanup, 1);
 }
 
-Test(submit, cleanup_runs_once_after_the_body_and_before_waiters_see_the_end,
-     T_OPTS) {
+Test(submit, cleanup_runs_once_after_the_body_and_before_waiters_see_the_end, T_OPTS)
+{
     crew_t *ex = t_create(2);
     for (int round = 0; round < 200; round++) {
         order_t o;
@@ -410,7 +419,8 @@ Test(submit, cleanup_runs_once_after_the_body_and_before_waiters_see_the_end,
     DESTROY_CLEAN(&ex);
 }
 
-Test(submit, refused_submission_keeps_arg_and_runs_no_cleanup, T_OPTS) {
+Test(submit, refused_submission_keeps_arg_and_runs_no_cleanup, T_OPTS)
+{
     crew_t *ex = t_create(1), *other = t_create(1);
     crew_group_t *og;
     ASSERT_RC(crew_group_create(other, NULL, 0, &og), 0);
@@ -439,14 +449,16 @@ typedef struct spawner {
     crew_id_t self;
 } spawner_t;
 
-static int spawner_task(void *arg) {
+static int spawner_task(void *arg)
+{
     spawner_t *s = arg;
     s->self = crew_self();
     s->rc = crew_spawn(noop_task, NULL, &s->child);
     return 0;
 }
 
-Test(submit, spawned_task_is_a_child_of_the_spawning_task, T_OPTS) {
+Test(submit, spawned_task_is_a_child_of_the_spawning_task, T_OPTS)
+{
     crew_t *ex = t_create(2);
     spawner_t s;
     memset(&s, 0, sizeof s);
@@ -469,7 +481,8 @@ typedef struct tree {
     atomic_int *count;
 } tree_t;
 
-static int tree_task(void *arg) {
+static int tree_task(void *arg)
+{
     tree_t *t = arg;
     atomic_fetch_add(t->count, 1);
     if (t->depth == 0)
@@ -492,7 +505,8 @@ static int tree_task(void *arg) {
     return bad;
 }
 
-Test(submit, nested_spawns_all_run_once, T_OPTS) {
+Test(submit, nested_spawns_all_run_once, T_OPTS)
+{
     crew_t *ex = t_create(2);
     atomic_int count = 0;
     tree_t root = {7, &count};
@@ -504,7 +518,8 @@ Test(submit, nested_spawns_all_run_once, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(submit, spawn_outside_a_task_is_refused, T_OPTS) {
+Test(submit, spawn_outside_a_task_is_refused, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_id_t id = 0;
     ASSERT_RC(crew_spawn(noop_task, NULL, &id), CREW_ENOTINTASK);
@@ -515,16 +530,14 @@ Test(submit, spawn_outside_a_task_is_refused, T_OPTS) {
 
 /* ---- stats ------------------------------------------------------------------------ */
 
-Test(submit, stats_count_done_and_failed_exactly, T_OPTS) {
+Test(submit, stats_count_done_and_failed_exactly, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_id_t ids[30];
     for (int i = 0; i < 30; i++)
-        ASSERT_RC(crew_submit(ex, ret_task, (void *)(intptr_t)(i % 3 == 0 ? 7 : 0),
-                              &ids[i]),
-                  0);
+        ASSERT_RC(crew_submit(ex, ret_task, (void *)(intptr_t)(i % 3 == 0 ? 7 : 0), &ids[i]), 0);
     for (int i = 0; i < 30; i++)
-        ASSERT_STATUS(t_join(ex, ids[i]),
-                      i % 3 == 0 ? CREW_TASK_FAILED : CREW_TASK_DONE);
+        ASSERT_STATUS(t_join(ex, ids[i]), i % 3 == 0 ? CREW_TASK_FAILED : CREW_TASK_DONE);
     crew_stats_t s = t_settle(ex);
     cr_assert_eq(s.submitted, 30);
     cr_assert_eq(s.done, 20);

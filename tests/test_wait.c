@@ -6,8 +6,8 @@
 
 /* ---- timeouts ---------------------------------------------------------------- */
 
-Test(wait, zero_timeout_on_a_running_task_times_out_and_changes_nothing,
-     T_OPTS) {
+Test(wait, zero_timeout_on_a_running_task_times_out_and_changes_nothing, T_OPTS)
+{
     crew_t *ex = t_create(2);
     gate_t g;
     gate_init(&g);
@@ -27,8 +27,8 @@ Test(wait, zero_timeout_on_a_running_task_times_out_and_changes_nothing,
     DESTROY_CLEAN(&ex);
 }
 
-Test(wait, zero_timeout_on_a_queued_task_times_out_and_it_stays_queued,
-     T_OPTS) {
+Test(wait, zero_timeout_on_a_queued_task_times_out_and_it_stays_queued, T_OPTS)
+{
     crew_t *ex = t_create(2);
     gate_t g;
     gate_init(&g);
@@ -48,8 +48,8 @@ Test(wait, zero_timeout_on_a_queued_task_times_out_and_it_stays_queued,
     DESTROY_CLEAN(&ex);
 }
 
-Test(wait, finite_timeout_returns_after_the_timeout_and_not_much_later,
-     T_OPTS) {
+Test(wait, finite_timeout_returns_after_the_timeout_and_not_much_later, T_OPTS)
+{
     crew_t *ex = t_create(1);
     gate_t g;
     gate_init(&g);
@@ -62,11 +62,9 @@ Test(wait, finite_timeout_returns_after_the_timeout_and_not_much_later,
         int64_t t0 = t_now_ns();
         ASSERT_RC(crew_wait(ex, id, timeouts[i], &st), CREW_ETIMEDOUT);
         int64_t el = t_now_ns() - t0;
-        cr_assert_geq(el, timeouts[i] - 1 * MS,
-                      "a %lld ms wait returned after %.2f ms",
+        cr_assert_geq(el, timeouts[i] - 1 * MS, "a %lld ms wait returned after %.2f ms",
                       (long long)(timeouts[i] / MS), el / 1e6);
-        cr_assert_lt(el, timeouts[i] + 2000 * MS,
-                     "a %lld ms wait took %.2f ms",
+        cr_assert_lt(el, timeouts[i] + 2000 * MS, "a %lld ms wait took %.2f ms",
                      (long long)(timeouts[i] / MS), el / 1e6);
     }
     ASSERT_STATUS(t_inspect(ex, id).status, CREW_TASK_RUNNING);
@@ -84,14 +82,16 @@ typedef struct opener {
     atomic_int go;
 } opener_t;
 
-static void *opener_main(void *arg) {
+static void *opener_main(void *arg)
+{
     opener_t *o = arg;
     flag_await(&o->go);
     gate_open(o->g);
     return NULL;
 }
 
-Test(wait, forever_wait_returns_the_status_once_the_task_ends, T_OPTS) {
+Test(wait, forever_wait_returns_the_status_once_the_task_ends, T_OPTS)
+{
     crew_t *ex = t_create(2);
     gate_t g;
     gate_init(&g);
@@ -117,14 +117,14 @@ Test(wait, forever_wait_returns_the_status_once_the_task_ends, T_OPTS) {
     DESTROY_CLEAN(&ex);
 }
 
-Test(wait, invalid_timeouts_are_refused, T_OPTS) {
+Test(wait, invalid_timeouts_are_refused, T_OPTS)
+{
     crew_t *ex = t_create(1);
     crew_id_t id;
     ASSERT_RC(crew_submit(ex, noop_task, NULL, &id), 0);
     ASSERT_STATUS(t_wait(ex, id), CREW_TASK_DONE);
     crew_status_t st;
-    const int64_t bad[] = {-2, -1000, INT64_MIN, CREW_TIMEOUT_MAX_NS + 1,
-                           INT64_MAX};
+    const int64_t bad[] = {-2, -1000, INT64_MIN, CREW_TIMEOUT_MAX_NS + 1, INT64_MAX};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ASSERT_RC(crew_wait(ex, id, bad[i], &st), CREW_EINVAL);
         ASSERT_RC(crew_cancel_wait(ex, id, bad[i], &st), CREW_EINVAL);
@@ -144,13 +144,15 @@ typedef struct waiter {
     crew_status_t st;
 } waiter_t;
 
-static void *waiter_main(void *arg) {
+static void *waiter_main(void *arg)
+{
     waiter_t *w = arg;
     w->rc = crew_wait(w->ex, w->id, (int64_t)(T_HANG_S * 1e9), &w->st);
     return NULL;
 }
 
-Test(wait, every_waiter_sees_the_same_terminal_status, T_OPTS) {
+Test(wait, every_waiter_sees_the_same_terminal_status, T_OPTS)
+{
     enum { W = 6 };
     crew_t *ex = t_create(2);
     for (int round = 0; round < 2; round++) {
@@ -176,11 +178,9 @@ Test(wait, every_waiter_sees_the_same_terminal_status, T_OPTS) {
         for (int i = 0; i < W; i++) {
             pthread_join(th[i], NULL);
             ASSERT_RC(w[i].rc, 0);
-            ASSERT_STATUS(w[i].st,
-                          round == 0 ? CREW_TASK_DONE : CREW_TASK_CANCELLED);
+            ASSERT_STATUS(w[i].st, round == 0 ? CREW_TASK_DONE : CREW_TASK_CANCELLED);
         }
-        ASSERT_STATUS(t_join(ex, id),
-                      round == 0 ? CREW_TASK_DONE : CREW_TASK_CANCELLED);
+        ASSERT_STATUS(t_join(ex, id), round == 0 ? CREW_TASK_DONE : CREW_TASK_CANCELLED);
         ASSERT_CLEAN(ex);
         gate_destroy(&g);
     }
@@ -189,7 +189,8 @@ Test(wait, every_waiter_sees_the_same_terminal_status, T_OPTS) {
 
 /* ---- join ---------------------------------------------------------------------- */
 
-Test(wait, join_returns_the_status_and_releases_the_handle, T_OPTS) {
+Test(wait, join_returns_the_status_and_releases_the_handle, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_id_t id;
     crew_status_t st;
@@ -208,7 +209,8 @@ typedef struct selfwait {
     int wait_rc, join_rc, poll_rc;
 } selfwait_t;
 
-static int selfwait_task(void *arg) {
+static int selfwait_task(void *arg)
+{
     selfwait_t *s = arg;
     crew_status_t st;
     s->wait_rc = crew_wait(crew_current(), crew_self(), CREW_FOREVER, &st);
@@ -217,7 +219,8 @@ static int selfwait_task(void *arg) {
     return 0;
 }
 
-Test(wait, a_task_waiting_for_itself_gets_EDEADLK, T_OPTS) {
+Test(wait, a_task_waiting_for_itself_gets_EDEADLK, T_OPTS)
+{
     crew_t *ex = t_create(1);
     selfwait_t s = {99, 99, 99};
     crew_id_t id;
@@ -237,25 +240,26 @@ typedef struct helper {
     atomic_int ran;
 } helper_t;
 
-static int helped_child(void *arg) {
+static int helped_child(void *arg)
+{
     atomic_fetch_add(&((helper_t *)arg)->ran, 1);
     return 0;
 }
 
-static int helping_parent(void *arg) {
+static int helping_parent(void *arg)
+{
     helper_t *h = arg;
     crew_id_t a, b;
     if (crew_spawn(helped_child, h, &a) || crew_spawn(helped_child, h, &b))
         return 1;
-    h->wait_rc = crew_wait(crew_current(), a, (int64_t)(T_HANG_S * 1e9),
-                           &h->st1);
+    h->wait_rc = crew_wait(crew_current(), a, (int64_t)(T_HANG_S * 1e9), &h->st1);
     h->join_rc = crew_join(crew_current(), b, &h->st2);
     crew_release(crew_current(), a);
     return 0;
 }
 
-Test(wait, a_waiting_task_runs_other_tasks_so_one_worker_never_deadlocks,
-     T_OPTS) {
+Test(wait, a_waiting_task_runs_other_tasks_so_one_worker_never_deadlocks, T_OPTS)
+{
     crew_t *ex = t_create(1);
     helper_t h;
     memset(&h, 0, sizeof h);
@@ -279,17 +283,18 @@ typedef struct inj {
     crew_status_t st;
 } inj_t;
 
-static int inj_waiter(void *arg) {
+static int inj_waiter(void *arg)
+{
     inj_t *w = arg;
     crew_id_t id;
     if (!T_WAIT_UNTIL((id = atomic_load(&w->target)) != 0, T_HANG_S))
         return 1;
-    w->rc = crew_wait(crew_current(), id, (int64_t)(T_HANG_S / 2 * 1e9),
-                      &w->st);
+    w->rc = crew_wait(crew_current(), id, (int64_t)(T_HANG_S / 2 * 1e9), &w->st);
     return 0;
 }
 
-Test(wait, a_waiting_task_helps_with_externally_submitted_work, T_OPTS) {
+Test(wait, a_waiting_task_helps_with_externally_submitted_work, T_OPTS)
+{
     crew_t *ex = t_create(1);
     inj_t w;
     memset(&w, 0, sizeof w);
@@ -307,7 +312,8 @@ Test(wait, a_waiting_task_helps_with_externally_submitted_work, T_OPTS) {
 }
 
 /* Deep fork-join chains on a bounded pool: every level waits for the next. */
-static int chain_task(void *arg) {
+static int chain_task(void *arg)
+{
     intptr_t depth = (intptr_t)arg;
     if (depth == 0)
         return 0;
@@ -320,12 +326,12 @@ static int chain_task(void *arg) {
     return 0;
 }
 
-Test(wait, nested_joins_deeper_than_the_pool_complete, T_OPTS) {
+Test(wait, nested_joins_deeper_than_the_pool_complete, T_OPTS)
+{
     crew_t *ex = t_create(2);
     crew_id_t ids[8];
     for (int i = 0; i < 8; i++)
-        ASSERT_RC(crew_submit(ex, chain_task, (void *)(intptr_t)100, &ids[i]),
-                  0);
+        ASSERT_RC(crew_submit(ex, chain_task, (void *)(intptr_t)100, &ids[i]), 0);
     for (int i = 0; i < 8; i++)
         ASSERT_STATUS(t_join(ex, ids[i]), CREW_TASK_DONE);
     DESTROY_CLEAN(&ex);

@@ -13,7 +13,8 @@ typedef struct race {
     long body_data; /* plain write in the body, read after join */
 } race_t;
 
-static int race_task(void *arg) {
+static int race_task(void *arg)
+{
     race_t *r = arg;
     atomic_store(&r->ran, 1);
     r->body_data = 42;
@@ -23,7 +24,8 @@ static int race_task(void *arg) {
     return r->ret;
 }
 
-static void spin_ns(int64_t ns) {
+static void spin_ns(int64_t ns)
+{
     int64_t end = t_now_ns() + ns;
     while (t_now_ns() < end) {
     }
@@ -38,7 +40,8 @@ typedef struct rival {
 } rival_t;
 
 /* Cancels whatever ID it is given, as soon as it is given. */
-static void *rival_main(void *arg) {
+static void *rival_main(void *arg)
+{
     rival_t *v = arg;
     while (!flag_get(&v->stop)) {
         crew_id_t id = atomic_exchange(&v->id, 0);
@@ -55,7 +58,8 @@ static void *rival_main(void *arg) {
     return NULL;
 }
 
-int main(void) {
+int main(void)
+{
     t_watchdog(600);
     long n = t_scaled(20000, 300);
     unsigned seed = 7;
@@ -79,10 +83,17 @@ int main(void) {
             v.r = &r; /* published by the atomic store of id below */
             atomic_store(&v.id, id);
             switch (rand_r(&seed) % 4) { /* land anywhere in the race */
-            case 0: break;
-            case 1: sched_yield(); break;
-            case 2: spin_ns(2000); break;
-            default: spin_ns(20000); break;
+            case 0:
+                break;
+            case 1:
+                sched_yield();
+                break;
+            case 2:
+                spin_ns(2000);
+                break;
+            default:
+                spin_ns(20000);
+                break;
             }
             int mine = crew_cancel(ex, id, 0, NULL);
             if (mine == CREW_REMOVED || mine == CREW_REQUESTED)
@@ -91,20 +102,19 @@ int main(void) {
             int theirs;
             while ((theirs = atomic_load(&v.out)) == 0)
                 sched_yield();
-            CHECK(mine >= 1 && mine <= 3 && ((theirs >= 1 && theirs <= 3) ||
-                                             theirs == CREW_ENOTASK),
+            CHECK(mine >= 1 && mine <= 3 &&
+                      ((theirs >= 1 && theirs <= 3) || theirs == CREW_ENOTASK),
                   "outcomes %d %d", mine, theirs);
             int removed = (mine == CREW_REMOVED) + (theirs == CREW_REMOVED);
             int requested = (mine == CREW_REQUESTED) + (theirs == CREW_REQUESTED);
             CHECK(removed <= 1, "two cancels both removed task %ld", i);
             CHECK(!(removed && requested), "task %ld both removed and requested", i);
             if (removed) {
-                CHECK(st == CREW_TASK_CANCELLED, "removed task ended %s",
-                      crew_status_name(st));
+                CHECK(st == CREW_TASK_CANCELLED, "removed task ended %s", crew_status_name(st));
                 CHECK(atomic_load(&r.ran) == 0, "removed task %ld ran", i);
             } else if (requested) {
-                CHECK(st == CREW_TASK_CANCELLED, "requested task %ld ended %s",
-                      i, crew_status_name(st));
+                CHECK(st == CREW_TASK_CANCELLED, "requested task %ld ended %s", i,
+                      crew_status_name(st));
                 CHECK(r.body_data == 42, "requested task never ran");
             } else {
                 CHECK(st == (r.ret ? CREW_TASK_FAILED : CREW_TASK_DONE),
@@ -112,8 +122,8 @@ int main(void) {
                 CHECK(r.body_data == 42, "finished task never ran");
             }
             CHECK(atomic_load(&r.misses) == 0,
-                  "task %ld: %d checks after cancel returned said not cancelled",
-                  i, atomic_load(&r.misses));
+                  "task %ld: %d checks after cancel returned said not cancelled", i,
+                  atomic_load(&r.misses));
             count[mine]++;
             removed_total += removed;
             requested_total += requested;
@@ -128,8 +138,7 @@ int main(void) {
         T_DESTROY_CLEAN(&ex, CREW_DRAIN);
         printf("%u workers, %ld tasks: removed %ld, requested %ld (by this "
                "thread: %ld/%ld/%ld)\n",
-               workers[w], n, removed_total, requested_total, count[1],
-               count[2], count[3]);
+               workers[w], n, removed_total, requested_total, count[1], count[2], count[3]);
         (void)late_total;
     }
     return 0;

@@ -16,7 +16,7 @@ typedef struct ctx {
     crew_group_t *g;
     _Atomic crew_id_t ids[MAXT]; /* joinable records of the scope */
     atomic_int ran[MAXT];
-    atomic_int n;                /* slots handed out */
+    atomic_int n; /* slots handed out */
     atomic_int stop_spawning;
 } ctx_t;
 
@@ -31,7 +31,8 @@ static int member(void *p);
 
 /* Take a slot and spawn a member into it (a child of the caller, in the
  * caller's group). */
-static void spawn_one(ctx_t *c) {
+static void spawn_one(ctx_t *c)
+{
     int k = atomic_fetch_add(&c->n, 1);
     crew_id_t id;
     if (k >= MAXT) {
@@ -45,7 +46,8 @@ static void spawn_one(ctx_t *c) {
         atomic_store_explicit(&c->ids[k], id, memory_order_release);
 }
 
-static int member(void *p) {
+static int member(void *p)
+{
     arg_t *a = p;
     ctx_t *c = a->c;
     atomic_store(&c->ran[a->slot], 1);
@@ -60,7 +62,8 @@ static int member(void *p) {
 
 /* The root: spawns the first members, then stays running (so its children
  * stay its children) until cancelled or told to stop. */
-static int root(void *p) {
+static int root(void *p)
+{
     ctx_t *c = p;
     for (int i = 0; i < 8; i++)
         spawn_one(c);
@@ -72,7 +75,8 @@ static int root(void *p) {
 /* Every recorded task of the scope: none QUEUED now. An ID is recorded
  * after its crew_spawn returned, so a spawn that raced the cancel has
  * finished deciding (born cancelled, or queued and then swept). */
-static long queued_now(ctx_t *c) {
+static long queued_now(ctx_t *c)
+{
     long q = 0;
     int n = atomic_load(&c->n);
     for (int k = 0; k < n; k++) {
@@ -93,7 +97,8 @@ static long queued_now(ctx_t *c) {
 }
 
 /* After the scope is over: removed tasks never ran; release every handle. */
-static long removed_but_ran(ctx_t *c) {
+static long removed_but_ran(ctx_t *c)
+{
     long bad = 0;
     int n = atomic_load(&c->n);
     for (int k = 0; k < n; k++) {
@@ -105,8 +110,7 @@ static long removed_but_ran(ctx_t *c) {
         memset(&info, 0, sizeof info);
         info.size = sizeof info;
         CHECK(crew_inspect(c->ex, id, &info) == 0, "inspect");
-        if (info.status == CREW_TASK_CANCELLED && !info.cancel_requested &&
-            atomic_load(&c->ran[k]))
+        if (info.status == CREW_TASK_CANCELLED && !info.cancel_requested && atomic_load(&c->ran[k]))
             bad++;
         CHECK(crew_release(c->ex, id) == 0, "release");
     }
@@ -115,7 +119,8 @@ static long removed_but_ran(ctx_t *c) {
 
 typedef enum { BY_GROUP, BY_PARENT, BY_SHUTDOWN } how_t;
 
-static void round_once(unsigned workers, how_t how, long *removed_total) {
+static void round_once(unsigned workers, how_t how, long *removed_total)
+{
     static ctx_t c;
     crew_id_t root_id;
     crew_t *ex = t_create(workers);
@@ -153,7 +158,8 @@ static void round_once(unsigned workers, how_t how, long *removed_total) {
     CHECK(crew_destroy(&ex) == 0, "destroy");
 }
 
-int main(void) {
+int main(void)
+{
     t_watchdog(600);
     int rounds = (int)t_scaled(12, 2);
     const unsigned workers[] = {2, 8};

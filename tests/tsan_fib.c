@@ -10,7 +10,8 @@ typedef struct fib {
 
 static long fib_serial(int n) { return n < 2 ? n : fib_serial(n - 1) + fib_serial(n - 2); }
 
-static int fib_task(void *arg) {
+static int fib_task(void *arg)
+{
     fib_t *f = arg;
     if (f->n < 2) {
         f->r = f->n;
@@ -31,12 +32,13 @@ static int fib_task(void *arg) {
     int ra = crew_join(crew_current(), ia, &sa);
     int rb = crew_join(crew_current(), ib, &sb);
     f->r = a.r + b.r;
-    f->bad = a.bad | b.bad | (ra != 0) | (rb != 0) | (sa != CREW_TASK_DONE) |
-             (sb != CREW_TASK_DONE);
+    f->bad =
+        a.bad | b.bad | (ra != 0) | (rb != 0) | (sa != CREW_TASK_DONE) | (sb != CREW_TASK_DONE);
     return f->bad;
 }
 
-int main(void) {
+int main(void)
+{
     t_watchdog(600);
     double s = t_scale();
     int n = s >= 1 ? 23 : s >= 0.2 ? 20 : 17;
@@ -48,10 +50,9 @@ int main(void) {
             crew_id_t id;
             CHECK(crew_submit(ex, fib_task, &root, &id) == 0, "submit");
             crew_status_t st = t_join(ex, id);
-            CHECK(st == CREW_TASK_DONE && !root.bad, "fib(%d) on %u workers: %s",
-                  n, workers[w], crew_status_name(st));
-            CHECK(root.r == fib_serial(n), "fib(%d) = %ld, want %ld", n, root.r,
-                  fib_serial(n));
+            CHECK(st == CREW_TASK_DONE && !root.bad, "fib(%d) on %u workers: %s", n, workers[w],
+                  crew_status_name(st));
+            CHECK(root.r == fib_serial(n), "fib(%d) = %ld, want %ld", n, root.r, fib_serial(n));
         }
         T_DESTROY_CLEAN(&ex, CREW_DRAIN);
         printf("fib(%d) on %u workers: ok\n", n, workers[w]);

@@ -106,12 +106,13 @@ int main(void)
                 CHECK(k <= 1, "node %d ran %d times", i, k);
                 never += k == 0;
             }
-            CHECK(atomic_load(&bad_counts) == 0, "a sync miscounted its children or a node ran twice");
+            CHECK(atomic_load(&bad_counts) == 0,
+                  "a sync miscounted its children or a node ran twice");
             if (r % 3 != 2)
                 CHECK(never == 0, "%ld nodes never ran in an uncancelled round", never);
             /* Every node that never ran was reported CANCELLED by its parent. */
-            CHECK(atomic_load(&reported_cancelled) >= never, "%ld never ran, %ld reported cancelled",
-                  never, atomic_load(&reported_cancelled));
+            CHECK(atomic_load(&reported_cancelled) >= never,
+                  "%ld never ran, %ld reported cancelled", never, atomic_load(&reported_cancelled));
             total += made;
         }
         T_DESTROY_CLEAN(&ex, CREW_DRAIN);

@@ -13,7 +13,8 @@ typedef struct ctx {
     long limit;
 } ctx_t;
 
-static int member(void *arg) {
+static int member(void *arg)
+{
     ctx_t *c = arg;
     bool after = flag_get(&c->cancel_returned);
     bool cancelled = crew_cancelled();
@@ -36,7 +37,8 @@ typedef struct outsider {
     int rc;
 } outsider_t;
 
-static void *outsider_main(void *arg) {
+static void *outsider_main(void *arg)
+{
     outsider_t *o = arg;
     while (!flag_get(&o->stop)) {
         crew_task_desc_t d = {member, o->c, NULL, o->c->g};
@@ -51,7 +53,8 @@ static void *outsider_main(void *arg) {
     return NULL;
 }
 
-int main(void) {
+int main(void)
+{
     t_watchdog(600);
     int rounds = (int)t_scaled(20, 3);
     const unsigned workers[] = {2, 8};
@@ -75,55 +78,43 @@ int main(void) {
             CHECK(T_WAIT_UNTIL(atomic_load(&c.started) >= threshold, T_HANG_S),
                   "members did not start");
             /* cancel through the enclosing group half of the time */
-            CHECK(crew_group_cancel(round % 2 ? outer : c.g, round, "stop") == 0,
-                  "cancel");
+            CHECK(crew_group_cancel(round % 2 ? outer : c.g, round, "stop") == 0, "cancel");
             flag_set(&c.cancel_returned);
             crew_status_t st;
-            CHECK(crew_group_wait(c.g, (int64_t)(T_HANG_S * 1e9), &st) == 0,
-                  "group wait");
-            CHECK(st == CREW_TASK_CANCELLED, "group ended %s",
-                  crew_status_name(st));
+            CHECK(crew_group_wait(c.g, (int64_t)(T_HANG_S * 1e9), &st) == 0, "group wait");
+            CHECK(st == CREW_TASK_CANCELLED, "group ended %s", crew_status_name(st));
             flag_set(&o.stop);
             pthread_join(th, NULL);
             CHECK(o.rc == 0, "outside submit: %s", crew_err_name(o.rc));
-            CHECK(crew_group_wait(c.g, (int64_t)(T_HANG_S * 1e9), &st) == 0,
-                  "second group wait");
+            CHECK(crew_group_wait(c.g, (int64_t)(T_HANG_S * 1e9), &st) == 0, "second group wait");
             CHECK(atomic_load(&c.misses) == 0,
-                  "%ld members started after the cancel without seeing it",
-                  atomic_load(&c.misses));
+                  "%ld members started after the cancel without seeing it", atomic_load(&c.misses));
             CHECK(atomic_load(&c.spawn_errors) == 0, "spawn refused");
             crew_group_info_t gi;
             gi.size = sizeof gi;
             CHECK(crew_group_info(c.g, &gi) == 0, "info");
-            CHECK(gi.live == 0 && gi.is_cancelled, "live %llu",
-                  (unsigned long long)gi.live);
+            CHECK(gi.live == 0 && gi.is_cancelled, "live %llu", (unsigned long long)gi.live);
             CHECK(gi.submitted == gi.done + gi.failed + gi.cancelled,
                   "submitted %llu != done %llu + failed %llu + cancelled %llu",
                   (unsigned long long)gi.submitted, (unsigned long long)gi.done,
-                  (unsigned long long)gi.failed,
-                  (unsigned long long)gi.cancelled);
+                  (unsigned long long)gi.failed, (unsigned long long)gi.cancelled);
             CHECK(gi.cancelled == gi.removed + gi.cancelled_running,
-                  "cancelled %llu != removed %llu + running %llu",
-                  (unsigned long long)gi.cancelled,
-                  (unsigned long long)gi.removed,
-                  (unsigned long long)gi.cancelled_running);
+                  "cancelled %llu != removed %llu + running %llu", (unsigned long long)gi.cancelled,
+                  (unsigned long long)gi.removed, (unsigned long long)gi.cancelled_running);
             CHECK(gi.cancelled > 0, "nothing was cancelled");
-            CHECK((long)gi.done + (long)gi.cancelled_running ==
-                      atomic_load(&c.started),
-                  "bodies run %ld, done + cancelled_running %llu",
-                  atomic_load(&c.started),
+            CHECK((long)gi.done + (long)gi.cancelled_running == atomic_load(&c.started),
+                  "bodies run %ld, done + cancelled_running %llu", atomic_load(&c.started),
                   (unsigned long long)(gi.done + gi.cancelled_running));
             CHECK(crew_group_destroy(c.g) == 0, "destroy nested");
             CHECK(crew_group_destroy(outer) == 0, "destroy outer");
             crew_stats_t s = t_settle(ex);
-            CHECK(s.live_records == 0 && s.live_tasks == 0 &&
-                      s.cancel_set_size == 0,
-                  "leftovers: records %llu tasks %llu set %llu",
-                  (unsigned long long)s.live_records,
-                  (unsigned long long)s.live_tasks,
-                  (unsigned long long)s.cancel_set_size);
-            CHECK(t_cancel_scopes(ex) == 0, "round %d: %u cancel scopes left "
-                  "once the groups were destroyed", round, t_cancel_scopes(ex));
+            CHECK(s.live_records == 0 && s.live_tasks == 0 && s.cancel_set_size == 0,
+                  "leftovers: records %llu tasks %llu set %llu", (unsigned long long)s.live_records,
+                  (unsigned long long)s.live_tasks, (unsigned long long)s.cancel_set_size);
+            CHECK(t_cancel_scopes(ex) == 0,
+                  "round %d: %u cancel scopes left "
+                  "once the groups were destroyed",
+                  round, t_cancel_scopes(ex));
         }
         T_DESTROY_CLEAN(&ex, CREW_DRAIN);
         printf("%d rounds on %u workers: ok\n", rounds, workers[w]);

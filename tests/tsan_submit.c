@@ -10,7 +10,8 @@ typedef struct item {
     long seen;    /* written by the task, read after the wait */
 } item_t;
 
-static int item_task(void *arg) {
+static int item_task(void *arg)
+{
     item_t *it = arg;
     it->seen = it->payload; /* plain accesses: ordered by submit/wait */
     atomic_fetch_add_explicit(&it->hits, 1, memory_order_relaxed);
@@ -25,7 +26,8 @@ typedef struct sub {
     int rc;
 } sub_t;
 
-static void *sub_main(void *arg) {
+static void *sub_main(void *arg)
+{
     sub_t *s = arg;
     for (long i = s->from; i < s->to; i++) {
         s->items[i].payload = i * 3 + 1;
@@ -58,7 +60,8 @@ static void *sub_main(void *arg) {
     return NULL;
 }
 
-int main(void) {
+int main(void)
+{
     t_watchdog(600);
     long n = t_scaled(400000, 4000);
     const unsigned workers[] = {2, 8};
@@ -79,29 +82,25 @@ int main(void) {
             CHECK(s[k].rc == 0, "submitter %d: %s", k, crew_err_name(s[k].rc));
         }
         crew_status_t st;
-        CHECK(crew_group_wait(g, (int64_t)(T_HANG_S * 10 * 1e9), &st) == 0 &&
-                  st == CREW_TASK_DONE,
+        CHECK(crew_group_wait(g, (int64_t)(T_HANG_S * 10 * 1e9), &st) == 0 && st == CREW_TASK_DONE,
               "group wait");
         for (long i = 0; i < n; i++) {
             CHECK(atomic_load(&items[i].hits) == 1, "task %ld ran %d times", i,
                   atomic_load(&items[i].hits));
-            CHECK(items[i].seen == i * 3 + 1, "task %ld saw %ld", i,
-                  items[i].seen);
+            CHECK(items[i].seen == i * 3 + 1, "task %ld saw %ld", i, items[i].seen);
         }
         crew_group_info_t gi;
         gi.size = sizeof gi;
         CHECK(crew_group_info(g, &gi) == 0 && gi.submitted == (uint64_t)n &&
                   gi.done == (uint64_t)n && gi.live == 0,
-              "group counts: submitted %llu done %llu live %llu",
-              (unsigned long long)gi.submitted, (unsigned long long)gi.done,
-              (unsigned long long)gi.live);
+              "group counts: submitted %llu done %llu live %llu", (unsigned long long)gi.submitted,
+              (unsigned long long)gi.done, (unsigned long long)gi.live);
         CHECK(crew_group_destroy(g) == 0, "group destroy");
         crew_stats_t ss = t_settle(ex);
         CHECK(ss.live_records == 0 && ss.done == (uint64_t)n, "stats");
         T_DESTROY_CLEAN(&ex, CREW_DRAIN);
         free(items);
-        printf("%ld tasks from 4 threads on %u workers: each ran once\n", n,
-               workers[w]);
+        printf("%ld tasks from 4 threads on %u workers: each ran once\n", n, workers[w]);
     }
     return 0;
 }

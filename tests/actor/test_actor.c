@@ -14,9 +14,9 @@
 #define NSUB 6 /* 4 external threads + 2 tasks */
 
 typedef struct seq_state {
-    long counter;        /* plain: only the actor's tasks touch it */
-    long last[NSUB];     /* last sequence number seen per submitter */
-    int inside;          /* plain: set while a task of the actor runs */
+    long counter;    /* plain: only the actor's tasks touch it */
+    long last[NSUB]; /* last sequence number seen per submitter */
+    int inside;      /* plain: set while a task of the actor runs */
     long overlaps, disorders;
 } seq_state_t;
 
@@ -101,8 +101,7 @@ Test(actor, tasks_run_in_submission_order_and_never_overlap, T_OPTS)
 
     for (int i = 0; i < NSUB; i++) {
         cr_assert_eq(atomic_load(&subs[i].refused), 0);
-        cr_assert_eq(st.last[i], per, "submitter %d: last %ld of %ld", i,
-                     st.last[i], per);
+        cr_assert_eq(st.last[i], per, "submitter %d: last %ld of %ld", i, st.last[i], per);
         free(subs[i].msgs);
     }
     cr_assert_eq(st.overlaps, 0, "%ld overlapping tasks", st.overlaps);
@@ -380,8 +379,7 @@ static int kill_probe_task(void *arg)
     return 0;
 }
 
-Test(actor, kill_fails_queued_tasks_with_actor_dead_and_requests_the_running_one,
-     T_OPTS)
+Test(actor, kill_fails_queued_tasks_with_actor_dead_and_requests_the_running_one, T_OPTS)
 {
     crew_t *ex = t_create(2);
     kill_state_t k;
@@ -428,8 +426,9 @@ Test(actor, kill_fails_queued_tasks_with_actor_dead_and_requests_the_running_one
      * destructor must not have run yet. */
     gate_await_arrivals(&hold, 1); /* it saw the cancel and is held there */
     t_assert_probe_saw_cancel(&kp.p, 0);
-    cr_assert_eq(atomic_load(&k.dtor_calls), 0, "destructor ran before the "
-                                                  "running task returned");
+    cr_assert_eq(atomic_load(&k.dtor_calls), 0,
+                 "destructor ran before the "
+                 "running task returned");
     ASSERT_RC(crew_actor_wait(a, 0), CREW_ETIMEDOUT);
     gate_open(&hold);
     t_actor_wait(a);
@@ -561,8 +560,8 @@ Test(actor, kill_racing_submitters_loses_no_task, T_OPTS)
         pthread_t th[3];
         ASSERT_RC(crew_actor_create(ex, &dtor, count_cleanup, &a), 0);
         for (int i = 0; i < 3; i++) {
-            subs[i] = (race_sub_t){a, malloc(sizeof(crew_id_t) * (size_t)per),
-                                   per, 0, 0, &ran, &cleaned, &progress};
+            subs[i] = (race_sub_t){
+                a, malloc(sizeof(crew_id_t) * (size_t)per), per, 0, 0, &ran, &cleaned, &progress};
             pthread_create(&th[i], NULL, race_thread, &subs[i]);
         }
         /* Kill somewhere in the middle: after a round-dependent number of
@@ -595,8 +594,8 @@ Test(actor, kill_racing_submitters_loses_no_task, T_OPTS)
         /* The running task may have completed its body and still end
          * CANCELLED: the kill requested it while it ran. */
         cr_assert(atomic_load(&ran) >= done && atomic_load(&ran) <= done + cancelled,
-                  "round %d: ran %d, done %ld, cancelled %ld", r,
-                  atomic_load(&ran), done, cancelled);
+                  "round %d: ran %d, done %ld, cancelled %ld", r, atomic_load(&ran), done,
+                  cancelled);
         cr_assert_eq(atomic_load(&dtor), 1);
         crew_actor_info_t in = t_actor_info(a);
         cr_assert_eq(in.submitted, (uint64_t)accepted);
@@ -720,14 +719,13 @@ static void check_one_runner(unsigned workers)
         pthread_t th[EXCL_SUBS], ct;
         excl_canceller_t c = {ex, recent, 0, 0};
         for (int i = 0; i < EXCL_SUBS; i++) {
-            subs[i] = (excl_sub_t){a, malloc(sizeof(crew_id_t) * (size_t)per),
-                                   per, 0, &progress, recent};
+            subs[i] =
+                (excl_sub_t){a, malloc(sizeof(crew_id_t) * (size_t)per), per, 0, &progress, recent};
             cr_assert_eq(pthread_create(&th[i], NULL, excl_submitter, &subs[i]), 0);
         }
         cr_assert_eq(pthread_create(&ct, NULL, excl_cancel_main, &c), 0);
         /* Rounds 1 mod 3 kill the actor, 2 mod 3 make it exit, midway. */
-        cr_assert(T_WAIT_UNTIL(atomic_load(&progress) >= EXCL_SUBS * per / 2,
-                               T_HANG_S));
+        cr_assert(T_WAIT_UNTIL(atomic_load(&progress) >= EXCL_SUBS * per / 2, T_HANG_S));
         if (r % 3 == 1)
             ASSERT_RC(crew_actor_kill(a, r, "midway"), 0);
         else if (r % 3 == 2)
@@ -736,17 +734,18 @@ static void check_one_runner(unsigned workers)
             pthread_join(th[i], NULL);
         flag_set(&c.stop);
         pthread_join(ct, NULL);
-        cr_assert_eq(atomic_load(&s.overlaps), 0, "round %d: %d tasks of one "
+        cr_assert_eq(atomic_load(&s.overlaps), 0,
+                     "round %d: %d tasks of one "
                      "actor found another of its tasks running (up to %d at "
-                     "once)", r, atomic_load(&s.overlaps),
-                     atomic_load(&s.most));
+                     "once)",
+                     r, atomic_load(&s.overlaps), atomic_load(&s.most));
         long accepted = 0, done = 0;
         for (int i = 0; i < EXCL_SUBS; i++) {
             for (long k = 0; k < subs[i].accepted; k++) {
                 crew_status_t st = t_join(ex, subs[i].ids[k]);
                 cr_assert(st == CREW_TASK_DONE || st == CREW_TASK_CANCELLED ||
-                          st == CREW_TASK_ACTOR_DEAD, "status %s",
-                          crew_status_name(st));
+                              st == CREW_TASK_ACTOR_DEAD,
+                          "status %s", crew_status_name(st));
                 done += st == CREW_TASK_DONE;
             }
             accepted += subs[i].accepted;
@@ -755,10 +754,11 @@ static void check_one_runner(unsigned workers)
         if (r % 3 == 0)
             ASSERT_RC(crew_actor_submit(a, actor_exit_task, NULL, NULL), 0);
         t_actor_wait(a);
-        cr_assert_eq(atomic_load(&s.overlaps), 0, "round %d: %d tasks of one "
+        cr_assert_eq(atomic_load(&s.overlaps), 0,
+                     "round %d: %d tasks of one "
                      "actor found another of its tasks running (up to %d at "
-                     "once)", r, atomic_load(&s.overlaps),
-                     atomic_load(&s.most));
+                     "once)",
+                     r, atomic_load(&s.overlaps), atomic_load(&s.most));
         cr_assert_geq(atomic_load(&s.ran), done);
         cr_assert_gt(accepted, 0);
         ASSERT_RC(crew_actor_destroy(a), 0);
@@ -926,14 +926,14 @@ Test(actor, drain_shutdown_runs_mailboxes_to_the_end_then_ends_actors, T_OPTS)
     pthread_t th;
     pthread_create(&th, NULL, shut_thread, &s);
     /* Shutdown began once outside submissions are refused. */
-    cr_assert(T_WAIT_UNTIL(crew_actor_submit(a[0], noop_task, NULL, NULL) ==
-                            CREW_ESHUTDOWN, T_HANG_S));
+    cr_assert(
+        T_WAIT_UNTIL(crew_actor_submit(a[0], noop_task, NULL, NULL) == CREW_ESHUTDOWN, T_HANG_S));
     gate_open(&gate);
     pthread_join(th, NULL);
     ASSERT_RC(s.rc, 0);
     for (int i = 0; i < NA; i++) {
-        cr_assert_eq(atomic_load(&ran[i]), NM, "actor %d ran %d of %d", i,
-                     atomic_load(&ran[i]), NM);
+        cr_assert_eq(atomic_load(&ran[i]), NM, "actor %d ran %d of %d", i, atomic_load(&ran[i]),
+                     NM);
         cr_assert_eq(atomic_load(&dtor[i]), 1);
         crew_actor_info_t in = t_actor_info(a[i]);
         cr_assert_eq(in.status, CREW_ACTOR_DEAD);
@@ -950,8 +950,7 @@ Test(actor, drain_shutdown_runs_mailboxes_to_the_end_then_ends_actors, T_OPTS)
     DESTROY_CLEAN(&ex);
 }
 
-Test(actor, cancel_shutdown_removes_queued_tasks_and_requests_the_running_ones,
-     T_OPTS)
+Test(actor, cancel_shutdown_removes_queued_tasks_and_requests_the_running_ones, T_OPTS)
 {
     crew_t *ex = t_create(2);
     enum { NQ = 50 };
@@ -993,8 +992,7 @@ Test(actor, cancel_shutdown_removes_queued_tasks_and_requests_the_running_ones,
     DESTROY_CLEAN_MODE(&ex, CREW_CANCEL);
 }
 
-Test(actor, destroying_the_executor_with_live_handles_drains_and_frees_them,
-     T_OPTS)
+Test(actor, destroying_the_executor_with_live_handles_drains_and_frees_them, T_OPTS)
 {
     crew_t *ex = t_create(2);
     enum { NA = 10, NM = 500 };
@@ -1040,9 +1038,7 @@ Test(actor, thousands_of_actors_share_two_workers, T_OPTS)
         st[i].next = a[(i + 1) % na];
     for (long k = 0; k < nm; k++)
         for (long i = 0; i < na; i++)
-            ASSERT_RC(crew_actor_submit(a[i], many_task, (void *)(intptr_t)(k & 1),
-                                        NULL),
-                      0);
+            ASSERT_RC(crew_actor_submit(a[i], many_task, (void *)(intptr_t)(k & 1), NULL), 0);
     /* Idle actors hold no thread and no task: once the work is done the
      * executor is empty although every actor is alive. */
     cr_assert(T_WAIT_UNTIL(t_stats(ex).live_tasks == 0, T_HANG_S));
@@ -1174,8 +1170,7 @@ static int fanout_task(void *arg)
     return 0;
 }
 
-Test(actor, tasks_submitted_from_a_task_join_its_group_and_group_cancel_removes_them,
-     T_OPTS)
+Test(actor, tasks_submitted_from_a_task_join_its_group_and_group_cancel_removes_them, T_OPTS)
 {
     crew_t *ex = t_create(2);
     gate_t hold;
@@ -1220,8 +1215,7 @@ Test(actor, tasks_submitted_from_a_task_join_its_group_and_group_cancel_removes_
     DESTROY_CLEAN(&ex);
 }
 
-Test(actor, cancelling_the_sender_by_id_does_not_reach_messages_already_sent,
-     T_OPTS)
+Test(actor, cancelling_the_sender_by_id_does_not_reach_messages_already_sent, T_OPTS)
 {
     crew_t *ex = t_create(2);
     gate_t hold, sender_gate;
@@ -1313,8 +1307,7 @@ Test(actor, task_sent_into_a_cancelled_group_is_born_cancelled, T_OPTS)
     DESTROY_CLEAN(&ex);
 }
 
-Test(actor, group_cancel_removes_queued_actor_tasks_and_group_wait_sees_them,
-     T_OPTS)
+Test(actor, group_cancel_removes_queued_actor_tasks_and_group_wait_sees_them, T_OPTS)
 {
     crew_t *ex = t_create(2);
     gate_t hold;
@@ -1368,10 +1361,7 @@ static int wait_other_actor(void *arg)
     return 0;
 }
 
-static int kill_target(void *arg)
-{
-    return crew_actor_kill(arg, 0, NULL);
-}
+static int kill_target(void *arg) { return crew_actor_kill(arg, 0, NULL); }
 
 Test(actor, wait_from_inside_tasks_helps_and_refuses_to_wait_for_itself, T_OPTS)
 {

@@ -148,8 +148,8 @@ static void kill_race(void)
         long done = 0, dead = 0, cancelled = 0, accepted = 0, refused = 0;
         CHECK_RC(crew_actor_create(ex, &st, NULL, &a), 0);
         for (int i = 0; i < 3; i++) {
-            subs[i] = (race_sub_t){a, per, 0, 0,
-                                   malloc(sizeof(crew_id_t) * (size_t)per), &progress};
+            subs[i] =
+                (race_sub_t){a, per, 0, 0, malloc(sizeof(crew_id_t) * (size_t)per), &progress};
             pthread_create(&th[i], NULL, race_thread, &subs[i]);
         }
         long when = 3 * per * (r % 8) / 8;
@@ -169,11 +169,11 @@ static void kill_race(void)
         }
         t_actor_wait(a); /* after this, st is ours to read */
         CHECK(accepted + refused == 3 * per, "round %d: lost submissions", r);
-        CHECK(done + dead + cancelled == accepted, "round %d: %ld+%ld+%ld != %ld",
-              r, done, dead, cancelled, accepted);
+        CHECK(done + dead + cancelled == accepted, "round %d: %ld+%ld+%ld != %ld", r, done, dead,
+              cancelled, accepted);
         CHECK(cancelled <= 1, "round %d: %ld cancelled", r, cancelled);
-        CHECK(st.ran >= done && st.ran <= done + cancelled,
-              "round %d: ran %ld done %ld", r, st.ran, done);
+        CHECK(st.ran >= done && st.ran <= done + cancelled, "round %d: ran %ld done %ld", r, st.ran,
+              done);
         crew_actor_info_t in = t_actor_info(a);
         CHECK(in.dead == (uint64_t)dead && in.done == (uint64_t)done &&
                   in.refused == (uint64_t)refused,
@@ -186,9 +186,9 @@ static void kill_race(void)
 /* ---- 3. a ring of actors passing tokens ---------------------------------------- */
 
 typedef struct ring_node {
-    long hops;             /* plain: this actor's */
+    long hops; /* plain: this actor's */
     crew_actor_t *next;
-    atomic_long *left;     /* tokens still travelling */
+    atomic_long *left; /* tokens still travelling */
 } ring_node_t;
 
 static int ring_hop(void *arg)
@@ -227,8 +227,7 @@ static void ring(void)
         hops += nodes[i].hops;
         CHECK_RC(crew_actor_destroy(a[i]), 0);
     }
-    CHECK(hops == tokens * (ttl + 1), "hops %ld, expected %ld", hops,
-          tokens * (ttl + 1));
+    CHECK(hops == tokens * (ttl + 1), "hops %ld, expected %ld", hops, tokens * (ttl + 1));
     free(nodes);
     free(a);
     T_DESTROY_CLEAN(&ex, CREW_DRAIN);
@@ -274,16 +273,15 @@ static void cancel_race(void)
         crew_status_t s = t_join(ex, ids[i]);
         done += s == CREW_TASK_DONE;
         cancelled += s == CREW_TASK_CANCELLED;
-        CHECK(s == CREW_TASK_DONE || s == CREW_TASK_CANCELLED, "status %s",
-              crew_status_name(s));
+        CHECK(s == CREW_TASK_DONE || s == CREW_TASK_CANCELLED, "status %s", crew_status_name(s));
         CHECK(i % 2 == 1 || s == CREW_TASK_DONE, "an uncancelled task ended %s",
               crew_status_name(s));
     }
     CHECK_RC(crew_actor_submit(a, actor_exit_task, NULL, NULL), 0);
     t_actor_wait(a);
     CHECK(removed + requested + late == n / 2, "cancel outcomes");
-    CHECK(cancelled == removed + requested, "cancelled %ld, removed %ld + requested %ld",
-          cancelled, removed, requested);
+    CHECK(cancelled == removed + requested, "cancelled %ld, removed %ld + requested %ld", cancelled,
+          removed, requested);
     CHECK(st.ran == n - removed, "ran %ld, expected %ld", st.ran, n - removed);
     CHECK(atomic_load(&cleaned) == n, "cleanups %d of %ld", atomic_load(&cleaned), n);
     crew_actor_info_t in = t_actor_info(a);
@@ -342,9 +340,10 @@ static void life_from_inside(void)
         /* r%3 == 0: a task destroys the handle; 1: a task exits; 2: the
          * test destroys the handle while the tasks run. Either way the 10
          * tasks already queued all run. */
-        CHECK_RC(crew_actor_submit(a, r % 3 == 0 ? destroy_self
-                                      : r % 3 == 1 ? exit_self
-                                                   : life_body,
+        CHECK_RC(crew_actor_submit(a,
+                                   r % 3 == 0   ? destroy_self
+                                   : r % 3 == 1 ? exit_self
+                                                : life_body,
                                    NULL, NULL),
                  0);
         for (int k = 0; k < 9; k++)
@@ -356,16 +355,15 @@ static void life_from_inside(void)
         gate_await_arrivals(&gate, 1);
         /* The gate task may still be inside gate_pass: wait for the
          * round's tasks before the gate goes out of scope. */
-        CHECK(T_WAIT_UNTIL(atomic_load(&ran_total) == (r + 1) * 10, T_HANG_S),
-              "round %d: ran %d", r, atomic_load(&ran_total));
+        CHECK(T_WAIT_UNTIL(atomic_load(&ran_total) == (r + 1) * 10, T_HANG_S), "round %d: ran %d",
+              r, atomic_load(&ran_total));
         gate_destroy(&gate);
     }
     for (int r = 0; r < rounds; r++)
         if (keep[r]) {
             t_actor_wait(keep[r]);
             CHECK(st[r].ran == 10, "round %d ran %ld", r, st[r].ran);
-            CHECK_RC(crew_actor_submit(keep[r], life_body, NULL, NULL),
-                     CREW_EACTORDEAD);
+            CHECK_RC(crew_actor_submit(keep[r], life_body, NULL, NULL), CREW_EACTORDEAD);
             CHECK_RC(crew_actor_destroy(keep[r]), 0);
         }
     CHECK(T_WAIT_UNTIL(atomic_load(&ran_total) == rounds * 10, T_HANG_S), "ran %d of %d",
@@ -395,8 +393,7 @@ static void shutdown_live(crew_shutdown_mode_t mode)
         CHECK(atomic_load(&ran) == NA * per, "ran %d", atomic_load(&ran));
     for (int i = 0; i < NA; i++) {
         crew_actor_info_t in = t_actor_info(a[i]);
-        CHECK(in.status == CREW_ACTOR_DEAD && in.cause == CREW_ACTOR_SHUTDOWN &&
-                  in.finished,
+        CHECK(in.status == CREW_ACTOR_DEAD && in.cause == CREW_ACTOR_SHUTDOWN && in.finished,
               "actor %d not ended by the shutdown", i);
         CHECK(in.done + in.cancelled == in.submitted, "actor %d counts", i);
         if (i % 2)

@@ -34,38 +34,39 @@
 #include "crew.h"
 #include "fault.h"
 
-#define NTASKS 50
-#define NKIDS 2
+#define NTASKS     50
+#define NKIDS      2
 #define BATCH_FROM 40 /* tasks BATCH_FROM..NTASKS-1 go in one batch */
-#define BULK 1500     /* children of task 0, all live at once: more than one
+#define BULK                                                                                       \
+    1500           /* children of task 0, all live at once: more than one
                          record slab (1024), perhaps one deque ring (1024) */
-#define NGROUPS 80    /* extra cancelled groups: > the set's initial 64 */
+#define NGROUPS 80 /* extra cancelled groups: > the set's initial 64 */
 
 static int failures;
 static int64_t cur_k = -1; /* under wd_mu */
 static const char *cur_what = "";
 
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "FAIL (%s, k=%" PRId64 ") %s:%d: ", cur_what,      \
-                    cur_k, __FILE__, __LINE__);                                \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-            failures++;                                                        \
-        }                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "FAIL (%s, k=%" PRId64 ") %s:%d: ", cur_what, cur_k, __FILE__,         \
+                    __LINE__);                                                                     \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
 /* Per-run bookkeeping, one slot per task and per child. */
 struct run {
     crew_t *ex;
-    _Atomic int ran[NTASKS][NKIDS + 1];      /* [i][0]: task i, [i][1+j]: kid */
+    _Atomic int ran[NTASKS][NKIDS + 1]; /* [i][0]: task i, [i][1+j]: kid */
     _Atomic int cleaned[NTASKS][NKIDS + 1];
     _Atomic int accepted[NTASKS][NKIDS + 1]; /* submission succeeded */
     _Atomic int removed[NTASKS];             /* our cancel said REMOVED */
     _Atomic int bulk_ran[BULK], bulk_cleaned[BULK], bulk_accepted[BULK];
-    _Atomic int enomem;                      /* ENOMEM seen (any thread) */
-    _Atomic int bad;                         /* unexpected codes in tasks */
+    _Atomic int enomem; /* ENOMEM seen (any thread) */
+    _Atomic int bad;    /* unexpected codes in tasks */
 };
 
 struct arg {
@@ -74,11 +75,20 @@ struct arg {
 };
 
 /* Which calls reported CREW_ENOMEM over the whole walk. */
-enum call { C_CREATE, C_GROUP_CREATE, C_SUBMIT, C_BATCH, C_SPAWN, C_CANCEL,
-            C_GROUP_CANCEL, C_OTHER, C__COUNT };
+enum call {
+    C_CREATE,
+    C_GROUP_CREATE,
+    C_SUBMIT,
+    C_BATCH,
+    C_SPAWN,
+    C_CANCEL,
+    C_GROUP_CANCEL,
+    C_OTHER,
+    C__COUNT
+};
 static const char *const call_names[C__COUNT] = {
-    "crew_create", "crew_group_create", "crew_submit_ex", "crew_submit_batch",
-    "spawn (in a task)", "crew_cancel", "crew_group_cancel", "other"};
+    "crew_create",       "crew_group_create", "crew_submit_ex",    "crew_submit_batch",
+    "spawn (in a task)", "crew_cancel",       "crew_group_cancel", "other"};
 static _Atomic uint64_t enomem_by_call[C__COUNT];
 
 static void note_call(struct run *r, int rc, enum call c)
@@ -89,13 +99,10 @@ static void note_call(struct run *r, int rc, enum call c)
     }
 }
 
-static void note(struct run *r, int rc)
-{
-    note_call(r, rc, C_OTHER);
-}
+static void note(struct run *r, int rc) { note_call(r, rc, C_OTHER); }
 
 static struct run *bulk_run; /* the run whose bulk children are live */
-static bool verbose;           /* $CREW_FAULTS_VERBOSE: one line per k */
+static bool verbose;         /* $CREW_FAULTS_VERBOSE: one line per k */
 
 static int bulk_body(void *p)
 {
@@ -103,10 +110,7 @@ static int bulk_body(void *p)
     return 0;
 }
 
-static void bulk_cleanup(void *p)
-{
-    atomic_fetch_add(&bulk_run->bulk_cleaned[(uintptr_t)p], 1);
-}
+static void bulk_cleanup(void *p) { atomic_fetch_add(&bulk_run->bulk_cleaned[(uintptr_t)p], 1); }
 
 static void arg_cleanup(void *p)
 {
@@ -169,8 +173,7 @@ static int task_body(void *p)
     }
     for (int j = 0; j < NKIDS; j++) {
         struct arg *k = new_arg(r, a->task, 1 + j);
-        crew_task_desc_t d = {.fn = kid_body, .arg = k,
-                              .cleanup = arg_cleanup};
+        crew_task_desc_t d = {.fn = kid_body, .arg = k, .cleanup = arg_cleanup};
         int rc = crew_submit_ex(crew_current(), &d, &ids[j]);
         note_call(r, rc, C_SPAWN);
         if (rc == 0) {
@@ -229,34 +232,29 @@ static bool scenario(crew_shutdown_mode_t mode)
 
     rc = crew_group_create(r->ex, NULL, 0, &g);
     note_call(r, rc, C_GROUP_CREATE);
-    CHECK(rc == 0 || rc == CREW_ENOMEM, "crew_group_create: %s",
-          crew_err_name(rc));
+    CHECK(rc == 0 || rc == CREW_ENOMEM, "crew_group_create: %s", crew_err_name(rc));
     if (rc != 0)
         g = NULL;
     for (int i = 0; i < NGROUPS; i++) {
         rc = crew_group_create(r->ex, NULL, 0, &more[i]);
         note_call(r, rc, C_GROUP_CREATE);
-        CHECK(rc == 0 || rc == CREW_ENOMEM, "crew_group_create: %s",
-              crew_err_name(rc));
+        CHECK(rc == 0 || rc == CREW_ENOMEM, "crew_group_create: %s", crew_err_name(rc));
         if (rc != 0) {
             more[i] = NULL;
             continue;
         }
         rc = crew_group_cancel(more[i], 3, "more");
         note_call(r, rc, C_GROUP_CANCEL);
-        CHECK(rc == 0 || rc == CREW_ENOMEM, "crew_group_cancel: %s",
-              crew_err_name(rc));
+        CHECK(rc == 0 || rc == CREW_ENOMEM, "crew_group_cancel: %s", crew_err_name(rc));
     }
 
     for (int i = 0; i < BATCH_FROM; i++) {
         struct arg *a = new_arg(r, i, 0);
-        crew_task_desc_t d = {.fn = task_body, .arg = a,
-                              .cleanup = arg_cleanup,
-                              .group = i % 2 ? NULL : g};
+        crew_task_desc_t d = {
+            .fn = task_body, .arg = a, .cleanup = arg_cleanup, .group = i % 2 ? NULL : g};
         rc = crew_submit_ex(r->ex, &d, &ids[i]);
         note_call(r, rc, C_SUBMIT);
-        CHECK(rc == 0 || rc == CREW_ENOMEM, "submit %d: %s", i,
-              crew_err_name(rc));
+        CHECK(rc == 0 || rc == CREW_ENOMEM, "submit %d: %s", i, crew_err_name(rc));
         if (rc == 0) {
             atomic_store(&r->accepted[i][0], 1);
         } else {
@@ -266,12 +264,10 @@ static bool scenario(crew_shutdown_mode_t mode)
     }
     {
         void *args[NTASKS - BATCH_FROM];
-        crew_task_desc_t d = {.fn = task_body, .cleanup = arg_cleanup,
-                              .group = g};
+        crew_task_desc_t d = {.fn = task_body, .cleanup = arg_cleanup, .group = g};
         for (int i = BATCH_FROM; i < NTASKS; i++)
             args[i - BATCH_FROM] = new_arg(r, i, 0);
-        rc = crew_submit_batch(r->ex, &d, args, NTASKS - BATCH_FROM,
-                               &ids[BATCH_FROM]);
+        rc = crew_submit_batch(r->ex, &d, args, NTASKS - BATCH_FROM, &ids[BATCH_FROM]);
         note_call(r, rc, C_BATCH);
         CHECK(rc == 0 || rc == CREW_ENOMEM, "batch: %s", crew_err_name(rc));
         for (int i = BATCH_FROM; i < NTASKS; i++) {
@@ -289,8 +285,8 @@ static bool scenario(crew_shutdown_mode_t mode)
             continue;
         rc = crew_cancel(r->ex, ids[i], 1, "half");
         note_call(r, rc, C_CANCEL);
-        CHECK(rc == CREW_REMOVED || rc == CREW_REQUESTED ||
-              rc == CREW_TOO_LATE || rc == CREW_ENOMEM,
+        CHECK(rc == CREW_REMOVED || rc == CREW_REQUESTED || rc == CREW_TOO_LATE ||
+                  rc == CREW_ENOMEM,
               "cancel %d: %s", i, crew_err_name(rc));
         if (rc == CREW_REMOVED) {
             atomic_store(&r->removed[i], 1);
@@ -301,8 +297,7 @@ static bool scenario(crew_shutdown_mode_t mode)
     if (g) {
         rc = crew_group_cancel(g, 2, "group");
         note_call(r, rc, C_GROUP_CANCEL);
-        CHECK(rc == 0 || rc == CREW_ENOMEM, "group cancel: %s",
-              crew_err_name(rc));
+        CHECK(rc == 0 || rc == CREW_ENOMEM, "group cancel: %s", crew_err_name(rc));
     }
 
     rc = crew_shutdown(r->ex, mode);
@@ -313,22 +308,19 @@ static bool scenario(crew_shutdown_mode_t mode)
             continue;
         rc = crew_join(r->ex, ids[i], &st);
         note(r, rc);
-        CHECK(rc == 0 || rc == CREW_ENOMEM, "join %d: %s", i,
-              crew_err_name(rc));
+        CHECK(rc == 0 || rc == CREW_ENOMEM, "join %d: %s", i, crew_err_name(rc));
         if (rc == CREW_ENOMEM)
             (void)crew_release(r->ex, ids[i]);
         else
-            CHECK(st >= CREW_TASK_DONE && st <= CREW_TASK_CANCELLED,
-                  "join %d: status %d", i, (int)st);
+            CHECK(st >= CREW_TASK_DONE && st <= CREW_TASK_CANCELLED, "join %d: status %d", i,
+                  (int)st);
         if (rc == 0 && atomic_load(&r->removed[i]))
-            CHECK(st == CREW_TASK_CANCELLED, "task %d REMOVED but %s", i,
-                  crew_status_name(st));
+            CHECK(st == CREW_TASK_CANCELLED, "task %d REMOVED but %s", i, crew_status_name(st));
     }
     if (g) {
         rc = crew_group_wait(g, CREW_FOREVER, &st);
         note(r, rc);
-        CHECK(rc == 0 || rc == CREW_ENOMEM, "group wait: %s",
-              crew_err_name(rc));
+        CHECK(rc == 0 || rc == CREW_ENOMEM, "group wait: %s", crew_err_name(rc));
         rc = crew_group_destroy(g);
         CHECK(rc == 0, "group destroy: %s", crew_err_name(rc));
     }
@@ -341,26 +333,21 @@ static bool scenario(crew_shutdown_mode_t mode)
     rc = crew_stats(r->ex, &s);
     CHECK(rc == 0, "crew_stats: %s", crew_err_name(rc));
     CHECK(s.live_tasks == 0 && s.live_records == 0 && s.cancel_set_size == 0,
-          "at the end: live_tasks %" PRIu64 " live_records %" PRIu64
-          " cancel_set_size %" PRIu64, s.live_tasks, s.live_records,
-          s.cancel_set_size);
+          "at the end: live_tasks %" PRIu64 " live_records %" PRIu64 " cancel_set_size %" PRIu64,
+          s.live_tasks, s.live_records, s.cancel_set_size);
     CHECK(s.done + s.failed + s.cancelled == s.submitted,
-          "done %" PRIu64 " + failed %" PRIu64 " + cancelled %" PRIu64
-          " != submitted %" PRIu64, s.done, s.failed, s.cancelled,
-          s.submitted);
+          "done %" PRIu64 " + failed %" PRIu64 " + cancelled %" PRIu64 " != submitted %" PRIu64,
+          s.done, s.failed, s.cancelled, s.submitted);
     /* No cancel scope left but a CANCEL shutdown's own, whatever failed. */
     CHECK(crew__debug_cancel_scopes(r->ex) == (mode == CREW_CANCEL ? 1u : 0u),
-          "%u cancel scope(s) left after the %s shutdown",
-          crew__debug_cancel_scopes(r->ex),
+          "%u cancel scope(s) left after the %s shutdown", crew__debug_cancel_scopes(r->ex),
           mode == CREW_CANCEL ? "CANCEL" : "DRAIN");
 
     rc = crew_destroy(&r->ex);
     CHECK(rc == 0 && r->ex == NULL, "crew_destroy: %s", crew_err_name(rc));
-    CHECK(crew__fault_live_bytes() == 0,
-          "%" PRId64 " bytes still allocated after crew_destroy",
+    CHECK(crew__fault_live_bytes() == 0, "%" PRId64 " bytes still allocated after crew_destroy",
           crew__fault_live_bytes());
-    CHECK(atomic_load(&r->bad) == 0,
-          "%d unexpected codes inside tasks (spawn/join)",
+    CHECK(atomic_load(&r->bad) == 0, "%d unexpected codes inside tasks (spawn/join)",
           atomic_load(&r->bad));
 
     {
@@ -371,10 +358,11 @@ static bool scenario(crew_shutdown_mode_t mode)
                 int ran = atomic_load(&r->ran[i][j]);
                 int cl = atomic_load(&r->cleaned[i][j]);
                 accepted += (uint64_t)acc;
-                CHECK(cl == acc, "task %d.%d: accepted %d, cleanup ran %d "
-                      "times", i, j, acc, cl);
-                CHECK(ran <= acc, "task %d.%d: accepted %d, ran %d times",
-                      i, j, acc, ran);
+                CHECK(cl == acc,
+                      "task %d.%d: accepted %d, cleanup ran %d "
+                      "times",
+                      i, j, acc, cl);
+                CHECK(ran <= acc, "task %d.%d: accepted %d, ran %d times", i, j, acc, ran);
             }
         for (int i = 0; i < NTASKS; i++)
             CHECK(!(atomic_load(&r->removed[i]) && atomic_load(&r->ran[i][0])),
@@ -382,14 +370,11 @@ static bool scenario(crew_shutdown_mode_t mode)
         for (int b = 0; b < BULK; b++) {
             int acc = atomic_load(&r->bulk_accepted[b]);
             accepted += (uint64_t)acc;
-            CHECK(atomic_load(&r->bulk_cleaned[b]) == acc &&
-                  atomic_load(&r->bulk_ran[b]) <= acc,
-                  "bulk child %d: accepted %d, ran %d, cleanup ran %d", b,
-                  acc, atomic_load(&r->bulk_ran[b]),
-                  atomic_load(&r->bulk_cleaned[b]));
+            CHECK(atomic_load(&r->bulk_cleaned[b]) == acc && atomic_load(&r->bulk_ran[b]) <= acc,
+                  "bulk child %d: accepted %d, ran %d, cleanup ran %d", b, acc,
+                  atomic_load(&r->bulk_ran[b]), atomic_load(&r->bulk_cleaned[b]));
         }
-        CHECK(s.submitted == accepted,
-              "crew_stats submitted %" PRIu64 ", accepted %" PRIu64,
+        CHECK(s.submitted == accepted, "crew_stats submitted %" PRIu64 ", accepted %" PRIu64,
               s.submitted, accepted);
     }
     return atomic_load(&r->enomem) != 0;
@@ -429,9 +414,10 @@ static void *watchdog(void *arg)
             seen = wd_runs;
             idle = 0;
         } else if (++idle >= 30) {
-            fprintf(stderr, "FAIL: run '%s' with allocation %" PRId64
-                    " failing has not finished in 30 s (hang)\n", cur_what,
-                    cur_k);
+            fprintf(stderr,
+                    "FAIL: run '%s' with allocation %" PRId64
+                    " failing has not finished in 30 s (hang)\n",
+                    cur_what, cur_k);
             abort();
         }
     }
@@ -439,8 +425,8 @@ static void *watchdog(void *arg)
     return NULL;
 }
 
-static void walk(crew_shutdown_mode_t mode, const char *name, int64_t *tried,
-                 int64_t *surfaced, int64_t *missed)
+static void walk(crew_shutdown_mode_t mode, const char *name, int64_t *tried, int64_t *surfaced,
+                 int64_t *missed)
 {
     int64_t n = 0;
     for (int rep = 0; rep < 3; rep++) {
@@ -452,7 +438,7 @@ static void walk(crew_shutdown_mode_t mode, const char *name, int64_t *tried,
             n = crew__fault_alloc_count();
     }
     CHECK(n > 0, "the scenario made no allocation through crew__malloc: "
-          "is CREW_FAULT_INJECTION on?");
+                 "is CREW_FAULT_INJECTION on?");
     for (int64_t k = 0; k < n; k++) {
         uint64_t before[C__COUNT];
         bool hit;
@@ -476,7 +462,8 @@ static void walk(crew_shutdown_mode_t mode, const char *name, int64_t *tried,
     }
     crew__fault_reset();
     printf("test_faults: %s: %" PRId64 " allocations in the clean run, all "
-           "%" PRId64 " failure points tried\n", name, n, n);
+           "%" PRId64 " failure points tried\n",
+           name, n, n);
 }
 
 static void thread_failures(int64_t *tried)
@@ -493,13 +480,15 @@ static void thread_failures(int64_t *tried)
             o.workers = counts[c];
             rc = crew_create(&ex, &o);
             crew__fault_reset();
-            CHECK(rc == CREW_ETHREAD, "workers=%u, thread %u failing: "
-                  "crew_create gave %s", counts[c], k, crew_err_name(rc));
+            CHECK(rc == CREW_ETHREAD,
+                  "workers=%u, thread %u failing: "
+                  "crew_create gave %s",
+                  counts[c], k, crew_err_name(rc));
             if (rc == 0)
                 crew_destroy(&ex);
             CHECK(crew__fault_live_bytes() == 0,
-                  "workers=%u, thread %u failing: %" PRId64 " bytes leaked",
-                  counts[c], k, crew__fault_live_bytes());
+                  "workers=%u, thread %u failing: %" PRId64 " bytes leaked", counts[c], k,
+                  crew__fault_live_bytes());
             (*tried)++;
         }
     }
@@ -532,14 +521,13 @@ int main(void)
     printf("test_faults: CREW_ENOMEM surfaced from:");
     for (int c = 0; c < C__COUNT; c++)
         if (atomic_load(&enomem_by_call[c]))
-            printf(" %s x%" PRIu64, call_names[c],
-                   atomic_load(&enomem_by_call[c]));
+            printf(" %s x%" PRIu64, call_names[c], atomic_load(&enomem_by_call[c]));
     printf("\n");
     printf("test_faults: %s: %" PRId64 " allocation failure points tried "
            "(%" PRId64 " surfaced as CREW_ENOMEM, %" PRId64 " absorbed, "
            "%" PRId64 " not reached), %" PRId64 " thread-creation failure "
            "points, %d failed checks\n",
-           failures ? "FAIL" : "OK", tried, surfaced,
-           tried - surfaced - missed, missed, threads, failures);
+           failures ? "FAIL" : "OK", tried, surfaced, tried - surfaced - missed, missed, threads,
+           failures);
     return failures ? 1 : 0;
 }

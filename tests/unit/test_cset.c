@@ -18,9 +18,9 @@
 #include "cset.h"
 #include "unit.h"
 
-#define READERS 3
-#define STABLE 512
-#define NEVER_BASE ((uint64_t)1 << 40)  /* never inserted */
+#define READERS    3
+#define STABLE     512
+#define NEVER_BASE ((uint64_t)1 << 40) /* never inserted */
 #define CHURN_BASE ((uint64_t)1 << 41)
 
 static crew__cset_t set;

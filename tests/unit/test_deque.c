@@ -63,8 +63,7 @@ static void sequential(void)
     /* LIFO for the owner, across growth. */
     for (long i = 0; i < n; i++)
         CHECK(crew__deque_push(&d, item(i)), "push %ld", i);
-    CHECK(capacity(&d) == 8 * init, "capacity after %ld pushes: %lld", n,
-          (long long)capacity(&d));
+    CHECK(capacity(&d) == 8 * init, "capacity after %ld pushes: %lld", n, (long long)capacity(&d));
     CHECK(crew__deque_size(&d) == n, "size %lld", (long long)crew__deque_size(&d));
     CHECK(crew__deque_peek(&d) == item(n - 1), "peek");
     for (long i = n - 1; i >= 0; i--) {
@@ -108,8 +107,7 @@ static void sequential(void)
     CHECK(capacity(&d) == init, "no growth while size < capacity");
     for (long k = 0; k < 3 * init; k++)
         crew__deque_push(&d, item(next++));
-    CHECK(capacity(&d) == 4 * init, "wrapped growth: capacity %lld",
-          (long long)capacity(&d));
+    CHECK(capacity(&d) == 4 * init, "wrapped growth: capacity %lld", (long long)capacity(&d));
     for (; first < next; first++) {
         x = NULL;
         CHECK(crew__deque_steal(&d, &x) == CREW__STEAL_OK && x == item(first),
@@ -284,8 +282,7 @@ static void hammer(void)
     CHECK(pthread_barrier_init(&H.end, NULL, NTHIEVES + 1) == 0, "barrier");
     for (unsigned i = 0; i < NTHIEVES; i++) {
         thieves[i] = (thief_t){.id = i};
-        CHECK(pthread_create(&thieves[i].th, NULL, thief_main, &thieves[i]) == 0,
-              "thread");
+        CHECK(pthread_create(&thieves[i].th, NULL, thief_main, &thieves[i]) == 0, "thread");
     }
     crew__pin_self(0);
 
@@ -310,8 +307,7 @@ static void hammer(void)
             never += c == 0;
             atomic_store_explicit(&H.taken[i], 0, memory_order_relaxed);
         }
-        grows += __builtin_ctzll((unsigned long long)capacity(&H.dq)) -
-                 CREW_DEQUE_INIT_LOG2;
+        grows += __builtin_ctzll((unsigned long long)capacity(&H.dq)) - CREW_DEQUE_INIT_LOG2;
         crew__deque_destroy(&H.dq);
         rounds++;
         total += H.items;
@@ -321,8 +317,8 @@ static void hammer(void)
             printf("unit/deque: FAIL after %.3f s (round %ld, %ld items in all, "
                    "seed %#llx): %ld items taken twice or more, %ld never, %ld "
                    "bogus values (first bad item %ld)\n",
-                   u_secs_since(t0), rounds, total, (unsigned long long)seed,
-                   twice, never, bogus, first_bad);
+                   u_secs_since(t0), rounds, total, (unsigned long long)seed, twice, never, bogus,
+                   first_bad);
             exit(1);
         }
     }

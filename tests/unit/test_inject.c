@@ -27,16 +27,16 @@
 #include "task.h"
 #include "unit.h"
 
-#define NPROD 4
-#define POOL 256     /* records per producer */
-#define MAXCHAIN 32  /* longest chain pushed at once */
-#define STALL_S 10.0 /* no progress for this long: a hang */
+#define NPROD    4
+#define POOL     256  /* records per producer */
+#define MAXCHAIN 32   /* longest chain pushed at once */
+#define STALL_S  10.0 /* no progress for this long: a hang */
 
 typedef struct item {
     crew__task_t t; /* the queue uses t.next only */
     uint32_t prod;  /* written by the producer before the push */
     uint32_t seq;
-    uint32_t seen;  /* written by the consumer: seq + 1 */
+    uint32_t seen; /* written by the consumer: seq + 1 */
 } item_t;
 
 static item_t *of(crew__task_t *t) { return (item_t *)t; }
@@ -60,8 +60,7 @@ static void sequential(void)
     CHECK(!crew__inject_empty(&q), "one item");
     h = crew__inject_take_all(&q);
     CHECK(h == &it[0].t && h->next == NULL, "take one");
-    CHECK(crew__inject_empty(&q) && crew__inject_take_all(&q) == NULL,
-          "empty after take");
+    CHECK(crew__inject_empty(&q) && crew__inject_take_all(&q) == NULL, "empty after take");
 
     /* Oldest first: the chain 1,2,3 (first = 3, newest), then 4, then the
      * chain 5,6,7 (first = 7). */
@@ -82,11 +81,11 @@ static void sequential(void)
 
 /* ---- 2. hammer ---------------------------------------------------------- */
 
-static crew__inject_t Qin;        /* producers -> consumer */
+static crew__inject_t Qin;         /* producers -> consumer */
 static crew__inject_t Qret[NPROD]; /* consumer -> producer p: records back */
-static _Atomic int fail;          /* a producer hit a deadline */
-static _Atomic long bad_back;     /* records back without the consumer's mark */
-static _Atomic int ndone;         /* producers finished */
+static _Atomic int fail;           /* a producer hit a deadline */
+static _Atomic long bad_back;      /* records back without the consumer's mark */
+static _Atomic int ndone;          /* producers finished */
 
 typedef struct prod {
     unsigned id;
@@ -134,8 +133,10 @@ static void *producer_main(void *arg)
             if (u_now_ns() > end) {
                 /* relaxed: read by the main thread after the join. */
                 atomic_store_explicit(&fail, 1, memory_order_relaxed);
-                fprintf(stderr, "unit/inject: producer %u: no record came back "
-                                "for %.0f s\n", pr->id, STALL_S);
+                fprintf(stderr,
+                        "unit/inject: producer %u: no record came back "
+                        "for %.0f s\n",
+                        pr->id, STALL_S);
                 goto out;
             }
             if (++spins > 16)
@@ -190,8 +191,7 @@ int main(void)
         prods[p].cap_s = 8.0; /* stop pushing after this */
         prods[p].t0 = t0;
         quota += prods[p].quota;
-        CHECK(pthread_create(&prods[p].th, NULL, producer_main, &prods[p]) == 0,
-              "thread");
+        CHECK(pthread_create(&prods[p].th, NULL, producer_main, &prods[p]) == 0, "thread");
     }
 
     /* Consume until the producers are done (each met its quota or stopped
@@ -226,8 +226,9 @@ int main(void)
             CHECK(p < NPROD, "a record of no producer (%u)", (unsigned)p);
             if (it->seq != expect[p]) {
                 if (errors++ < 10)
-                    fprintf(stderr, "unit/inject: producer %u: expected item "
-                                    "%u, got %u\n",
+                    fprintf(stderr,
+                            "unit/inject: producer %u: expected item "
+                            "%u, got %u\n",
                             (unsigned)p, (unsigned)expect[p], (unsigned)it->seq);
                 expect[p] = it->seq + 1;
             } else {
@@ -246,8 +247,10 @@ int main(void)
         for (unsigned p = 0; p < NPROD; p++)
             if (back_first[p])
                 crew__inject_push(&Qret[p], back_first[p], back_last[p]);
-        CHECK(errors == 0, "%ld items out of sequence (lost, repeated or "
-              "reordered) after %.3f s", errors, u_secs_since(t0));
+        CHECK(errors == 0,
+              "%ld items out of sequence (lost, repeated or "
+              "reordered) after %.3f s",
+              errors, u_secs_since(t0));
     }
 
     long pushed = 0, chains = 0;
@@ -263,15 +266,17 @@ int main(void)
           "%ld records came back without the consumer's mark",
           atomic_load_explicit(&bad_back, memory_order_relaxed));
     for (unsigned p = 0; p < NPROD; p++)
-        CHECK(expect[p] == (uint32_t)prods[p].pushed, "producer %u: pushed %ld, "
-              "received %u", p, prods[p].pushed, (unsigned)expect[p]);
+        CHECK(expect[p] == (uint32_t)prods[p].pushed,
+              "producer %u: pushed %ld, "
+              "received %u",
+              p, prods[p].pushed, (unsigned)expect[p]);
     CHECK(got == pushed, "received %ld of %ld", got, pushed);
     CHECK(crew__inject_empty(&Qin), "queue not empty at the end");
     printf("unit/inject: hammer %.2f s: %d producers pushed %ld items (of %ld "
            "planned) in %ld pushes, each received once and in order, in %ld "
            "takes (longest %ld, %ld empty), seed %#llx\n",
-           u_secs_since(t0), NPROD, pushed, quota, chains, takes, longest,
-           empty_takes, (unsigned long long)seed);
+           u_secs_since(t0), NPROD, pushed, quota, chains, takes, longest, empty_takes,
+           (unsigned long long)seed);
     printf("unit/inject: PASS\n");
     return 0;
 }

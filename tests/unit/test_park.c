@@ -37,11 +37,11 @@
 #include "park.h"
 #include "unit.h"
 
-#define NPROD 2
-#define NCONS 2
+#define NPROD   2
+#define NCONS   2
 #define DRAIN_S 2.0 /* a round not drained by then lost a wake-up */
-#define NREC 4      /* payload records per producer, reused in turn */
-#define RLINES 4    /* cache lines per record */
+#define NREC    4   /* payload records per producer, reused in turn */
+#define RLINES  4   /* cache lines per record */
 
 static crew__park_t P;
 
@@ -57,10 +57,10 @@ static struct {
 } Q[NPROD];
 
 static _Atomic int stop;
-static _Atomic uint32_t exited;    /* futex word: consumers gone */
-static _Atomic long bad_payload;   /* payloads that were not the item's */
-static _Atomic int fail;           /* a producer saw a round not drain */
-static _Atomic int state[NCONS];   /* where each consumer is (diagnostics) */
+static _Atomic uint32_t exited;  /* futex word: consumers gone */
+static _Atomic long bad_payload; /* payloads that were not the item's */
+static _Atomic int fail;         /* a producer saw a round not drain */
+static _Atomic int state[NCONS]; /* where each consumer is (diagnostics) */
 enum { S_RUN, S_SPIN, S_PREPARED, S_ASLEEP, S_EXITED };
 
 typedef struct prod {
@@ -97,8 +97,7 @@ static bool take(void)
         while (t < atomic_load_explicit(&Q[p].pub, memory_order_acquire)) {
             /* relaxed: the index alone is claimed; the payload is ordered
              * by the acquire load above. */
-            if (atomic_compare_exchange_weak_explicit(&Q[p].took, &t, t + 1,
-                                                      memory_order_relaxed,
+            if (atomic_compare_exchange_weak_explicit(&Q[p].took, &t, t + 1, memory_order_relaxed,
                                                       memory_order_relaxed)) {
                 consume(p, t);
                 return true;
@@ -173,8 +172,7 @@ static void *consumer_main(void *arg)
 
 static const char *state_name(int s)
 {
-    static const char *const names[] = {"running", "spinning", "prepared",
-                                        "asleep", "exited"};
+    static const char *const names[] = {"running", "spinning", "prepared", "asleep", "exited"};
     return names[s];
 }
 
@@ -208,8 +206,7 @@ static void *producer_main(void *arg)
         for (long k = 0; k < q; k++) {
             /* A gap of 0 to a few us, so publications sweep the windows of
              * consumers going back to sleep; spinning, not sleeping. */
-            for (long g = u_range(&pr->rng, 0, 2) ? u_range(&pr->rng, 0, 300) : 0;
-                 g > 0; g--)
+            for (long g = u_range(&pr->rng, 0, 2) ? u_range(&pr->rng, 0, 300) : 0; g > 0; g--)
                 crew__cpu_relax();
             /* The payload: plain stores to lines the consumers have read
              * (so each needs the line back), published by the store below.
@@ -238,12 +235,12 @@ static void *producer_main(void *arg)
                 return NULL;
             if (u_now_ns() > end) {
                 char who[32];
-                snprintf(who, sizeof who, "producer %u round %ld", pr->id,
-                         pr->rounds);
+                snprintf(who, sizeof who, "producer %u round %ld", pr->id, pr->rounds);
                 /* relaxed: read by the main thread after the join. */
                 if (!atomic_exchange_explicit(&fail, 1, memory_order_relaxed))
-                    describe(who, "lost wake-up: an item left while the "
-                                  "consumers sleep",
+                    describe(who,
+                             "lost wake-up: an item left while the "
+                             "consumers sleep",
                              u_secs_since(pr->t0));
                 return NULL;
             }
@@ -274,14 +271,13 @@ static bool await_word(_Atomic uint32_t *w, uint32_t want, double secs)
 }
 
 /* One phase: nprod producers at once, then check they all drained. */
-static void phase(prod_t *prods, unsigned nprod, long rounds, double cap_s,
-                  long *total_rounds, long *total_items)
+static void phase(prod_t *prods, unsigned nprod, long rounds, double cap_s, long *total_rounds,
+                  long *total_items)
 {
     for (unsigned p = 0; p < nprod; p++) {
         prods[p].rounds = rounds;
         prods[p].cap_s = cap_s;
-        CHECK(pthread_create(&prods[p].th, NULL, producer_main, &prods[p]) == 0,
-              "thread");
+        CHECK(pthread_create(&prods[p].th, NULL, producer_main, &prods[p]) == 0, "thread");
     }
     for (unsigned p = 0; p < nprod; p++) {
         pthread_join(prods[p].th, NULL);
@@ -304,8 +300,7 @@ int main(void)
     u_watchdog("unit/park", 100);
     crew__park_init(&P);
     for (unsigned i = 0; i < NCONS; i++)
-        CHECK(pthread_create(&cons[i], NULL, consumer_main, (void *)(uintptr_t)i) == 0,
-              "thread");
+        CHECK(pthread_create(&cons[i], NULL, consumer_main, (void *)(uintptr_t)i) == 0, "thread");
     for (unsigned p = 0; p < NPROD; p++)
         prods[p] = (prod_t){.id = p, .rng = u_rand(&rng) | 1, .t0 = t0};
     phase(prods, 1, u_scaled(300 * 1000, 1000), 5.0, &rounds, &items);
@@ -315,8 +310,7 @@ int main(void)
     atomic_store_explicit(&stop, 1, memory_order_release);
     crew__park_notify_all(&P);
     if (!await_word(&exited, NCONS, DRAIN_S)) {
-        describe("shutdown", "a consumer sleeps after stop + notify_all",
-                 u_secs_since(t0));
+        describe("shutdown", "a consumer sleeps after stop + notify_all", u_secs_since(t0));
         exit(1);
     }
     for (unsigned i = 0; i < NCONS; i++)
@@ -328,8 +322,8 @@ int main(void)
         uint32_t took = atomic_load_explicit(&Q[p].took, memory_order_relaxed);
         uint32_t done = atomic_load_explicit(&Q[p].done, memory_order_relaxed);
         CHECK(pub == took && took == done && pub == prods[p].n,
-              "producer %u: %u published, %u taken, %u done", p, (unsigned)pub,
-              (unsigned)took, (unsigned)done);
+              "producer %u: %u published, %u taken, %u done", p, (unsigned)pub, (unsigned)took,
+              (unsigned)done);
     }
     CHECK(atomic_load_explicit(&bad_payload, memory_order_relaxed) == 0,
           "%ld payloads read before they were written",

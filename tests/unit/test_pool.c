@@ -21,15 +21,15 @@
 #include "pool.h"
 #include "unit.h"
 
-#define CACHES 3
-#define THREADS (CACHES + 1) /* the last has no cache */
+#define CACHES   3
+#define THREADS  (CACHES + 1) /* the last has no cache */
 #define MAXSLOTS ((size_t)1 << 20)
-#define BOX 64
+#define BOX      64
 
 static crew__pool_t pool;
 static crew__pool_cache_t caches[CACHES];
 static crew__pool_cache_t *cache_ptrs[CACHES];
-static _Atomic uint32_t owner[MAXSLOTS];   /* 0: free; else holder + 1 */
+static _Atomic uint32_t owner[MAXSLOTS];    /* 0: free; else holder + 1 */
 static _Atomic uint64_t last_gen[MAXSLOTS]; /* generation last issued */
 static atomic_long twice, stale_gen;
 
@@ -150,7 +150,7 @@ static void sequential(void)
     CHECK(b == a, "the cache is LIFO");
     CHECK(atomic_load(&b->id) == ida + ((uint64_t)1 << CREW_SLOT_BITS), "generation grows");
     crew__pool_recycle(&pool, NULL, b); /* remote free from a cacheless thread */
-    b = crew__pool_alloc(&pool, NULL);   /* external allocation */
+    b = crew__pool_alloc(&pool, NULL);  /* external allocation */
     CHECK(b && b->home == CREW__HOME_SHARED, "external record");
     crew__pool_recycle(&pool, &caches[1], b); /* batched back to the shared pool */
     crew__pool_flush(&pool, &caches[1]);

@@ -28,15 +28,14 @@
 #define UNIT_UNUSED __attribute__((unused))
 
 /* Failure: print file:line and the message, exit 1. */
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-            exit(1);                                                           \
-        }                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 static UNIT_UNUSED int64_t u_now_ns(void)
@@ -46,10 +45,7 @@ static UNIT_UNUSED int64_t u_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static UNIT_UNUSED double u_secs_since(int64_t t0)
-{
-    return (double)(u_now_ns() - t0) / 1e9;
-}
+static UNIT_UNUSED double u_secs_since(int64_t t0) { return (double)(u_now_ns() - t0) / 1e9; }
 
 /* $CREW_TEST_SCALE (a positive real), else UNIT_DEFAULT_SCALE. */
 static UNIT_UNUSED double u_scale(void)

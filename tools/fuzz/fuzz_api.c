@@ -50,35 +50,34 @@
 /* Replay driver: names the input being run, for the report. */
 static char cur_input[300];
 
-#define REQUIRE(cond, ...)                                                     \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "fuzz_api: contract violated (%s:%d)%s%s: ",       \
-                    __FILE__, __LINE__, cur_input[0] ? " in " : "",            \
-                    cur_input);                                                \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-            abort();                                                           \
-        }                                                                      \
+#define REQUIRE(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_api: contract violated (%s:%d)%s%s: ", __FILE__, __LINE__,       \
+                    cur_input[0] ? " in " : "", cur_input);                                        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
-#define MAXR 256    /* task records per input (roots and children) */
-#define MAXH 48     /* joinable root handles per input */
-#define NGATES 4
-#define NSLOTS 4    /* group slots */
-#define MAXG 16     /* groups created per input */
-#define MAXOPS 256
+#define MAXR      256 /* task records per input (roots and children) */
+#define MAXH      48  /* joinable root handles per input */
+#define NGATES    4
+#define NSLOTS    4  /* group slots */
+#define MAXG      16 /* groups created per input */
+#define MAXOPS    256
 #define STALE_TOP (UINT64_C(1) << 63)
 
 enum fkind {
     FK_DONE,
     FK_FAIL,
-    FK_SELF,        /* cancels itself: must be REQUESTED */
-    FK_CHECK,       /* returns 5 if crew_cancelled() */
-    FK_SPAWN_JOIN,  /* spawns a child (param), joins it */
+    FK_SELF,       /* cancels itself: must be REQUESTED */
+    FK_CHECK,      /* returns 5 if crew_cancelled() */
+    FK_SPAWN_JOIN, /* spawns a child (param), joins it */
     FK_SPAWN_DETACH,
-    FK_GATED,       /* blocks on gate (param) */
-    FK_SPAWN_WAIT,  /* spawns a child, polls it once, releases it */
+    FK_GATED,      /* blocks on gate (param) */
+    FK_SPAWN_WAIT, /* spawns a child, polls it once, releases it */
     FK_COUNT
 };
 
@@ -106,7 +105,7 @@ enum op {
 struct fgroup {
     crew_group_t *g;
     crew_id_t gid;
-    int parent;           /* index in F.groups, -1 */
+    int parent; /* index in F.groups, -1 */
     unsigned flags;
     bool alive;
     _Atomic bool cancelled; /* crew_group_cancel on it returned */
@@ -147,19 +146,16 @@ static struct {
 /* $CREW_FUZZ_TRACE set: print each op (to read a reproducer). */
 static bool trace;
 static const char *const op_names[OP_COUNT] = {
-    "submit", "cancel", "stale", "wait", "release", "join", "inspect",
-    "open_gate", "group_create", "group_cancel", "group_wait",
-    "group_destroy", "shutdown", "cancel_wait", "batch", "fault", "stats"};
+    "submit",   "cancel",      "stale",        "wait",         "release",    "join",
+    "inspect",  "open_gate",   "group_create", "group_cancel", "group_wait", "group_destroy",
+    "shutdown", "cancel_wait", "batch",        "fault",        "stats"};
 
 static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
 static bool gate_open[NGATES]; /* under gate_mu */
 
 /* The shared oracle's violations abort like REQUIRE's. */
-static void oracle_report(const char *msg)
-{
-    REQUIRE(false, "%s", msg);
-}
+static void oracle_report(const char *msg) { REQUIRE(false, "%s", msg); }
 
 /* ---- reading the script ------------------------------------------------ */
 
@@ -168,10 +164,7 @@ struct in {
     size_t n, i;
 };
 
-static uint8_t u8(struct in *in)
-{
-    return in->i < in->n ? in->p[in->i++] : 0;
-}
+static uint8_t u8(struct in *in) { return in->i < in->n ? in->p[in->i++] : 0; }
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -180,10 +173,7 @@ static bool requested(const struct frec *r)
     return (atomic_load(&r->o.outcomes) & ORACLE_REQUESTED) != 0;
 }
 
-static bool enomem_ok(int rc)
-{
-    return rc == CREW_ENOMEM && atomic_load(&F.armed);
-}
+static bool enomem_ok(int rc) { return rc == CREW_ENOMEM && atomic_load(&F.armed); }
 
 static int pending_gated(void)
 {
@@ -206,20 +196,19 @@ static bool group_cancelled(int gi)
  * are not tracked here (the stress tool covers them). */
 static void check_visible(struct frec *r)
 {
-    bool req = requested(r), grp = group_cancelled(r->grp),
-         shut = atomic_load(&F.cancel_shutdown);
+    bool req = requested(r), grp = group_cancelled(r->grp), shut = atomic_load(&F.cancel_shutdown);
     if (oracle_cancelled(&r->o))
         return;
     if (req || grp || shut) {
         crew_task_info_t info = {0};
         info.size = sizeof info;
         int rc = crew_inspect(F.ex, crew_self(), &info);
-        REQUIRE(false, "task %d (kind %d, group #%d id %" PRIu64 "): "
+        REQUIRE(false,
+                "task %d (kind %d, group #%d id %" PRIu64 "): "
                 "crew_cancelled() false after a cancel returned (requested "
-                "%d, group %d, shutdown %d) [inspect %d: status %d, group %"
-                PRIu64 ", cause %d]", (int)(r - F.recs), r->kind, r->grp,
-                r->grp >= 0 ? F.groups[r->grp].gid : 0, req, grp, shut, rc,
-                (int)info.status, info.group, (int)info.cause);
+                "%d, group %d, shutdown %d) [inspect %d: status %d, group %" PRIu64 ", cause %d]",
+                (int)(r - F.recs), r->kind, r->grp, r->grp >= 0 ? F.groups[r->grp].gid : 0, req,
+                grp, shut, rc, (int)info.status, info.group, (int)info.cause);
     }
 }
 
@@ -229,8 +218,8 @@ static void observe(struct frec *r, crew_status_t st, const char *how)
 }
 
 /* A fresh record, refused until its submission is accepted. */
-static int new_rec(uint8_t kind, uint8_t param, uint8_t depth, int grp,
-                   bool joinable, bool has_cleanup)
+static int new_rec(uint8_t kind, uint8_t param, uint8_t depth, int grp, bool joinable,
+                   bool has_cleanup)
 {
     int i = atomic_fetch_add(&F.nrecs, 1);
     struct frec *r;
@@ -265,35 +254,30 @@ static void released(struct frec *r, bool observed)
     atomic_store(&r->o.released, true);
 }
 
-static void on_cleanup(void *arg)
-{
-    oracle_cleanup(&F.recs[(uintptr_t)arg].o);
-}
+static void on_cleanup(void *arg) { oracle_cleanup(&F.recs[(uintptr_t)arg].o); }
 
 static int body(void *arg);
 
 /* From inside a task: spawn a child of kind `kind`. Returns its record or
  * -1; *id set if joinable. */
-static int spawn_child(struct frec *parent, uint8_t kind, bool joinable,
-                       crew_id_t *id)
+static int spawn_child(struct frec *parent, uint8_t kind, bool joinable, crew_id_t *id)
 {
     int c;
     struct frec *k;
     int rc;
     if (kind == FK_GATED)
         kind = FK_DONE; /* children never block */
-    if (parent->depth >= 2 && (kind == FK_SPAWN_JOIN || kind == FK_SPAWN_DETACH
-                               || kind == FK_SPAWN_WAIT))
+    if (parent->depth >= 2 &&
+        (kind == FK_SPAWN_JOIN || kind == FK_SPAWN_DETACH || kind == FK_SPAWN_WAIT))
         kind = FK_CHECK;
-    c = new_rec(kind, (uint8_t)(parent->param * 5 + 3), parent->depth + 1,
-                parent->grp, joinable, parent->param & 1);
+    c = new_rec(kind, (uint8_t)(parent->param * 5 + 3), parent->depth + 1, parent->grp, joinable,
+                parent->param & 1);
     if (c < 0)
         return -1;
     k = &F.recs[c];
     k->o.born_cancelled = crew_cancelled();
     if (k->o.has_cleanup) {
-        crew_task_desc_t d = {.fn = body, .arg = (void *)(uintptr_t)c,
-                              .cleanup = on_cleanup};
+        crew_task_desc_t d = {.fn = body, .arg = (void *)(uintptr_t)c, .cleanup = on_cleanup};
         rc = crew_submit_ex(crew_current(), &d, joinable ? id : NULL);
     } else {
         rc = crew_spawn(body, (void *)(uintptr_t)c, joinable ? id : NULL);
@@ -314,8 +298,8 @@ static int body(void *arg)
     crew_status_t st;
 
     if (trace)
-        fprintf(stderr, "  [task %d (kind %d) starts on worker %d]\n", seq,
-                r->kind, crew_worker_index());
+        fprintf(stderr, "  [task %d (kind %d) starts on worker %d]\n", seq, r->kind,
+                crew_worker_index());
     oracle_body_start(&r->o, F.ex, F.workers);
     check_visible(r);
     switch ((enum fkind)r->kind) {
@@ -326,8 +310,8 @@ static int body(void *arg)
         break;
     case FK_SELF:
         rc = crew_cancel(F.ex, crew_self(), 9, "self");
-        REQUIRE(rc == CREW_REQUESTED || enomem_ok(rc),
-                "task %d: cancelling itself gave %s", seq, crew_err_name(rc));
+        REQUIRE(rc == CREW_REQUESTED || enomem_ok(rc), "task %d: cancelling itself gave %s", seq,
+                crew_err_name(rc));
         oracle_cancel_outcome(&r->o, rc);
         check_visible(r);
         break;
@@ -338,8 +322,7 @@ static int body(void *arg)
         c = spawn_child(r, r->param % FK_COUNT, true, &id);
         if (c >= 0) {
             rc = crew_join(F.ex, id, &st);
-            REQUIRE(rc == 0 || rc == CREW_ECANCELED, "join child: %s",
-                    crew_err_name(rc));
+            REQUIRE(rc == 0 || rc == CREW_ECANCELED, "join child: %s", crew_err_name(rc));
             REQUIRE(rc == 0 || crew_cancelled(),
                     "join gave ECANCELED to a task that is not cancelled");
             observe(&F.recs[c], st, "crew_join (child)");
@@ -353,8 +336,8 @@ static int body(void *arg)
         c = spawn_child(r, r->param % FK_COUNT, true, &id);
         if (c >= 0) {
             rc = crew_wait(F.ex, id, 0, &st);
-            REQUIRE(rc == 0 || rc == CREW_ETIMEDOUT || rc == CREW_ECANCELED,
-                    "wait child: %s", crew_err_name(rc));
+            REQUIRE(rc == 0 || rc == CREW_ETIMEDOUT || rc == CREW_ECANCELED, "wait child: %s",
+                    crew_err_name(rc));
             if (rc == 0)
                 observe(&F.recs[c], st, "crew_wait (child)");
             rc = crew_release(F.ex, id);
@@ -416,29 +399,27 @@ static void check_released_enotask(crew_id_t id, int rec)
     crew_task_info_t info;
     int rc = crew_cancel(F.ex, id, 0, NULL);
     if (trace)
-        fprintf(stderr, "  -> cancel of released/unknown (task %d): %s\n",
-                rec, crew_err_name(rc));
+        fprintf(stderr, "  -> cancel of released/unknown (task %d): %s\n", rec, crew_err_name(rc));
     if (rec < 0 || rc == CREW_ENOTASK || enomem_ok(rc)) {
         REQUIRE(rc == CREW_ENOTASK || (rec >= 0 && enomem_ok(rc)),
                 "cancel of an unknown ID gave %s", crew_err_name(rc));
     } else {
         struct frec *r = &F.recs[rec];
-        REQUIRE(rc == CREW_REMOVED || rc == CREW_REQUESTED ||
-                rc == CREW_TOO_LATE, "cancel of a released ID gave %s",
-                crew_err_name(rc));
+        REQUIRE(rc == CREW_REMOVED || rc == CREW_REQUESTED || rc == CREW_TOO_LATE,
+                "cancel of a released ID gave %s", crew_err_name(rc));
         oracle_cancel_outcome(&r->o, rc);
     }
-    REQUIRE((rc = crew_wait(F.ex, id, 0, &st)) == CREW_ENOTASK,
-            "wait on a stale ID gave %s", crew_err_name(rc));
+    REQUIRE((rc = crew_wait(F.ex, id, 0, &st)) == CREW_ENOTASK, "wait on a stale ID gave %s",
+            crew_err_name(rc));
     REQUIRE((rc = crew_cancel_wait(F.ex, id, 0, &st)) == CREW_ENOTASK,
             "cancel_wait on a stale ID gave %s", crew_err_name(rc));
     info.size = sizeof info;
-    REQUIRE((rc = crew_inspect(F.ex, id, &info)) == CREW_ENOTASK,
-            "inspect of a stale ID gave %s", crew_err_name(rc));
-    REQUIRE((rc = crew_release(F.ex, id)) == CREW_ENOTASK,
-            "release of a stale ID gave %s", crew_err_name(rc));
-    REQUIRE((rc = crew_join(F.ex, id, &st)) == CREW_ENOTASK,
-            "join of a stale ID gave %s", crew_err_name(rc));
+    REQUIRE((rc = crew_inspect(F.ex, id, &info)) == CREW_ENOTASK, "inspect of a stale ID gave %s",
+            crew_err_name(rc));
+    REQUIRE((rc = crew_release(F.ex, id)) == CREW_ENOTASK, "release of a stale ID gave %s",
+            crew_err_name(rc));
+    REQUIRE((rc = crew_join(F.ex, id, &st)) == CREW_ENOTASK, "join of a stale ID gave %s",
+            crew_err_name(rc));
 }
 
 /* ---- ops ----------------------------------------------------------------- */
@@ -450,8 +431,7 @@ static void do_submit(struct in *in, bool batch)
     bool joinable = !(b1 & 0x80), has_cleanup = batch || !(b1 & 0x40);
     uint8_t kind = (uint8_t)(b2 % FK_COUNT), param = (uint8_t)(b2 >> 3);
     int s = (b1 >> 3) & 7, grp = s < NSLOTS ? F.slot[s] : -1;
-    crew_task_desc_t d = {.fn = body, .cleanup = has_cleanup ? on_cleanup
-                                                              : NULL};
+    crew_task_desc_t d = {.fn = body, .cleanup = has_cleanup ? on_cleanup : NULL};
     int seqs[4];
     void *args[4];
     crew_id_t ids[4] = {0};
@@ -462,8 +442,7 @@ static void do_submit(struct in *in, bool batch)
     if (grp >= 0)
         d.group = F.groups[grp].g;
     for (unsigned i = 0; i < n; i++) {
-        seqs[i] = new_rec(kind, (uint8_t)(param + i), 0, grp, joinable,
-                          has_cleanup);
+        seqs[i] = new_rec(kind, (uint8_t)(param + i), 0, grp, joinable, has_cleanup);
         if (seqs[i] < 0)
             return;
         /* A member added after a group cancel returned never runs. */
@@ -478,15 +457,12 @@ static void do_submit(struct in *in, bool batch)
     } else
         rc = crew_submit(F.ex, body, args[0], joinable ? ids : NULL);
     if (F.shutdown)
-        REQUIRE(rc == CREW_ESHUTDOWN, "submit after shutdown gave %s",
-                crew_err_name(rc));
+        REQUIRE(rc == CREW_ESHUTDOWN, "submit after shutdown gave %s", crew_err_name(rc));
     else
-        REQUIRE(rc == 0 || enomem_ok(rc), "submit gave %s",
-                crew_err_name(rc));
+        REQUIRE(rc == 0 || enomem_ok(rc), "submit gave %s", crew_err_name(rc));
     if (trace)
         fprintf(stderr, "  -> %s: records %d..%d kind %d group #%d, %s\n",
-                batch ? "batch" : "submit", seqs[0], seqs[n - 1], kind, grp,
-                crew_err_name(rc));
+                batch ? "batch" : "submit", seqs[0], seqs[n - 1], kind, grp, crew_err_name(rc));
     if (rc != 0)
         return; /* never runs, no cleanup: checked at the end */
     for (unsigned i = 0; i < n; i++) {
@@ -516,26 +492,20 @@ static void do_cancel(struct in *in)
     stuck = stuck_running(r);
     rc = crew_cancel(F.ex, h->id, 1, "fuzz");
     if (trace)
-        fprintf(stderr, "  -> cancel of task %d: %s\n", h->rec,
-                crew_err_name(rc));
-    REQUIRE(rc == CREW_REMOVED || rc == CREW_REQUESTED ||
-            rc == CREW_TOO_LATE || enomem_ok(rc), "cancel gave %s",
-            crew_err_name(rc));
+        fprintf(stderr, "  -> cancel of task %d: %s\n", h->rec, crew_err_name(rc));
+    REQUIRE(rc == CREW_REMOVED || rc == CREW_REQUESTED || rc == CREW_TOO_LATE || enomem_ok(rc),
+            "cancel gave %s", crew_err_name(rc));
     if (known >= 0 && rc > 0)
-        REQUIRE(rc == CREW_TOO_LATE, "cancel of a terminal task gave %s",
-                crew_err_name(rc));
+        REQUIRE(rc == CREW_TOO_LATE, "cancel of a terminal task gave %s", crew_err_name(rc));
     if (stuck && rc > 0)
-        REQUIRE(rc == CREW_REQUESTED, "cancel of a running task gave %s",
-                crew_err_name(rc));
+        REQUIRE(rc == CREW_REQUESTED, "cancel of a running task gave %s", crew_err_name(rc));
     oracle_cancel_outcome(&r->o, rc);
     if (rc == CREW_REMOVED) {
         /* CANCELLED (with a cause) at once. */
         crew_task_info_t info;
         info.size = sizeof info;
-        REQUIRE(crew_inspect(F.ex, h->id, &info) == 0,
-                "inspect after REMOVED failed");
-        oracle_inspect(&r->o, h->id, &info, 0,
-                       r->grp >= 0 ? F.groups[r->grp].gid : 0,
+        REQUIRE(crew_inspect(F.ex, h->id, &info) == 0, "inspect after REMOVED failed");
+        oracle_inspect(&r->o, h->id, &info, 0, r->grp >= 0 ? F.groups[r->grp].gid : 0,
                        CREW_TASK_CANCELLED, false);
     }
 }
@@ -592,17 +562,16 @@ static void do_wait(struct in *in, bool cancel)
     else
         rc = crew_wait(F.ex, h->id, pick_timeout(b), &st);
     if (trace)
-        fprintf(stderr, "  -> %s of task %d: %s\n",
-                cancel ? "cancel_wait" : "wait", h->rec, crew_err_name(rc));
-    REQUIRE(rc == 0 || rc == CREW_ETIMEDOUT || (cancel && enomem_ok(rc)),
-            "%s gave %s", cancel ? "cancel_wait" : "wait", crew_err_name(rc));
+        fprintf(stderr, "  -> %s of task %d: %s\n", cancel ? "cancel_wait" : "wait", h->rec,
+                crew_err_name(rc));
+    REQUIRE(rc == 0 || rc == CREW_ETIMEDOUT || (cancel && enomem_ok(rc)), "%s gave %s",
+            cancel ? "cancel_wait" : "wait", crew_err_name(rc));
     if (rc == 0) {
         REQUIRE(!stuck, "a task blocked in its body was reported terminal");
         observe(r, st, cancel ? "crew_cancel_wait" : "crew_wait");
         if (cancel && known < 0)
             REQUIRE(st == CREW_TASK_CANCELLED || atomic_load(&r->o.starts),
-                    "cancel_wait: %s, but the body never ran",
-                    crew_status_name(st));
+                    "cancel_wait: %s, but the body never ran", crew_status_name(st));
     } else if (rc == CREW_ETIMEDOUT) {
         REQUIRE(known < 0, "wait timed out on a terminal task");
         if (cancel && stuck) /* it was running: requested */
@@ -667,8 +636,7 @@ static void do_inspect(struct in *in)
     info.size = sizeof info;
     rc = crew_inspect(F.ex, h->id, &info);
     REQUIRE(rc == 0, "inspect gave %s", crew_err_name(rc));
-    oracle_inspect(&r->o, h->id, &info, 0,
-                   r->grp >= 0 ? F.groups[r->grp].gid : 0, known, req);
+    oracle_inspect(&r->o, h->id, &info, 0, r->grp >= 0 ? F.groups[r->grp].gid : 0, known, req);
 }
 
 static void do_group_create(struct in *in)
@@ -684,17 +652,14 @@ static void do_group_create(struct in *in)
     rc = crew_group_create(F.ex, parent >= 0 ? F.groups[parent].g : NULL,
                            (b & 4) ? CREW_GROUP_FAIL_FAST : 0, &g->g);
     if (F.shutdown)
-        REQUIRE(rc == CREW_ESHUTDOWN, "group create after shutdown: %s",
-                crew_err_name(rc));
+        REQUIRE(rc == CREW_ESHUTDOWN, "group create after shutdown: %s", crew_err_name(rc));
     else
-        REQUIRE(rc == 0 || enomem_ok(rc), "group create: %s",
-                crew_err_name(rc));
+        REQUIRE(rc == 0 || enomem_ok(rc), "group create: %s", crew_err_name(rc));
     if (rc != 0)
         return;
     g->gid = crew_group_id(g->g);
     if (trace)
-        fprintf(stderr, "  -> group #%d created in slot %d (parent #%d)\n",
-                F.ngroups, s, parent);
+        fprintf(stderr, "  -> group #%d created in slot %d (parent #%d)\n", F.ngroups, s, parent);
     REQUIRE(g->gid != 0, "group ID 0");
     g->parent = parent;
     g->flags = (b & 4) ? CREW_GROUP_FAIL_FAST : 0;
@@ -709,8 +674,7 @@ static void do_group_cancel(struct in *in)
         return;
     rc = crew_group_cancel(F.groups[F.slot[s]].g, 3, "fuzz group");
     if (trace)
-        fprintf(stderr, "  -> group #%d cancel: %s\n", F.slot[s],
-                crew_err_name(rc));
+        fprintf(stderr, "  -> group #%d cancel: %s\n", F.slot[s], crew_err_name(rc));
     REQUIRE(rc == 0 || enomem_ok(rc), "group cancel: %s", crew_err_name(rc));
     if (rc == 0)
         atomic_store(&F.groups[F.slot[s]].cancelled, true);
@@ -725,20 +689,16 @@ static void do_group_wait(struct in *in)
     if (F.slot[s] < 0)
         return;
     rc = crew_group_wait(F.groups[F.slot[s]].g, pick_timeout(b >> 2), &st);
-    REQUIRE(rc == 0 || rc == CREW_ETIMEDOUT, "group wait: %s",
-            crew_err_name(rc));
+    REQUIRE(rc == 0 || rc == CREW_ETIMEDOUT, "group wait: %s", crew_err_name(rc));
     info.size = sizeof info;
-    REQUIRE(crew_group_info(F.groups[F.slot[s]].g, &info) == 0,
-            "group info failed");
+    REQUIRE(crew_group_info(F.groups[F.slot[s]].g, &info) == 0, "group info failed");
     if (rc == 0) {
         /* No live member and only this thread adds members: quiescent. */
         char who[32];
         snprintf(who, sizeof who, "group #%d", F.slot[s]);
-        oracle_check_group(who, &info, st, group_cancelled(F.slot[s]),
-                           F.groups[F.slot[s]].flags);
+        oracle_check_group(who, &info, st, group_cancelled(F.slot[s]), F.groups[F.slot[s]].flags);
     }
-    REQUIRE(!group_cancelled(F.slot[s]) || info.is_cancelled,
-            "group cancelled, info says not");
+    REQUIRE(!group_cancelled(F.slot[s]) || info.is_cancelled, "group cancelled, info says not");
 }
 
 static bool has_live_nested(int gi)
@@ -776,10 +736,11 @@ static void do_group_destroy(struct in *in)
     if (trace)
         fprintf(stderr, "  -> group #%d destroy: %s\n", gi, crew_err_name(rc));
     if (has_live_nested(gi))
-        REQUIRE(rc == CREW_EBUSY, "destroying a group with live nested "
-                "groups gave %s", crew_err_name(rc));
-    REQUIRE(rc == 0 || rc == CREW_EBUSY, "group destroy: %s",
-            crew_err_name(rc));
+        REQUIRE(rc == CREW_EBUSY,
+                "destroying a group with live nested "
+                "groups gave %s",
+                crew_err_name(rc));
+    REQUIRE(rc == 0 || rc == CREW_EBUSY, "group destroy: %s", crew_err_name(rc));
     if (rc == 0) {
         F.groups[gi].alive = false;
         F.slot[s] = -1;
@@ -798,8 +759,7 @@ static void do_shutdown(struct in *in)
     F.shutdown = true;
     if (mode == CREW_CANCEL)
         atomic_store(&F.cancel_shutdown, true);
-    REQUIRE(crew_stats(F.ex, &s) == 0 && s.live_tasks == 0,
-            "live tasks after shutdown returned");
+    REQUIRE(crew_stats(F.ex, &s) == 0 && s.live_tasks == 0, "live tasks after shutdown returned");
 }
 
 /* While tasks run, each field is only a recent value: relations between
@@ -809,9 +769,8 @@ static void do_stats(void)
     crew_stats_t s = {.size = sizeof s};
     REQUIRE(crew_stats(F.ex, &s) == 0, "stats failed");
     if (F.shutdown)
-        REQUIRE(s.live_tasks == 0 &&
-                s.done + s.failed + s.cancelled == s.submitted &&
-                s.cancelled == s.removed + s.cancelled_running,
+        REQUIRE(s.live_tasks == 0 && s.done + s.failed + s.cancelled == s.submitted &&
+                    s.cancelled == s.removed + s.cancelled_running,
                 "stats after shutdown do not add up");
 }
 
@@ -858,8 +817,8 @@ static void teardown(void)
         oracle_check_task(&F.recs[i].o);
         oracle_tally_add(&all, &F.recs[i].o);
     }
-    oracle_check_counts("crew_stats", &all, s.submitted, s.done, s.failed,
-                        s.cancelled, s.removed, s.cancelled_running);
+    oracle_check_counts("crew_stats", &all, s.submitted, s.done, s.failed, s.cancelled, s.removed,
+                        s.cancelled_running);
     for (int g = 0; g < F.ngroups; g++) {
         oracle_tally_t tl = {0};
         const crew_group_info_t *gi = &F.groups[g].info;
@@ -870,8 +829,8 @@ static void teardown(void)
             if (F.recs[i].grp == g)
                 oracle_tally_add(&tl, &F.recs[i].o);
         snprintf(who, sizeof who, "group #%d", g);
-        oracle_check_counts(who, &tl, gi->submitted, gi->done, gi->failed,
-                            gi->cancelled, gi->removed, gi->cancelled_running);
+        oracle_check_counts(who, &tl, gi->submitted, gi->done, gi->failed, gi->cancelled,
+                            gi->removed, gi->cancelled_running);
     }
 
     rc = crew_destroy(&F.ex);
@@ -905,9 +864,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (trace) {
             crew_stats_t s = {.size = sizeof s};
             crew_stats(F.ex, &s);
-            fprintf(stderr, "op %d: %s (at byte %zu; handles %d, live "
-                    "records %" PRIu64 ")\n", nops, op_names[op], in.i - 1,
-                    F.nh, s.live_records);
+            fprintf(stderr,
+                    "op %d: %s (at byte %zu; handles %d, live "
+                    "records %" PRIu64 ")\n",
+                    nops, op_names[op], in.i - 1, F.nh, s.live_records);
         }
         switch (op) {
         case OP_SUBMIT:
@@ -1039,13 +999,12 @@ int main(int argc, char **argv)
             s ^= s << 17;
             buf[i] = (uint8_t)(s >> 24);
         }
-        snprintf(cur_input, sizeof cur_input, "random script %" PRIu64
-                 " of seed %" PRIu64, r, seed);
+        snprintf(cur_input, sizeof cur_input, "random script %" PRIu64 " of seed %" PRIu64, r,
+                 seed);
         if (save_dir) {
             char path[4096];
             FILE *f;
-            snprintf(path, sizeof path, "%s/random-%" PRIu64 "-%" PRIu64,
-                     save_dir, seed, r);
+            snprintf(path, sizeof path, "%s/random-%" PRIu64 "-%" PRIu64, save_dir, seed, r);
             if ((f = fopen(path, "wb"))) {
                 fwrite(buf, 1, n, f);
                 fclose(f);
@@ -1054,8 +1013,8 @@ int main(int argc, char **argv)
         if (r >= first)
             LLVMFuzzerTestOneInput(buf, n);
     }
-    printf("fuzz_api_replay: %" PRIu64 " corpus files and %" PRIu64
-           " random scripts (seed %" PRIu64 ") ran clean\n",
+    printf("fuzz_api_replay: %" PRIu64 " corpus files and %" PRIu64 " random scripts (seed %" PRIu64
+           ") ran clean\n",
            files, nrandom, seed);
     return bad;
 }

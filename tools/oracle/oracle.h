@@ -46,24 +46,20 @@
 #include "crew.h"
 
 enum oracle_submit {
-    ORACLE_SUB_NONE,    /* created, submission not done yet */
-    ORACLE_SUB_OK,      /* accepted */
-    ORACLE_SUB_REFUSED  /* refused (or never attempted): must never run */
+    ORACLE_SUB_NONE,   /* created, submission not done yet */
+    ORACLE_SUB_OK,     /* accepted */
+    ORACLE_SUB_REFUSED /* refused (or never attempted): must never run */
 };
 
 /* Bits of oracle_task_t.outcomes: what cancels of the task answered. */
-enum oracle_outcome {
-    ORACLE_REMOVED = 1,
-    ORACLE_REQUESTED = 2,
-    ORACLE_TOO_LATE = 4
-};
+enum oracle_outcome { ORACLE_REMOVED = 1, ORACLE_REQUESTED = 2, ORACLE_TOO_LATE = 4 };
 
 /* One task. The plain fields are set before the submission; the atomics
  * are written by bodies, cleanups and observers on any thread. */
 typedef struct oracle_task {
     uint64_t no; /* the harness's number for it, for messages */
     bool joinable, has_cleanup;
-    bool born_cancelled; /* its spawner or group was cancelled before the
+    bool born_cancelled;      /* its spawner or group was cancelled before the
                             submission: it must never run */
     _Atomic uint64_t id;      /* its handle (joinable), 0 until submitted */
     _Atomic uint64_t self_id; /* crew_self() seen by the body */
@@ -83,8 +79,7 @@ void oracle_set_report(oracle_report_fn fn);
 void oracle_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Reset t for a new task. */
-void oracle_task_init(oracle_task_t *t, uint64_t no, bool joinable,
-                      bool has_cleanup);
+void oracle_task_init(oracle_task_t *t, uint64_t no, bool joinable, bool has_cleanup);
 
 /* ---- as it happens --------------------------------------------------------- */
 
@@ -103,8 +98,7 @@ void oracle_cancel_outcome(oracle_task_t *t, int rc);
 /* crew_inspect(id) of t gave *info. parent and group: the IDs it must
  * show. known: the terminal status the caller already knew before the
  * call (or -1); requested: a cancel had answered REQUESTED before it. */
-void oracle_inspect(oracle_task_t *t, crew_id_t id,
-                    const crew_task_info_t *info, crew_id_t parent,
+void oracle_inspect(oracle_task_t *t, crew_id_t id, const crew_task_info_t *info, crew_id_t parent,
                     crew_id_t group, int known, bool requested);
 
 /* ---- at the end of a round ---------------------------------------------------- */
@@ -115,7 +109,7 @@ void oracle_check_task(const oracle_task_t *t);
 typedef struct oracle_tally {
     uint64_t accepted, never_started;
     uint64_t done, failed, cancelled, cancelled_running; /* observed */
-    uint64_t unobs_ret0, unobs_retnz; /* started, status not observed */
+    uint64_t unobs_ret0, unobs_retnz;                    /* started, status not observed */
 } oracle_tally_t;
 
 /* Count t (ignored unless accepted). */
@@ -123,21 +117,18 @@ void oracle_tally_add(oracle_tally_t *tl, const oracle_task_t *t);
 /* Counters of the executor (who: "crew_stats") or a group agree with the
  * tally: exactly where every status is known, within the unobserved
  * otherwise. */
-void oracle_check_counts(const char *who, const oracle_tally_t *tl,
-                         uint64_t submitted, uint64_t done, uint64_t failed,
-                         uint64_t cancelled, uint64_t removed,
+void oracle_check_counts(const char *who, const oracle_tally_t *tl, uint64_t submitted,
+                         uint64_t done, uint64_t failed, uint64_t cancelled, uint64_t removed,
                          uint64_t cancelled_running);
 /* A quiescent group (no live member): info taken after a wait that
  * answered wait_status; cancelled: a crew_group_cancel of it (or of an
  * enclosing group) had returned; flags: its creation flags. */
-void oracle_check_group(const char *who, const crew_group_info_t *info,
-                        crew_status_t wait_status, bool cancelled,
-                        unsigned flags);
+void oracle_check_group(const char *who, const crew_group_info_t *info, crew_status_t wait_status,
+                        bool cancelled, unsigned flags);
 /* The executor at rest after crew_shutdown, every handle released and
  * every group destroyed: nothing live, no record, no cancelled ID, and no
  * cancel scope but the executor's own after a CREW_CANCEL shutdown. */
-void oracle_check_rest(crew_t *ex, const crew_stats_t *st,
-                       bool cancel_shutdown);
+void oracle_check_rest(crew_t *ex, const crew_stats_t *st, bool cancel_shutdown);
 /* After the last crew_destroy: crew freed every byte. */
 void oracle_check_freed(void);
 

@@ -76,13 +76,13 @@ struct config {
     unsigned watchdog_s; /* abort after this long without progress */
 };
 
-#define NSLOTS 6          /* group slots, recycled during the run */
-#define MAX_GENS 16384    /* groups created per round, at most */
-#define RING 64           /* outstanding joinable handles per submitter */
-#define MAX_DEPTH 3       /* spawn depth */
-#define RECENT 2048       /* cancellers pick among the last RECENT tasks */
-#define STALE_TOP (UINT64_C(1) << 63) /* IDs with this bit are never issued */
-#define STARTED_RING 256 /* recently started tasks, for running cancels */
+#define NSLOTS       6                   /* group slots, recycled during the run */
+#define MAX_GENS     16384               /* groups created per round, at most */
+#define RING         64                  /* outstanding joinable handles per submitter */
+#define MAX_DEPTH    3                   /* spawn depth */
+#define RECENT       2048                /* cancellers pick among the last RECENT tasks */
+#define STALE_TOP    (UINT64_C(1) << 63) /* IDs with this bit are never issued */
+#define STARTED_RING 256                 /* recently started tasks, for running cancels */
 
 /* ------------------------------------------------------------------------ */
 /* Random numbers: splitmix64, one stream per (seed, purpose, index)        */
@@ -140,10 +140,10 @@ enum kind {
  * main thread after every thread was joined. */
 struct rec {
     oracle_task_t o;
-    int32_t parent;         /* sequence number of the spawner, -1: root */
-    int32_t gen;            /* group generation, -1: none */
+    int32_t parent; /* sequence number of the spawner, -1: root */
+    int32_t gen;    /* group generation, -1: none */
     uint8_t kind, depth;
-    _Atomic bool releasing; /* set before crew_release/crew_join is called */
+    _Atomic bool releasing;  /* set before crew_release/crew_join is called */
     _Atomic bool cancel_hit; /* a cancel on it returned REMOVED/REQUESTED */
     _Atomic bool reported;   /* a visibility violation was reported */
 };
@@ -153,12 +153,12 @@ struct gen {
     crew_group_t *g;
     crew_id_t gid;
     unsigned flags;
-    _Atomic int64_t in_body;       /* members inside their body now */
-    _Atomic bool cancel_flag;      /* set after crew_group_cancel returned */
+    _Atomic int64_t in_body;  /* members inside their body now */
+    _Atomic bool cancel_flag; /* set after crew_group_cancel returned */
     _Atomic int64_t running_at_cancel;
     _Atomic int64_t started_after; /* member bodies that saw cancel_flag */
     bool destroyed;
-    crew_group_info_t info;        /* taken just before destroy */
+    crew_group_info_t info; /* taken just before destroy */
     crew_status_t wait_status;
 };
 
@@ -170,11 +170,9 @@ struct slot {
 /* Statistics for the summary, over all rounds. Relaxed: counters read after
  * every thread was joined. */
 struct totals {
-    _Atomic uint64_t tasks, done, failed, cancelled, removed,
-        cancelled_running, c_removed, c_requested, c_too_late, c_enotask,
-        c_released,
-        group_cancels, groups, waits, timeouts, stale_probes, rounds,
-        late_group_starts;
+    _Atomic uint64_t tasks, done, failed, cancelled, removed, cancelled_running, c_removed,
+        c_requested, c_too_late, c_enotask, c_released, group_cancels, groups, waits, timeouts,
+        stale_probes, rounds, late_group_starts;
 };
 
 static struct {
@@ -202,11 +200,10 @@ static _Atomic uint64_t violations;
 static _Atomic uint64_t progress; /* completions: body returns, cleanups */
 static struct totals T;
 
-static _Atomic(crew_t *) wd_ex;   /* executor the watchdog may dump */
+static _Atomic(crew_t *) wd_ex; /* executor the watchdog may dump */
 static _Atomic(const char *) wd_phase;
 
-static void violation(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+static void violation(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void violation(const char *fmt, ...)
 {
@@ -228,10 +225,7 @@ static void violation(const char *fmt, ...)
 }
 
 /* The shared oracle's violations count here too. */
-static void oracle_report(const char *msg)
-{
-    violation("%s", msg);
-}
+static void oracle_report(const char *msg) { violation("%s", msg); }
 
 static inline void bump(_Atomic uint64_t *c)
 {
@@ -250,17 +244,13 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static bool time_up(void)
-{
-    return S.deadline_ns && now_ns() >= S.deadline_ns;
-}
+static bool time_up(void) { return S.deadline_ns && now_ns() >= S.deadline_ns; }
 
 /* Sequence numbers: 0..cap-1; UINT64_MAX when the table is full. */
 static uint64_t alloc_seq(void)
 {
     /* relaxed: the record is handed over through the submission. */
-    uint64_t s = atomic_fetch_add_explicit(&S.next_seq, 1,
-                                           memory_order_relaxed);
+    uint64_t s = atomic_fetch_add_explicit(&S.next_seq, 1, memory_order_relaxed);
     return s < S.cap ? s : UINT64_MAX;
 }
 
@@ -277,8 +267,7 @@ static uint64_t pick_recent(rng_t *r)
     uint64_t hi = seq_limit(), lo = hi > RECENT ? hi - RECENT : 0;
     if (below(r, 2)) {
         /* relaxed: a hint; the record is reached through its atomic ID. */
-        uint64_t v = atomic_load_explicit(&S.started[below(r, STARTED_RING)],
-                                          memory_order_relaxed);
+        uint64_t v = atomic_load_explicit(&S.started[below(r, STARTED_RING)], memory_order_relaxed);
         if (v)
             return v - 1;
     }
@@ -317,8 +306,7 @@ static void observe(struct rec *r, crew_status_t st, const char *how)
  * the body's crew_self() (a detached task, or one whose submit is still
  * returning), so CREW_ENOTASK may just mean "reclaimed". was_released: the
  * handle had been released before the call. */
-static void record_cancel(struct rec *r, int rc, bool by_self_id,
-                          bool was_released)
+static void record_cancel(struct rec *r, int rc, bool by_self_id, bool was_released)
 {
     size_t seq = (size_t)(r - S.recs);
     /* crew_cancel finds a released task while its record lives (that is
@@ -347,22 +335,20 @@ static void record_cancel(struct rec *r, int rc, bool by_self_id,
          * throughout. */
         if (!by_self_id && !atomic_load(&r->releasing))
             violation("task %zu: cancel gave CREW_ENOTASK for a handle "
-                      "that was never released", seq);
+                      "that was never released",
+                      seq);
         break;
     default:
-        violation("task %zu: crew_cancel returned %s", seq,
-                  crew_err_name(rc));
+        violation("task %zu: crew_cancel returned %s", seq, crew_err_name(rc));
     }
 }
 
 /* ENOTASK is acceptable from a wait/inspect only if the handle was being
  * released (or the ID came from crew_self()). */
-static void check_enotask(struct rec *r, int rc, bool by_self_id,
-                          const char *call)
+static void check_enotask(struct rec *r, int rc, bool by_self_id, const char *call)
 {
     if (rc == CREW_ENOTASK && !by_self_id && !atomic_load(&r->releasing))
-        violation("task %zu: %s gave CREW_ENOTASK for a live handle",
-                  (size_t)(r - S.recs), call);
+        violation("task %zu: %s gave CREW_ENOTASK for a live handle", (size_t)(r - S.recs), call);
 }
 
 /* The ID to use for r: its handle, or the ID its body reported. */
@@ -402,13 +388,11 @@ static void inspect_terminal(struct rec *r, crew_id_t id, crew_status_t st)
     info.size = sizeof info;
     int rc = crew_inspect(S.ex, id, &info);
     if (rc != 0) {
-        violation("task %zu: crew_inspect of an unreleased handle gave %s",
-                  (size_t)(r - S.recs), crew_err_name(rc));
+        violation("task %zu: crew_inspect of an unreleased handle gave %s", (size_t)(r - S.recs),
+                  crew_err_name(rc));
         return;
     }
-    oracle_inspect(&r->o, id, &info,
-                   r->parent < 0 ? 0
-                                 : atomic_load(&S.recs[r->parent].o.self_id),
+    oracle_inspect(&r->o, id, &info, r->parent < 0 ? 0 : atomic_load(&S.recs[r->parent].o.self_id),
                    r->gen >= 0 ? S.gens[r->gen].gid : 0, (int)st, false);
 }
 
@@ -444,17 +428,18 @@ static void finish_handle(struct rec *r, rng_t *rng, bool in_task)
             atomic_store(&r->releasing, true);
             rc = crew_release(S.ex, id);
             if (rc != 0)
-                violation("task %zu: crew_release gave %s",
-                          (size_t)(r - S.recs), crew_err_name(rc));
+                violation("task %zu: crew_release gave %s", (size_t)(r - S.recs),
+                          crew_err_name(rc));
             atomic_store(&r->o.released, true);
             return;
         }
         if (rc != CREW_ECANCELED || !in_task)
-            violation("task %zu: crew_wait gave %s%s", (size_t)(r - S.recs),
-                      crew_err_name(rc), in_task ? "" : " outside a task");
+            violation("task %zu: crew_wait gave %s%s", (size_t)(r - S.recs), crew_err_name(rc),
+                      in_task ? "" : " outside a task");
         else if (!crew_cancelled())
             violation("task %zu: crew_wait gave ECANCELED to a caller that "
-                      "is not cancelled", (size_t)(r - S.recs));
+                      "is not cancelled",
+                      (size_t)(r - S.recs));
     } else if (how < 9) {
         /* Synchronous cancellation, then join. */
         rc = crew_cancel_wait(S.ex, id, first_timeout(rng), &st);
@@ -463,8 +448,8 @@ static void finish_handle(struct rec *r, rng_t *rng, bool in_task)
         else if (rc == CREW_ETIMEDOUT)
             bump(&T.timeouts);
         else if (!(rc == CREW_ECANCELED && in_task))
-            violation("task %zu: crew_cancel_wait gave %s",
-                      (size_t)(r - S.recs), crew_err_name(rc));
+            violation("task %zu: crew_cancel_wait gave %s", (size_t)(r - S.recs),
+                      crew_err_name(rc));
     } else if (how < 12) {
         /* Plain cancel, then join. */
         record_cancel(r, crew_cancel(S.ex, id, 43, "owner"), false, false);
@@ -475,16 +460,14 @@ static void finish_handle(struct rec *r, rng_t *rng, bool in_task)
         info.size = sizeof info;
         rc = crew_inspect(S.ex, id, &info);
         if (rc != 0)
-            violation("task %zu: crew_inspect gave %s", (size_t)(r - S.recs),
-                      crew_err_name(rc));
+            violation("task %zu: crew_inspect gave %s", (size_t)(r - S.recs), crew_err_name(rc));
         else if (info.status >= CREW_TASK_DONE)
             observe(r, info.status, "crew_inspect");
         atomic_store(&r->o.unobserved_ok, true);
         atomic_store(&r->releasing, true);
         rc = crew_release(S.ex, id);
         if (rc != 0)
-            violation("task %zu: crew_release gave %s", (size_t)(r - S.recs),
-                      crew_err_name(rc));
+            violation("task %zu: crew_release gave %s", (size_t)(r - S.recs), crew_err_name(rc));
         atomic_store(&r->o.released, true);
         return;
     }
@@ -495,10 +478,10 @@ static void finish_handle(struct rec *r, rng_t *rng, bool in_task)
         observe(r, st, "crew_join");
         if (rc == CREW_ECANCELED && !crew_cancelled())
             violation("task %zu: crew_join gave ECANCELED to a caller that "
-                      "is not cancelled", (size_t)(r - S.recs));
+                      "is not cancelled",
+                      (size_t)(r - S.recs));
     } else {
-        violation("task %zu: crew_join gave %s", (size_t)(r - S.recs),
-                  crew_err_name(rc));
+        violation("task %zu: crew_join gave %s", (size_t)(r - S.recs), crew_err_name(rc));
     }
     atomic_store(&r->o.released, true);
 }
@@ -536,8 +519,7 @@ static void check_visible(struct rec *r)
     bool by_group;
     /* Read the flags first: only a check made after a cancel returned
      * (flag seen set) must report cancellation. */
-    for (const struct rec *a = r; a && !by;
-         a = a->parent >= 0 ? &S.recs[a->parent] : NULL, depth++)
+    for (const struct rec *a = r; a && !by; a = a->parent >= 0 ? &S.recs[a->parent] : NULL, depth++)
         if (atomic_load(&a->cancel_hit))
             by = a;
     by_group = r->gen >= 0 && atomic_load(&S.gens[r->gen].cancel_flag);
@@ -547,8 +529,8 @@ static void check_visible(struct rec *r)
         return; /* one report per task is enough */
     if (by)
         violation("task %zu (kind %d): crew_cancelled() is false after a "
-                  "cancel of %s %zu returned", (size_t)(r - S.recs), r->kind,
-                  depth == 1 ? "itself" : "its ancestor",
+                  "cancel of %s %zu returned",
+                  (size_t)(r - S.recs), r->kind, depth == 1 ? "itself" : "its ancestor",
                   (size_t)(by - S.recs));
     else if (by_group) {
         crew_task_info_t info = {0};
@@ -558,15 +540,13 @@ static void check_visible(struct rec *r)
         violation("task %zu (kind %d, %s): crew_cancelled() is false after a "
                   "cancel of its group %d (id %" PRIu64 ") returned [inspect "
                   "%d: group %" PRIu64 " cause %d; checked again: %d]",
-                  (size_t)(r - S.recs), r->kind,
-                  r->parent < 0 ? "root" : "child", r->gen,
-                  S.gens[r->gen].gid, rc, info.group, (int)info.cause,
-                  (int)again);
+                  (size_t)(r - S.recs), r->kind, r->parent < 0 ? "root" : "child", r->gen,
+                  S.gens[r->gen].gid, rc, info.group, (int)info.cause, (int)again);
     }
 }
 
-static void init_rec(struct rec *r, int32_t parent, int32_t gen,
-                     unsigned depth, bool joinable, bool has_cleanup)
+static void init_rec(struct rec *r, int32_t parent, int32_t gen, unsigned depth, bool joinable,
+                     bool has_cleanup)
 {
     uint64_t seq = (uint64_t)(r - S.recs);
     r->parent = parent;
@@ -594,18 +574,15 @@ static void spawn_children(struct rec *r, rng_t *rng)
         if (c == UINT64_MAX)
             break;
         k = &S.recs[c];
-        init_rec(k, me, r->gen, r->depth + 1u, below(rng, 8) != 0,
-                 below(rng, 4) != 0);
+        init_rec(k, me, r->gen, r->depth + 1u, below(rng, 8) != 0, below(rng, 4) != 0);
         /* Sticky: if the spawner is cancelled now, the child must be born
          * cancelled (ancestor, group and shutdown cancels all reach it). */
         k->o.born_cancelled = crew_cancelled();
         if (k->o.has_cleanup) {
-            crew_task_desc_t d = {.fn = body, .arg = (void *)(uintptr_t)c,
-                                  .cleanup = on_cleanup};
+            crew_task_desc_t d = {.fn = body, .arg = (void *)(uintptr_t)c, .cleanup = on_cleanup};
             rc = crew_submit_ex(crew_current(), &d, k->o.joinable ? &id : NULL);
         } else {
-            rc = crew_spawn(body, (void *)(uintptr_t)c,
-                            k->o.joinable ? &id : NULL);
+            rc = crew_spawn(body, (void *)(uintptr_t)c, k->o.joinable ? &id : NULL);
         }
         if (rc != 0) {
             violation("task %" PRIu64 ": spawn gave %s", c, crew_err_name(rc));
@@ -633,8 +610,7 @@ static int body(void *arg)
     (void)rnd(&rng); /* the first draw chose the kind */
     oracle_body_start(&r->o, S.ex, S.cfg.workers);
     /* relaxed: a hint for pick_recent(). */
-    atomic_store_explicit(&S.started[seq % STARTED_RING], seq + 1,
-                          memory_order_relaxed);
+    atomic_store_explicit(&S.started[seq % STARTED_RING], seq + 1, memory_order_relaxed);
     if (gn) {
         /* seq_cst, pairs with the canceller's samples of in_body around
          * crew_group_cancel and its later store of cancel_flag. */
@@ -658,8 +634,7 @@ static int body(void *arg)
             oracle_cancel_outcome(&r->o, rc);
             atomic_store(&r->cancel_hit, true);
         } else {
-            violation("task %" PRIu64 ": cancelling itself gave %s", seq,
-                      crew_err_name(rc));
+            violation("task %" PRIu64 ": cancelling itself gave %s", seq, crew_err_name(rc));
         }
         check_visible(r);
         ret = (int)below(&rng, 2);
@@ -752,8 +727,8 @@ static void slot_retire(int s)
         violation("crew_group_wait gave %s", crew_err_name(rc));
     if (atomic_load(&gn->in_body) != 0)
         violation("group %d: crew_group_wait returned while %" PRId64
-                  " member(s) were still in their body", sl->gen,
-                  atomic_load(&gn->in_body));
+                  " member(s) were still in their body",
+                  sl->gen, atomic_load(&gn->in_body));
     gn->wait_status = st;
     gn->info.size = sizeof gn->info;
     rc = crew_group_info(gn->g, &gn->info);
@@ -761,8 +736,7 @@ static void slot_retire(int s)
         violation("crew_group_info gave %s", crew_err_name(rc));
     rc = crew_group_destroy(gn->g);
     if (rc != 0) {
-        violation("crew_group_destroy after an empty wait gave %s",
-                  crew_err_name(rc));
+        violation("crew_group_destroy after an empty wait gave %s", crew_err_name(rc));
         return; /* leak it rather than corrupt the run */
     }
     gn->g = NULL;
@@ -790,12 +764,12 @@ static void check_none_queued(int gen)
         /* seq_cst load: the ID is stored after the record was filled, so
          * r->gen may be read once it is seen. */
         crew_id_t id = atomic_load(&r->o.id);
-        if (!id || r->gen != gen || atomic_load(&r->o.released) ||
-            atomic_load(&r->releasing))
+        if (!id || r->gen != gen || atomic_load(&r->o.released) || atomic_load(&r->releasing))
             continue;
         if (crew_status(S.ex, id, &st) == 0 && st == CREW_TASK_QUEUED)
             violation("task %" PRIu64 " of group gen %d QUEUED after crew_group_cancel "
-                      "returned (eager removal)", r->o.no, gen);
+                      "returned (eager removal)",
+                      r->o.no, gen);
     }
 }
 
@@ -816,8 +790,7 @@ static void group_cancel(rng_t *rng)
             violation("crew_group_cancel gave %s", crew_err_name(rc));
         bump(&T.group_cancels);
         if (!atomic_load(&gn->cancel_flag)) {
-            atomic_store(&gn->running_at_cancel,
-                         before > after ? before : after);
+            atomic_store(&gn->running_at_cancel, before > after ? before : after);
             /* seq_cst: after this store, a member body that loads true
              * started after our cancel returned. */
             atomic_store(&gn->cancel_flag, true);
@@ -867,8 +840,7 @@ static void *submitter(void *arg)
         crew_id_t ids[8];
         bool joinable = below(&rng, 10) != 0;
         bool use_ex = below(&rng, 4) != 0 || n > 1;
-        crew_task_desc_t d = {.fn = body,
-                              .cleanup = use_ex ? on_cleanup : NULL};
+        crew_task_desc_t d = {.fn = body, .cleanup = use_ex ? on_cleanup : NULL};
         struct slot *sl = NULL;
         int gen = -1, rc;
         unsigned got = 0;
@@ -889,8 +861,7 @@ static void *submitter(void *arg)
         for (unsigned i = 0; i < got; i++) {
             struct rec *r = &S.recs[seqs[i]];
             init_rec(r, -1, gen, 0, joinable, use_ex);
-            r->o.born_cancelled =
-                gen >= 0 && atomic_load(&S.gens[gen].cancel_flag);
+            r->o.born_cancelled = gen >= 0 && atomic_load(&S.gens[gen].cancel_flag);
             args[i] = (void *)(uintptr_t)seqs[i];
             ids[i] = 0;
         }
@@ -908,8 +879,7 @@ static void *submitter(void *arg)
             violation("submit of %u task(s) gave %s", got, crew_err_name(rc));
         for (unsigned i = 0; i < got; i++) {
             struct rec *r = &S.recs[seqs[i]];
-            atomic_store(&r->o.submit,
-                         rc == 0 ? ORACLE_SUB_OK : ORACLE_SUB_REFUSED);
+            atomic_store(&r->o.submit, rc == 0 ? ORACLE_SUB_OK : ORACLE_SUB_REFUSED);
             if (rc != 0 || !joinable)
                 continue;
             if (ids[i] == 0)
@@ -979,12 +949,13 @@ static void probe_recent(rng_t *rng, uint32_t what)
         break;
     }
     if (was_rel && rc != CREW_ENOTASK)
-        violation("task %" PRIu64 ": call on a released ID gave %s", seq,
-                  crew_err_name(rc));
+        violation("task %" PRIu64 ": call on a released ID gave %s", seq, crew_err_name(rc));
     if (rc == 0) {
         if (st >= CREW_TASK_DONE)
-            observe(r, st, what == 0 ? "crew_cancel_wait"
-                           : what == 1 ? "crew_wait" : "crew_inspect");
+            observe(r, st,
+                    what == 0   ? "crew_cancel_wait"
+                    : what == 1 ? "crew_wait"
+                                : "crew_inspect");
         else if (st == CREW_TASK_RUNNING)
             atomic_store(&r->o.seen_running, true);
     } else if (rc == CREW_ETIMEDOUT && what < 2) {
@@ -992,8 +963,7 @@ static void probe_recent(rng_t *rng, uint32_t what)
     } else if (rc == CREW_ENOTASK) {
         check_enotask(r, rc, by_self, "wait/inspect");
     } else {
-        violation("task %" PRIu64 ": probe %u gave %s", seq, what,
-                  crew_err_name(rc));
+        violation("task %" PRIu64 ": probe %u gave %s", seq, what, crew_err_name(rc));
     }
 }
 
@@ -1073,14 +1043,12 @@ static void *watchdog(void *arg)
         if (p != last) {
             last = p;
             last_change = now_ns();
-        } else if (now_ns() - last_change >=
-                   (int64_t)S.cfg.watchdog_s * 1000000000LL) {
+        } else if (now_ns() - last_change >= (int64_t)S.cfg.watchdog_s * 1000000000LL) {
             crew_t *ex = atomic_load(&wd_ex);
             fprintf(stderr,
                     "crew-stress: WATCHDOG: no progress for %u s in phase "
                     "'%s' (seed %" PRIu64 ", round seed %" PRIu64 ")\n",
-                    S.cfg.watchdog_s, atomic_load(&wd_phase), S.cfg.seed,
-                    S.seed);
+                    S.cfg.watchdog_s, atomic_load(&wd_phase), S.cfg.seed, S.seed);
             if (ex)
                 crew__dump(ex, stderr);
             fflush(stderr);
@@ -1115,9 +1083,8 @@ static void verify_round(const crew_stats_t *st, int workers)
         if (r->gen >= 0)
             oracle_tally_add(&per[r->gen], &r->o);
     }
-    oracle_check_counts("crew_stats", &all, st->submitted, st->done,
-                        st->failed, st->cancelled, st->removed,
-                        st->cancelled_running);
+    oracle_check_counts("crew_stats", &all, st->submitted, st->done, st->failed, st->cancelled,
+                        st->removed, st->cancelled_running);
     oracle_check_rest(S.ex, st, S.mode == CREW_CANCEL);
 
     for (int g = 0; g < ngens; g++) {
@@ -1135,15 +1102,14 @@ static void verify_round(const crew_stats_t *st, int workers)
             continue; /* its creation failed: nothing to check */
         if (in->id != gn->gid)
             violation("%s: info id %" PRIu64, who, in->id);
-        oracle_check_counts(who, &per[g], in->submitted, in->done,
-                            in->failed, in->cancelled, in->removed,
-                            in->cancelled_running);
-        oracle_check_group(who, in, gn->wait_status,
-                           atomic_load(&gn->cancel_flag), gn->flags);
+        oracle_check_counts(who, &per[g], in->submitted, in->done, in->failed, in->cancelled,
+                            in->removed, in->cancelled_running);
+        oracle_check_group(who, in, gn->wait_status, atomic_load(&gn->cancel_flag), gn->flags);
         bump_by(&T.late_group_starts, (uint64_t)after);
         if (atomic_load(&gn->cancel_flag) && after > bound)
             violation("%s: %" PRId64 " members started after the cancel "
-                      "returned; bound %" PRId64, who, after, bound);
+                      "returned; bound %" PRId64,
+                      who, after, bound);
     }
     free(per);
 }
@@ -1165,10 +1131,7 @@ static void never_cleanup(void *arg)
     violation("cleanup of a refused submission ran");
 }
 
-static void phase(const char *p)
-{
-    atomic_store(&wd_phase, p);
-}
+static void phase(const char *p) { atomic_store(&wd_phase, p); }
 
 static void run_round(uint64_t round)
 {
@@ -1255,8 +1218,7 @@ static void run_round(uint64_t round)
         if ((rc = crew_submit_ex(S.ex, &d, &id)) != CREW_ESHUTDOWN)
             violation("submit after shutdown gave %s", crew_err_name(rc));
         if ((rc = crew_group_create(S.ex, NULL, 0, &g)) != CREW_ESHUTDOWN) {
-            violation("group create after shutdown gave %s",
-                      crew_err_name(rc));
+            violation("group create after shutdown gave %s", crew_err_name(rc));
             if (rc == 0)
                 crew_group_destroy(g);
         }
@@ -1275,8 +1237,7 @@ static void run_round(uint64_t round)
     if (rc != 0 || S.ex != NULL)
         violation("crew_destroy gave %s", crew_err_name(rc));
     if (crew__fault_live_bytes() != 0)
-        violation("%" PRId64 " bytes still allocated after crew_destroy",
-                  crew__fault_live_bytes());
+        violation("%" PRId64 " bytes still allocated after crew_destroy", crew__fault_live_bytes());
 
     /* relaxed: single-threaded here. */
     atomic_fetch_add_explicit(&T.tasks, seq_limit(), memory_order_relaxed);
@@ -1284,13 +1245,12 @@ static void run_round(uint64_t round)
     atomic_fetch_add_explicit(&T.failed, st.failed, memory_order_relaxed);
     atomic_fetch_add_explicit(&T.cancelled, st.cancelled, memory_order_relaxed);
     atomic_fetch_add_explicit(&T.removed, st.removed, memory_order_relaxed);
-    atomic_fetch_add_explicit(&T.cancelled_running, st.cancelled_running,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&T.cancelled_running, st.cancelled_running, memory_order_relaxed);
     bump(&T.rounds);
     if (atomic_load(&violations))
-        fprintf(stderr, "crew-stress: round %" PRIu64 " (round seed %" PRIu64
-                ", shutdown %s) failed\n", round, S.seed,
-                S.mode == CREW_CANCEL ? "CANCEL" : "DRAIN");
+        fprintf(stderr,
+                "crew-stress: round %" PRIu64 " (round seed %" PRIu64 ", shutdown %s) failed\n",
+                round, S.seed, S.mode == CREW_CANCEL ? "CANCEL" : "DRAIN");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1310,7 +1270,8 @@ static void usage(FILE *f)
           "  --cancellers N  cancelling/waiting threads (2)\n"
           "  --watchdog S    no task completed for S s: dump, abort (10)\n"
           "Environment: CREW_STRESS_TASKS, _WORKERS, _SECONDS, _SEED,\n"
-          "_SUBMITTERS, _CANCELLERS, _WATCHDOG; flags win.\n", f);
+          "_SUBMITTERS, _CANCELLERS, _WATCHDOG; flags win.\n",
+          f);
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -1362,9 +1323,8 @@ static bool set_opt(struct config *c, const char *name, const char *val)
     return true;
 }
 
-static const char *const opt_names[] = {"tasks", "workers", "seconds", "seed",
-                                        "submitters", "cancellers",
-                                        "watchdog"};
+static const char *const opt_names[] = {"tasks",      "workers",    "seconds", "seed",
+                                        "submitters", "cancellers", "watchdog"};
 
 static void parse(struct config *c, int argc, char **argv)
 {
@@ -1400,8 +1360,7 @@ static void parse(struct config *c, int argc, char **argv)
             val = i + 1 < argc ? argv[++i] : NULL;
         }
         if (!set_opt(c, name, val)) {
-            fprintf(stderr, "crew-stress: bad option --%s %s\n", name,
-                    val ? val : "(missing)");
+            fprintf(stderr, "crew-stress: bad option --%s %s\n", name, val ? val : "(missing)");
             usage(stderr);
             exit(2);
         }
@@ -1422,21 +1381,19 @@ int main(int argc, char **argv)
     int64_t t0, t1;
     uint64_t round = 0;
 
-    *c = (struct config){.tasks = 100000, .workers = 4, .submitters = 2,
-                         .cancellers = 2, .watchdog_s = 10};
+    *c = (struct config){
+        .tasks = 100000, .workers = 4, .submitters = 2, .cancellers = 2, .watchdog_s = 10};
     parse(c, argc, argv);
     oracle_set_report(oracle_report);
     printf("crew-stress: seed=%" PRIu64 " tasks=%" PRIu64 " workers=%u "
            "submitters=%u cancellers=%u seconds=%g\n",
-           c->seed, c->tasks, c->workers, c->submitters, c->cancellers,
-           c->seconds);
+           c->seed, c->tasks, c->workers, c->submitters, c->cancellers, c->seconds);
     fflush(stdout);
 
     S.recs = calloc(c->tasks, sizeof *S.recs);
     S.gens = calloc(MAX_GENS, sizeof *S.gens);
     if (!S.recs || !S.gens) {
-        fprintf(stderr, "crew-stress: cannot allocate %" PRIu64 " records\n",
-                c->tasks);
+        fprintf(stderr, "crew-stress: cannot allocate %" PRIu64 " records\n", c->tasks);
         return 1;
     }
     pthread_mutex_init(&S.mu, NULL);
@@ -1461,26 +1418,21 @@ int main(int argc, char **argv)
     pthread_mutex_unlock(&wd_mu);
     pthread_join(wd, NULL);
 
-    printf("crew-stress: %s tasks=%" PRIu64 " seed=%" PRIu64 " seconds=%.2f "
-           "rounds=%" PRIu64 " done=%" PRIu64 " failed=%" PRIu64
-           " cancelled=%" PRIu64 " (removed=%" PRIu64 " running=%" PRIu64
-           ") cancel-calls: removed=%" PRIu64 " requested=%" PRIu64
-           " too_late=%" PRIu64 " enotask=%" PRIu64 " (on released IDs: %"
-           PRIu64 " outcomes) groups=%" PRIu64
-           " group-cancels=%" PRIu64 " (member starts after: %" PRIu64 ")"
-           " waits=%" PRIu64 " timeouts=%" PRIu64 " stale-probes=%" PRIu64
-           " violations=%" PRIu64 "\n",
-           atomic_load(&violations) ? "FAIL" : "OK", atomic_load(&T.tasks),
-           c->seed, (double)(t1 - t0) / 1e9, atomic_load(&T.rounds),
-           atomic_load(&T.done), atomic_load(&T.failed),
-           atomic_load(&T.cancelled), atomic_load(&T.removed),
-           atomic_load(&T.cancelled_running), atomic_load(&T.c_removed),
-           atomic_load(&T.c_requested), atomic_load(&T.c_too_late),
-           atomic_load(&T.c_enotask), atomic_load(&T.c_released),
-           atomic_load(&T.groups),
-           atomic_load(&T.group_cancels), atomic_load(&T.late_group_starts),
-           atomic_load(&T.waits), atomic_load(&T.timeouts),
-           atomic_load(&T.stale_probes), atomic_load(&violations));
+    printf(
+        "crew-stress: %s tasks=%" PRIu64 " seed=%" PRIu64 " seconds=%.2f "
+        "rounds=%" PRIu64 " done=%" PRIu64 " failed=%" PRIu64 " cancelled=%" PRIu64
+        " (removed=%" PRIu64 " running=%" PRIu64 ") cancel-calls: removed=%" PRIu64
+        " requested=%" PRIu64 " too_late=%" PRIu64 " enotask=%" PRIu64 " (on released IDs: %" PRIu64
+        " outcomes) groups=%" PRIu64 " group-cancels=%" PRIu64 " (member starts after: %" PRIu64 ")"
+        " waits=%" PRIu64 " timeouts=%" PRIu64 " stale-probes=%" PRIu64 " violations=%" PRIu64 "\n",
+        atomic_load(&violations) ? "FAIL" : "OK", atomic_load(&T.tasks), c->seed,
+        (double)(t1 - t0) / 1e9, atomic_load(&T.rounds), atomic_load(&T.done),
+        atomic_load(&T.failed), atomic_load(&T.cancelled), atomic_load(&T.removed),
+        atomic_load(&T.cancelled_running), atomic_load(&T.c_removed), atomic_load(&T.c_requested),
+        atomic_load(&T.c_too_late), atomic_load(&T.c_enotask), atomic_load(&T.c_released),
+        atomic_load(&T.groups), atomic_load(&T.group_cancels), atomic_load(&T.late_group_starts),
+        atomic_load(&T.waits), atomic_load(&T.timeouts), atomic_load(&T.stale_probes),
+        atomic_load(&violations));
     free(S.recs);
     free(S.gens);
     return atomic_load(&violations) ? 1 : 0;
