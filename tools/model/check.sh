@@ -112,6 +112,22 @@ run deque.pml BROKEN_NO_CAS      safety   reject
 run deque.pml BROKEN_STEAL_ORDER safety   reject
 run deque.pml BROKEN_PUSH_ORDER  safety   reject
 
+run fdeque.pml -                      safety   pass
+run fdeque.pml "NT=1 STEALS=3"        safety   pass
+run fdeque.pml "NT=1 STEALS=3"        liveness pass
+run fdeque.pml "N=4 NT=1 STEALS=2"    safety   pass
+run fdeque.pml "N=4 NT=1 STEALS=2"    liveness pass
+run fdeque.pml BROKEN_RECLAIM_STORE   safety   reject
+run fdeque.pml BROKEN_TAKE_NO_RECLAIM safety   reject
+run fdeque.pml BROKEN_STEAL_NO_CAS    safety   reject
+run fdeque.pml BROKEN_EARLY_STEP4     safety   reject
+run fdeque.pml BROKEN_DONE_STORE      safety   reject
+run fdeque.pml BROKEN_DONE_STORE      liveness reject
+run fdeque.pml BROKEN_PARK_NO_RECHECK safety   reject
+run fdeque.pml BROKEN_PARK_NO_RECHECK liveness reject
+run fdeque.pml BROKEN_SHARE_ORDER     safety   reject
+run fdeque.pml BROKEN_READ_BEFORE_CAS safety   reject
+
 if [ $fails -ne 0 ]; then
   echo "check.sh: $fails of $n runs failed"
   exit 1
