@@ -18,12 +18,16 @@
  * exactly once: by a thief whose CAS moved tail past it, or by the owner.
  *
  * Protocol (numbered steps; "CAS" is on ts):
- *  1. push (owner): write the frame at head, head += 1. Then, if a thief set
- *     `movesplit`, share: CAS split up to the middle of the private part
- *     (release: the frames' contents are published with it).
- *  2. steal (thief): load ts (acquire). If tail < split, CAS tail += 1
- *     (acq_rel); the winner owns frame `tail` and reads it. Otherwise set
- *     movesplit (relaxed) so the owner shares at its next push.
+ *  1. push (owner): read the request (a thief set `movesplit`, or the
+ *     caller sees an idle worker: worker.c fork_frame), write the frame at
+ *     head, head += 1. If requested, share: clear movesplit, then CAS split
+ *     up to the middle of the private part (seq_cst: publishes the frames'
+ *     contents with it).
+ *  2. steal (thief): if the shared part looks empty (has_shared), set
+ *     movesplit (request) and give up. Else load ts (acquire); if tail <
+ *     split, CAS tail += 1 (acq_rel); the winner owns frame `tail` and reads
+ *     it only after the CAS (a value of ts can come back after step 4 and a
+ *     new share: reading before the CAS could read another frame).
  *  3. take (owner, its newest frame i = head - 1):
  *     a. i >= split (private, owner's copy o_split): head = i; ours, no
  *        synchronisation at all.
@@ -35,10 +39,18 @@
  *  4. done with a stolen frame i (owner, after the thief marked it DONE):
  *     every frame above i was taken already and tail == split == i + 1, so
  *     no thief can CAS (the shared part is empty): store ts = {i, i}
- *     (release) and head = i.
- * The thief marks a stolen frame DONE (release) when the child is terminal;
- * the owner reads its status after an acquire load of DONE. A slot is
- * reused only after the owner took it back (3a/3b) or saw it DONE (4).
+ *     (release), head = o_split = i. Never before DONE: the slot would be
+ *     reused while the thief still writes DONE into it.
+ *  5. the thief marks a stolen frame DONE with an exchange (acq_rel) when
+ *     the child is terminal, after writing its status and result; if the
+ *     old state had WAITER it wakes the parked workers. The owner, before
+ *     it parks while waiting, arms WAITER with a CAS and re-checks DONE
+ *     (worker.c frame_done): one of the two RMWs on the state word sees
+ *     the other, so no wake-up is lost. The owner reads the status after
+ *     an acquire load of DONE.
+ * A slot is reused only after the owner took it back (3a/3b) or saw it
+ * DONE (4). tools/model/fdeque.pml checks steps 1-5 with a store buffer,
+ * and rejects broken variants of each.
  * Frames never move: the array is reserved once (crew__reserve), so a thief
  * may read a frame after its CAS while the owner pushes above it.
  *
@@ -64,7 +76,6 @@
 
 enum {
     CREW__FRAME_QUEUED = 0,
-    CREW__FRAME_STOLEN = 1,
     CREW__FRAME_DONE = 2,
     CREW__FRAME_WAITER = 4 /* the owner may sleep: wake it at DONE */
 };
@@ -108,24 +119,13 @@ void crew__fdeque_destroy(crew__fdeque_t *d);
 bool crew__fdeque_share(crew__fdeque_t *d);
 
 /* Owner: a new frame at the top, or NULL when the array is full (the
- * caller then runs the child at once). The caller fills it, then calls
- * crew__fdeque_pushed(). */
+ * caller then runs the child at once). The caller fills it, raises head,
+ * and shares if requested (step 1, worker.c fork_frame). */
 static inline crew__frame_t *crew__fdeque_slot(crew__fdeque_t *d)
 {
     if (CREW_UNLIKELY(d->head == d->cap))
         return NULL;
     return &d->dq[d->head];
-}
-
-/* Owner: step 1 after filling the slot. Returns true when it shared frames
- * (the caller wakes a sleeper). */
-static inline bool crew__fdeque_pushed(crew__fdeque_t *d)
-{
-    d->head++;
-    /* relaxed: a hint from thieves; sharing publishes with its own CAS. */
-    if (CREW_UNLIKELY(atomic_load_explicit(&d->movesplit, memory_order_relaxed)))
-        return crew__fdeque_share(d);
-    return false;
 }
 
 typedef enum { CREW__TAKE_OURS, CREW__TAKE_STOLEN } crew__take_t;
