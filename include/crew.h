@@ -428,6 +428,25 @@ CREW_API int crew_sync_ok(void);
  *   crew_join(). */
 CREW_API int crew_join_child(crew_id_t id, crew_status_t *status);
 
+/* Run fn(arg) as a root task with the calling thread working as one more
+ * worker until it is terminal, then store its status (as OpenMP's
+ * `parallel` + `single`, or Lace's RUN): no thread sits blocked in a join,
+ * so an executor of N workers used this way computes on N + 1 threads, and
+ * N = crew_workers() - 1 fills the machine with no spare thread. While it
+ * runs, the root's forks and spawns go on the calling thread's deques (the
+ * workers steal from them), its waits help, and crew_worker_index() is
+ * crew_workers(ex). One thread at a time holds this slot; a concurrent
+ * caller runs its root as crew_submit() + crew_join() instead (same
+ * result, its thread blocks). Children the root leaves behind (detached
+ * spawns) are left to the workers.
+ * Thread-safety: any thread that is not a worker of an executor.
+ * Ownership: arg is the task's until it is terminal (when this returns).
+ * Returns: 0, with *status terminal.
+ * Errors: CREW_EINVAL (ex, fn or status NULL), CREW_EDEADLK (called on a
+ *   worker thread: fork or spawn instead), CREW_ESHUTDOWN (shutdown began),
+ *   CREW_ENOMEM. */
+CREW_API int crew_run(crew_t *ex, crew_fn fn, void *arg, crew_status_t *status);
+
 /* Spawn from inside a task onto the current executor (a child with an ID:
  * see crew_fork() for the cheaper anonymous kind). Same as
  * crew_submit(crew_current(), fn, arg, id), on a
@@ -477,7 +496,8 @@ CREW_API crew_id_t crew_self(void);
 /* Executor running the calling task, or NULL outside a task. Any thread. */
 CREW_API crew_t *crew_current(void);
 /* Index of the calling worker thread in 0..workers-1 (inside a task or
- * not), or -1 on any other thread. Any thread. */
+ * not), crew_workers() for a crew_run() caller while its root runs, or -1
+ * on any other thread. Any thread. */
 CREW_API int crew_worker_index(void);
 
 /* ------------------------------------------------------------------------ */

@@ -28,7 +28,7 @@
 int crew__cancel_init(struct crew *ex)
 {
     int rc = crew__cset_init(&ex->cset, CREW_CSET_INIT);
-    for (unsigned i = 0; rc == 0 && i < ex->nworkers; i++) {
+    for (unsigned i = 0; rc == 0 && i < ex->nslots; i++) {
         ex->workers[i].reader = crew__cset_reader(&ex->cset);
         if (!ex->workers[i].reader)
             rc = CREW_ENOMEM;
@@ -39,7 +39,7 @@ int crew__cancel_init(struct crew *ex)
 void crew__cancel_fini(struct crew *ex)
 {
     crew__cset_destroy(&ex->cset);
-    for (unsigned i = 0; ex->workers && i < ex->nworkers; i++) {
+    for (unsigned i = 0; ex->workers && i < ex->nslots; i++) {
         crew__cset_reader_free(ex->workers[i].reader);
         ex->workers[i].reader = NULL;
     }

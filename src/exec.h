@@ -78,9 +78,12 @@ enum { CREW__MODE_RUNNING = 0, CREW__MODE_DRAIN = 1, CREW__MODE_CANCEL = 2 };
 struct crew {
     uint32_t magic;
     unsigned nworkers;
+    unsigned nslots; /* nworkers + 1: the guest slot (crew_run's
+                                   caller works as workers[nworkers]) */
     unsigned spin;
     unsigned flags;
-    crew__worker_t *workers;
+    crew__worker_t *workers;     /* nslots of them; threads for nworkers */
+    _Atomic bool guest_busy;     /* a crew_run caller holds the guest slot */
     crew__pool_cache_t **caches; /* &workers[i].cache, for the pool */
     crew__inject_t inject;       /* submit.c pushes, worker.c takes */
     crew__park_t park;           /* worker.c parks, everyone notifies */

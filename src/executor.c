@@ -53,7 +53,7 @@ static void free_executor(struct crew *ex)
     crew__actors_fini(ex);
     crew__cancel_fini(ex);
     if (ex->workers) {
-        for (unsigned i = 0; i < ex->nworkers; i++) {
+        for (unsigned i = 0; i < ex->nslots; i++) {
             crew__worker_t *w = &ex->workers[i];
             /* relaxed: single-threaded teardown. */
             if (atomic_load_explicit(&w->dq.ring, memory_order_relaxed))
@@ -99,6 +99,7 @@ int crew_create(crew_t **out, const crew_options_t *opts)
         return CREW_ENOMEM;
     ex->magic = CREW__MAGIC;
     ex->nworkers = n;
+    ex->nslots = n + 1;
     ex->spin = o.spin ? o.spin : CREW_SPIN_DEFAULT;
     ex->flags = o.flags;
     crew__actors_init(ex);
@@ -106,18 +107,18 @@ int crew_create(crew_t **out, const crew_options_t *opts)
     ex->fork_sync = crew__fork_sync;
     crew__inject_init(&ex->inject);
     crew__park_init(&ex->park);
-    ex->workers = crew__calloc(n, sizeof *ex->workers);
-    ex->caches = crew__calloc(n, sizeof *ex->caches);
+    ex->workers = crew__calloc(n + 1, sizeof *ex->workers);
+    ex->caches = crew__calloc(n + 1, sizeof *ex->caches);
     if (!ex->workers || !ex->caches) {
         free_executor(ex);
         return CREW_ENOMEM;
     }
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i <= n; i++)
         ex->caches[i] = &ex->workers[i].cache;
-    rc = crew__pool_init(&ex->pool, ex->caches, n);
+    rc = crew__pool_init(&ex->pool, ex->caches, n + 1);
     if (rc == 0)
         rc = crew__cancel_init(ex);
-    for (unsigned i = 0; rc == 0 && i < n; i++) {
+    for (unsigned i = 0; rc == 0 && i <= n; i++) { /* the guest slot too */
         crew__worker_t *w = &ex->workers[i];
         w->ex = ex;
         w->index = i;
@@ -263,7 +264,7 @@ void crew__dump(crew_t *ex, FILE *out)
             (unsigned long long)st.live_records, (unsigned long long)st.cancel_set_size,
             (unsigned)atomic_load_explicit(&ex->live_groups, memory_order_relaxed));
     crew__pool_walk(&ex->pool, dump_record, &d);
-    for (unsigned i = 0; i < ex->nworkers; i++)
+    for (unsigned i = 0; i < ex->nslots; i++)
         fprintf(out, "  worker %u: deque=%lld inbox=%s steals=%llu parks=%llu\n", i,
                 (long long)crew__deque_size(&ex->workers[i].dq),
                 ex->workers[i].inbox ? "yes" : "no",

@@ -21,7 +21,7 @@ uint64_t crew__ledger_sum(struct crew *ex, size_t off)
     /* relaxed: counters; crew__live_tasks orders its passes with fences. */
     uint64_t s =
         atomic_load_explicit((_Atomic uint64_t *)((char *)&ex->books + off), memory_order_relaxed);
-    for (unsigned i = 0; i < ex->nworkers; i++)
+    for (unsigned i = 0; i < ex->nslots; i++)
         s += atomic_load_explicit((_Atomic uint64_t *)((char *)&ex->workers[i].books + off),
                                   memory_order_relaxed);
     return s;
@@ -32,7 +32,7 @@ uint64_t crew__counters_sum(struct crew *ex, size_t off)
     /* relaxed: statistics. */
     uint64_t s =
         atomic_load_explicit((_Atomic uint64_t *)((char *)&ex->shared + off), memory_order_relaxed);
-    for (unsigned i = 0; i < ex->nworkers; i++)
+    for (unsigned i = 0; i < ex->nslots; i++)
         s += atomic_load_explicit((_Atomic uint64_t *)((char *)&ex->workers[i].c + off),
                                   memory_order_relaxed);
     return s;

@@ -252,3 +252,77 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc, void *const *arg
     }
     return 0;
 }
+
+/* The root of a computation on the calling thread: it takes the guest slot
+ * (workers[nworkers]) and works as a worker until the root task is
+ * terminal: the root's forks and spawns go on the guest's deques, where
+ * the executor's workers steal them, and its waits help like any worker's.
+ * Protocol:
+ *  1. Claim the guest slot (CAS guest_busy, acquire: the previous guest's
+ *     writes to the slot's private fields are visible). Taken: fall back to
+ *     submit + join from this thread.
+ *  2. Become the guest: the thread-local worker and cancel-scope pointers.
+ *  3. Run the root through the normal harness (start-vs-cancel, body, its
+ *     forks synced, finish) with join_release, as a worker popping it would.
+ *  4. Leave: give back the spare record and batched frees, move any private
+ *     overflow (inbox) to the injection queue; what the root left queued on
+ *     the guest's deque is stolen by the workers. Clear the thread-locals,
+ *     release the slot (release store). */
+int crew_run(crew_t *ex, crew_fn fn, void *arg, crew_status_t *status)
+{
+    crew__worker_t *w;
+    crew__task_t *t;
+    crew__cause_t born;
+    crew_task_desc_t d = {fn, arg, NULL, NULL, 0};
+    crew_status_t st;
+    bool expect = false;
+    if (!crew__valid(ex) || !fn || !status)
+        return CREW_EINVAL;
+    if (crew__tls_worker)
+        return CREW_EDEADLK; /* already a worker: fork or spawn instead */
+    if (crew__mode(ex) != CREW__MODE_RUNNING)
+        return CREW_ESHUTDOWN;
+    /* acquire: step 1, pairs with the release store at step 4. */
+    if (!atomic_compare_exchange_strong_explicit(&ex->guest_busy, &expect, true,
+                                                 memory_order_acquire, memory_order_relaxed)) {
+        crew_id_t id;
+        int rc = crew_submit(ex, fn, arg, &id);
+        return rc ? rc : crew_join(ex, id, status);
+    }
+    w = &ex->workers[ex->nworkers];
+    crew__tls_worker = w; /* step 2 */
+    crew__tls_scopes = &ex->cancel_scopes;
+    t = crew__task_new(ex, w);
+    if (!t) {
+        st = (crew_status_t)0;
+    } else if (CREW_UNLIKELY(
+                   crew__submit_prepare(ex, w, t, NULL, &d, arg, true, false, NULL, &born))) {
+        crew__task_born_cancelled(ex, t, &born);
+        st = crew__task_status(t);
+        crew__task_release(ex, t);
+    } else {
+        st = crew__task_run(ex, w, t, true); /* step 3 */
+        if (!st) { /* removed before it started (a cancel shutdown's sweep) */
+            st = crew__task_status(t);
+            crew__task_release(ex, t);
+        }
+    }
+    if (w->spare) { /* step 4 */
+        crew__pool_recycle(&ex->pool, &w->cache, w->spare);
+        w->spare = NULL;
+    }
+    crew__pool_flush(&ex->pool, &w->cache);
+    if (w->inbox) {
+        crew__inject_push(&ex->inject, w->inbox, w->inbox_tail);
+        w->inbox = w->inbox_tail = NULL;
+        crew__park_notify_all(&ex->park);
+    }
+    crew__tls_worker = NULL;
+    crew__tls_scopes = NULL;
+    /* release: step 4; the next guest sees this one's private writes. */
+    atomic_store_explicit(&ex->guest_busy, false, memory_order_release);
+    if (!t)
+        return CREW_ENOMEM;
+    *status = st;
+    return 0;
+}

@@ -99,7 +99,7 @@ static crew__task_t *steal_frame(struct crew *ex, crew__worker_t *w, crew__worke
 static crew__task_t *find_work(struct crew *ex, crew__worker_t *w)
 {
     crew__task_t *t = crew__deque_pop(&w->dq);
-    unsigned n = ex->nworkers, start;
+    unsigned n = ex->nslots, start; /* the guest's deques too */
     if (t)
         return t;
     if (w->inbox) {
@@ -112,8 +112,6 @@ static crew__task_t *find_work(struct crew *ex, crew__worker_t *w)
     t = take_injected(ex, w);
     if (t)
         return t;
-    if (n < 2)
-        return NULL;
     start = (unsigned)(next_rand(w) % n);
     for (unsigned i = 0; i < n; i++) {
         crew__worker_t *v = &ex->workers[(start + i) % n];
@@ -147,7 +145,7 @@ static bool any_work(struct crew *ex, crew__worker_t *w)
     CREW_FENCE_SEQ_CST();
     if (w->inbox || !crew__inject_empty(&ex->inject))
         return true;
-    for (unsigned i = 0; i < ex->nworkers; i++)
+    for (unsigned i = 0; i < ex->nslots; i++)
         if (crew__deque_size(&ex->workers[i].dq) > 0 ||
             (&ex->workers[i] != w && crew__fdeque_has_shared(&ex->workers[i].fd)))
             return true;

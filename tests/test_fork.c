@@ -468,3 +468,98 @@ Test(fork, join_child_folds_the_outcome_into_its_return_value, T_OPTS)
     ASSERT_RC(rc[2], 0);
     DESTROY_CLEAN(&ex);
 }
+
+/* ---- crew_run: the root on the calling thread ------------------------------------ */
+
+typedef struct {
+    fib_t f;
+    int index;
+} root_t;
+
+static int run_root(void *p)
+{
+    root_t *r = p;
+    r->index = crew_worker_index();
+    return fib(&r->f);
+}
+
+Test(fork, run_computes_on_the_calling_thread_as_one_more_worker, T_OPTS)
+{
+    int n = (int)t_scaled(24, 16);
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        crew_t *ex = t_create(workers);
+        root_t r = {{n, 0}, -2};
+        crew_status_t st = CREW_TASK_QUEUED;
+        ASSERT_RC(crew_run(ex, run_root, &r, &st), 0);
+        ASSERT_STATUS(st, CREW_TASK_DONE);
+        cr_assert_eq(r.f.r, fib_serial(n));
+        cr_assert_eq(r.index, (int)workers, "the caller works as slot %u", workers);
+        cr_assert_eq(crew_worker_index(), -1, "and is no worker afterwards");
+        ASSERT_RC(crew_run(ex, fails, NULL, &st), 0);
+        ASSERT_STATUS(st, CREW_TASK_FAILED);
+        DESTROY_CLEAN(&ex);
+    }
+}
+
+static int run_inside(void *p)
+{
+    crew_status_t st;
+    *(int *)p = crew_run(crew_current(), noop_task, NULL, &st);
+    return 0;
+}
+
+Test(fork, run_is_refused_on_a_worker_after_shutdown_and_without_arguments, T_OPTS)
+{
+    crew_t *ex = t_create(1);
+    crew_status_t st;
+    int rc = 0;
+    crew_id_t id;
+    ASSERT_RC(crew_submit(ex, run_inside, &rc, &id), 0);
+    ASSERT_STATUS(t_join(ex, id), CREW_TASK_DONE);
+    ASSERT_RC(rc, CREW_EDEADLK);
+    ASSERT_RC(crew_run(NULL, noop_task, NULL, &st), CREW_EINVAL);
+    ASSERT_RC(crew_run(ex, NULL, NULL, &st), CREW_EINVAL);
+    ASSERT_RC(crew_run(ex, noop_task, NULL, NULL), CREW_EINVAL);
+    ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
+    ASSERT_RC(crew_run(ex, noop_task, NULL, &st), CREW_ESHUTDOWN);
+    DESTROY_CLEAN(&ex);
+}
+
+typedef struct {
+    crew_t *ex;
+    int n;
+    long result;
+    int rc;
+    crew_status_t st;
+} runner_arg_t;
+
+static void *runner_thread(void *p)
+{
+    runner_arg_t *a = p;
+    fib_t f = {a->n, 0};
+    for (int i = 0; i < 20; i++) {
+        a->rc |= crew_run(a->ex, fib, &f, &a->st);
+        if (f.r != fib_serial(a->n))
+            a->rc = -100;
+    }
+    a->result = f.r;
+    return NULL;
+}
+
+Test(fork, concurrent_run_callers_all_get_their_answer, T_OPTS)
+{
+    crew_t *ex = t_create(2);
+    runner_arg_t a[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        a[i] = (runner_arg_t){ex, 15 + i, 0, 0, CREW_TASK_QUEUED};
+        pthread_create(&th[i], NULL, runner_thread, &a[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        ASSERT_RC(a[i].rc, 0);
+        ASSERT_STATUS(a[i].st, CREW_TASK_DONE);
+        cr_assert_eq(a[i].result, fib_serial(15 + i));
+    }
+    DESTROY_CLEAN(&ex);
+}
