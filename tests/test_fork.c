@@ -563,3 +563,36 @@ Test(fork, concurrent_run_callers_all_get_their_answer, T_OPTS)
     }
     DESTROY_CLEAN(&ex);
 }
+
+typedef struct {
+    probe_t kid;
+    crew_id_t kid_id;
+    atomic_int spawned;
+    int rc;
+    crew_status_t st;
+} cancelled_kid_t;
+
+static int cancelled_kid_parent(void *p)
+{
+    cancelled_kid_t *c = p;
+    crew_spawn(probe_task, &c->kid, &c->kid_id);
+    flag_set(&c->spawned);
+    c->rc = crew_join_child(c->kid_id, &c->st);
+    return 0;
+}
+
+Test(fork, join_child_of_a_child_cancelled_by_id_reports_it_apart_from_the_caller, T_OPTS)
+{
+    crew_t *ex = t_create(2);
+    cancelled_kid_t c = {0};
+    crew_id_t id;
+    probe_init(&c.kid, true, 0); /* runs until it sees its cancel */
+    ASSERT_RC(crew_submit(ex, cancelled_kid_parent, &c, &id), 0);
+    flag_await(&c.spawned);
+    flag_await(&c.kid.started);
+    ASSERT_RC(crew_cancel(ex, c.kid_id, 0, "child"), CREW_REQUESTED);
+    ASSERT_STATUS(t_join(ex, id), CREW_TASK_DONE); /* the parent was not cancelled */
+    ASSERT_RC(c.rc, CREW_ECHILDCANCELED);
+    ASSERT_STATUS(c.st, CREW_TASK_CANCELLED);
+    DESTROY_CLEAN(&ex);
+}
