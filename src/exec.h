@@ -46,6 +46,7 @@ typedef struct crew__forks {
     uint32_t done, failed, cancelled;
     crew_status_t first_bad; /* 0: none yet */
     int first_failure;       /* the first FAILED child's return value */
+    bool in_frame;           /* a fork child runs here: crew_self() is 0 */
 } crew__forks_t;
 
 typedef struct crew__worker {
@@ -60,7 +61,6 @@ typedef struct crew__worker {
     crew__cset_reader_t *reader; /* for lock-free lookups in the cancel set */
     crew__forks_t *forks;        /* of the task or fork child running here (on
                                  its runner's stack) */
-    bool in_frame;               /* a fork child runs inline: crew_self() is 0 */
     crew__task_t *spare;         /* a record ready for a stolen frame */
     pthread_t thread;
     bool started;

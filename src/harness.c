@@ -502,7 +502,6 @@ crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t
 {
     crew__task_t *prev;
     crew__forks_t forks, *saved;
-    bool saved_frame;
     crew_status_t ph;
     int rc;
     if (!task_start(ex, w, t))
@@ -510,15 +509,13 @@ crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t
     prev = crew__tls_task;
     crew__tls_task = t;
     saved = w->forks;
-    saved_frame = w->in_frame;
-    forks = (crew__forks_t){.base = w->fd.head};
+    /* A stolen fork shows no ID (in_frame). */
+    forks = (crew__forks_t){.base = w->fd.head, .in_frame = (t->flags & TF_FRAME) != 0};
     w->forks = &forks;
-    w->in_frame = (t->flags & TF_FRAME) != 0; /* a stolen fork shows no ID */
     rc = t->fn(t->arg);
     if (CREW_UNLIKELY(w->fd.head != forks.base))
         ex->fork_sync(ex, w); /* forks never outlive their task */
     w->forks = saved;
-    w->in_frame = saved_frame;
     crew__tls_task = prev;
     ph = task_finish(ex, w, t, rc, join_release);
     return join_release ? ph : 0;

@@ -245,8 +245,7 @@ static CREW_NOINLINE bool parent_cancelled(struct crew *ex)
 static inline crew_status_t fork_call(struct crew *ex, crew__worker_t *w, crew_fn fn, void *arg,
                                       int *rc)
 {
-    crew__forks_t forks = {.base = w->fd.head}, *saved = w->forks;
-    bool saved_frame = w->in_frame;
+    crew__forks_t forks = {.base = w->fd.head, .in_frame = true}, *saved = w->forks;
     /* A fork child of a cancelled task never starts (its cancellation is
      * its parent's: it has no ID and no group of its own). */
     if (CREW_UNLIKELY(crew__any_scope(ex)) && parent_cancelled(ex)) {
@@ -254,12 +253,10 @@ static inline crew_status_t fork_call(struct crew *ex, crew__worker_t *w, crew_f
         return CREW_TASK_CANCELLED;
     }
     w->forks = &forks;
-    w->in_frame = true;
     *rc = fn(arg);
     if (CREW_UNLIKELY(w->fd.head != forks.base))
         crew__fork_sync(ex, w);
     w->forks = saved;
-    w->in_frame = saved_frame;
     /* As for any task: cancelled while it ran -> CANCELLED, whatever rc. */
     if (CREW_UNLIKELY(crew__any_scope(ex)) && parent_cancelled(ex))
         return CREW_TASK_CANCELLED;
