@@ -171,19 +171,23 @@ static bool sweep_one(crew__task_t *t, void *ctx)
 {
     struct sweep *sw = ctx;
     crew__cause_t why;
-    if (!crew__word_queued(crew__rec_peek(t)))
+    uint32_t s = crew__rec_peek(t);
+    if (!crew__word_queued(s) && !crew__word_removing(s))
         return true;
     if (!crew__rec_pin(t, true)) /* detached records are RELEASED */
         return true;
     /* The pin's acquire makes parent/group (published before QUEUED)
      * readable; remove re-checks QUEUED under the set mutex. */
-    if (crew__word_queued(crew__rec_load(t)) && crew__inherited_cancel(sw->ex, t, &why)) {
-        if (crew__task_remove(sw->ex, t, CREW_TASK_CANCELLED, &why, false))
+    s = crew__rec_load(t);
+    if ((crew__word_queued(s) || crew__word_removing(s)) &&
+        crew__inherited_cancel(sw->ex, t, &why)) {
+        if (crew__word_queued(s) && crew__task_remove(sw->ex, t, CREW_TASK_CANCELLED, &why, false))
             sw->removed++;
         else
-            /* Someone else (a popper, a canceller, its own submitter) won
-             * the removal and runs the cleanup: as crew__task_cancel does,
-             * return only once it is terminal. */
+            /* Someone else (a popper, a canceller, its own submitter) is
+             * removing it and runs the cleanup: as crew__task_cancel does,
+             * return only once it is terminal, so that no task of the scope
+             * still shows QUEUED when the cancel returns. */
             while (crew__word_removing(crew__rec_load(t)))
                 sched_yield();
     }
