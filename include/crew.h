@@ -596,7 +596,13 @@ CREW_API int crew_release(crew_t *ex, crew_id_t id);
 CREW_API int crew_cancel(crew_t *ex, crew_id_t id, int code, const char *reason);
 
 /* crew_cancel() with code 0 and no reason: the common case.
- * Thread-safety, Ownership, Returns, Errors: as crew_cancel(). */
+ * Thread-safety: any thread, any task, the task itself.
+ * Ownership: does not release the task. A removed task's cleanup runs in
+ *   this call, on the calling thread.
+ * Returns: a crew_cancel_outcome_t (CREW_REMOVED, CREW_REQUESTED,
+ *   CREW_TOO_LATE).
+ * Errors: CREW_EINVAL (ex NULL), CREW_ENOTASK (unknown or released ID),
+ *   CREW_ENOMEM (the cancellation set could not grow; nothing changed). */
 CREW_API int crew_cancel_id(crew_t *ex, crew_id_t id);
 
 /* Synchronous cancellation: crew_cancel() with code 0 and no reason, then

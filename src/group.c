@@ -238,6 +238,7 @@ void crew__groups_fini(struct crew *ex)
         crew__group_unref(g);
     }
     ex->groups = NULL;
+    /* relaxed: single-threaded teardown. */
     atomic_store_explicit(&ex->live_groups, 0, memory_order_relaxed);
     pthread_mutex_destroy(&ex->groups_mu);
 }

@@ -131,7 +131,7 @@ static void hold_group(crew__task_t *t, uint32_t s)
     }
 }
 
-void crew__task_wake(struct crew *ex, crew__task_t *t)
+static void task_wake(struct crew *ex, crew__task_t *t)
 {
     /* Harmless even if the record was recycled meanwhile: a futex wake on
      * type-stable memory is at worst a spurious wake-up. */
@@ -225,18 +225,9 @@ static void frame_signal(struct crew *ex, crew__frame_t *f, crew_status_t st, in
 void crew__frame_promote(struct crew *ex, crew__worker_t *w, crew__task_t *t, crew__frame_t *f)
 {
     crew__task_t *parent = f->parent;
-    t->fn = f->fn;
-    t->arg = f->arg; /* may point into the frame's payload: valid until DONE */
-    t->cleanup = NULL;
-    t->parent = parent;
-    t->group = NULL; /* reached through its parent's groups */
-    t->group_id = 0;
-    t->flags = TF_FRAME;
-    t->owner = f;
-    /* relaxed: not yet published. */
-    atomic_store_explicit(&t->spawned, 0, memory_order_relaxed);
-    atomic_store_explicit(&t->joined_self, 0, memory_order_relaxed);
-    atomic_store_explicit(&t->adopted, 0, memory_order_relaxed);
+    /* arg may point into the frame's payload: valid until DONE. No group
+     * of its own: it is reached through its parent's groups. */
+    crew__rec_fill(t, f->fn, f->arg, NULL, parent, NULL, 0, TF_FRAME, f);
     /* The parent's record must outlive this one (descendants walk the
      * chain), but only the parent's thread writes `spawned`: count this
      * child in `adopted` instead (the parent/child protocol adds it to the
@@ -267,7 +258,7 @@ static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
     if (frame)
         frame_signal(ex, frame, phase, 0);
     if (crew__word_waiters(s))
-        crew__task_wake(ex, t);
+        task_wake(ex, t);
     if (crew__freeable(n))
         crew__task_free(ex, t);
     /* Counted last: shutdown's quiescence (created == finished) then
@@ -459,7 +450,7 @@ static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew
     if (frame)
         frame_signal(ex, frame, ph, rc);
     if (crew__word_waiters(s))
-        crew__task_wake(ex, t);
+        task_wake(ex, t);
     if (crew__freeable(n))
         crew__task_free(ex, t);
     /* Counted last: shutdown's quiescence (created == finished) then

@@ -90,7 +90,4 @@ static inline void *crew__task_owner(const crew__task_t *t)
     return (t->flags & TF_ACTOR) ? t->owner : NULL;
 }
 
-/* Wake whoever waits on t (futex on its word, parked helpers). */
-void crew__task_wake(struct crew *ex, crew__task_t *t);
-
 #endif

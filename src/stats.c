@@ -49,7 +49,8 @@ uint64_t crew__live_tasks(struct crew *ex)
     return created > fin ? created - fin : 0;
 }
 
-bool crew__quiescent(struct crew *ex)
+/* No live task and every queue slot consumed (shutdown step 4). */
+static bool quiescent(struct crew *ex)
 {
     uint64_t deq, created;
     if (crew__live_tasks(ex) != 0)
@@ -70,7 +71,7 @@ void crew__wait_quiescent(struct crew *ex)
     for (;;) {
         /* seq_cst: read before counting; a notify after our count bumps it. */
         uint32_t q = atomic_load_explicit(&ex->quiesce, memory_order_seq_cst);
-        if (crew__quiescent(ex))
+        if (quiescent(ex))
             break;
         crew__futex_wait(&ex->quiesce, q, -1);
     }

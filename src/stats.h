@@ -54,8 +54,6 @@ uint64_t crew__counters_sum(struct crew *ex, size_t offset);
 /* Tasks created and not yet terminal. Exact when nothing is created
  * concurrently except by live tasks. */
 uint64_t crew__live_tasks(struct crew *ex);
-/* No live task and every queue slot consumed (shutdown step 4). */
-bool crew__quiescent(struct crew *ex);
 /* Wait until quiescent (shutdown step 4); workers going idle and tasks
  * finished outside workers call crew__notify_quiesce(). */
 void crew__wait_quiescent(struct crew *ex);

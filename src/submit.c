@@ -38,18 +38,7 @@ void crew__task_unused(struct crew *ex, crew__task_t *t)
 static inline void fill_task(crew__task_t *t, crew_fn fn, void *arg, crew_cleanup_fn cleanup,
                              crew__task_t *parent, crew_group_t *g)
 {
-    t->fn = fn;
-    t->arg = arg;
-    t->cleanup = cleanup;
-    t->parent = parent;
-    t->group = g;
-    t->group_id = g ? g->id : 0;
-    t->flags = 0;
-    /* relaxed: not yet published. */
-    atomic_store_explicit(&t->spawned, 0, memory_order_relaxed);
-    atomic_store_explicit(&t->joined_self, 0, memory_order_relaxed);
-    atomic_store_explicit(&t->adopted, 0, memory_order_relaxed);
-    t->owner = NULL;
+    crew__rec_fill(t, fn, arg, cleanup, parent, g, g ? g->id : 0, 0, NULL);
     if (parent)
         crew__rec_child_born(parent);
 }
@@ -100,6 +89,22 @@ void crew__task_born_cancelled(struct crew *ex, crew__task_t *t, const crew__cau
     crew__task_remove(ex, t, CREW_TASK_CANCELLED, born, true);
 }
 
+/* Who submits: *w the calling worker of ex (or NULL), *parent the task
+ * that submits (NULL from outside, and for an isolated submission).
+ * Outside submitters are refused once shutdown began; tasks are not (their
+ * children are part of the work being drained or cancelled). */
+static int submitter(struct crew *ex, const crew_task_desc_t *desc, crew__worker_t **w,
+                     crew__task_t **parent)
+{
+    *w = crew__self_worker(ex);
+    *parent = *w ? crew__tls_task : NULL; /* a spawn from inside a task */
+    if (!*parent && crew__mode(ex) != CREW__MODE_RUNNING)
+        return CREW_ESHUTDOWN;
+    if (desc->flags & CREW_TASK_ISOLATED)
+        *parent = NULL; /* not a child; only desc->group */
+    return 0;
+}
+
 int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
 {
     crew__worker_t *w;
@@ -110,12 +115,8 @@ int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
         return CREW_EINVAL;
     if ((err = crew__desc_check(ex, desc)) != 0)
         return err;
-    w = crew__self_worker(ex);
-    parent = w ? crew__tls_task : NULL; /* a spawn from inside a task */
-    if (!parent && crew__mode(ex) != CREW__MODE_RUNNING)
-        return CREW_ESHUTDOWN;
-    if (desc->flags & CREW_TASK_ISOLATED)
-        parent = NULL; /* not a child; only desc->group */
+    if ((err = submitter(ex, desc, &w, &parent)) != 0)
+        return err;
     t = crew__task_new(ex, w);
     if (!t)
         return CREW_ENOMEM;
@@ -183,12 +184,8 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc, void *const *arg
         return 0;
     if (!args || n > UINT32_MAX)
         return CREW_EINVAL;
-    w = crew__self_worker(ex);
-    parent = w ? crew__tls_task : NULL; /* a spawn from inside a task */
-    if (!parent && crew__mode(ex) != CREW__MODE_RUNNING)
-        return CREW_ESHUTDOWN;
-    if (desc->flags & CREW_TASK_ISOLATED)
-        parent = NULL; /* not children; only desc->group */
+    if ((err = submitter(ex, desc, &w, &parent)) != 0)
+        return err;
     /* All or nothing: take every record first. */
     for (i = 0; i < n; i++) {
         t = crew__task_new(ex, w);

@@ -156,8 +156,6 @@ static inline bool crew__word_queued(uint32_t s) { return crew__phase(s) == T_QU
 static inline bool crew__word_removing(uint32_t s) { return crew__phase(s) == T_REMOVING; }
 static inline bool crew__word_released(uint32_t s) { return (s & T_RELEASED) != 0; }
 static inline bool crew__word_waiters(uint32_t s) { return (s & T_WAITERS) != 0; }
-/* Live: QUEUED, RUNNING or REMOVING. */
-static inline bool crew__word_live(uint32_t s) { return !crew__terminal(s) && !crew__word_free(s); }
 /* Carries a cancellation cause: requested, being removed, or ended
  * CANCELLED / ACTOR_DEAD. */
 static inline bool crew__word_has_cause(uint32_t s)
@@ -204,6 +202,28 @@ static inline void crew__rec_set_free(crew__task_t *t)
     /* relaxed: we are the record's only owner; pins refuse FREE, and the
      * free list's own release/acquire hands the record to its next owner. */
     atomic_store_explicit(&t->state, T_FREE, memory_order_relaxed);
+}
+
+/* The fields every new record gets before publish (cause, cancel_code,
+ * reason and result are written before they can be read, see above; next
+ * belongs to the queues). Counting the child in its parent is the caller's
+ * (spawned by the parent's thread, adopted by a thief). */
+static inline void crew__rec_fill(crew__task_t *t, crew_fn fn, void *arg, crew_cleanup_fn cleanup,
+                                  crew__task_t *parent, struct crew_group *g, crew_id_t group_id,
+                                  uint8_t flags, void *owner)
+{
+    t->fn = fn;
+    t->arg = arg;
+    t->cleanup = cleanup;
+    t->parent = parent;
+    t->group = g;
+    t->group_id = group_id;
+    t->flags = flags;
+    t->owner = owner;
+    /* relaxed: not yet published (publish's release store orders them). */
+    atomic_store_explicit(&t->spawned, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->joined_self, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->adopted, 0, memory_order_relaxed);
 }
 
 /* A fresh record, filled, becomes QUEUED in a queue (INQUEUE); detached

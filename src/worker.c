@@ -263,11 +263,6 @@ static inline crew_status_t fork_call(struct crew *ex, crew__worker_t *w, crew_f
     return *rc ? CREW_TASK_FAILED : CREW_TASK_DONE;
 }
 
-crew_status_t crew__fork_call(struct crew *ex, crew__worker_t *w, crew_fn fn, void *arg, int *rc)
-{
-    return fork_call(ex, w, fn, arg, rc);
-}
-
 static bool frame_done(void *ctx, bool arm, _Atomic uint32_t **word, uint32_t *val)
 {
     crew__frame_t *f = ctx;
@@ -354,6 +349,8 @@ static CREW_NOINLINE void fork_shared(crew__worker_t *w)
     if (crew__fdeque_share(&w->fd) && crew__park_has_sleepers(&w->ex->park))
         crew__park_notify_one(&w->ex->park); /* frames were shared: wake a thief */
 }
+
+_Static_assert(CREW__FRAME_PAYLOAD == CREW_FORK_PAYLOAD_MAX, "crew.h promises the frame's payload");
 
 /* The fork: the child's frame goes on this worker's fork deque (fdeque.h),
  * with no record, no ID and no lock; the next crew_sync (or the end of the

@@ -17,10 +17,6 @@ void crew__workers_stop(struct crew *ex);
 /* Owner only: queue t privately when the deque could not grow. */
 void crew__inbox_append(crew__worker_t *w, crew__task_t *t);
 
-/* Run fn(arg) now, on this thread, as a forked child of the running task:
- * it never starts if that task is cancelled; its own forks are synced
- * before it returns. *rc: the body's return value. */
-crew_status_t crew__fork_call(struct crew *ex, crew__worker_t *w, crew_fn fn, void *arg, int *rc);
 /* Sync every fork above w->forks.base (run the ones still here, wait for
  * the stolen ones, helping), adding their outcomes to w->forks. */
 void crew__fork_sync(struct crew *ex, crew__worker_t *w);
