@@ -7,15 +7,15 @@ set -euo pipefail
 src=${1:-"$(dirname "$0")/../src"}
 layers=(
     "platform tunables fault error"   # the operating system, constants, test hooks
-    "deque fdeque park cset"          # data structures that know nothing of tasks
+    "deque fdeque park cset trace"    # data structures that know nothing of tasks
     "task"                            # the record and its state word
     "inject pool"                     # queues of records, record memory
-    "stats exec"                      # counting; the executor's shared state
+    "stats exec timer"                # counting; the executor's shared state; deadlines
     "group"                           # membership, lifetime, group cancel state
     "cancel"                          # the check and the executor's set
-    "harness"                         # run, finish, remove, cancel request, free
+    "harness interrupt"               # run, finish, remove, cancel request, free; signals
     "worker"                          # find work, the loop, wait_until
-    "submit wait"                     # submission; the public waits and cancels
+    "submit wait loop observe"        # submission; waits and cancels; loops; seeing inside
     "actor"                           # actors, on submit/harness/worker only
     "executor"                        # create, shutdown, destroy
 )
