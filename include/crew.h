@@ -72,7 +72,8 @@ extern "C" {
     X(EACTORDEAD, -11, "actor is dead: submission refused")                                        \
     X(EWRONGEXEC, -12, "object belongs to another executor")                                       \
     X(EFAILED, -13, "a child task failed")                                                         \
-    X(ECHILDCANCELED, -14, "a child task was cancelled")
+    X(ECHILDCANCELED, -14, "a child task was cancelled")                                           \
+    X(ESIGNAL, -15, "the interrupt signal has a handler that is not crew's")
 
 typedef enum crew_errno {
 #define CREW__ERR_ENUM(name, val, msg) CREW_##name = (val),
@@ -146,12 +147,15 @@ typedef enum crew_cancel_outcome {
 /* Options. Set `size` to sizeof(crew_options_t); zero fields mean default,
  * so `crew_options_t o = {.size = sizeof o};` is the default configuration. */
 typedef struct crew_options {
-    size_t size;      /* sizeof(crew_options_t), for forward compatibility */
-    unsigned workers; /* 0: $CREW_WORKERS if set and non-empty, else online
+    size_t size;          /* sizeof(crew_options_t), for forward compatibility */
+    unsigned workers;     /* 0: $CREW_WORKERS if set and non-empty, else online
                          CPUs; max 1024 */
-    unsigned flags;   /* CREW_OPT_*; any other bit is invalid */
-    unsigned spin;    /* idle spin rounds before parking; 0: default (64);
+    unsigned flags;       /* CREW_OPT_*; any other bit is invalid */
+    unsigned spin;        /* idle spin rounds before parking; 0: default (64);
                          max 1000000 */
+    int interrupt_signal; /* signal crew_interruptible_begin() regions are
+                             interrupted with; 0: SIGRTMIN + 3. Must be a
+                             real-time signal (SIGRTMIN..SIGRTMAX). */
 } crew_options_t;
 
 /* Initialisers for the structs that carry their size (forward
@@ -267,6 +271,10 @@ typedef struct crew_task_desc {
     crew_group_t *group;     /* optional; NULL: the spawning task's group
                                 (none with CREW_TASK_ISOLATED) */
     unsigned flags;          /* CREW_TASK_* (0: a child of the submitter) */
+    int64_t deadline;        /* absolute CLOCK_MONOTONIC ns (crew_now()); 0:
+                                none. See "Deadlines" */
+    int64_t timeout;         /* relative to submission, ns; 0: none. With
+                                both set, the earlier wins */
 } crew_task_desc_t;
 
 /* Submit a task. From inside a task of `ex` this is a spawn (unless desc
@@ -629,9 +637,12 @@ typedef enum crew_cancel_cause {
     CREW_CAUSE_PARENT = 2,   /* an ancestor task was cancelled */
     CREW_CAUSE_GROUP = 3,    /* an enclosing group was cancelled */
     CREW_CAUSE_SHUTDOWN = 4, /* crew_shutdown(CREW_CANCEL) */
-    CREW_CAUSE_ACTOR = 5     /* its actor was killed (or, out of memory,
+    CREW_CAUSE_ACTOR = 5,    /* its actor was killed (or, out of memory,
                                 lost its runner: code CREW_ENOMEM); an
                                 actor shut down gives CREW_CAUSE_SHUTDOWN */
+    CREW_CAUSE_TIMEOUT = 6   /* its effective deadline passed: its own, an
+                                ancestor's or an enclosing group's (code
+                                CREW_ETIMEDOUT, reason "deadline") */
 } crew_cancel_cause_t;
 
 /* A task snapshot (crew_inspect()). Once status is terminal every field is
@@ -676,9 +687,14 @@ CREW_API int crew_inspect(crew_t *ex, crew_id_t id, crew_task_info_t *info);
  * crew_group_wait then reports that first failure. */
 #define CREW_GROUP_FAIL_FAST 0x1u
 
+/* Speculative or redundant work: the first member to end DONE cancels the
+ * rest (code 0, reason "sibling succeeded"); crew_group_wait() then reports
+ * DONE and crew_group_info()'s `winner` names that member. */
+#define CREW_GROUP_FIRST_SUCCESS 0x2u
+
 /* Create a group, optionally nested in `parent` (cancelling the parent
  * cancels this group; cancelling this group never touches the parent).
- * flags: 0 or CREW_GROUP_FAIL_FAST.
+ * flags: 0, CREW_GROUP_FAIL_FAST, CREW_GROUP_FIRST_SUCCESS, or both.
  * Thread-safety: any thread.
  * Ownership: the caller destroys it with crew_group_destroy(); a parent may
  *   not be destroyed before its nested groups.
@@ -787,6 +803,9 @@ typedef struct crew_group_info {
     bool is_cancelled;                /* this group or an enclosing one is cancelled */
     crew_id_t first_failure;          /* first FAILED member, 0 if none */
     int first_failure_result;         /* its body's return value, 0 if none */
+    crew_id_t winner;                 /* CREW_GROUP_FIRST_SUCCESS: the first
+                                         member that ended DONE, 0 if none */
+    int64_t deadline;                 /* pending deadline, 0 if none */
 } crew_group_info_t;
 
 /* Fill *info (see crew_group_info_t for when it is exact).
@@ -796,6 +815,209 @@ typedef struct crew_group_info {
  * Errors: CREW_EINVAL (g or info NULL, bad info->size, g destroyed as far as
  *   detectable). */
 CREW_API int crew_group_info(crew_group_t *g, crew_group_info_t *info);
+
+/* One FAILED member of a group (crew_group_failures()). */
+typedef struct crew_group_failure {
+    crew_id_t id; /* the member */
+    int result;   /* its body's return value */
+} crew_group_failure_t;
+
+/* Every member of g that ended FAILED, in the order they ended, not only
+ * the first (asyncio keeps them all; crew_group_info() shows the first).
+ * Copies up to cap of them into out and sets *total to how many there are.
+ * Thread-safety: any thread, while g is not destroyed.
+ * Ownership: none; out is the caller's.
+ * Returns: 0, with *total set (call with cap 0 to size a buffer).
+ * Errors: CREW_EINVAL (g or total NULL, out NULL with cap > 0, g destroyed
+ *   as far as detectable), CREW_ENOMEM (a failure could not be recorded
+ *   for lack of memory: the list is incomplete; *total counts what is
+ *   kept). */
+CREW_API int crew_group_failures(crew_group_t *g, crew_group_failure_t *out, size_t cap,
+                                 size_t *total);
+
+/* ------------------------------------------------------------------------ */
+/* Deadlines, on-cancel callbacks, interruption, shields                   */
+/* ------------------------------------------------------------------------ */
+
+/* Deadlines. A task (crew_task_desc_t's deadline/timeout, or
+ * crew_set_deadline()) or a group (crew_group_set_deadline()) may carry a
+ * deadline: an absolute CLOCK_MONOTONIC time in ns, as crew_now() gives.
+ * When it passes, the task or group is cancelled exactly as by
+ * crew_cancel() / crew_group_cancel() with code CREW_ETIMEDOUT and reason
+ * "deadline": queued tasks are removed, running ones requested. So a
+ * task's effective deadline is the earliest of its own and those of its
+ * ancestors and enclosing groups; crew_inspect() shows cause
+ * CREW_CAUSE_TIMEOUT for every task it reached. One timing wheel and one
+ * thread per executor (started at the first deadline) service them: an
+ * idle executor wakes once per expiry, never per tick, and a deadline that
+ * never fires (its task ended first) is removed when the task ends.
+ * Expiry is never early; it is late by the thread's wake-up latency
+ * (crew-perf's deadline_latency row reports median and p99). */
+
+/* The clock deadlines use: CLOCK_MONOTONIC, in ns. Any thread. */
+CREW_API int64_t crew_now(void);
+
+/* Set, move or clear (deadline 0) the deadline of a live task. A deadline
+ * already past cancels the task in this call (as crew_cancel()).
+ * Thread-safety: any thread, the task itself included.
+ * Ownership: none; the task is not released.
+ * Returns: 0 (set, moved or cleared), or the crew_cancel() outcome when the
+ *   deadline was already past; CREW_TOO_LATE if the task is terminal.
+ * Errors: CREW_EINVAL (ex NULL, deadline negative or more than 2^57 ns
+ *   (4.5 years) from now), CREW_ENOTASK (unknown or released ID; a task
+ *   may name itself through crew_self()), CREW_ENOMEM, CREW_ETHREAD (the
+ *   timer thread could not start); nothing changed. */
+CREW_API int crew_set_deadline(crew_t *ex, crew_id_t id, int64_t deadline);
+
+/* The task's own pending deadline (0 if none), not its ancestors'.
+ * Thread-safety: any thread.
+ * Ownership: none.
+ * Returns: 0 with *deadline set.
+ * Errors: CREW_EINVAL (ex or deadline NULL), CREW_ENOTASK. */
+CREW_API int crew_get_deadline(crew_t *ex, crew_id_t id, int64_t *deadline);
+
+/* Set, move or clear (0) the deadline of a group (and so of every member
+ * and nested group). A deadline already past cancels the group now.
+ * Thread-safety: any thread, while g is not destroyed.
+ * Ownership: none. crew_group_destroy() clears it.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (g NULL or destroyed, bad deadline as for
+ *   crew_set_deadline()), CREW_ENOMEM, CREW_ETHREAD; nothing changed. */
+CREW_API int crew_group_set_deadline(crew_group_t *g, int64_t deadline);
+
+/* The calling task's effective deadline: the earliest pending deadline of
+ * the task, its ancestors and its enclosing groups (for a fork child, its
+ * parent's). Costs a lookup per level: use it to size a blocking call's
+ * timeout, not in an inner loop.
+ * Thread-safety: inside a task (elsewhere returns 0).
+ * Ownership: none.
+ * Returns: the deadline, or 0 if there is none. */
+CREW_API int64_t crew_deadline(void);
+
+/* On-cancel callbacks. A running task registers fn(arg) to run exactly
+ * once when it is cancelled by any cause (its ID, an ancestor, a group,
+ * a deadline, shutdown, its actor's kill), on the thread that cancels it
+ * (the timer thread for a deadline); or at once, in crew_on_cancel(), if it
+ * already is. Use them to reach code that waits: close a socket, signal a
+ * condition variable, MPI_Cancel a request (examples/on_cancel.c). fn must
+ * not block for long, must not call crew_on_cancel_remove() on its own
+ * registration, and runs without crew's locks held. Registrations of one
+ * task run newest first. Registering and removing are O(1) and allocate
+ * nothing: the caller provides the storage. Shields do not hold callbacks
+ * back: remove a registration before a shield whose cleanup needs the
+ * resource it would close. A fork child registers on behalf of its parent
+ * (it has no ID of its own), so its callbacks run when the parent is
+ * cancelled. */
+typedef struct crew_on_cancel {
+    /* Private: set by crew_on_cancel(). */
+    void (*fn)(void *arg);
+    void *arg;
+    struct crew_on_cancel *prev, *next;
+    void *task;
+    crew_t *ex;
+    int state;
+} crew_on_cancel_t;
+
+/* Register fn(arg) on the calling task (see crew_on_cancel_t).
+ * Thread-safety: inside a task; reg is the caller's until removed.
+ * Ownership: reg (usually on the body's stack) must stay valid until
+ *   crew_on_cancel_remove() returned, which must happen before the body
+ *   returns (a body that returns with a registration armed aborts the
+ *   program with a message: the storage is about to vanish).
+ * Returns: 0 (armed), or 1 (the task was already cancelled: fn ran in
+ *   this call, before it returned; remove is still needed and returns 1).
+ * Errors: CREW_ENOTINTASK (not inside a task), CREW_EINVAL (reg or fn
+ *   NULL); nothing registered. */
+CREW_API int crew_on_cancel(crew_on_cancel_t *reg, void (*fn)(void *arg), void *arg);
+
+/* Unregister. Returns only when fn is not running, and guarantees it never
+ * runs afterwards (as .NET's CancellationTokenRegistration.Dispose).
+ * Thread-safety: the registering task's body (any thread could, but not fn
+ *   itself: that would wait for itself).
+ * Ownership: reg is the caller's again.
+ * Returns: 0 if fn never ran (and never will), 1 if it ran.
+ * Errors: CREW_EINVAL (reg NULL or not registered). */
+CREW_API int crew_on_cancel_remove(crew_on_cancel_t *reg);
+
+/* Interrupting blocking calls. Between crew_interruptible_begin() and
+ * crew_interruptible_end(), a cancel that reaches the task also sends its
+ * thread the executor's interrupt signal (crew_options_t's
+ * interrupt_signal, default SIGRTMIN + 3), whose handler does nothing and
+ * is installed without SA_RESTART; if the blocking call is still not
+ * interrupted (the signal came just before it began), it is sent again
+ * after 1, 2, 4 ... up to 64 ms until the region ends. So these return
+ * -1/EINTR (or their early-wake result) and the body then sees
+ * crew_cancelled(): read, write, recv, send, accept, connect, poll,
+ * select, epoll_wait, nanosleep, clock_nanosleep, usleep, sleep, pause,
+ * sigsuspend, sem_wait and sem_timedwait, futex waits, wait/waitpid,
+ * msgrcv, pipe and FIFO and socket I/O in general. Not interrupted:
+ * pthread_mutex_lock, pthread_cond_wait (glibc retries it: use an
+ * on-cancel callback that broadcasts the condition), pthread_join,
+ * regular-file and block-device I/O (uninterruptible disk sleep), and
+ * calls glibc restarts by itself. The signal is never delivered outside a
+ * region, nor to another task that runs on the thread: a wait or sync
+ * inside a region suspends it while other tasks run there, and
+ * crew_interruptible_end() returns only once every signal sent to the
+ * region has been handled. The handler is installed at the first begin; a
+ * program that has its own handler for that signal gets CREW_ESIGNAL and
+ * should pick another with interrupt_signal. Regions nest (a counter). */
+
+/* Enter an interruptible region.
+ * Thread-safety: inside a task, on its own thread.
+ * Ownership: none.
+ * Returns: 0 (inside; pair with crew_interruptible_end()).
+ * Errors: CREW_ECANCELED (the task is already cancelled: not inside; do not
+ *   call end), CREW_ENOTINTASK, CREW_ESIGNAL (another handler owns the
+ *   signal: not inside). */
+CREW_API int crew_interruptible_begin(void);
+
+/* Leave the region (the innermost of nested ones). After the outermost end
+ * no interrupt signal is pending or will be sent for this region.
+ * Thread-safety: the task that began it.
+ * Ownership: none.
+ * Returns: nothing. Outside a region it does nothing. */
+CREW_API void crew_interruptible_end(void);
+
+/* Shields. Between crew_shield_begin() and the matching crew_shield_end()
+ * (they nest), crew_cancelled() reports false, waits do not return
+ * CREW_ECANCELED for this task's cancellation, and interruption is off, so
+ * cleanup that must finish (flushing a file, completing an MPI request)
+ * does. After the outermost end the cancellation, or an expired
+ * deadline, is seen again. A shield covers only the body that opened it:
+ * children and forks are not shielded, and forks of a cancelled task do
+ * not start even inside a shield. On-cancel callbacks still run.
+ * Thread-safety: inside a task, on its own thread.
+ * Ownership: none.
+ * Returns: nothing. Outside a task they do nothing; an end without a begin
+ *   does nothing. */
+CREW_API void crew_shield_begin(void);
+CREW_API void crew_shield_end(void);
+
+/* Deterministic cancellation test mode: the Nth crew_cancelled() of every
+ * matching task reports cancellation, having cancelled that task for real
+ * (crew_cancel() of itself, code CREW_ECANCELED, reason "test mode"), so
+ * its cleanup path runs exactly as in production. Sweeping n = 1, 2, ...
+ * drives every cleanup path of a program (tools/cancel-sweep.sh does it,
+ * under valgrind or an ASan build, until a run reaches no Nth check).
+ * filter: NULL or "" for every task; "id:<decimal ID>" for one task; else
+ * a substring of the task function's symbol name (dladdr: link the program
+ * with -rdynamic for its own functions). The environment variable
+ * CREW_TEST_CANCEL="n" or "n:filter" sets it at crew_create(); with
+ * CREW_TEST_CANCEL_REPORT=path, crew_destroy() appends a line
+ * "fired F max_checks M" to that file. A fork child counts its parent's
+ * checks and is reported cancelled without cancelling the parent. Slows
+ * crew_cancelled() to its slow path: for tests only.
+ * Thread-safety: any thread; set it before submitting the work it should
+ *   see.
+ * Ownership: filter is copied (up to 63 bytes).
+ * Returns: 0.
+ * Errors: CREW_EINVAL (ex NULL). */
+CREW_API int crew_test_cancel_at(crew_t *ex, uint64_t n, const char *filter);
+
+/* How many checks the test mode turned into cancellations so far.
+ * Thread-safety: any thread.
+ * Returns: the count (0 for an invalid ex). */
+CREW_API uint64_t crew_test_cancel_fired(crew_t *ex);
 
 /* ------------------------------------------------------------------------ */
 /* Statistics                                                               */
@@ -819,6 +1041,13 @@ typedef struct crew_stats {
     uint64_t live_tasks;              /* tasks not yet terminal */
     uint64_t live_records;            /* task records not yet reclaimed */
     uint64_t cancel_set_size;         /* IDs in the cancellation set now */
+    uint64_t deadlines_pending;       /* task and group deadlines armed now */
+    uint64_t deadlines_set;           /* deadlines armed or moved, ever */
+    uint64_t deadlines_fired;         /* deadlines that passed while armed
+                                         (each cancelled its scope, cause
+                                         CREW_CAUSE_TIMEOUT) */
+    uint64_t callbacks_run;           /* on-cancel callbacks that ran */
+    uint64_t interrupts_sent;         /* signals sent to interruptible regions */
 } crew_stats_t;
 
 /* Counters of the executor. Exact once the executor is quiescent; while it

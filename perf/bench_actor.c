@@ -131,7 +131,7 @@ static double ba_once(crew_t *ex, unsigned producers, long n, int use_actors, lo
         goto out;
     t0 = ba_now();
     for (unsigned p = 0; p < producers; p++) {
-        crew_task_desc_t d = {ba_produce, &prod[p], NULL, g, 0};
+        crew_task_desc_t d = {.fn = ba_produce, .arg = &prod[p], .cleanup = NULL, .group = g};
         prod[p].run = &r;
         prod[p].first = (long)p * r.per_producer;
         if ((rc = crew_submit_ex(ex, &d, NULL)) != 0)
@@ -177,7 +177,7 @@ int bench_actor(unsigned workers, int quick, FILE *log, double *msgs_per_s_one,
                {"mutex tasks, 1 lock", 0, 1},
                {"mutex tasks, 1000 locks", 0, BA_SPREAD}};
     double *outp[4] = {msgs_per_s_one, msgs_per_s_1000, mutex_one, mutex_1000};
-    crew_options_t o = {sizeof o, workers, 0, 0};
+    crew_options_t o = {.size = sizeof o, .workers = workers, .flags = 0, .spin = 0};
     long n = quick ? 100000 : 1000000;
     crew_t *ex = NULL;
     unsigned producers;

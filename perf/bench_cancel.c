@@ -244,7 +244,7 @@ static int group_queued(void *exv, long n, perf_out_t *out)
     while (atomic_load(&blockers_started) < w)
         perf_sleep(10e-6);
     {
-        crew_task_desc_t d = {noop_task, NULL, count_cleanup, g, 0};
+        crew_task_desc_t d = {.fn = noop_task, .arg = NULL, .cleanup = count_cleanup, .group = g};
         if ((rc = crew_submit_batch(ex, &d, args, (size_t)n, NULL)) != 0)
             return perf_fail("crew_submit_batch: %s", crew_err_name(rc));
     }

@@ -67,7 +67,7 @@ bool perf_fail_get(char *msg, size_t size)
 
 void *perf_crew_setup(unsigned workers)
 {
-    crew_options_t o = {sizeof o, workers, 0, 0};
+    crew_options_t o = {.size = sizeof o, .workers = workers, .flags = 0, .spin = 0};
     crew_t *ex = NULL;
     int rc = crew_create(&ex, &o);
     if (rc != 0) {

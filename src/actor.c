@@ -253,7 +253,7 @@ static void runner_cleanup(void *arg);
 static void runner_publish(struct crew *ex, struct crew_actor *a, crew__task_t *r, bool inject)
 {
     crew__worker_t *w = crew__self_worker(ex);
-    crew_task_desc_t d = {runner_main, a, runner_cleanup, NULL, 0};
+    crew_task_desc_t d = {.fn = runner_main, .arg = a, .cleanup = runner_cleanup};
     crew__cause_t born;
     /* No parent even from inside a task: cancelling the submitter must not
      * remove the runner, and successors must not chain. */
@@ -519,7 +519,7 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc, crew_id_
 
 int crew_actor_submit(crew_actor_t *a, crew_fn fn, void *arg, crew_id_t *id)
 {
-    crew_task_desc_t d = {fn, arg, NULL, NULL, 0};
+    crew_task_desc_t d = {.fn = fn, .arg = arg};
     return crew_actor_submit_ex(a, &d, id);
 }
 

@@ -76,13 +76,15 @@ bool crew__inherited_cancel(struct crew *ex, crew__task_t *t, crew__cause_t *why
 {
     struct crew_group *seen;
     crew__task_t *a;
+    uint8_t gc;
     /* relaxed: mode only grows; the scope count already sent us here. */
     if (atomic_load_explicit(&ex->mode, memory_order_relaxed) == CREW__MODE_CANCEL) {
         *why = (crew__cause_t){CREW_CAUSE_SHUTDOWN, 0, "shutdown"};
         return true;
     }
-    if (t->group && crew__group_chain_cancelled(t->group, &why->code, &why->reason)) {
-        why->cause = CREW_CAUSE_GROUP;
+    if (t->group && crew__group_chain_cancelled(t->group, &why->code, &why->reason, &gc)) {
+        /* A group's deadline reaches its members as a timeout. */
+        why->cause = gc == CREW_CAUSE_TIMEOUT ? CREW_CAUSE_TIMEOUT : CREW_CAUSE_GROUP;
         return true;
     }
     seen = t->group;
@@ -91,15 +93,17 @@ bool crew__inherited_cancel(struct crew *ex, crew__task_t *t, crew__cause_t *why
          * read the cause fields they guard. */
         uint32_t s = crew__rec_load(a);
         if (crew__word_req(s) || crew__status_of(s) == CREW_TASK_CANCELLED) {
-            *why = (crew__cause_t){CREW_CAUSE_PARENT, a->cancel_code, a->reason};
+            /* An ancestor's deadline is the task's effective deadline. */
+            uint8_t c = a->cause == CREW_CAUSE_TIMEOUT ? CREW_CAUSE_TIMEOUT : CREW_CAUSE_PARENT;
+            *why = (crew__cause_t){c, a->cancel_code, a->reason};
             return true;
         }
         if (crew__terminal(s))
             continue; /* finished uncancelled: its groups no longer reach
                          its descendants */
         if (a->group && a->group != seen &&
-            crew__group_chain_cancelled(a->group, &why->code, &why->reason)) {
-            why->cause = CREW_CAUSE_PARENT;
+            crew__group_chain_cancelled(a->group, &why->code, &why->reason, &gc)) {
+            why->cause = gc == CREW_CAUSE_TIMEOUT ? CREW_CAUSE_TIMEOUT : CREW_CAUSE_PARENT;
             return true;
         }
         seen = a->group;
@@ -128,9 +132,24 @@ bool crew__is_cancelled(struct crew *ex, crew__task_t *t, crew__cause_t *why)
 static CREW_NOINLINE bool cancelled_slow(void)
 {
     crew__task_t *t = crew__tls_task;
+    crew__worker_t *w = crew__tls_worker;
+    struct crew *ex;
     if (!t)
         return false;
-    return crew__is_cancelled(crew__tls_worker->ex, t, NULL);
+    ex = w->ex;
+    /* Step 0: a shielded body sees nothing (interrupt.c). */
+    if (w->forks && w->forks->shield)
+        return false;
+    /* The test mode's Nth check (interrupt.c), when it is on. */
+    {
+        /* acquire: pairs with crew_test_cancel_at's release store; we then
+         * read the mode's fields. A check that misses the pointer is one
+         * made before the mode was set. */
+        crew__test_fn test = atomic_load_explicit(&ex->test_check, memory_order_acquire);
+        if (CREW_UNLIKELY(test != NULL) && test(ex, w, t))
+            return true;
+    }
+    return crew__is_cancelled(ex, t, NULL);
 }
 
 bool crew_cancelled(void)

@@ -35,6 +35,7 @@
 #include "pool.h"
 #include "stats.h"
 #include "task.h"
+#include "timer.h"
 
 #define CREW__MAGIC       0x63726577u /* "crew" */
 #define CREW__GROUP_MAGIC 0x67727075u /* "grpu" */
@@ -47,6 +48,10 @@ typedef struct crew__forks {
     crew_status_t first_bad; /* 0: none yet */
     int first_failure;       /* the first FAILED child's return value */
     bool in_frame;           /* a fork child runs here: crew_self() is 0 */
+    uint16_t shield;         /* crew_shield_begin depth (interrupt.c) */
+    uint16_t irq_depth;      /* crew_interruptible_begin depth (interrupt.c) */
+    uint16_t ncb;            /* on-cancel registrations armed (interrupt.c) */
+    uint32_t checks;         /* positive-path checks, for the test mode (cancel.c) */
 } crew__forks_t;
 
 typedef struct crew__worker {
@@ -64,6 +69,16 @@ typedef struct crew__worker {
     crew__task_t *spare;         /* a record ready for a stolen frame */
     pthread_t thread;
     bool started;
+    /* Interruptible regions (interrupt.c has the protocol). irq: OFF, IN,
+     * CLAIMED (a canceller examines the region), KICKED (signalled);
+     * irq_task and irq_thread are written by the owner before IN. */
+    bool irq_open; /* owner-private mirror: a region is open here now */
+    CREW_ALIGNED _Atomic uint32_t irq;
+    _Atomic(crew__task_t *) irq_task;
+    pthread_t irq_thread;
+    _Atomic uint32_t irq_sent;      /* signals sent (kickers) */
+    _Atomic uint32_t irq_delivered; /* signals handled (the handler) */
+    unsigned irq_backoff;           /* re-kick interval, ms (kickers, claimed) */
     crew__ledger_t books;
     crew__counters_t c;
     crew__pool_cache_t cache; /* remote_free on its own line */
@@ -74,6 +89,10 @@ _Static_assert(offsetof(crew__worker_t, ex) % CREW_CACHE_LINE == 0,
 
 /* Executor modes: submissions from outside are accepted only in RUNNING. */
 enum { CREW__MODE_RUNNING = 0, CREW__MODE_DRAIN = 1, CREW__MODE_CANCEL = 2 };
+
+/* The test mode's check (deadline.c), called from crew_cancelled(). */
+struct crew;
+typedef bool (*crew__test_fn)(struct crew *ex, crew__worker_t *w, crew__task_t *t);
 
 struct crew {
     uint32_t magic;
@@ -110,6 +129,25 @@ struct crew {
      * crew__fork_sync, set at create): the harness runs bodies but sits
      * below the fork-join code, so it calls up only through this. */
     void (*fork_sync)(struct crew *ex, crew__worker_t *w);
+    /* Deadlines (timer.h); fired through the harness (harness.c). */
+    crew__timer_t timer;
+    bool timer_ok, irq_ok; /* initialised (crew_create) */
+    /* On-cancel registrations and interruption (interrupt.c). */
+    pthread_mutex_t reach_mu;
+    pthread_cond_t reach_cv;
+    struct crew_on_cancel *regs; /* every armed registration, newest first */
+    _Atomic uint32_t nregs;      /* registrations armed (hint, see interrupt.c) */
+    _Atomic uint32_t nregions;   /* interruptible regions open */
+    int irq_sig;                 /* the interrupt signal */
+    _Atomic uint64_t callbacks_run, interrupts_sent;
+    /* Deterministic test mode (interrupt.c): the Nth check reports
+     * cancellation. test_check is set before the scope that sends checks
+     * to the slow path is counted, and stays until crew_destroy. */
+    _Atomic(crew__test_fn) test_check;
+    uint64_t test_n;   /* 0: off */
+    crew_id_t test_id; /* 0: any task */
+    char test_fn[64];  /* "": any function */
+    _Atomic uint64_t test_fired, test_max_checks;
 };
 
 /* Thread-local context. initial-exec: a direct %fs-relative access

@@ -27,6 +27,9 @@
 
 #include "actor.h"
 #include "cancel.h"
+#include "deadline.h"
+#include "interrupt.h"
+#include <signal.h>
 #include "fault.h"
 #include "group.h"
 #include "harness.h"
@@ -51,6 +54,10 @@ static int workers_from_env(unsigned *n)
 static void free_executor(struct crew *ex)
 {
     crew__actors_fini(ex);
+    if (ex->timer_ok)
+        crew__timer_fini(&ex->timer, crew__deadline_drop);
+    if (ex->irq_ok)
+        crew__interrupt_fini(ex);
     crew__cancel_fini(ex);
     if (ex->workers) {
         for (unsigned i = 0; i < ex->nslots; i++) {
@@ -71,7 +78,7 @@ static void free_executor(struct crew *ex)
 
 int crew_create(crew_t **out, const crew_options_t *opts)
 {
-    crew_options_t o = {sizeof o, 0, 0, 0};
+    crew_options_t o = {sizeof o, 0, 0, 0, 0};
     struct crew *ex;
     unsigned n;
     int rc = 0;
@@ -85,6 +92,8 @@ int crew_create(crew_t **out, const crew_options_t *opts)
         o.size = sizeof o;
     }
     if (o.workers > CREW_MAX_WORKERS || (o.flags & ~CREW_OPT_PIN) || o.spin > 1000000)
+        return CREW_EINVAL;
+    if (o.interrupt_signal && (o.interrupt_signal < SIGRTMIN || o.interrupt_signal > SIGRTMAX))
         return CREW_EINVAL;
     n = o.workers;
     if (n == 0) {
@@ -118,6 +127,12 @@ int crew_create(crew_t **out, const crew_options_t *opts)
     rc = crew__pool_init(&ex->pool, ex->caches, n + 1);
     if (rc == 0)
         rc = crew__cancel_init(ex);
+    if (rc == 0 && (rc = crew__timer_init(&ex->timer, crew__deadline_fire, ex)) == 0)
+        ex->timer_ok = true;
+    if (rc == 0 && (rc = crew__interrupt_init(ex, o.interrupt_signal)) == 0)
+        ex->irq_ok = true;
+    if (rc == 0)
+        crew__test_mode_env(ex);
     for (unsigned i = 0; rc == 0 && i <= n; i++) { /* the guest slot too */
         crew__worker_t *w = &ex->workers[i];
         w->ex = ex;
@@ -158,7 +173,8 @@ int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode)
             atomic_store_explicit(&ex->mode, CREW__MODE_CANCEL, memory_order_seq_cst);
         }
         crew__cset_unlock(&ex->cset);
-        crew__sweep(ex); /* step 2b: queued tasks are CANCELLED now */
+        crew__sweep(ex);         /* step 2b: queued tasks are CANCELLED now */
+        crew__reach_running(ex); /* callbacks and interruptible regions */
     } else if (cur == CREW__MODE_RUNNING) {
         int expect = CREW__MODE_RUNNING;
         /* seq_cst: step 1; submitters read mode with acquire. */
@@ -182,6 +198,11 @@ int crew_destroy(crew_t **exp)
      * their tasks, then their handles are freed (groups here, actors in
      * free_executor). */
     crew_shutdown(ex, crew__mode(ex) == CREW__MODE_CANCEL ? CREW_CANCEL : CREW_DRAIN);
+    /* No task is live: stop the timer (its group entries drop their
+     * references before the groups go). */
+    crew__timer_fini(&ex->timer, crew__deadline_drop);
+    ex->timer_ok = false;
+    crew__test_mode_report(ex);
     crew__workers_stop(ex); /* step 5 */
     crew__drop_group_refs(ex);
     crew__groups_fini(ex);

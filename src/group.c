@@ -47,6 +47,8 @@ void crew__group_unref(crew_group_t *g)
             crew__cset_unlock(&ex->cset);
             crew__scope_drop(ex); /* no member is left to need it */
         }
+        pthread_mutex_destroy(&g->fail_mu);
+        crew__free(g->fails);
         crew__free(g);
         if (parent)
             crew__group_unref(parent);
@@ -62,23 +64,53 @@ void crew__group_add(crew_group_t *g, uint32_t n)
     atomic_fetch_add_explicit(&g->submitted, n, memory_order_relaxed);
 }
 
-bool crew__group_member_ended(crew_group_t *g, crew_id_t id, int result, crew_status_t phase,
-                              bool removed)
+static void keep_failure(crew_group_t *g, crew_id_t id, int result)
+{
+    pthread_mutex_lock(&g->fail_mu);
+    if (g->nfails == g->capfails) {
+        size_t cap = g->capfails ? g->capfails * 2 : 8;
+        crew_group_failure_t *n = crew__malloc(cap * sizeof *n);
+        if (!n) {
+            g->fails_lost = true;
+            pthread_mutex_unlock(&g->fail_mu);
+            return;
+        }
+        if (g->nfails)
+            memcpy(n, g->fails, g->nfails * sizeof *n);
+        crew__free(g->fails);
+        g->fails = n;
+        g->capfails = cap;
+    }
+    g->fails[g->nfails++] = (crew_group_failure_t){id, result};
+    pthread_mutex_unlock(&g->fail_mu);
+}
+
+crew__gm_t crew__group_member_ended(crew_group_t *g, crew_id_t id, int result, crew_status_t phase,
+                                    bool removed)
 {
     int expect = 0;
-    bool fail_fast = false;
+    crew__gm_t ask = CREW__GM_NONE;
     /* relaxed for the counters: statistics, read after a wait that
      * synchronises through `pending`. */
-    if (phase == CREW_TASK_DONE)
-        return false; /* DONE is derived in crew_group_info */
+    if (phase == CREW_TASK_DONE) {
+        uint64_t zero = 0;
+        /* acq_rel: one winner; crew_group_info reads it after a wait. */
+        if ((g->flags & CREW_GROUP_FIRST_SUCCESS) &&
+            atomic_compare_exchange_strong_explicit(&g->winner, &zero, id, memory_order_acq_rel,
+                                                    memory_order_relaxed))
+            return CREW__GM_FIRST_SUCCESS;
+        return CREW__GM_NONE; /* DONE is derived in crew_group_info */
+    }
     if (phase == CREW_TASK_FAILED) {
         uint64_t zero = 0;
+        keep_failure(g, id, result);
         atomic_fetch_add_explicit(&g->failed, 1, memory_order_relaxed);
         /* acq_rel: one first failure. */
         if (atomic_compare_exchange_strong_explicit(&g->first_failure, &zero, id,
                                                     memory_order_acq_rel, memory_order_relaxed)) {
             atomic_store_explicit(&g->first_failure_result, result, memory_order_relaxed);
-            fail_fast = (g->flags & CREW_GROUP_FAIL_FAST) != 0;
+            if (g->flags & CREW_GROUP_FAIL_FAST)
+                ask = CREW__GM_FAIL_FAST;
         }
     } else {
         atomic_fetch_add_explicit(&g->cancelled_n, 1, memory_order_relaxed);
@@ -88,7 +120,7 @@ bool crew__group_member_ended(crew_group_t *g, crew_id_t id, int result, crew_st
     /* relaxed: one winner is all we need; read after a wait. */
     atomic_compare_exchange_strong_explicit(&g->first_bad, &expect, (int)phase,
                                             memory_order_relaxed, memory_order_relaxed);
-    return fail_fast;
+    return ask;
 }
 
 void crew__group_done(struct crew *ex, crew_group_t *g, uint32_t n)
@@ -109,7 +141,7 @@ void crew__group_late_cancel(crew_group_t *g)
     atomic_fetch_add_explicit(&g->late_cancels, 1, memory_order_relaxed);
 }
 
-bool crew__group_chain_cancelled(crew_group_t *g, int *code, const char **reason)
+bool crew__group_chain_cancelled(crew_group_t *g, int *code, const char **reason, uint8_t *cause)
 {
     for (; g; g = g->parent) {
         /* acquire: pairs with the release store in mark_cancelled_locked;
@@ -117,6 +149,8 @@ bool crew__group_chain_cancelled(crew_group_t *g, int *code, const char **reason
         if (atomic_load_explicit(&g->cancelled, memory_order_acquire)) {
             *code = g->cancel_code;
             *reason = g->reason;
+            if (cause)
+                *cause = g->cancel_cause;
             return true;
         }
     }
@@ -124,7 +158,7 @@ bool crew__group_chain_cancelled(crew_group_t *g, int *code, const char **reason
 }
 
 int crew__group_mark_cancelled_locked(struct crew *ex, crew_group_t *g, int code,
-                                      const char *reason)
+                                      const char *reason, uint8_t cause)
 {
     /* relaxed: under the set mutex, which every writer of `cancelled` holds. */
     if (atomic_load_explicit(&g->cancelled, memory_order_relaxed))
@@ -133,6 +167,7 @@ int crew__group_mark_cancelled_locked(struct crew *ex, crew_group_t *g, int code
         return CREW_ENOMEM;
     crew__scope_add(ex); /* before the flag: check protocol step 1 */
     g->cancel_code = code;
+    g->cancel_cause = cause;
     crew__copy_reason(g->reason, reason);
     /* release: publishes code and reason to the checks. */
     atomic_store_explicit(&g->cancelled, true, memory_order_release);
@@ -164,13 +199,16 @@ crew_status_t crew__group_outcome(crew_group_t *g)
     int bad = atomic_load_explicit(&g->first_bad, memory_order_relaxed);
     int code;
     const char *reason;
+    /* relaxed: as first_bad. */
+    if (atomic_load_explicit(&g->winner, memory_order_relaxed))
+        return CREW_TASK_DONE; /* FIRST_SUCCESS: someone won */
     if (atomic_load_explicit(&g->first_failure, memory_order_relaxed))
         return CREW_TASK_FAILED;
     if (bad)
         return (crew_status_t)bad;
     /* A group cancelled directly or through an enclosing group waits
      * CANCELLED even if every member finished first (crew.h). */
-    if (crew__group_chain_cancelled(g, &code, &reason))
+    if (crew__group_chain_cancelled(g, &code, &reason, NULL))
         return CREW_TASK_CANCELLED;
     return CREW_TASK_DONE;
 }
@@ -180,7 +218,7 @@ int crew_group_create(crew_t *ex, crew_group_t *parent, unsigned flags, crew_gro
     crew_group_t *g;
     if (out)
         *out = NULL;
-    if (!crew__valid(ex) || !out || (flags & ~CREW_GROUP_FAIL_FAST))
+    if (!crew__valid(ex) || !out || (flags & ~(CREW_GROUP_FAIL_FAST | CREW_GROUP_FIRST_SUCCESS)))
         return CREW_EINVAL;
     if (parent && !crew__group_ok(parent))
         return CREW_EINVAL;
@@ -191,6 +229,10 @@ int crew_group_create(crew_t *ex, crew_group_t *parent, unsigned flags, crew_gro
     g = crew__calloc(1, sizeof *g);
     if (!g)
         return CREW_ENOMEM;
+    if (pthread_mutex_init(&g->fail_mu, NULL) != 0) {
+        crew__free(g);
+        return CREW_ENOMEM;
+    }
     g->magic = CREW__GROUP_MAGIC;
     g->flags = flags;
     g->ex = ex;
@@ -296,11 +338,30 @@ int crew_group_info(crew_group_t *g, crew_group_info_t *out)
     info->cancelled_running = atomic_load_explicit(&g->cancelled_running, memory_order_relaxed);
     info->late_cancels = atomic_load_explicit(&g->late_cancels, memory_order_relaxed);
     /* A nested group is cancelled when any enclosing group is. */
-    info->is_cancelled = crew__group_chain_cancelled(g, &code, &reason);
+    info->is_cancelled = crew__group_chain_cancelled(g, &code, &reason, NULL);
+    /* relaxed: read after a wait (see member_ended). */
+    info->winner = atomic_load_explicit(&g->winner, memory_order_relaxed);
+    info->deadline = crew__timer_get(&g->ex->timer, CREW__TM_GROUP, g->id);
     /* acquire: pairs with member_ended's CAS; we then read the result. */
     info->first_failure = atomic_load_explicit(&g->first_failure, memory_order_acquire);
     info->first_failure_result =
         atomic_load_explicit(&g->first_failure_result, memory_order_relaxed);
     crew__copy_sized(out, &full, sizeof full);
     return 0;
+}
+
+int crew_group_failures(crew_group_t *g, crew_group_failure_t *out, size_t cap, size_t *total)
+{
+    bool lost;
+    if (!crew__group_ok(g) || !total || (!out && cap))
+        return CREW_EINVAL;
+    pthread_mutex_lock(&g->fail_mu);
+    *total = g->nfails;
+    if (cap > g->nfails)
+        cap = g->nfails;
+    if (cap)
+        memcpy(out, g->fails, cap * sizeof *out);
+    lost = g->fails_lost;
+    pthread_mutex_unlock(&g->fail_mu);
+    return lost ? CREW_ENOMEM : 0;
 }

@@ -26,10 +26,17 @@ struct crew_group {
     _Atomic uint32_t nested; /* live nested groups */
     _Atomic bool cancelled;
     int cancel_code;              /* under the set mutex, before `cancelled` */
+    uint8_t cancel_cause;         /* CREW_CAUSE_GROUP or _TIMEOUT; likewise */
     char reason[CREW_REASON_MAX]; /* likewise */
     _Atomic uint64_t first_failure;
     _Atomic int first_failure_result;
-    _Atomic int first_bad; /* first non-DONE status, 0 if none */
+    _Atomic int first_bad;   /* first non-DONE status, 0 if none */
+    _Atomic uint64_t winner; /* FIRST_SUCCESS: first DONE member */
+    /* Every FAILED member (crew_group_failures), under fail_mu. */
+    pthread_mutex_t fail_mu;
+    crew_group_failure_t *fails;
+    size_t nfails, capfails;
+    bool fails_lost; /* one could not be recorded (no memory) */
     /* Rare-path counters; `done` is derived (submitted - live - others). */
     _Atomic uint64_t failed, cancelled_n, removed, cancelled_running, late_cancels;
     /* Written by submitters only, away from `pending`, which workers
@@ -48,22 +55,25 @@ void crew__group_unref(struct crew_group *g);
 void crew__group_add(struct crew_group *g, uint32_t n);
 /* A member reached its terminal word (phase: a crew_status_t; removed: it
  * never ran). Everything about it comes in the arguments: the caller may
- * no longer own the record. Returns true if this was the first failure of
- * a CREW_GROUP_FAIL_FAST group: the caller cancels the group, then calls
- * crew__group_done. */
-bool crew__group_member_ended(struct crew_group *g, crew_id_t id, int result, crew_status_t phase,
-                              bool removed);
+ * no longer own the record. Returns FAIL_FAST for the first failure of a
+ * CREW_GROUP_FAIL_FAST group, FIRST_SUCCESS for the first DONE member of a
+ * CREW_GROUP_FIRST_SUCCESS group: the caller then cancels the group, and
+ * calls crew__group_done. */
+typedef enum { CREW__GM_NONE, CREW__GM_FAIL_FAST, CREW__GM_FIRST_SUCCESS } crew__gm_t;
+crew__gm_t crew__group_member_ended(struct crew_group *g, crew_id_t id, int result,
+                                    crew_status_t phase, bool removed);
 /* n members are no longer live (after member_ended for each). */
 void crew__group_done(struct crew *ex, struct crew_group *g, uint32_t n);
 /* A cancel found the member DONE or FAILED. */
 void crew__group_late_cancel(struct crew_group *g);
 /* Is g or a group enclosing it cancelled? Then code and reason are set to
  * the nearest cancelled group's. */
-bool crew__group_chain_cancelled(struct crew_group *g, int *code, const char **reason);
+bool crew__group_chain_cancelled(struct crew_group *g, int *code, const char **reason,
+                                 uint8_t *cause);
 /* Under the set mutex: mark g cancelled (its ID enters the set, a scope is
  * counted). Idempotent. 0 or CREW_ENOMEM. */
 int crew__group_mark_cancelled_locked(struct crew *ex, struct crew_group *g, int code,
-                                      const char *reason);
+                                      const char *reason, uint8_t cause);
 /* The executor's group handles: init in crew_create; fini in crew_destroy
  * once the workers are stopped and the records' references dropped: every
  * handle not yet destroyed is destroyed (memory freed). */

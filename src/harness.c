@@ -33,6 +33,7 @@
 #include "fault.h"
 #include "fdeque.h"
 #include "group.h"
+#include "interrupt.h"
 #include "stats.h"
 
 crew__task_t *crew__task_get(struct crew *ex, crew_id_t id, bool allow_released)
@@ -144,19 +145,30 @@ static void task_wake(struct crew *ex, crew__task_t *t)
 static void group_member_ended(struct crew *ex, struct crew_group *g, crew_id_t id, int rc,
                                crew_status_t ph, bool removed)
 {
-    if (crew__group_member_ended(g, id, rc, ph, removed))
-        crew__group_cancel(ex, g, rc, "sibling failed");
+    switch (crew__group_member_ended(g, id, rc, ph, removed)) {
+    case CREW__GM_FAIL_FAST:
+        crew__group_cancel(ex, g, rc, "sibling failed", CREW_CAUSE_GROUP);
+        break;
+    case CREW__GM_FIRST_SUCCESS:
+        crew__group_cancel(ex, g, 0, "sibling succeeded", CREW_CAUSE_GROUP);
+        break;
+    case CREW__GM_NONE:
+        break;
+    }
     crew__group_done(ex, g, 1);
 }
 
-int crew__group_cancel(struct crew *ex, struct crew_group *g, int code, const char *reason)
+int crew__group_cancel(struct crew *ex, struct crew_group *g, int code, const char *reason,
+                       uint8_t cause)
 {
     int rc;
     crew__cset_lock(&ex->cset);
-    rc = crew__group_mark_cancelled_locked(ex, g, code, reason);
+    rc = crew__group_mark_cancelled_locked(ex, g, code, reason, cause);
     crew__cset_unlock(&ex->cset);
-    if (rc == 0)
+    if (rc == 0) {
         crew__sweep(ex);
+        crew__reach_running(ex); /* callbacks and interruptible regions */
+    }
     /* Helping waiters that are members (or descendants) must re-check. */
     crew__park_notify_all(&ex->park);
     return rc;
@@ -247,6 +259,8 @@ static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
     crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
     crew__frame_t *frame = (t->flags & TF_FRAME) ? t->owner : NULL;
     uint32_t s, n;
+    if (CREW_UNLIKELY(crew__timer_tasks(&ex->timer)))
+        (void)crew__timer_disarm(&ex->timer, CREW__TM_TASK, id, NULL);
     if (t->cleanup)
         t->cleanup(t->arg);
     /* relaxed: validated by the CAS in end_removed. */
@@ -352,6 +366,7 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *re
                         crew__sweep(ex);
                     /* a helping waiter parked on the epoch re-checks */
                     crew__park_notify_all(&ex->park);
+                    crew__reach_running(ex); /* callbacks, interruption */
                 }
                 return CREW_REQUESTED;
             }
@@ -401,6 +416,8 @@ static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew
     crew_status_t ph;
     uint32_t s, n;
     bool kids;
+    if (CREW_UNLIKELY(crew__timer_tasks(&ex->timer)))
+        (void)crew__timer_disarm(&ex->timer, CREW__TM_TASK, id, NULL);
     if (t->cleanup)
         t->cleanup(t->arg);
     t->result = rc;
@@ -498,9 +515,11 @@ crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t
     crew__task_t *prev;
     crew__forks_t forks, *saved;
     crew_status_t ph;
+    bool irq;
     int rc;
     if (!task_start(ex, w, t))
         return 0;
+    irq = crew__irq_suspend(ex, w); /* a region of the body we help for */
     prev = crew__tls_task;
     crew__tls_task = t;
     saved = w->forks;
@@ -510,8 +529,12 @@ crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t
     rc = t->fn(t->arg);
     if (CREW_UNLIKELY(w->fd.head != forks.base))
         ex->fork_sync(ex, w); /* forks never outlive their task */
+    if (CREW_UNLIKELY(forks.ncb | forks.irq_depth))
+        crew__body_leftovers(ex, w, &forks);
     w->forks = saved;
     crew__tls_task = prev;
+    if (CREW_UNLIKELY(irq))
+        crew__irq_reopen(ex, w);
     ph = task_finish(ex, w, t, rc, join_release);
     return join_release ? ph : 0;
 }

@@ -66,7 +66,8 @@ uint64_t crew__sweep(struct crew *ex);
 /* Cancel a group (idempotent): mark it, remove its queued members and
  * their queued descendants (sweep), wake helping waiters. 0 or
  * CREW_ENOMEM. */
-int crew__group_cancel(struct crew *ex, struct crew_group *g, int code, const char *reason);
+int crew__group_cancel(struct crew *ex, struct crew_group *g, int code, const char *reason,
+                       uint8_t cause);
 
 /* Teardown, workers stopped: drop the group references that records never
  * released still hold. */

@@ -18,6 +18,10 @@ int crew__desc_check(struct crew *ex, const crew_task_desc_t *d)
 {
     if (!d || !d->fn || (d->flags & ~CREW_TASK_ISOLATED))
         return CREW_EINVAL;
+    if (CREW_UNLIKELY(d->deadline || d->timeout) &&
+        (d->deadline < 0 || d->timeout < 0 || d->timeout > CREW__FAR_NS ||
+         (d->deadline && d->deadline - crew__now_ns() > CREW__FAR_NS)))
+        return CREW_EINVAL;
     if (d->group) {
         if (!crew__group_ok(d->group))
             return CREW_EINVAL;
@@ -25,6 +29,18 @@ int crew__desc_check(struct crew *ex, const crew_task_desc_t *d)
             return CREW_EWRONGEXEC;
     }
     return 0;
+}
+
+int crew__desc_arm(struct crew *ex, const crew_task_desc_t *d, crew_id_t id)
+{
+    int64_t when = d->deadline;
+    if (d->timeout) {
+        int64_t rel = crew__now_ns() + d->timeout;
+        if (!when || rel < when)
+            when = rel;
+    }
+    /* Armed before the task is published: its end always finds it. */
+    return crew__timer_arm(&ex->timer, CREW__TM_TASK, id, NULL, when, NULL);
 }
 
 void crew__task_unused(struct crew *ex, crew__task_t *t)
@@ -120,6 +136,14 @@ int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
     t = crew__task_new(ex, w);
     if (!t)
         return CREW_ENOMEM;
+    if (CREW_UNLIKELY(desc->deadline || desc->timeout)) {
+        /* relaxed: our own fresh record */
+        err = crew__desc_arm(ex, desc, atomic_load_explicit(&t->id, memory_order_relaxed));
+        if (err) {
+            crew__task_unused(ex, t);
+            return err;
+        }
+    }
     if (id) /* relaxed: our own fresh record */
         *id = atomic_load_explicit(&t->id, memory_order_relaxed);
     if (CREW_UNLIKELY(crew__submit_prepare(ex, w, t, parent, desc, desc->arg, id != NULL, false,
@@ -133,7 +157,7 @@ int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
 
 int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id)
 {
-    crew_task_desc_t d = {fn, arg, NULL, NULL, 0};
+    crew_task_desc_t d = {.fn = fn, .arg = arg};
     return crew_submit_ex(ex, &d, id);
 }
 
@@ -152,7 +176,7 @@ int crew_spawn(crew_fn fn, void *arg, crew_id_t *id)
         return CREW_EINVAL;
     ex = w->ex;
     if (CREW_UNLIKELY(parent->group || crew__any_scope(ex))) {
-        crew_task_desc_t d = {fn, arg, NULL, NULL, 0};
+        crew_task_desc_t d = {.fn = fn, .arg = arg};
         return crew_submit_ex(ex, &d, id);
     }
     t = crew__task_new(ex, w);
@@ -199,6 +223,26 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc, void *const *arg
         }
         t->next = head;
         head = t;
+    }
+    if (CREW_UNLIKELY(desc->deadline || desc->timeout)) {
+        /* All or nothing here too: arm each, or disarm those armed. */
+        for (t = head; t; t = t->next) {
+            /* relaxed: our own fresh records */
+            err = crew__desc_arm(ex, desc, atomic_load_explicit(&t->id, memory_order_relaxed));
+            if (err) {
+                crew__task_t *x;
+                for (x = head; x != t; x = x->next)
+                    (void)crew__timer_disarm(&ex->timer, CREW__TM_TASK,
+                                             atomic_load_explicit(&x->id, memory_order_relaxed),
+                                             NULL);
+                while (head) {
+                    x = head;
+                    head = head->next;
+                    crew__task_unused(ex, x);
+                }
+                return err;
+            }
+        }
     }
     /* One group count for the whole batch: one RMW on the group's line
      * instead of n. */
@@ -270,7 +314,7 @@ int crew_run(crew_t *ex, crew_fn fn, void *arg, crew_status_t *status)
     crew__worker_t *w;
     crew__task_t *t;
     crew__cause_t born;
-    crew_task_desc_t d = {fn, arg, NULL, NULL, 0};
+    crew_task_desc_t d = {.fn = fn, .arg = arg};
     crew_status_t st;
     bool expect = false;
     if (!crew__valid(ex) || !fn || !status)

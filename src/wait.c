@@ -288,7 +288,7 @@ int crew_group_cancel(crew_group_t *g, int code, const char *reason)
 {
     if (!crew__group_ok(g))
         return CREW_EINVAL;
-    return crew__group_cancel(g->ex, g, code, reason);
+    return crew__group_cancel(g->ex, g, code, reason, CREW_CAUSE_GROUP);
 }
 
 /* ---- the calling context ------------------------------------------------------ */

@@ -23,6 +23,7 @@
 
 #include "cancel.h"
 #include "harness.h"
+#include "interrupt.h"
 #include "stats.h"
 
 CREW_TLS crew__worker_t *crew__tls_worker;
@@ -252,11 +253,16 @@ static inline crew_status_t fork_call(struct crew *ex, crew__worker_t *w, crew_f
         *rc = 0;
         return CREW_TASK_CANCELLED;
     }
+    bool irq = crew__irq_suspend(ex, w); /* the parent's region, if open */
     w->forks = &forks;
     *rc = fn(arg);
     if (CREW_UNLIKELY(w->fd.head != forks.base))
         crew__fork_sync(ex, w);
+    if (CREW_UNLIKELY(forks.ncb | forks.irq_depth))
+        crew__body_leftovers(ex, w, &forks);
     w->forks = saved;
+    if (CREW_UNLIKELY(irq))
+        crew__irq_reopen(ex, w);
     /* As for any task: cancelled while it ran -> CANCELLED, whatever rc. */
     if (CREW_UNLIKELY(crew__any_scope(ex)) && parent_cancelled(ex))
         return CREW_TASK_CANCELLED;

@@ -358,7 +358,7 @@ crew_group_info_t t_ginfo(crew_group_t *g)
 
 int t_submit_to(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg, crew_id_t *id)
 {
-    crew_task_desc_t d = {fn, arg, NULL, g};
+    crew_task_desc_t d = {.fn = fn, .arg = arg, .cleanup = NULL, .group = g};
     return crew_submit_ex(ex, &d, id);
 }
 

@@ -42,11 +42,12 @@ Test(cancel, queued_task_is_removed_and_never_runs, T_OPTS)
     saturate(ex, &gate);
 
     atomic_int ran = 0, cleanups = 0;
-    crew_task_desc_t d = {count_task, &ran, NULL, g};
+    crew_task_desc_t d = {.fn = count_task, .arg = &ran, .cleanup = NULL, .group = g};
     crew_id_t id;
     ASSERT_RC(crew_submit_ex(ex, &d, &id), 0);
     /* the cleanup sees the same arg: count it through a second task */
-    crew_task_desc_t d2 = {count_task, &cleanups, count_cleanup, g};
+    crew_task_desc_t d2 = {
+        .fn = count_task, .arg = &cleanups, .cleanup = count_cleanup, .group = g};
     crew_id_t id2;
     ASSERT_RC(crew_submit_ex(ex, &d2, &id2), 0);
 
@@ -349,7 +350,7 @@ Test(cancel, unknown_or_released_id_gives_ENOTASK_and_changes_nothing, T_OPTS)
     probe_t p;
     probe_init(&p, false, 0);
     crew_id_t id;
-    crew_task_desc_t d = {probe_task, &p, NULL, g};
+    crew_task_desc_t d = {.fn = probe_task, .arg = &p, .cleanup = NULL, .group = g};
     ASSERT_RC(crew_submit_ex(ex, &d, &id), 0);
     flag_await(&p.started);
     ASSERT_RC(crew_release(ex, id), 0);
@@ -569,7 +570,8 @@ Test(cancel, concurrent_cancels_of_one_queued_task_remove_it_once, T_OPTS)
         gate_init(&gate);
         saturate(ex, &gate);
         atomic_int cleanups = 0;
-        crew_task_desc_t d = {count_task, &cleanups, count_cleanup, NULL};
+        crew_task_desc_t d = {
+            .fn = count_task, .arg = &cleanups, .cleanup = count_cleanup, .group = NULL};
         crew_id_t id;
         ASSERT_RC(crew_submit_ex(ex, &d, &id), 0);
         atomic_int go = 0;
@@ -782,13 +784,15 @@ typedef struct pparent {
 static int pparent_task(void *arg)
 {
     pparent_t *p = arg;
-    crew_task_desc_t d = {ptask_body, &p->queued_child, ptask_cleanup, NULL};
+    crew_task_desc_t d = {
+        .fn = ptask_body, .arg = &p->queued_child, .cleanup = ptask_cleanup, .group = NULL};
     p->rc_queued = crew_submit_ex(crew_current(), &d, &p->queued_id);
     flag_set(&p->spawned);
     /* wait until the test cancelled us */
     if (!T_WAIT_UNTIL(flag_get(&p->probe.cancel_returned), T_HANG_S))
         return 1;
-    crew_task_desc_t d2 = {ptask_body, &p->late_child, ptask_cleanup, NULL};
+    crew_task_desc_t d2 = {
+        .fn = ptask_body, .arg = &p->late_child, .cleanup = ptask_cleanup, .group = NULL};
     p->rc_late = crew_submit_ex(crew_current(), &d2, &p->late_id);
     return 0;
 }
@@ -812,7 +816,7 @@ Test(cancel, cleanup_runs_exactly_once_on_every_path, T_OPTS)
     /* body ran: DONE and FAILED */
     ptask_t done = {&c.done, NULL, 0}, failed = {&c.failed, NULL, 2};
     crew_id_t id_done, id_failed;
-    crew_task_desc_t d = {ptask_body, &done, ptask_cleanup, NULL};
+    crew_task_desc_t d = {.fn = ptask_body, .arg = &done, .cleanup = ptask_cleanup, .group = NULL};
     ASSERT_RC(crew_submit_ex(ex, &d, &id_done), 0);
     d.arg = &failed;
     ASSERT_RC(crew_submit_ex(ex, &d, &id_failed), 0);
@@ -832,7 +836,8 @@ Test(cancel, cleanup_runs_exactly_once_on_every_path, T_OPTS)
     pp.queued_child = (ptask_t){&c.by_parent, &c.ran_by_parent, 0};
     pp.late_child = (ptask_t){&c.born, &c.ran_born, 0};
     crew_id_t id_parent;
-    crew_task_desc_t dp = {pparent_task, &pp, pparent_cleanup, NULL};
+    crew_task_desc_t dp = {
+        .fn = pparent_task, .arg = &pp, .cleanup = pparent_cleanup, .group = NULL};
     ASSERT_RC(crew_submit_ex(ex, &dp, &id_parent), 0);
     flag_await(&pp.spawned);
     ASSERT_RC(pp.rc_queued, 0);
@@ -858,7 +863,8 @@ Test(cancel, cleanup_runs_exactly_once_on_every_path, T_OPTS)
     d.arg = &removed;
     ASSERT_RC(crew_submit_ex(ex, &d, &id_removed), 0);
     ASSERT_RC(crew_cancel(ex, id_removed, 0, NULL), CREW_REMOVED);
-    crew_task_desc_t dg = {ptask_body, &by_group, ptask_cleanup, g};
+    crew_task_desc_t dg = {
+        .fn = ptask_body, .arg = &by_group, .cleanup = ptask_cleanup, .group = g};
     ASSERT_RC(crew_submit_ex(ex, &dg, &id_group), 0);
     ASSERT_RC(crew_group_cancel(g, 1, "group"), 0);
     d.arg = &by_shutdown;
@@ -875,7 +881,8 @@ Test(cancel, cleanup_runs_exactly_once_on_every_path, T_OPTS)
     cr_assert_eq(pthread_create(&th, NULL, shutdown_cancel_main, ex), 0);
     atomic_int probe_cleanups = 0, probe_ran = 0;
     ptask_t probe = {&probe_cleanups, &probe_ran, 0};
-    crew_task_desc_t dprobe = {ptask_body, &probe, ptask_cleanup, NULL};
+    crew_task_desc_t dprobe = {
+        .fn = ptask_body, .arg = &probe, .cleanup = ptask_cleanup, .group = NULL};
     int accepted = 0, rc;
     while ((rc = crew_submit_ex(ex, &dprobe, NULL)) == 0) {
         accepted++;
@@ -962,7 +969,7 @@ Test(cancel, counters_are_exact_per_executor_and_per_group, T_OPTS)
     ASSERT_RC(crew_group_create(ex, NULL, 0, &g), 0);
     probe_t a;
     probe_init(&a, false, 0);
-    crew_task_desc_t d = {probe_task, &a, NULL, g};
+    crew_task_desc_t d = {.fn = probe_task, .arg = &a, .cleanup = NULL, .group = g};
     crew_id_t ia, ib, ic, id_, ie;
     ASSERT_RC(crew_submit_ex(ex, &d, &ia), 0);
     flag_await(&a.started); /* the only worker is busy with a */
@@ -1146,7 +1153,8 @@ Test(cancel, child_spawned_after_its_parent_was_cancelled_is_born_cancelled, T_O
     pp.queued_child = (ptask_t){&c.by_parent, &c.ran_by_parent, 0};
     pp.late_child = (ptask_t){&c.born, &c.ran_born, 0};
     crew_id_t pid;
-    crew_task_desc_t dp = {pparent_task, &pp, pparent_cleanup, NULL};
+    crew_task_desc_t dp = {
+        .fn = pparent_task, .arg = &pp, .cleanup = pparent_cleanup, .group = NULL};
     ASSERT_RC(crew_submit_ex(ex, &dp, &pid), 0);
     flag_await(&pp.spawned);
     int oc = crew_cancel(ex, pid, 0, NULL);
@@ -1448,7 +1456,7 @@ Test(cancel, join_in_a_cancelled_task_reports_ECANCELED_on_the_fork_join_fast_pa
         j.spawn_rc = j.cancel_rc = j.join_rc = 99;
         if (by_group)
             ASSERT_RC(crew_group_create(ex, NULL, 0, &j.g), 0);
-        crew_task_desc_t d = {jfast_task, &j, NULL, j.g};
+        crew_task_desc_t d = {.fn = jfast_task, .arg = &j, .cleanup = NULL, .group = j.g};
         crew_id_t id;
         ASSERT_RC(crew_submit_ex(ex, &d, &id), 0);
         ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
@@ -1594,7 +1602,7 @@ Test(cancel, a_million_queued_then_cancelled_tasks_leave_nothing_behind,
     crew_id_t *ids = malloc(sizeof *ids * (size_t)n);
     cr_assert_not_null(ids);
     atomic_int ran = 0;
-    crew_task_desc_t d = {count_task, &ran, NULL, NULL};
+    crew_task_desc_t d = {.fn = count_task, .arg = &ran, .cleanup = NULL, .group = NULL};
     for (long i = 0; i < n; i++)
         ASSERT_RC(crew_submit_ex(ex, &d, &ids[i]), 0);
     for (long i = 0; i < n; i++) {

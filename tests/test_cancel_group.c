@@ -71,10 +71,11 @@ Test(cancel_group, members_added_after_the_cancel_are_born_cancelled, T_OPTS)
     crew_group_t *g = t_group(ex, NULL, 0);
     ASSERT_RC(crew_group_cancel(g, 0, NULL), 0);
     atomic_int ran = 0, cleanups = 0;
-    crew_task_desc_t d = {count_task, &ran, NULL, g};
+    crew_task_desc_t d = {.fn = count_task, .arg = &ran, .cleanup = NULL, .group = g};
     crew_id_t id;
     ASSERT_RC(crew_submit_ex(ex, &d, &id), 0);
-    crew_task_desc_t dc = {count_task, &cleanups, count_cleanup, g};
+    crew_task_desc_t dc = {
+        .fn = count_task, .arg = &cleanups, .cleanup = count_cleanup, .group = g};
     ASSERT_RC(crew_submit_ex(ex, &dc, NULL), 0);
     void *args[16];
     for (int i = 0; i < 16; i++)
@@ -108,7 +109,7 @@ static void check_member_born_cancelled_at_submit(unsigned workers)
     crew_group_t *g = t_group(ex, NULL, 0);
     ASSERT_RC(crew_group_cancel(g, 6, "closed"), 0);
     atomic_int ran = 0, cleanups = 0;
-    crew_task_desc_t d = {count_task, &cleanups, count_cleanup, g};
+    crew_task_desc_t d = {.fn = count_task, .arg = &cleanups, .cleanup = count_cleanup, .group = g};
     crew_id_t id, plain;
     ASSERT_RC(crew_submit_ex(ex, &d, &id), 0);
     crew_task_info_t info = t_inspect(ex, id);
@@ -559,7 +560,7 @@ Test(cancel_group, a_million_queued_members_cancelled_leave_nothing_behind,
     gate_init(&gate);
     saturate(ex, &gate);
     atomic_int ran = 0;
-    crew_task_desc_t d = {count_task, &ran, NULL, g};
+    crew_task_desc_t d = {.fn = count_task, .arg = &ran, .cleanup = NULL, .group = g};
     for (long i = 0; i < n; i++) {
         int rc = crew_submit_ex(ex, &d, NULL);
         if (rc != 0)

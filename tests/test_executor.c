@@ -252,7 +252,7 @@ static void check_idle_cpu(unsigned workers)
     crew_group_t *g;
     ASSERT_RC(crew_group_create(ex, NULL, 0, &g), 0);
     atomic_int n = 0;
-    crew_task_desc_t d = {count_task, &n, NULL, g};
+    crew_task_desc_t d = {.fn = count_task, .arg = &n, .cleanup = NULL, .group = g};
     for (int i = 0; i < 1000; i++)
         ASSERT_RC(crew_submit_ex(ex, &d, NULL), 0);
     crew_status_t st;

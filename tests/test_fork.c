@@ -386,7 +386,7 @@ Test(fork, cancelling_the_group_of_the_forking_task_reaches_its_forks, T_OPTS)
     crew_t *ex = t_create(1);
     gcx_t c = {0};
     ASSERT_RC(crew_group_create(ex, NULL, 0, &c.g), 0);
-    crew_task_desc_t d = {gcx_member, &c, NULL, c.g, 0};
+    crew_task_desc_t d = {.fn = gcx_member, .arg = &c, .cleanup = NULL, .group = c.g};
     ASSERT_RC(crew_submit_ex(ex, &d, NULL), 0);
     flag_await(&c.forked);
     ASSERT_RC(crew_group_cancel(c.g, 0, NULL), 0);

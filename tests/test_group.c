@@ -71,7 +71,7 @@ typedef struct kid {
 static int spawn_blocked_child(void *arg)
 {
     kid_t *k = arg;
-    crew_task_desc_t d = {gate_task, k->gate, NULL, k->into};
+    crew_task_desc_t d = {.fn = gate_task, .arg = k->gate, .cleanup = NULL, .group = k->into};
     k->rc = crew_submit_ex(crew_current(), &d, &k->child);
     return 0; /* returns while the child is still blocked */
 }
@@ -310,7 +310,7 @@ static int gwaiter_task(void *arg)
 {
     gwaiter_t *w = arg;
     for (int i = 0; i < 20; i++) {
-        crew_task_desc_t d = {count_task, &w->n, NULL, w->g};
+        crew_task_desc_t d = {.fn = count_task, .arg = &w->n, .cleanup = NULL, .group = w->g};
         if (crew_submit_ex(crew_current(), &d, NULL) != 0)
             return 1;
     }
@@ -465,7 +465,7 @@ Test(group, groups_of_another_executor_are_refused, T_OPTS)
     crew_group_t *ga = t_group(a, NULL, 0), *gb = NULL;
     ASSERT_RC(crew_group_create(b, ga, 0, &gb), CREW_EWRONGEXEC);
     atomic_int cleanups = 0;
-    crew_task_desc_t d = {noop_task, &cleanups, count_cleanup, ga};
+    crew_task_desc_t d = {.fn = noop_task, .arg = &cleanups, .cleanup = count_cleanup, .group = ga};
     ASSERT_RC(crew_submit_ex(b, &d, NULL), CREW_EWRONGEXEC);
     cr_assert_eq(atomic_load(&cleanups), 0);
     cr_assert_eq(t_ginfo(ga).submitted, 0);

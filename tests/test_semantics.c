@@ -15,7 +15,7 @@ static crew_group_t *new_group(crew_t *ex, crew_group_t *parent)
 static crew_id_t submit_into(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
                              crew_cleanup_fn cleanup, unsigned flags)
 {
-    crew_task_desc_t d = {fn, arg, cleanup, g, flags};
+    crew_task_desc_t d = {.fn = fn, .arg = arg, .cleanup = cleanup, .group = g, .flags = flags};
     crew_id_t id = 0;
     ASSERT_RC(crew_submit_ex(ex, &d, &id), 0);
     return id;
@@ -23,7 +23,7 @@ static crew_id_t submit_into(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg,
 
 static crew_id_t submit_detached(crew_t *ex, crew_group_t *g, crew_fn fn, void *arg)
 {
-    crew_task_desc_t d = {fn, arg, NULL, g, 0};
+    crew_task_desc_t d = {.fn = fn, .arg = arg, .cleanup = NULL, .group = g};
     ASSERT_RC(crew_submit_ex(ex, &d, NULL), 0);
     return 0;
 }
@@ -186,7 +186,7 @@ static void kid_cleanup(void *arg)
 static int parent_task(void *arg)
 {
     parent_t *p = arg;
-    crew_task_desc_t d = {kid_task, p, kid_cleanup, NULL, 0};
+    crew_task_desc_t d = {.fn = kid_task, .arg = p, .cleanup = kid_cleanup, .group = NULL};
     for (int i = 0; i < QN; i++)
         crew_submit_ex(crew_current(), &d, &p->kids[i]);
     flag_set(&p->spawned);
@@ -243,7 +243,7 @@ Test(semantics, cancel_shutdown_removes_queued_tasks_while_every_worker_is_busy,
     gate_init(&gate);
     saturate(ex, &gate);
     atomic_int cleaned = 0;
-    crew_task_desc_t d = {ran_task, &cleaned, count_cleanup, NULL, 0};
+    crew_task_desc_t d = {.fn = ran_task, .arg = &cleaned, .cleanup = count_cleanup, .group = NULL};
     atomic_store(&bodies_ran, 0);
     for (int i = 0; i < QN; i++)
         ASSERT_RC(crew_submit_ex(ex, &d, NULL), 0);
@@ -288,7 +288,7 @@ static int join_member(void *arg)
 static int joiner_task(void *arg)
 {
     joiner_t *j = arg;
-    crew_task_desc_t d = {join_member, j, NULL, j->g, 0};
+    crew_task_desc_t d = {.fn = join_member, .arg = j, .cleanup = NULL, .group = j->g};
     crew_submit_ex(j->ex, &d, NULL);
     atomic_store(&j->join_rc, crew_group_join(j->g, &j->join_status));
     atomic_store(&j->join_returned, 1);
@@ -349,9 +349,17 @@ typedef struct {
 static int iso_submitter(void *arg)
 {
     iso_t *s = arg;
-    crew_task_desc_t c = {probe_task, &s->child, NULL, NULL, 0};
-    crew_task_desc_t i = {probe_task, &s->iso, NULL, s->service, CREW_TASK_ISOLATED};
-    crew_task_desc_t n = {probe_task, &s->iso_nogroup, NULL, NULL, CREW_TASK_ISOLATED};
+    crew_task_desc_t c = {.fn = probe_task, .arg = &s->child, .cleanup = NULL, .group = NULL};
+    crew_task_desc_t i = {.fn = probe_task,
+                          .arg = &s->iso,
+                          .cleanup = NULL,
+                          .group = s->service,
+                          .flags = CREW_TASK_ISOLATED};
+    crew_task_desc_t n = {.fn = probe_task,
+                          .arg = &s->iso_nogroup,
+                          .cleanup = NULL,
+                          .group = NULL,
+                          .flags = CREW_TASK_ISOLATED};
     crew_submit_ex(s->ex, &c, &s->child_id);
     crew_submit_ex(s->ex, &i, &s->iso_id);
     crew_submit_ex(s->ex, &n, &s->iso_nogroup_id);
@@ -388,7 +396,11 @@ Test(semantics, cancelling_the_submitter_or_its_group_leaves_isolated_tasks_alon
     ASSERT_STATUS(t_join(ex, s.iso_id), CREW_TASK_DONE);
     ASSERT_STATUS(t_join(ex, s.iso_nogroup_id), CREW_TASK_DONE);
     /* Its own group still reaches it. */
-    crew_task_desc_t d = {noop_task, NULL, NULL, s.service, CREW_TASK_ISOLATED | 0x80};
+    crew_task_desc_t d = {.fn = noop_task,
+                          .arg = NULL,
+                          .cleanup = NULL,
+                          .group = s.service,
+                          .flags = CREW_TASK_ISOLATED | 0x80};
     ASSERT_RC(crew_submit_ex(ex, &d, NULL), CREW_EINVAL);
     ASSERT_RC(crew_group_destroy(mine), 0);
     ASSERT_RC(crew_group_destroy(s.service), 0);
@@ -467,7 +479,8 @@ Test(semantics, destroy_frees_group_handles_still_alive, T_OPTS)
     crew_group_t *cancelled = new_group(ex, nested);
     atomic_int n = 0;
     for (int i = 0; i < 10; i++) {
-        crew_task_desc_t d = {count_task, &n, NULL, i & 1 ? outer : nested, 0};
+        crew_task_desc_t d = {
+            .fn = count_task, .arg = &n, .cleanup = NULL, .group = i & 1 ? outer : nested};
         ASSERT_RC(crew_submit_ex(ex, &d, NULL), 0);
     }
     ASSERT_RC(crew_group_cancel(cancelled, 0, NULL), 0);
@@ -518,8 +531,13 @@ Test(semantics, a_cancelled_waiter_reports_its_own_cancellation_apart_from_the_t
     ASSERT_RC(crew_actor_create(ex, NULL, NULL, &w.actor), 0);
     probe_init(&w.p1, false, 0);
     probe_init(&w.p2, false, 0);
-    crew_task_desc_t d1 = {probe_task, &w.p1, NULL, w.g, CREW_TASK_ISOLATED};
-    crew_task_desc_t d2 = {probe_task, &w.p2, NULL, NULL, CREW_TASK_ISOLATED};
+    crew_task_desc_t d1 = {
+        .fn = probe_task, .arg = &w.p1, .cleanup = NULL, .group = w.g, .flags = CREW_TASK_ISOLATED};
+    crew_task_desc_t d2 = {.fn = probe_task,
+                           .arg = &w.p2,
+                           .cleanup = NULL,
+                           .group = NULL,
+                           .flags = CREW_TASK_ISOLATED};
     ASSERT_RC(crew_submit_ex(ex, &d1, &w.target), 0);
     ASSERT_RC(crew_submit_ex(ex, &d2, &w.target2), 0);
     flag_await(&w.p1.started);

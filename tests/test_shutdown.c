@@ -42,8 +42,9 @@ Test(shutdown, drain_runs_everything_queued_and_every_accepted_submission, T_OPT
     gate_init(&gate);
     saturate(ex, &gate);
     atomic_int ran = 0, late = 0, cleanups = 0;
-    crew_task_desc_t d = {count_task, &ran, NULL, NULL};
-    crew_task_desc_t dc = {count_task, &cleanups, count_cleanup, NULL};
+    crew_task_desc_t d = {.fn = count_task, .arg = &ran, .cleanup = NULL, .group = NULL};
+    crew_task_desc_t dc = {
+        .fn = count_task, .arg = &cleanups, .cleanup = count_cleanup, .group = NULL};
     for (int i = 0; i < N; i++)
         ASSERT_RC(crew_submit_ex(ex, i % 10 ? &d : &dc, NULL), 0);
     sd_t s = {ex, CREW_DRAIN, 99, 0};
@@ -211,7 +212,8 @@ Test(shutdown, cancel_removes_queued_requests_running_and_wakes_waiters, T_OPTS)
     for (int i = 0; i < 2; i++)
         flag_await(&p[i].started);
     atomic_int ran = 0, cleanups = 0;
-    crew_task_desc_t d = {count_task, &cleanups, count_cleanup, NULL};
+    crew_task_desc_t d = {
+        .fn = count_task, .arg = &cleanups, .cleanup = count_cleanup, .group = NULL};
     (void)ran;
     for (int i = 0; i < N; i++)
         ASSERT_RC(crew_submit_ex(ex, &d, &q[i]), 0);

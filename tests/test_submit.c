@@ -38,7 +38,7 @@ static void *submitter_main(void *arg)
 {
     submitter_t *s = arg;
     for (long i = s->from; i < s->to; i++) {
-        crew_task_desc_t d = {slot_task, &s->tasks[i], NULL, s->g};
+        crew_task_desc_t d = {.fn = slot_task, .arg = &s->tasks[i], .cleanup = NULL, .group = s->g};
         int rc = crew_submit_ex(s->ex, &d, NULL);
         if (rc != 0) {
             s->rc = rc;
@@ -116,7 +116,7 @@ Test(submit, batch_runs_every_task_once_and_fills_distinct_ids, T_OPTS)
         args[i] = &hits[i];
     }
     static crew_id_t ids[N];
-    crew_task_desc_t d = {count_task, NULL, NULL, NULL};
+    crew_task_desc_t d = {.fn = count_task, .arg = NULL, .cleanup = NULL, .group = NULL};
     ASSERT_RC(crew_submit_batch(ex, &d, args, N, ids), 0);
     for (int i = 0; i < N; i++) {
         cr_assert_neq(ids[i], 0, "ids[%d] not filled", i);
@@ -142,7 +142,7 @@ Test(submit, detached_batch_into_a_group_runs_every_task_once, T_OPTS)
         atomic_init(&hits[i], 0);
         args[i] = &hits[i];
     }
-    crew_task_desc_t d = {count_task, NULL, NULL, g};
+    crew_task_desc_t d = {.fn = count_task, .arg = NULL, .cleanup = NULL, .group = g};
     ASSERT_RC(crew_submit_batch(ex, &d, args, N, NULL), 0);
     crew_status_t st;
     ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
@@ -161,7 +161,7 @@ Test(submit, detached_batch_into_a_group_runs_every_task_once, T_OPTS)
 Test(submit, empty_batch_is_accepted_and_submits_nothing, T_OPTS)
 {
     crew_t *ex = t_create(1);
-    crew_task_desc_t d = {noop_task, NULL, NULL, NULL};
+    crew_task_desc_t d = {.fn = noop_task, .arg = NULL, .cleanup = NULL, .group = NULL};
     ASSERT_RC(crew_submit_batch(ex, &d, NULL, 0, NULL), 0);
     cr_assert_eq(t_stats(ex).submitted, 0);
     DESTROY_CLEAN(&ex);
@@ -179,13 +179,13 @@ Test(submit, refused_batch_submits_nothing_and_runs_no_cleanup, T_OPTS)
         args[i] = &runs;
     crew_id_t ids[N];
     /* args NULL with n > 0 */
-    crew_task_desc_t d = {count_task, NULL, count_cleanup, NULL};
+    crew_task_desc_t d = {.fn = count_task, .arg = NULL, .cleanup = count_cleanup, .group = NULL};
     ASSERT_RC(crew_submit_batch(ex, &d, NULL, N, ids), CREW_EINVAL);
     /* fn NULL */
-    crew_task_desc_t nofn = {NULL, NULL, count_cleanup, NULL};
+    crew_task_desc_t nofn = {.fn = NULL, .arg = NULL, .cleanup = count_cleanup, .group = NULL};
     ASSERT_RC(crew_submit_batch(ex, &nofn, args, N, ids), CREW_EINVAL);
     /* group of another executor */
-    crew_task_desc_t wrong = {count_task, NULL, count_cleanup, og};
+    crew_task_desc_t wrong = {.fn = count_task, .arg = NULL, .cleanup = count_cleanup, .group = og};
     ASSERT_RC(crew_submit_batch(ex, &wrong, args, N, ids), CREW_EWRONGEXEC);
     cr_assert_eq(t_stats(ex).submitted, 0);
     /* after shutdown */
@@ -221,7 +221,7 @@ Test(submit, batch_is_all_or_nothing_under_allocation_failure, T_OPTS)
     void *args[N];
     for (int i = 0; i < N; i++)
         args[i] = &a;
-    crew_task_desc_t d = {cl_run, NULL, cl_clean, NULL};
+    crew_task_desc_t d = {.fn = cl_run, .arg = NULL, .cleanup = cl_clean, .group = NULL};
     crew_id_t ids[N];
     for (int64_t k = 0; k < 10000; k++) {
         crew_stats_t s0 = t_settle(ex);
@@ -404,7 +404,7 @@ Test(submit, cleanup_runs_once_after_the_body_and_before_waiters_see_the_end, T_
     for (int round = 0; round < 200; round++) {
         order_t o;
         memset(&o, 0, sizeof o);
-        crew_task_desc_t d = {order_body, &o, order_cleanup, NULL};
+        crew_task_desc_t d = {.fn = order_body, .arg = &o, .cleanup = order_cleanup, .group = NULL};
         crew_id_t id;
         ASSERT_RC(crew_submit_ex(ex, &d, &id), 0);
         ASSERT_STATUS(t_wait(ex, id), CREW_TASK_DONE);
@@ -426,12 +426,14 @@ Test(submit, refused_submission_keeps_arg_and_runs_no_cleanup, T_OPTS)
     ASSERT_RC(crew_group_create(other, NULL, 0, &og), 0);
     atomic_int cleanups = 0;
     crew_id_t id = 0;
-    crew_task_desc_t nofn = {NULL, &cleanups, count_cleanup, NULL};
+    crew_task_desc_t nofn = {.fn = NULL, .arg = &cleanups, .cleanup = count_cleanup, .group = NULL};
     ASSERT_RC(crew_submit_ex(ex, &nofn, &id), CREW_EINVAL);
-    crew_task_desc_t wrong = {count_task, &cleanups, count_cleanup, og};
+    crew_task_desc_t wrong = {
+        .fn = count_task, .arg = &cleanups, .cleanup = count_cleanup, .group = og};
     ASSERT_RC(crew_submit_ex(ex, &wrong, &id), CREW_EWRONGEXEC);
     ASSERT_RC(crew_shutdown(ex, CREW_DRAIN), 0);
-    crew_task_desc_t d = {count_task, &cleanups, count_cleanup, NULL};
+    crew_task_desc_t d = {
+        .fn = count_task, .arg = &cleanups, .cleanup = count_cleanup, .group = NULL};
     ASSERT_RC(crew_submit_ex(ex, &d, &id), CREW_ESHUTDOWN);
     ASSERT_RC(crew_submit_ex(ex, &d, NULL), CREW_ESHUTDOWN);
     cr_assert_eq(atomic_load(&cleanups), 0);

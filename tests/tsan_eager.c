@@ -128,7 +128,7 @@ static void round_once(unsigned workers, how_t how, long *removed_total)
     c.ex = ex;
     CHECK(crew_group_create(ex, NULL, 0, &c.g) == 0, "group");
     {
-        crew_task_desc_t d = {root, &c, NULL, c.g, 0};
+        crew_task_desc_t d = {.fn = root, .arg = &c, .cleanup = NULL, .group = c.g};
         CHECK(crew_submit_ex(ex, &d, &root_id) == 0, "submit root");
     }
     /* Let the tree grow a little, then cancel in the middle of it. */

@@ -41,7 +41,7 @@ static void *outsider_main(void *arg)
 {
     outsider_t *o = arg;
     while (!flag_get(&o->stop)) {
-        crew_task_desc_t d = {member, o->c, NULL, o->c->g};
+        crew_task_desc_t d = {.fn = member, .arg = o->c, .cleanup = NULL, .group = o->c->g};
         int rc = crew_submit_ex(o->ex, &d, NULL);
         if (rc != 0) {
             o->rc = rc;
@@ -71,7 +71,7 @@ int main(void)
             pthread_t th;
             CHECK(pthread_create(&th, NULL, outsider_main, &o) == 0, "thread");
             for (int i = 0; i < 4; i++) {
-                crew_task_desc_t d = {member, &c, NULL, c.g};
+                crew_task_desc_t d = {.fn = member, .arg = &c, .cleanup = NULL, .group = c.g};
                 CHECK(crew_submit_ex(ex, &d, NULL) == 0, "submit root");
             }
             long threshold = 500 + round * 300;

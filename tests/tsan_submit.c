@@ -38,7 +38,7 @@ static void *sub_main(void *arg)
                 s->items[i + k].payload = (i + k) * 3 + 1;
                 args[k] = &s->items[i + k];
             }
-            crew_task_desc_t d = {item_task, NULL, NULL, s->g};
+            crew_task_desc_t d = {.fn = item_task, .arg = NULL, .cleanup = NULL, .group = s->g};
             if ((s->rc = crew_submit_batch(s->ex, &d, args, 64, ids)) != 0)
                 return NULL;
             for (int k = 0; k < 64; k++) {
@@ -53,7 +53,7 @@ static void *sub_main(void *arg)
             i += 63;
             continue;
         }
-        crew_task_desc_t d = {item_task, &s->items[i], NULL, s->g};
+        crew_task_desc_t d = {.fn = item_task, .arg = &s->items[i], .cleanup = NULL, .group = s->g};
         if ((s->rc = crew_submit_ex(s->ex, &d, NULL)) != 0)
             return NULL;
     }

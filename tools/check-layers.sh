@@ -12,10 +12,10 @@ layers=(
     "inject pool"                     # queues of records, record memory
     "stats exec timer"                # counting; the executor's shared state; deadlines
     "group"                           # membership, lifetime, group cancel state
-    "cancel"                          # the check and the executor's set
-    "harness interrupt"               # run, finish, remove, cancel request, free; signals
+    "cancel interrupt"                # the check and the executor's set; reaching bodies
+    "harness"                         # run, finish, remove, cancel request, free
     "worker"                          # find work, the loop, wait_until
-    "submit wait loop observe"        # submission; waits and cancels; loops; seeing inside
+    "submit wait deadline loop observe" # submission; waits, cancels, deadlines; loops; seeing inside
     "actor"                           # actors, on submit/harness/worker only
     "executor"                        # create, shutdown, destroy
 )

@@ -31,7 +31,7 @@ int main(void)
     crew_actor_create(ex, NULL, NULL, &transform);
     crew_actor_create(ex, &total, NULL, &writer);
     crew_group_create(ex, NULL, 0, &batch);
-    crew_task_desc_t d = {parse_rec, NULL, NULL, batch};
+    crew_task_desc_t d = {.fn = parse_rec, .arg = NULL, .cleanup = NULL, .group = batch};
     for (intptr_t i = 1; i <= 1000; i++) {
         d.arg = (void *)(i == 500 ? -1 : i); /* record 500 is bad */
         crew_actor_submit_ex(parse, &d, NULL);

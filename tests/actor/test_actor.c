@@ -301,7 +301,8 @@ Test(actor, cleanup_of_removed_actor_task_runs_exactly_once, T_OPTS)
     ASSERT_RC(crew_actor_create(ex, NULL, NULL, &a), 0);
     ASSERT_RC(crew_actor_submit(a, gate_task, &gate, &blocker), 0);
     gate_await_arrivals(&gate, 1);
-    crew_task_desc_t d = {count_task, &cleaned, count_cleanup, NULL};
+    crew_task_desc_t d = {
+        .fn = count_task, .arg = &cleaned, .cleanup = count_cleanup, .group = NULL};
     /* Body and cleanup share the counter: exactly 1 means "cleanup once,
      * body never". */
     ASSERT_RC(crew_actor_submit_ex(a, &d, &id), 0);
@@ -396,7 +397,8 @@ Test(actor, kill_fails_queued_tasks_with_actor_dead_and_requests_the_running_one
     ASSERT_RC(crew_actor_create(ex, &k, kill_dtor, &a), 0);
     ASSERT_RC(crew_actor_submit(a, kill_probe_task, &kp, &running), 0);
     flag_await(&kp.p.started);
-    crew_task_desc_t dd = {noop_task, &cleaned, count_cleanup, NULL};
+    crew_task_desc_t dd = {
+        .fn = noop_task, .arg = &cleaned, .cleanup = count_cleanup, .group = NULL};
     for (int i = 0; i < 8; i++)
         ASSERT_RC(crew_actor_submit_ex(a, &dd, &queued[i]), 0);
 
@@ -533,7 +535,7 @@ typedef struct race_sub {
 static void *race_thread(void *arg)
 {
     race_sub_t *s = arg;
-    crew_task_desc_t d = {count_task, s->ran, NULL, NULL};
+    crew_task_desc_t d = {.fn = count_task, .arg = s->ran, .cleanup = NULL, .group = NULL};
     for (long i = 0; i < s->n; i++) {
         int rc = crew_actor_submit_ex(s->a, &d, &s->ids[s->accepted]);
         if (rc == 0)
@@ -963,8 +965,9 @@ Test(actor, cancel_shutdown_removes_queued_tasks_and_requests_the_running_ones, 
     ASSERT_RC(crew_actor_create(ex, &dtor_b, count_cleanup, &b), 0); /* idle */
     ASSERT_RC(crew_actor_submit(a, probe_task, &p, &running), 0);
     flag_await(&p.started);
-    crew_task_desc_t d = {count_task, &ran, NULL, NULL};
-    crew_task_desc_t dc = {noop_task, &cleaned, count_cleanup, NULL};
+    crew_task_desc_t d = {.fn = count_task, .arg = &ran, .cleanup = NULL, .group = NULL};
+    crew_task_desc_t dc = {
+        .fn = noop_task, .arg = &cleaned, .cleanup = count_cleanup, .group = NULL};
     for (int i = 0; i < NQ; i++)
         ASSERT_RC(crew_actor_submit_ex(a, i % 2 ? &d : &dc, &queued[i]), 0);
     ASSERT_RC(crew_shutdown(ex, CREW_CANCEL), 0);
@@ -1188,7 +1191,7 @@ Test(actor, tasks_submitted_from_a_task_join_its_group_and_group_cancel_removes_
     f.a = a;
     f.ran = &ran;
     f.n = 16;
-    crew_task_desc_t d = {fanout_task, &f, NULL, g};
+    crew_task_desc_t d = {.fn = fanout_task, .arg = &f, .cleanup = NULL, .group = g};
     ASSERT_RC(crew_submit_ex(ex, &d, &sender), 0);
     ASSERT_STATUS(t_join(ex, sender), CREW_TASK_DONE);
     for (int i = 0; i < 16; i++) {
@@ -1279,7 +1282,7 @@ Test(actor, task_sent_into_a_cancelled_group_is_born_cancelled, T_OPTS)
     l.ran = &ran;
     l.rc = 1;
     gate_init(&l.gate);
-    crew_task_desc_t d = {late_sender_task, &l, NULL, g};
+    crew_task_desc_t d = {.fn = late_sender_task, .arg = &l, .cleanup = NULL, .group = g};
     ASSERT_RC(crew_submit_ex(ex, &d, &sender), 0);
     gate_await_arrivals(&l.gate, 1); /* the sender runs, inside g */
     ASSERT_RC(crew_group_cancel(g, 0, "early"), 0);
@@ -1292,7 +1295,7 @@ Test(actor, task_sent_into_a_cancelled_group_is_born_cancelled, T_OPTS)
     cr_assert_eq(ti.cause, CREW_CAUSE_GROUP);
     ASSERT_STATUS(t_join(ex, l.id), CREW_TASK_CANCELLED);
     /* From outside, naming the cancelled group: the same. */
-    crew_task_desc_t ad = {count_task, &ran, NULL, g};
+    crew_task_desc_t ad = {.fn = count_task, .arg = &ran, .cleanup = NULL, .group = g};
     ASSERT_RC(crew_actor_submit_ex(a, &ad, &direct), 0);
     ASSERT_STATUS(t_join(ex, direct), CREW_TASK_CANCELLED);
     crew_actor_info_t in = t_actor_info(a);
@@ -1320,7 +1323,7 @@ Test(actor, group_cancel_removes_queued_actor_tasks_and_group_wait_sees_them, T_
     ASSERT_RC(crew_group_create(ex, NULL, 0, &g), 0);
     ASSERT_RC(crew_actor_submit(a, gate_task, &hold, NULL), 0);
     gate_await_arrivals(&hold, 1);
-    crew_task_desc_t d = {count_task, &ran, NULL, g};
+    crew_task_desc_t d = {.fn = count_task, .arg = &ran, .cleanup = NULL, .group = g};
     for (int i = 0; i < 20; i++)
         ASSERT_RC(crew_actor_submit_ex(a, &d, NULL), 0);
     ASSERT_RC(crew_group_cancel(g, 2, "batch aborted"), 0);
@@ -1404,7 +1407,7 @@ Test(actor, bad_input_gives_documented_errors, T_OPTS)
     ASSERT_RC(crew_actor_submit(a, NULL, NULL, NULL), CREW_EINVAL);
     ASSERT_RC(crew_actor_submit_ex(a, NULL, NULL), CREW_EINVAL);
     ASSERT_RC(crew_group_create(other, NULL, 0, &og), 0);
-    crew_task_desc_t d = {noop_task, NULL, NULL, og};
+    crew_task_desc_t d = {.fn = noop_task, .arg = NULL, .cleanup = NULL, .group = og};
     ASSERT_RC(crew_actor_submit_ex(a, &d, NULL), CREW_EWRONGEXEC);
     d.group = (crew_group_t *)junk;
     ASSERT_RC(crew_actor_submit_ex(a, &d, NULL), CREW_EINVAL);
@@ -1439,7 +1442,8 @@ Test(actor, out_of_memory_is_reported_and_leaks_nothing, T_OPTS)
         crew__fault_fail_alloc_at(k);
         rc = crew_actor_create(ex, &dtor, count_cleanup, &a);
         if (rc == 0) {
-            crew_task_desc_t d = {noop_task, &cleaned, count_cleanup, NULL};
+            crew_task_desc_t d = {
+                .fn = noop_task, .arg = &cleaned, .cleanup = count_cleanup, .group = NULL};
             for (int i = 0; i < 3000; i++) {
                 rc = crew_actor_submit_ex(a, &d, NULL);
                 cr_assert(rc == 0 || rc == CREW_ENOMEM, "submit: %s", t_rc_name(rc));

@@ -259,7 +259,8 @@ static void cancel_race(void)
     atomic_int cleaned = 0;
     long removed = 0, requested = 0, late = 0, done = 0, cancelled = 0;
     CHECK_RC(crew_actor_create(ex, &st, NULL, &a), 0);
-    crew_task_desc_t d = {cancel_body, &cleaned, count_cleanup, NULL};
+    crew_task_desc_t d = {
+        .fn = cancel_body, .arg = &cleaned, .cleanup = count_cleanup, .group = NULL};
     for (long i = 0; i < n; i++)
         CHECK_RC(crew_actor_submit_ex(a, &d, &ids[i]), 0);
     /* Cancel every other task while the runner works through them. */

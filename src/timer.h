@@ -1,0 +1,118 @@
+/*
+ * timer.h - the executor's deadlines: one hierarchical timing wheel, one
+ * hash from key to entry, one thread that sleeps until the next expiry.
+ *
+ * Why a wheel: arming and disarming are O(1) (an intrusive list insert or
+ * unlink and a hash step) whatever the number of pending deadlines, and
+ * the common case, a deadline that never fires because its task ended
+ * first, costs only those two steps. A binary heap would make both
+ * O(log n) and touch log n cache lines at a million pending entries.
+ *
+ * Wheel: 7 levels of 64 slots; a slot of level L spans 2^(16 + 6L) ns
+ * (65.5 us, 4.2 ms, 268 ms, 17 s, 18 min, 19.5 h, 52 days). An entry sits at
+ * the highest level where its expiry and the wheel's current time `cur`
+ * differ, in the slot its expiry's bits name. Invariant: at every level
+ * L >= 1 the slot of `cur` is empty (entries reaching it are cascaded to
+ * lower levels the moment `cur` enters it). Level 0 holds entries within
+ * 4.2 ms, fired exactly (expiry <= now), never early.
+ *
+ * Thread protocol (timer.c):
+ *  1. Arm, disarm and the thread's service all hold `mu`.
+ *  2. The thread computes the next event (the earliest level-0 expiry or
+ *     the start of the first occupied higher slot, where a cascade is due)
+ *     and sleeps on `cv` (CLOCK_MONOTONIC) until then, recording it in
+ *     `sleep_until`.
+ *  3. An arm whose expiry is before `sleep_until` signals `cv`; any other
+ *     arm leaves the thread asleep. So an idle executor with pending
+ *     deadlines wakes once per expiry (plus at most one cascade wake per
+ *     level above the expiry), never per tick.
+ *  4. The thread takes due entries off the wheel and the hash under `mu`,
+ *     then calls `fire` for each without `mu`: firing cancels, which may
+ *     take other locks and arm or disarm deadlines.
+ *  5. Stop: `stopping` is set under `mu`, `cv` signalled, the thread joined;
+ *     entries still pending are freed without firing.
+ */
+#ifndef CREW_TIMER_H
+#define CREW_TIMER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "platform.h"
+
+#define CREW__TM_LEVELS 7
+#define CREW__FAR_NS    ((int64_t)1 << 57) /* the furthest deadline accepted */
+#define CREW__TM_SLOTS  64
+
+enum { CREW__TM_TASK = 1, CREW__TM_GROUP = 2, CREW__TM_IRQ = 3 /* re-kick a region */ };
+
+typedef struct crew__tentry {
+    int64_t when;                     /* absolute CLOCK_MONOTONIC ns */
+    uint64_t key;                     /* task ID or group ID */
+    void *obj;                        /* group (holds a reference) or NULL */
+    struct crew__tentry *prev, *next; /* slot list (or the free list) */
+    struct crew__tentry *hnext;       /* hash chain */
+    uint8_t kind;                     /* CREW__TM_* */
+    uint8_t level, slot;              /* where it sits; level 0xff: due list */
+} crew__tentry_t;
+
+/* Called by the timer thread, without the mutex, once per expired entry. */
+typedef void (*crew__timer_fire_fn)(void *ctx, uint8_t kind, uint64_t key, void *obj);
+
+typedef struct crew__timer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    crew__tentry_t *slot[CREW__TM_LEVELS][CREW__TM_SLOTS];
+    uint64_t occupied[CREW__TM_LEVELS]; /* bit s: slot s non-empty */
+    crew__tentry_t *due;                /* expiry already past when armed */
+    int64_t cur;                        /* wheel time, a multiple of 2^16 ns */
+    crew__tentry_t **hash;              /* key -> entry; hmask + 1 buckets */
+    uint64_t hmask;
+    uint64_t count;        /* pending entries */
+    crew__tentry_t *spare; /* free entries, reused before malloc */
+    int64_t sleep_until;   /* the thread's planned wake (INT64_MAX: none) */
+    bool started, stopping;
+    pthread_t thread;
+    crew__timer_fire_fn fire;
+    void *ctx;
+    /* Counters of task and group deadlines (re-kicks not counted):
+     * relaxed; read by crew_stats(). */
+    _Atomic uint64_t armed, fired, set_total;
+    _Atomic uint64_t armed_tasks; /* of armed, task deadlines */
+} crew__timer_t;
+
+/* Called by crew__timer_fini for each entry still pending (obj != NULL). */
+typedef void (*crew__timer_drop_fn)(void *ctx, uint8_t kind, void *obj);
+
+int crew__timer_init(crew__timer_t *tm, crew__timer_fire_fn fire, void *ctx);
+void crew__timer_fini(crew__timer_t *tm, crew__timer_drop_fn drop);
+
+/* Arm (or move) the deadline of `key`; `obj` is handed back to fire or
+ * disarm. Starts the thread on first use. Returns 0, CREW_ENOMEM or
+ * CREW_ETHREAD. If the key was armed, *old_obj gets the previous obj. */
+int crew__timer_arm(crew__timer_t *tm, uint8_t kind, uint64_t key, void *obj, int64_t when,
+                    void **old_obj);
+
+/* Disarm; returns true (with *obj) if it was pending. */
+bool crew__timer_disarm(crew__timer_t *tm, uint8_t kind, uint64_t key, void **obj);
+
+/* The pending deadline of key, or 0. */
+int64_t crew__timer_get(crew__timer_t *tm, uint8_t kind, uint64_t key);
+
+/* Could a task deadline be pending? (A task's end asks before it takes
+ * the mutex: relaxed; an arm made before the task was published is seen,
+ * ordered by the publication.) */
+static inline bool crew__timer_tasks(crew__timer_t *tm)
+{
+    return atomic_load_explicit(&tm->armed_tasks, memory_order_relaxed) != 0;
+}
+
+/* Number of pending deadlines (relaxed). */
+static inline uint64_t crew__timer_pending(crew__timer_t *tm)
+{
+    return atomic_load_explicit(&tm->armed, memory_order_relaxed);
+}
+
+#endif
