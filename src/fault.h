@@ -62,6 +62,11 @@ uint32_t crew__debug_cancel_scopes(crew_t *ex);
  * the WAITERS bit), 0 if not, a negative error for an unknown ID. */
 int crew__debug_task_waiters(crew_t *ex, crew_id_t id);
 
+/* Interrupt signals the handler saw outside any interruptible region
+ * (interrupt.c), over the process's life: always 0 unless the region
+ * protocol is broken. */
+uint64_t crew__irq_stray(void);
+
 /* Print the executor's state (workers, deque sizes, live tasks, counters)
  * for diagnosing a hang. Any thread; racy by nature, for humans. */
 void crew__dump(crew_t *ex, FILE *out);
