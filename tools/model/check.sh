@@ -112,6 +112,13 @@ run deque.pml BROKEN_NO_CAS      safety   reject
 run deque.pml BROKEN_STEAL_ORDER safety   reject
 run deque.pml BROKEN_PUSH_ORDER  safety   reject
 
+run interrupt.pml -                   safety   pass
+run interrupt.pml ROUNDS=3            safety   pass
+run interrupt.pml BROKEN_CHECK_FIRST  safety   reject
+run interrupt.pml BROKEN_NO_WAIT      safety   reject
+run interrupt.pml BROKEN_NO_CLAIM     safety   reject
+run interrupt.pml BROKEN_NO_REKICK    safety   reject
+
 run fdeque.pml -                      safety   pass
 run fdeque.pml "NT=1 STEALS=3"        safety   pass
 run fdeque.pml "NT=1 STEALS=3"        liveness pass
