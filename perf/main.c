@@ -31,13 +31,19 @@ const perf_bench_t *const perf_benches[] = {&perf_bench_fib,
                                             &perf_bench_cancel_queued,
                                             &perf_bench_cancel_group_queued,
                                             &perf_bench_cancel_latency,
+                                            &perf_bench_deadline_set_clear,
+                                            &perf_bench_tasks_plain,
+                                            &perf_bench_tasks_deadline,
+                                            &perf_bench_deadline_latency,
+                                            &perf_bench_deadline_latency_p99,
+                                            &perf_bench_idle_deadlines,
                                             &perf_bench_actor_one,
                                             &perf_bench_actor_1000,
                                             &perf_bench_actor_mutex_one,
                                             &perf_bench_actor_mutex_1000,
                                             NULL};
 
-#define MAX_BENCH   32
+#define MAX_BENCH   64
 #define MAX_WORKERS 64
 
 typedef struct options {

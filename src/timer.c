@@ -5,10 +5,13 @@
 #include "timer.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "crew.h"
+#include "tunables.h"
 
 #define TICK_BITS 16
 #define LVL_BITS  6
@@ -24,7 +27,7 @@ static inline uint64_t hash_key(uint8_t kind, uint64_t key)
 
 /* ---- slot lists --------------------------------------------------------- */
 
-static void slot_link(crew__timer_t *tm, crew__tentry_t *e, unsigned level, unsigned s)
+static void slot_link(crew__tshard_t *tm, crew__tentry_t *e, unsigned level, unsigned s)
 {
     crew__tentry_t **head = &tm->slot[level][s];
     e->level = (uint8_t)level;
@@ -37,7 +40,7 @@ static void slot_link(crew__timer_t *tm, crew__tentry_t *e, unsigned level, unsi
     tm->occupied[level] |= 1ull << s;
 }
 
-static void unlink_entry(crew__timer_t *tm, crew__tentry_t *e)
+static void unlink_entry(crew__tshard_t *tm, crew__tentry_t *e)
 {
     crew__tentry_t **head = e->level == DUE_LEVEL ? &tm->due : &tm->slot[e->level][e->slot];
     if (e->prev)
@@ -51,7 +54,7 @@ static void unlink_entry(crew__timer_t *tm, crew__tentry_t *e)
 }
 
 /* Place e relative to tm->cur (the layout rule of timer.h). */
-static void place(crew__timer_t *tm, crew__tentry_t *e)
+static void place(crew__tshard_t *tm, crew__tentry_t *e)
 {
     uint64_t d;
     unsigned level;
@@ -74,7 +77,7 @@ static void place(crew__timer_t *tm, crew__tentry_t *e)
 
 /* ---- the hash ----------------------------------------------------------- */
 
-static crew__tentry_t **hash_find(crew__timer_t *tm, uint8_t kind, uint64_t key)
+static crew__tentry_t **hash_find(crew__tshard_t *tm, uint8_t kind, uint64_t key)
 {
     crew__tentry_t **p;
     if (!tm->hash)
@@ -85,7 +88,7 @@ static crew__tentry_t **hash_find(crew__timer_t *tm, uint8_t kind, uint64_t key)
     return NULL;
 }
 
-static int hash_grow(crew__timer_t *tm)
+static int hash_grow(crew__tshard_t *tm)
 {
     uint64_t n = tm->hash ? (tm->hmask + 1) * 2 : 64, i;
     crew__tentry_t **h = crew__calloc(n, sizeof *h);
@@ -105,20 +108,35 @@ static int hash_grow(crew__timer_t *tm)
     return 0;
 }
 
-static void forget(crew__timer_t *tm, crew__tentry_t *e)
+/* A disarmed task entry met on the wheel: unlink it; true if it was. */
+static bool drop_dead(crew__tshard_t *tm, crew__tentry_t *e)
 {
-    crew__tentry_t **p = hash_find(tm, e->kind, e->key);
-    *p = e->hnext;
+    if (!e->dead)
+        return false;
     unlink_entry(tm, e);
-    tm->count--;
-    /* relaxed: a statistic and a hint for task ends (timer.h). */
-    if (e->kind != CREW__TM_IRQ)
-        atomic_fetch_sub_explicit(&tm->armed, 1, memory_order_relaxed);
-    if (e->kind == CREW__TM_TASK)
-        atomic_fetch_sub_explicit(&tm->armed_tasks, 1, memory_order_relaxed);
+    e->linked = 0;
+    return true;
 }
 
-static void entry_put(crew__timer_t *tm, crew__tentry_t *e)
+static void forget(crew__timer_t *t, crew__tshard_t *tm, crew__tentry_t *e)
+{
+    if (e->kind == CREW__TM_TASK) {
+        e->linked = 0; /* the slot's entry: no hash, no free list */
+    } else {
+        crew__tentry_t **p = hash_find(tm, e->kind, e->key);
+        *p = e->hnext;
+        tm->hcount--;
+    }
+    unlink_entry(tm, e);
+    tm->count--;
+    /* relaxed: statistics and a hint for task ends (timer.h). */
+    if (e->kind != CREW__TM_IRQ)
+        atomic_fetch_sub_explicit(&t->armed, 1, memory_order_relaxed);
+    if (e->kind == CREW__TM_TASK)
+        atomic_fetch_sub_explicit(&t->armed_tasks, 1, memory_order_relaxed);
+}
+
+static void entry_put(crew__tshard_t *tm, crew__tentry_t *e)
 {
     e->next = tm->spare;
     tm->spare = e;
@@ -128,7 +146,7 @@ static void entry_put(crew__timer_t *tm, crew__tentry_t *e)
 
 /* Earliest time the wheel needs attention: a level-0 expiry, or the start
  * of the first occupied slot above level 0 (a cascade). INT64_MAX: none. */
-static int64_t next_event(crew__timer_t *tm)
+static int64_t next_event(crew__tshard_t *tm)
 {
     unsigned level;
     if (tm->due)
@@ -139,16 +157,25 @@ static int64_t next_event(crew__timer_t *tm)
         /* Level 0: the current slot counts; above: only later slots. */
         uint64_t mask = level == 0 ? ~0ull << idx : (idx == 63 ? 0 : ~0ull << (idx + 1));
         uint64_t occ = tm->occupied[level] & mask;
+        if (occ && level == 0) {
+            /* The earliest live expiry; dead (disarmed) entries go now. */
+            while (occ) {
+                unsigned s = (unsigned)__builtin_ctzll(occ);
+                int64_t best = INT64_MAX;
+                crew__tentry_t *e, *nx;
+                for (e = tm->slot[0][s]; e; e = nx) {
+                    nx = e->next;
+                    if (!drop_dead(tm, e) && e->when < best)
+                        best = e->when;
+                }
+                if (best != INT64_MAX)
+                    return best;
+                occ &= ~(1ull << s);
+            }
+            continue;
+        }
         if (occ) {
             unsigned s = (unsigned)__builtin_ctzll(occ);
-            if (level == 0) {
-                int64_t best = INT64_MAX;
-                crew__tentry_t *e;
-                for (e = tm->slot[0][s]; e; e = e->next)
-                    if (e->when < best)
-                        best = e->when;
-                return best;
-            }
             /* The slot's start: cur's bits above this level, s at it. */
             return (int64_t)((((uint64_t)tm->cur >> (sh + LVL_BITS)) << (sh + LVL_BITS)) |
                              ((uint64_t)s << sh));
@@ -159,7 +186,7 @@ static int64_t next_event(crew__timer_t *tm)
 
 /* Move cur forward to t (no occupied slot lies between: t is the next
  * event), cascading the slots cur enters, top level first. */
-static void advance(crew__timer_t *tm, int64_t t)
+static void advance(crew__tshard_t *tm, int64_t t)
 {
     int64_t old = tm->cur;
     int level;
@@ -175,14 +202,17 @@ static void advance(crew__timer_t *tm, int64_t t)
         tm->occupied[level] &= ~(1ull << s);
         for (; e; e = nx) {
             nx = e->next;
-            place(tm, e);
+            if (e->dead)
+                e->linked = 0; /* disarmed task entry: dropped here */
+            else
+                place(tm, e);
         }
     }
 }
 
 /* Take every entry due at `now` off the wheel; returns them linked by
  * next (still in the hash: the caller forgets them). */
-static crew__tentry_t *collect(crew__timer_t *tm, int64_t now)
+static crew__tentry_t *collect(crew__timer_t *t0, crew__tshard_t *tm, int64_t now)
 {
     crew__tentry_t *out = NULL;
     for (;;) {
@@ -195,15 +225,19 @@ static crew__tentry_t *collect(crew__timer_t *tm, int64_t now)
             advance(tm, t);
         for (e = tm->due; e; e = nx) {
             nx = e->next;
-            forget(tm, e);
+            if (drop_dead(tm, e))
+                continue;
+            forget(t0, tm, e);
             e->next = out;
             out = e;
         }
         s = (unsigned)((uint64_t)tm->cur >> TICK_BITS) & (CREW__TM_SLOTS - 1);
         for (e = tm->slot[0][s]; e; e = nx) {
             nx = e->next;
+            if (drop_dead(tm, e))
+                continue;
             if (e->when <= now) {
-                forget(tm, e);
+                forget(t0, tm, e);
                 e->next = out;
                 out = e;
             }
@@ -212,18 +246,133 @@ static crew__tentry_t *collect(crew__timer_t *tm, int64_t now)
     return out;
 }
 
+/* ---- locks ---------------------------------------------------------------- */
+
+static void shard_lock(crew__tshard_t *sh)
+{
+    unsigned spins = 0;
+    /* acquire: pairs with shard_unlock's release; the shard's fields are
+     * then ours. */
+    while (atomic_exchange_explicit(&sh->lock, true, memory_order_acquire)) {
+        /* relaxed: test before test-and-set. */
+        while (atomic_load_explicit(&sh->lock, memory_order_relaxed)) {
+            if (++spins < 64)
+                crew__cpu_relax();
+            else
+                sched_yield(); /* the holder may be preempted (oversubscribed) */
+        }
+    }
+}
+
+static void shard_unlock(crew__tshard_t *sh)
+{
+    /* release: publishes the shard's fields to the next holder. */
+    atomic_store_explicit(&sh->lock, false, memory_order_release);
+}
+
+#define SLOT_MASK ((UINT64_C(1) << CREW_SLOT_BITS) - 1)
+#define DIR_SIZE  (((size_t)1 << CREW_SLOT_BITS) >> CREW__TM_CHUNK_LOG2)
+
+static crew__tshard_t *shard_of(crew__timer_t *tm, uint8_t kind, uint64_t key)
+{
+    if (kind == CREW__TM_TASK) /* by slot: the slot's entry has one lock */
+        return &tm->shard[(key & SLOT_MASK) & (CREW__TM_SHARDS - 1)];
+    return &tm->shard[(hash_key(kind, key) >> 40) & (CREW__TM_SHARDS - 1)];
+}
+
+/* The entry of a task's slot; NULL if its chunk does not exist (and
+ * create is false, or memory ran out). */
+static crew__tentry_t *task_entry(crew__timer_t *tm, uint64_t id, bool create)
+{
+    uint64_t slot = id & SLOT_MASK;
+    _Atomic(crew__tentry_t *) *dir;
+    crew__tentry_t *chunk;
+    /* acquire: pairs with the release stores below; the directory and
+     * chunk are then initialised. */
+    dir = (_Atomic(crew__tentry_t *) *)atomic_load_explicit((_Atomic(void *) *)&tm->dir,
+                                                            memory_order_acquire);
+    if (dir) {
+        chunk = atomic_load_explicit(&dir[slot >> CREW__TM_CHUNK_LOG2], memory_order_acquire);
+        if (chunk)
+            return &chunk[slot & (CREW__TM_CHUNK - 1)];
+    }
+    if (!create)
+        return NULL;
+    pthread_mutex_lock(&tm->mu);
+    /* relaxed: under mu, which every writer holds. */
+    dir = (_Atomic(crew__tentry_t *) *)atomic_load_explicit((_Atomic(void *) *)&tm->dir,
+                                                            memory_order_relaxed);
+    if (!dir) {
+        dir = crew__calloc(DIR_SIZE, sizeof *dir);
+        if (dir) /* release: a zeroed directory */
+            atomic_store_explicit((_Atomic(void *) *)&tm->dir, (void *)dir, memory_order_release);
+    }
+    chunk = NULL;
+    if (dir) {
+        chunk = atomic_load_explicit(&dir[slot >> CREW__TM_CHUNK_LOG2], memory_order_relaxed);
+        if (!chunk) {
+            chunk = crew__calloc(CREW__TM_CHUNK, sizeof *chunk);
+            if (chunk) /* release: zeroed entries */
+                atomic_store_explicit(&dir[slot >> CREW__TM_CHUNK_LOG2], chunk,
+                                      memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&tm->mu);
+    return chunk ? &chunk[slot & (CREW__TM_CHUNK - 1)] : NULL;
+}
+
 /* ---- the thread ---------------------------------------------------------- */
+
+/* Step 4 for every shard; returns the due entries (linked by next) and
+ * the next event over all shards in *next. */
+static crew__tentry_t *serve(crew__timer_t *tm, int64_t now, int64_t *next)
+{
+    crew__tentry_t *out = NULL;
+    *next = INT64_MAX;
+    for (unsigned i = 0; i < CREW__TM_SHARDS; i++) {
+        crew__tshard_t *sh = &tm->shard[i];
+        crew__tentry_t *got, *e;
+        int64_t t;
+        shard_lock(sh);
+        got = collect(tm, sh, now);
+        t = next_event(sh);
+        shard_unlock(sh);
+        if (t < *next)
+            *next = t;
+        while (got) {
+            e = got;
+            got = got->next;
+            e->next = out;
+            out = e;
+        }
+    }
+    return out;
+}
+
+static int64_t next_all(crew__timer_t *tm)
+{
+    int64_t best = INT64_MAX;
+    for (unsigned i = 0; i < CREW__TM_SHARDS; i++) {
+        crew__tshard_t *sh = &tm->shard[i];
+        int64_t t;
+        shard_lock(sh);
+        t = next_event(sh);
+        shard_unlock(sh);
+        if (t < best)
+            best = t;
+    }
+    return best;
+}
 
 static void *timer_main(void *arg)
 {
     crew__timer_t *tm = arg;
     pthread_mutex_lock(&tm->mu);
     while (!tm->stopping) {
-        int64_t now = crew__now_ns(), t;
-        crew__tentry_t *fired = collect(tm, now), *e, *nx;
+        int64_t t;
+        crew__tentry_t *fired = serve(tm, crew__now_ns(), &t), *e, *nx;
         if (fired) {
             uint64_t n = 0;
-            tm->sleep_until = 0; /* awake: arms need not signal */
             pthread_mutex_unlock(&tm->mu);
             for (e = fired; e; e = e->next) {
                 tm->fire(tm->ctx, e->kind, e->key, e->obj); /* step 4 */
@@ -231,21 +380,32 @@ static void *timer_main(void *arg)
             }
             /* relaxed: a statistic. */
             atomic_fetch_add_explicit(&tm->fired, n, memory_order_relaxed);
-            pthread_mutex_lock(&tm->mu);
             for (e = fired; e; e = nx) {
+                crew__tshard_t *sh = shard_of(tm, e->kind, e->key);
                 nx = e->next;
-                entry_put(tm, e);
+                if (e->kind == CREW__TM_TASK)
+                    continue; /* the slot's own entry */
+                shard_lock(sh);
+                entry_put(sh, e);
+                shard_unlock(sh);
             }
+            pthread_mutex_lock(&tm->mu);
             continue;
         }
-        t = next_event(tm);
-        tm->sleep_until = t; /* step 2 */
+        /* seq_cst: step 2's store, then the second look (pairs with the
+         * arm's fence, step 3). */
+        atomic_store_explicit(&tm->sleep_until, t, memory_order_seq_cst);
+        CREW_FENCE_SEQ_CST();
+        if (next_all(tm) < t)
+            continue; /* armed meanwhile */
         if (t == INT64_MAX) {
             pthread_cond_wait(&tm->cv, &tm->mu);
         } else {
             struct timespec ts = {(time_t)(t / 1000000000), (long)(t % 1000000000)};
             pthread_cond_timedwait(&tm->cv, &tm->mu, &ts);
         }
+        /* relaxed: awake; arms need not signal until the next plan. */
+        atomic_store_explicit(&tm->sleep_until, INT64_MIN, memory_order_relaxed);
     }
     pthread_mutex_unlock(&tm->mu);
     return NULL;
@@ -256,7 +416,13 @@ static void *timer_main(void *arg)
 int crew__timer_init(crew__timer_t *tm, crew__timer_fire_fn fire, void *ctx)
 {
     pthread_condattr_t ca;
-    *tm = (crew__timer_t){.fire = fire, .ctx = ctx, .sleep_until = INT64_MAX};
+    int64_t now = (int64_t)(((uint64_t)crew__now_ns() >> TICK_BITS) << TICK_BITS);
+    memset(tm, 0, sizeof *tm);
+    tm->fire = fire;
+    tm->ctx = ctx;
+    atomic_init(&tm->sleep_until, INT64_MAX);
+    for (unsigned i = 0; i < CREW__TM_SHARDS; i++)
+        tm->shard[i].cur = now;
     if (pthread_mutex_init(&tm->mu, NULL) != 0)
         return CREW_ENOMEM;
     if (pthread_condattr_init(&ca) != 0) {
@@ -270,75 +436,129 @@ int crew__timer_init(crew__timer_t *tm, crew__timer_fire_fn fire, void *ctx)
         return CREW_ENOMEM;
     }
     pthread_condattr_destroy(&ca);
-    tm->cur = (int64_t)(((uint64_t)crew__now_ns() >> TICK_BITS) << TICK_BITS);
     return 0;
 }
 
 void crew__timer_fini(crew__timer_t *tm, crew__timer_drop_fn drop)
 {
-    uint64_t i;
     crew__tentry_t *e, *nx;
     pthread_mutex_lock(&tm->mu);
     tm->stopping = true; /* step 5 */
     pthread_cond_signal(&tm->cv);
     pthread_mutex_unlock(&tm->mu);
-    if (tm->started)
+    /* relaxed: the thread was started (or not) by calls that returned. */
+    if (atomic_load_explicit(&tm->started, memory_order_relaxed))
         pthread_join(tm->thread, NULL);
-    for (i = 0; tm->hash && i <= tm->hmask; i++)
-        for (e = tm->hash[i]; e; e = nx) {
-            nx = e->hnext;
-            if (e->obj && drop)
-                drop(tm->ctx, e->kind, e->obj);
+    atomic_store_explicit(&tm->started, false, memory_order_relaxed);
+    for (unsigned k = 0; k < CREW__TM_SHARDS; k++) {
+        crew__tshard_t *sh = &tm->shard[k];
+        for (uint64_t i = 0; sh->hash && i <= sh->hmask; i++)
+            for (e = sh->hash[i]; e; e = nx) {
+                nx = e->hnext;
+                if (e->obj && drop)
+                    drop(tm->ctx, e->kind, e->obj);
+                crew__free(e);
+            }
+        for (e = sh->spare; e; e = nx) {
+            nx = e->next;
             crew__free(e);
         }
-    for (e = tm->spare; e; e = nx) {
-        nx = e->next;
-        crew__free(e);
+        crew__free(sh->hash);
+        sh->hash = NULL;
+        sh->spare = NULL;
     }
-    crew__free(tm->hash);
+    if (tm->dir) {
+        for (size_t i = 0; i < DIR_SIZE; i++)
+            /* relaxed: single-threaded teardown. */
+            crew__free(atomic_load_explicit(&tm->dir[i], memory_order_relaxed));
+        crew__free((void *)tm->dir);
+        tm->dir = NULL;
+    }
     pthread_cond_destroy(&tm->cv);
     pthread_mutex_destroy(&tm->mu);
+}
+
+static int start_thread(crew__timer_t *tm)
+{
+    int rc = 0;
+    pthread_mutex_lock(&tm->mu);
+    /* relaxed: under mu. */
+    if (!atomic_load_explicit(&tm->started, memory_order_relaxed) && !tm->stopping) {
+        if (crew__thread_create(&tm->thread, timer_main, tm) != 0)
+            rc = CREW_ETHREAD;
+        else
+            atomic_store_explicit(&tm->started, true, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&tm->mu);
+    return rc;
 }
 
 int crew__timer_arm(crew__timer_t *tm, uint8_t kind, uint64_t key, void *obj, int64_t when,
                     void **old_obj)
 {
+    crew__tshard_t *sh = shard_of(tm, kind, key);
     crew__tentry_t **p, *e;
     int rc = 0;
     if (old_obj)
         *old_obj = NULL;
-    pthread_mutex_lock(&tm->mu);
-    if (!tm->started && !tm->stopping) {
-        if (crew__thread_create(&tm->thread, timer_main, tm) != 0) {
-            pthread_mutex_unlock(&tm->mu);
-            return CREW_ETHREAD;
+    /* relaxed: `started` only goes false -> true, under mu (checked again
+     * there). */
+    if (CREW_UNLIKELY(!atomic_load_explicit(&tm->started, memory_order_relaxed)) &&
+        (rc = start_thread(tm)) != 0)
+        return rc;
+    if (kind == CREW__TM_TASK) {
+        e = task_entry(tm, key, true);
+        if (!e)
+            return CREW_ENOMEM;
+        shard_lock(sh);
+        if (e->linked)
+            unlink_entry(sh, e);     /* a move, or the slot's previous task */
+        if (!e->linked || e->dead) { /* a new pending deadline (else a move,
+                                       or an ended task's entry replaced) */
+            sh->count++;
+            /* relaxed: statistics and the hint task ends read (timer.h). */
+            atomic_fetch_add_explicit(&tm->armed, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&tm->armed_tasks, 1, memory_order_relaxed);
         }
-        tm->started = true;
+        e->kind = kind;
+        e->key = key;
+        e->dead = 0;
+        e->linked = 1;
+        e->obj = NULL;
+        e->when = when;
+        place(sh, e);
+        goto out;
     }
-    p = hash_find(tm, kind, key);
+    shard_lock(sh);
+    p = hash_find(sh, kind, key);
     if (p) { /* move it */
         e = *p;
-        unlink_entry(tm, e);
+        unlink_entry(sh, e);
         if (old_obj)
             *old_obj = e->obj;
     } else {
-        if (tm->count + 1 > tm->hmask && (rc = hash_grow(tm)) != 0 && !tm->hash)
+        if (sh->hcount + 1 > sh->hmask && hash_grow(sh) != 0 && !sh->hash) {
+            rc = CREW_ENOMEM;
             goto out;
-        rc = 0; /* a table that could not grow still works, slower */
-        e = tm->spare;
+        }
+        /* (a table that could not grow still works, slower) */
+        e = sh->spare;
         if (e)
-            tm->spare = e->next;
+            sh->spare = e->next;
         else if (!(e = crew__malloc(sizeof *e))) {
             rc = CREW_ENOMEM;
             goto out;
         }
         e->kind = kind;
         e->key = key;
-        e->hnext = tm->hash[hash_key(kind, key) & tm->hmask];
-        tm->hash[hash_key(kind, key) & tm->hmask] = e;
-        tm->count++;
-        /* relaxed: a statistic, and the hint task ends read (timer.h):
-         * an arm before the task is published is ordered by the publish. */
+        e->dead = 0;
+        e->linked = 1;
+        e->hnext = sh->hash[hash_key(kind, key) & sh->hmask];
+        sh->hash[hash_key(kind, key) & sh->hmask] = e;
+        sh->count++;
+        sh->hcount++;
+        /* relaxed: statistics, and the hint task ends read (timer.h): an
+         * arm before the task is published is ordered by the publish. */
         if (kind != CREW__TM_IRQ)
             atomic_fetch_add_explicit(&tm->armed, 1, memory_order_relaxed);
         if (kind == CREW__TM_TASK)
@@ -346,42 +566,80 @@ int crew__timer_arm(crew__timer_t *tm, uint8_t kind, uint64_t key, void *obj, in
     }
     e->obj = obj;
     e->when = when;
-    place(tm, e);
+    place(sh, e);
+out:
+    shard_unlock(sh);
+    if (rc != 0)
+        return rc;
     if (kind != CREW__TM_IRQ) /* relaxed: a statistic. */
         atomic_fetch_add_explicit(&tm->set_total, 1, memory_order_relaxed);
-    if (when < tm->sleep_until)
-        pthread_cond_signal(&tm->cv); /* step 3 */
-out:
-    pthread_mutex_unlock(&tm->mu);
-    return rc;
+    /* seq_cst fence: step 3, pairs with the thread's store and second look;
+     * without it our read could miss a plan that missed our entry. */
+    CREW_FENCE_SEQ_CST();
+    if (when < atomic_load_explicit(&tm->sleep_until, memory_order_relaxed)) {
+        pthread_mutex_lock(&tm->mu);
+        pthread_cond_signal(&tm->cv);
+        pthread_mutex_unlock(&tm->mu);
+    }
+    return 0;
 }
 
 bool crew__timer_disarm(crew__timer_t *tm, uint8_t kind, uint64_t key, void **obj)
 {
+    crew__tshard_t *sh = shard_of(tm, kind, key);
     crew__tentry_t **p;
     bool found = false;
-    pthread_mutex_lock(&tm->mu);
-    p = hash_find(tm, kind, key);
+    if (kind == CREW__TM_TASK) {
+        crew__tentry_t *e = task_entry(tm, key, false);
+        if (!e)
+            return false;
+        shard_lock(sh);
+        if (e->linked && !e->dead && e->key == key) {
+            e->dead = 1; /* the wheel unlinks it later (timer.h) */
+            sh->count--;
+            /* relaxed: statistics and the task-end hint. */
+            atomic_fetch_sub_explicit(&tm->armed, 1, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&tm->armed_tasks, 1, memory_order_relaxed);
+            found = true;
+        }
+        shard_unlock(sh);
+        if (found && obj)
+            *obj = NULL;
+        return found;
+    }
+    shard_lock(sh);
+    p = hash_find(sh, kind, key);
     if (p) {
         crew__tentry_t *e = *p;
         if (obj)
             *obj = e->obj;
-        forget(tm, e);
-        entry_put(tm, e);
+        forget(tm, sh, e);
+        entry_put(sh, e);
         found = true;
     }
-    pthread_mutex_unlock(&tm->mu);
+    shard_unlock(sh);
     return found;
 }
 
 int64_t crew__timer_get(crew__timer_t *tm, uint8_t kind, uint64_t key)
 {
+    crew__tshard_t *sh = shard_of(tm, kind, key);
     crew__tentry_t **p;
     int64_t when = 0;
-    pthread_mutex_lock(&tm->mu);
-    p = hash_find(tm, kind, key);
+    if (kind == CREW__TM_TASK) {
+        crew__tentry_t *e = task_entry(tm, key, false);
+        if (!e)
+            return 0;
+        shard_lock(sh);
+        if (e->linked && !e->dead && e->key == key)
+            when = e->when;
+        shard_unlock(sh);
+        return when;
+    }
+    shard_lock(sh);
+    p = hash_find(sh, kind, key);
     if (p)
         when = (*p)->when;
-    pthread_mutex_unlock(&tm->mu);
+    shard_unlock(sh);
     return when;
 }

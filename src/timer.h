@@ -16,19 +16,30 @@
  * lower levels the moment `cur` enters it). Level 0 holds entries within
  * 4.2 ms, fired exactly (expiry <= now), never early.
  *
+ * Sharding: 16 wheels, a key's shard chosen by its hash (a task's by its
+ * slot), each behind its own spinlock, so the submitter arming and the worker disarming at a
+ * task's end rarely take the same lock.
+ *
  * Thread protocol (timer.c):
- *  1. Arm, disarm and the thread's service all hold `mu`.
- *  2. The thread computes the next event (the earliest level-0 expiry or
- *     the start of the first occupied higher slot, where a cascade is due)
- *     and sleeps on `cv` (CLOCK_MONOTONIC) until then, recording it in
- *     `sleep_until`.
- *  3. An arm whose expiry is before `sleep_until` signals `cv`; any other
- *     arm leaves the thread asleep. So an idle executor with pending
- *     deadlines wakes once per expiry (plus at most one cascade wake per
- *     level above the expiry), never per tick.
- *  4. The thread takes due entries off the wheel and the hash under `mu`,
- *     then calls `fire` for each without `mu`: firing cancels, which may
- *     take other locks and arm or disarm deadlines.
+ *  1. Arm, disarm and lookups hold their shard's lock; the thread holds
+ *     `mu` except while it fires, and each shard's lock while it serves it.
+ *  2. The thread serves every shard (step 4), computes the next event over
+ *     all of them (the earliest level-0 expiry, or the start of the first
+ *     occupied higher slot, where a cascade is due), stores it in
+ *     `sleep_until` (seq_cst), looks at every shard's next event once more
+ *     (a shard armed meanwhile) and sleeps on `cv` (CLOCK_MONOTONIC) until
+ *     then, releasing `mu`.
+ *  3. An arm inserts under its shard's lock, then (seq_cst fence) reads
+ *     `sleep_until`; if its expiry is earlier it signals `cv` under `mu`.
+ *     The fence pairs with step 2's store and second look: either the
+ *     thread sees the new entry, or the arm sees the thread's plan and
+ *     wakes it (under `mu`, so not before the thread waits). Any other arm
+ *     leaves the thread asleep: an idle executor with pending deadlines
+ *     wakes once per expiry (plus at most one cascade wake per level above
+ *     the expiry), never per tick.
+ *  4. Serving a shard: due entries come off the wheel and the hash under
+ *     the shard's lock; `fire` runs for each without any timer lock:
+ *     firing cancels, which may take other locks and arm or disarm.
  *  5. Stop: `stopping` is set under `mu`, `cv` signalled, the thread joined;
  *     entries still pending are freed without firing.
  */
@@ -56,14 +67,29 @@ typedef struct crew__tentry {
     struct crew__tentry *hnext;       /* hash chain */
     uint8_t kind;                     /* CREW__TM_* */
     uint8_t level, slot;              /* where it sits; level 0xff: due list */
+    uint8_t linked;                   /* on the wheel (task entries) */
+    uint8_t dead;                     /* disarmed, still linked (task entries) */
 } crew__tentry_t;
+
+/* Task entries are not in the hash: each task slot (the low CREW_SLOT_BITS
+ * of its ID) has one entry, in chunks of CREW__TM_CHUNK found through a
+ * directory, allocated at the first deadline of a slot in the chunk. A
+ * disarm only marks the entry dead (O(1), one cache line): the wheel drops
+ * it when it reaches it, or the slot's next arm unlinks it. */
+#define CREW__TM_CHUNK_LOG2 12
+#define CREW__TM_CHUNK      (1u << CREW__TM_CHUNK_LOG2)
 
 /* Called by the timer thread, without the mutex, once per expired entry. */
 typedef void (*crew__timer_fire_fn)(void *ctx, uint8_t kind, uint64_t key, void *obj);
 
-typedef struct crew__timer {
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+#define CREW__TM_SHARDS                                                                            \
+    16 /* independent wheels: arms and disarms from many
+                              threads rarely meet on one lock */
+
+/* One wheel with its hash and its lock (a test-and-test-and-set spinlock:
+ * every critical section is a few list and hash steps). */
+typedef struct crew__tshard {
+    CREW_ALIGNED _Atomic bool lock;
     crew__tentry_t *slot[CREW__TM_LEVELS][CREW__TM_SLOTS];
     uint64_t occupied[CREW__TM_LEVELS]; /* bit s: slot s non-empty */
     crew__tentry_t *due;                /* expiry already past when armed */
@@ -71,15 +97,27 @@ typedef struct crew__timer {
     crew__tentry_t **hash;              /* key -> entry; hmask + 1 buckets */
     uint64_t hmask;
     uint64_t count;        /* pending entries */
+    uint64_t hcount;       /* of those, in the hash (not task entries) */
     crew__tentry_t *spare; /* free entries, reused before malloc */
-    int64_t sleep_until;   /* the thread's planned wake (INT64_MAX: none) */
-    bool started, stopping;
+} crew__tshard_t;
+
+typedef struct crew__timer {
+    crew__tshard_t shard[CREW__TM_SHARDS];
+    /* Task entries by slot: dir[slot >> CHUNK_LOG2] (acquire; allocated
+     * under mu, published with release). */
+    _Atomic(crew__tentry_t *) *dir;
+    pthread_mutex_t mu; /* the thread's sleep and start/stop */
+    pthread_cond_t cv;  /* CLOCK_MONOTONIC */
+    /* The thread's planned wake (INT64_MAX: none); seq_cst, see step 3. */
+    CREW_ALIGNED _Atomic int64_t sleep_until;
+    _Atomic bool started; /* written under mu; read without it as a hint */
+    bool stopping;        /* under mu */
     pthread_t thread;
     crew__timer_fire_fn fire;
     void *ctx;
     /* Counters of task and group deadlines (re-kicks not counted):
      * relaxed; read by crew_stats(). */
-    _Atomic uint64_t armed, fired, set_total;
+    CREW_ALIGNED _Atomic uint64_t armed, fired, set_total;
     _Atomic uint64_t armed_tasks; /* of armed, task deadlines */
 } crew__timer_t;
 
