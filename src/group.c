@@ -296,6 +296,11 @@ int crew_group_destroy(crew_group_t *g)
         atomic_load_explicit(&g->nested, memory_order_acquire) != 0)
         return CREW_EBUSY;
     g->magic = 0;
+    {
+        void *o; /* its deadline goes with it (the entry's reference) */
+        if (crew__timer_disarm(&g->ex->timer, CREW__TM_GROUP, g->id, &o))
+            crew__group_unref(o);
+    }
     pthread_mutex_lock(&g->ex->groups_mu);
     if (g->hprev)
         g->hprev->hnext = g->hnext;

@@ -39,7 +39,10 @@
  *     the canceller sees IN.
  *  3. Re-kick (the timer thread; the signal may have arrived just before
  *     the body entered its blocking call): CAS KICKED -> CLAIMED, send
- *     again, irq = KICKED, re-arm after 2, 4 ... 64 ms.
+ *     again, irq = KICKED, re-arm after 2, 4 ... 64 ms. Steps 2 and 3 send
+ *     only while no signal is outstanding (irq_delivered == irq_sent): at
+ *     most one is ever in flight, so counts stay exact even where pending
+ *     signals of one number are merged.
  *  4. Close (the body's own thread): CAS IN or KICKED -> OFF (acq_rel),
  *     spinning while CLAIMED; then wait until irq_delivered == irq_sent
  *     (acquire; a thread-directed real-time signal is queued, not merged,
@@ -61,6 +64,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 enum { REG_ARMED = 1, REG_RUNNING = 2, REG_RAN = 3, REG_REMOVED = 4 };
 enum { IRQ_OFF = 0, IRQ_IN = 1, IRQ_CLAIMED = 2, IRQ_KICKED = 3 };
@@ -174,10 +178,14 @@ int crew_on_cancel_remove(crew_on_cancel_t *reg)
     struct crew *ex;
     crew__worker_t *w = crew__tls_worker;
     int rc;
-    if (!reg || !reg->ex || reg->state < REG_ARMED || reg->state > REG_RAN)
+    if (!reg || !reg->ex)
         return CREW_EINVAL;
     ex = reg->ex;
     pthread_mutex_lock(&ex->reach_mu);
+    if (reg->state < REG_ARMED || reg->state > REG_RAN) {
+        pthread_mutex_unlock(&ex->reach_mu);
+        return CREW_EINVAL;
+    }
     if (reg->state == REG_ARMED) { /* step 3 */
         if (reg->prev)
             reg->prev->next = reg->next;
@@ -265,8 +273,17 @@ void crew__interrupt_fini(struct crew *ex)
     pthread_mutex_destroy(&ex->reach_mu);
 }
 
+/* Send the signal unless one is still on its way (delivered < sent): at
+ * most one is ever outstanding, so a runtime that merges pending signals
+ * of one number (ThreadSanitizer does) cannot make the counts disagree,
+ * and a closer that sees delivered == sent knows none is left. The
+ * caller holds the claim. */
 static void send_kick(struct crew *ex, crew__worker_t *w)
 {
+    /* acquire: pairs with the handler's release increment. */
+    if (atomic_load_explicit(&w->irq_delivered, memory_order_acquire) !=
+        atomic_load_explicit(&w->irq_sent, memory_order_relaxed))
+        return; /* the one outstanding will interrupt the call */
     /* release: the closer waits until delivered catches up with this. */
     atomic_fetch_add_explicit(&w->irq_sent, 1, memory_order_release);
     pthread_kill(w->irq_thread, ex->irq_sig);
@@ -378,9 +395,19 @@ void crew__irq_close(struct crew *ex, crew__worker_t *w)
     if (s == IRQ_KICKED) {
         /* acquire: pairs with the handler's release increment and the
          * kickers' release increments of irq_sent. */
-        while (atomic_load_explicit(&w->irq_delivered, memory_order_acquire) !=
-               atomic_load_explicit(&w->irq_sent, memory_order_acquire))
-            sched_yield(); /* a syscall: the pending signal is delivered */
+        for (unsigned i = 0; atomic_load_explicit(&w->irq_delivered, memory_order_acquire) !=
+                             atomic_load_explicit(&w->irq_sent, memory_order_acquire);
+             i++) {
+            /* A syscall: the pending signal is delivered on its way back.
+             * Now and then a sleep too: a runtime that defers handlers to
+             * its own safe points (ThreadSanitizer) runs them there. */
+            if (i % 16 == 15) {
+                struct timespec ts = {0, 1000};
+                nanosleep(&ts, NULL);
+            } else {
+                sched_yield();
+            }
+        }
         (void)crew__timer_disarm(&ex->timer, CREW__TM_IRQ, w->index, NULL);
     }
     w->irq_open = false;

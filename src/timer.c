@@ -212,38 +212,44 @@ static void advance(crew__tshard_t *tm, int64_t t)
 
 /* Take every entry due at `now` off the wheel; returns them linked by
  * next (still in the hash: the caller forgets them). */
-static crew__tentry_t *collect(crew__timer_t *t0, crew__tshard_t *tm, int64_t now)
+/* What firing needs, copied out of an entry: a task's entry belongs to its
+ * slot and may be armed again the moment the shard's lock is dropped. */
+typedef struct fire_rec {
+    uint64_t key;
+    void *obj;
+    uint8_t kind;
+} fire_rec_t;
+
+#define FIRE_BATCH 256
+
+/* Take up to `cap` entries due at `now` off the wheel into out[]; returns
+ * how many (cap: there may be more, the caller comes back). Hashed entries
+ * go back to the shard's spare list at once. */
+static unsigned collect(crew__timer_t *t0, crew__tshard_t *tm, int64_t now, fire_rec_t *out,
+                        unsigned cap)
 {
-    crew__tentry_t *out = NULL;
-    for (;;) {
+    unsigned n = 0;
+    while (n < cap) {
         int64_t t = next_event(tm);
-        crew__tentry_t *e, *nx;
-        unsigned s;
+        crew__tentry_t *e, *nx, *lists[2];
         if (t > now)
             break;
         if (t > tm->cur)
             advance(tm, t);
-        for (e = tm->due; e; e = nx) {
-            nx = e->next;
-            if (drop_dead(tm, e))
-                continue;
-            forget(t0, tm, e);
-            e->next = out;
-            out = e;
-        }
-        s = (unsigned)((uint64_t)tm->cur >> TICK_BITS) & (CREW__TM_SLOTS - 1);
-        for (e = tm->slot[0][s]; e; e = nx) {
-            nx = e->next;
-            if (drop_dead(tm, e))
-                continue;
-            if (e->when <= now) {
+        lists[0] = tm->due;
+        lists[1] = tm->slot[0][(unsigned)((uint64_t)tm->cur >> TICK_BITS) & (CREW__TM_SLOTS - 1)];
+        for (int l = 0; l < 2; l++)
+            for (e = lists[l]; e && n < cap; e = nx) {
+                nx = e->next;
+                if (drop_dead(tm, e) || e->when > now)
+                    continue;
+                out[n++] = (fire_rec_t){e->key, e->obj, e->kind};
                 forget(t0, tm, e);
-                e->next = out;
-                out = e;
+                if (e->kind != CREW__TM_TASK)
+                    entry_put(tm, e);
             }
-        }
     }
-    return out;
+    return n;
 }
 
 /* ---- locks ---------------------------------------------------------------- */
@@ -323,30 +329,24 @@ static crew__tentry_t *task_entry(crew__timer_t *tm, uint64_t id, bool create)
 
 /* ---- the thread ---------------------------------------------------------- */
 
-/* Step 4 for every shard; returns the due entries (linked by next) and
- * the next event over all shards in *next. */
-static crew__tentry_t *serve(crew__timer_t *tm, int64_t now, int64_t *next)
+/* Step 4 for every shard: up to FIRE_BATCH due entries into out[] (the
+ * count is returned; FIRE_BATCH: come back for more), and the next event
+ * over all shards in *next. */
+static unsigned serve(crew__timer_t *tm, int64_t now, int64_t *next, fire_rec_t *out)
 {
-    crew__tentry_t *out = NULL;
+    unsigned n = 0;
     *next = INT64_MAX;
     for (unsigned i = 0; i < CREW__TM_SHARDS; i++) {
         crew__tshard_t *sh = &tm->shard[i];
-        crew__tentry_t *got, *e;
         int64_t t;
         shard_lock(sh);
-        got = collect(tm, sh, now);
+        n += collect(tm, sh, now, out + n, FIRE_BATCH - n);
         t = next_event(sh);
         shard_unlock(sh);
         if (t < *next)
             *next = t;
-        while (got) {
-            e = got;
-            got = got->next;
-            e->next = out;
-            out = e;
-        }
     }
-    return out;
+    return n;
 }
 
 static int64_t next_all(crew__timer_t *tm)
@@ -370,25 +370,17 @@ static void *timer_main(void *arg)
     pthread_mutex_lock(&tm->mu);
     while (!tm->stopping) {
         int64_t t;
-        crew__tentry_t *fired = serve(tm, crew__now_ns(), &t), *e, *nx;
-        if (fired) {
-            uint64_t n = 0;
+        fire_rec_t fired[FIRE_BATCH];
+        unsigned n = serve(tm, crew__now_ns(), &t, fired);
+        if (n) {
+            uint64_t counted = 0;
             pthread_mutex_unlock(&tm->mu);
-            for (e = fired; e; e = e->next) {
-                tm->fire(tm->ctx, e->kind, e->key, e->obj); /* step 4 */
-                n += e->kind != CREW__TM_IRQ;
+            for (unsigned i = 0; i < n; i++) {
+                tm->fire(tm->ctx, fired[i].kind, fired[i].key, fired[i].obj); /* step 4 */
+                counted += fired[i].kind != CREW__TM_IRQ;
             }
             /* relaxed: a statistic. */
-            atomic_fetch_add_explicit(&tm->fired, n, memory_order_relaxed);
-            for (e = fired; e; e = nx) {
-                crew__tshard_t *sh = shard_of(tm, e->kind, e->key);
-                nx = e->next;
-                if (e->kind == CREW__TM_TASK)
-                    continue; /* the slot's own entry */
-                shard_lock(sh);
-                entry_put(sh, e);
-                shard_unlock(sh);
-            }
+            atomic_fetch_add_explicit(&tm->fired, counted, memory_order_relaxed);
             pthread_mutex_lock(&tm->mu);
             continue;
         }

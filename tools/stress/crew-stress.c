@@ -130,6 +130,9 @@ enum kind {
     K_LOOP,         /* spins, checking crew_cancelled(), returns early */
     K_SPAWN,        /* spawns 1..3 children, then joins/waits for them */
     K_CANCEL_OTHER, /* cancels a recent task (from inside a task) */
+    K_DEADLINE,     /* sets its own deadline (0-300 us), spins until it passes */
+    K_CALLBACK,     /* registers an on-cancel callback, spins, removes it */
+    K_IRQ,          /* enters interruptible regions around 1 ms polls */
     K__COUNT
 };
 
@@ -146,6 +149,8 @@ struct rec {
     _Atomic bool releasing;  /* set before crew_release/crew_join is called */
     _Atomic bool cancel_hit; /* a cancel on it returned REMOVED/REQUESTED */
     _Atomic bool reported;   /* a visibility violation was reported */
+    atomic_int cb_runs;      /* K_CALLBACK: its callback ran */
+    atomic_int cb_said;      /* K_CALLBACK: remove answered "it ran" */
 };
 
 /* One group object (a slot holds a sequence of generations). */
@@ -280,8 +285,14 @@ static enum kind pick_kind(uint64_t seq, unsigned depth)
 {
     rng_t r = rng_for(S.seed, ST_TASK, seq);
     uint32_t p = below(&r, 100);
-    if (p < 28)
+    if (p < 16)
         return K_DONE;
+    if (p < 20)
+        return K_DEADLINE;
+    if (p < 24)
+        return K_CALLBACK;
+    if (p < 28)
+        return K_IRQ;
     if (p < 38)
         return K_FAIL;
     if (p < 44)
@@ -599,6 +610,12 @@ static void spawn_children(struct rec *r, rng_t *rng)
         finish_handle(&S.recs[kids[i]], rng, true);
 }
 
+static void stress_cb(void *arg)
+{
+    struct rec *r = arg;
+    atomic_fetch_add(&r->cb_runs, 1);
+}
+
 static int body(void *arg)
 {
     uint64_t seq = (uintptr_t)arg;
@@ -661,6 +678,49 @@ static int body(void *arg)
         cancel_recent(&rng);
         check_visible(r);
         break;
+    case K_DEADLINE: {
+        int64_t dl = crew_now() + (int64_t)below(&rng, 300000);
+        int rc = crew_set_deadline(S.ex, crew_self(), dl);
+        if (rc != 0 && rc != CREW_REQUESTED)
+            violation("task %" PRIu64 ": crew_set_deadline gave %s", seq, crew_err_name(rc));
+        while (!oracle_cancelled(&r->o) && crew_now() < dl + 200000000)
+            spin(20);
+        if (!atomic_load(&r->o.saw_cancel)) {
+            int64_t left = -1;
+            int g = crew_get_deadline(S.ex, crew_self(), &left);
+            violation("task %" PRIu64 ": its deadline passed 200 ms ago, unseen (set: %s; "
+                      "pending: %s, %lld ns from its deadline)",
+                      seq, crew_err_name(rc), crew_err_name(g), (long long)(left - dl));
+        }
+        break;
+    }
+    case K_CALLBACK: {
+        crew_on_cancel_t reg;
+        unsigned n = 50 + below(&rng, 500);
+        int rc = crew_on_cancel(&reg, stress_cb, r);
+        if (rc < 0) {
+            violation("task %" PRIu64 ": crew_on_cancel gave %s", seq, crew_err_name(rc));
+            break;
+        }
+        for (unsigned i = 0; i < n && !oracle_cancelled(&r->o); i++)
+            spin(20);
+        if (crew_on_cancel_remove(&reg) == 1)
+            atomic_fetch_add(&r->cb_said, 1);
+        check_visible(r);
+        break;
+    }
+    case K_IRQ: {
+        unsigned n = 1 + below(&rng, 4);
+        for (unsigned i = 0; i < n && !oracle_cancelled(&r->o); i++) {
+            struct timespec ts = {0, 1000000};
+            if (crew_interruptible_begin() != 0)
+                break;
+            nanosleep(&ts, NULL); /* interrupted by a cancel, or 1 ms */
+            crew_interruptible_end();
+        }
+        check_visible(r);
+        break;
+    }
     default:
         break;
     }
@@ -703,6 +763,11 @@ static void slot_new_group(int s, rng_t *rng)
     gn->gid = crew_group_id(gn->g);
     if (gn->gid == 0)
         violation("crew_group_id gave 0");
+    if (below(rng, 4) == 0) { /* a deadline 0-5 ms away */
+        rc = crew_group_set_deadline(gn->g, crew_now() + (int64_t)below(rng, 5000000));
+        if (rc != 0)
+            violation("crew_group_set_deadline gave %s", crew_err_name(rc));
+    }
     bump(&T.groups);
     sl->gen = gi;
 }
@@ -842,6 +907,8 @@ static void *submitter(void *arg)
         bool use_ex = below(&rng, 4) != 0 || n > 1;
         crew_task_desc_t d = {.fn = body, .cleanup = use_ex ? on_cleanup : NULL};
         struct slot *sl = NULL;
+        if (below(&rng, 16) == 0) /* a deadline 0-2 ms away */
+            d.timeout = 1 + (int64_t)below(&rng, 2000000);
         int gen = -1, rc;
         unsigned got = 0;
 
@@ -867,7 +934,7 @@ static void *submitter(void *arg)
         }
         if (got > 1)
             rc = crew_submit_batch(S.ex, &d, args, got, joinable ? ids : NULL);
-        else if (use_ex || d.group) { /* crew_submit() has no group */
+        else if (use_ex || d.group || d.timeout) { /* crew_submit() has neither */
             d.arg = args[0];
             rc = crew_submit_ex(S.ex, &d, joinable ? ids : NULL);
         } else {
@@ -1079,6 +1146,16 @@ static void verify_round(const crew_stats_t *st, int workers)
     for (uint64_t i = 0; i < n; i++) {
         const struct rec *r = &S.recs[i];
         oracle_check_task(&r->o);
+        {
+            int runs = atomic_load(&r->cb_runs), said = atomic_load(&r->cb_said);
+            if (runs > 1 || runs != said)
+                violation("task %" PRIu64 ": on-cancel callback ran %d times, remove said %d", i,
+                          runs, said);
+            if (runs && atomic_load(&r->o.final) >= 0 &&
+                atomic_load(&r->o.final) != CREW_TASK_CANCELLED)
+                violation("task %" PRIu64 ": its on-cancel callback ran, yet it ended %d", i,
+                          (int)atomic_load(&r->o.final));
+        }
         oracle_tally_add(&all, &r->o);
         if (r->gen >= 0)
             oracle_tally_add(&per[r->gen], &r->o);
