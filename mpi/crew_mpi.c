@@ -1598,8 +1598,6 @@ static int pump_until(crew_mpi_t *m, bool (*cond)(crew_mpi_t *))
     return 0;
 }
 
-static bool no_steal_out(crew_mpi_t *m) { return !m->steal_out; }
-
 static bool barrier_done(crew_mpi_t *m)
 {
     int flag = 0;
@@ -1612,15 +1610,18 @@ static bool barrier_done(crew_mpi_t *m)
 
 /* Quiescence of the communicator, in the steps of doc/mpi.md:
  * 1. every batch this rank submitted is finished (each job reported once);
- * 2. no more steal requests from here, and the last one is answered;
- * 3. a non-blocking barrier, pumping meanwhile (serving the ranks still in
- *    steps 1-2): once it completes every rank is past step 2, so every batch
- *    everywhere is finished, no job exists and no steal request is pending;
- * 4. the four-counter check: the sums of sent and received messages over
- *    all ranks, by MPI_Allreduce (a consistent cut: no rank sends while it
- *    is inside the collective), until they are equal, draining meanwhile the
- *    one-way messages still in flight (cancel marks, forgets, cancel
- *    answers nobody waits for any more). */
+ *    meanwhile this rank serves and steals like any other;
+ * 2. a non-blocking barrier, pumping (and stealing) meanwhile: once it
+ *    completes every rank is past step 1, so every batch everywhere is
+ *    finished and no job exists anywhere; what may still be in flight are
+ *    one-shot messages that ask at most one answer each (steal requests
+ *    and their empty answers, cancel marks, forgets, cancel answers);
+ * 3. no more steal requests from here; the four-counter check: the sums of
+ *    sent and received messages over all ranks, by MPI_Allreduce, until
+ *    they are equal, draining in between. The collective is a consistent
+ *    cut (no rank sends while inside it, and a message is handled, its
+ *    answer sent, in the pump round that receives it), so equal sums mean
+ *    nothing is in flight and nothing is left to answer. */
 static int quiesce(crew_mpi_t *m)
 {
     pthread_mutex_lock(&m->mu);
@@ -1628,13 +1629,11 @@ static int quiesce(crew_mpi_t *m)
     pthread_mutex_unlock(&m->mu);
     if (rc)
         return rc;
-    m->no_steal = true;
-    if ((rc = pump_until(m, no_steal_out)) != 0)
-        return rc;
     if (MPI_Ibarrier(m->comm, &m->barrier) != MPI_SUCCESS)
         return CREW_MPI_ECOMM;
     if ((rc = pump_until(m, barrier_done)) != 0)
         return rc;
+    m->no_steal = true;
     for (;;) {
         long long v[2] = {(long long)atomic_load_explicit(&m->st_sent, memory_order_relaxed),
                           (long long)atomic_load_explicit(&m->st_recv, memory_order_relaxed)},
