@@ -187,7 +187,9 @@ typedef struct fnent {
 struct crew_mpi {
     MPI_Comm comm;
     int rank, size, level;
-    bool we_init, thread_mode; /* thread_mode: a progress thread runs */
+    bool we_init;
+    bool thread_mode; /* a progress thread pumps (until finalize takes over) */
+    bool multi;       /* init gave a progress thread: jobs may call MPI (constant) */
     pthread_t init_thread, progress;
     crew_t *ex;
     fnent_t *fns;
@@ -1419,7 +1421,7 @@ static int init_mpi(crew_mpi_t *m, int *argc, char ***argv, bool funneled)
     MPI_Comm_set_errhandler(m->comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(m->comm, &m->rank);
     MPI_Comm_size(m->comm, &m->size);
-    m->thread_mode = m->level >= MPI_THREAD_MULTIPLE && !funneled;
+    m->thread_mode = m->multi = m->level >= MPI_THREAD_MULTIPLE && !funneled;
     return 0;
 }
 
@@ -1985,7 +1987,7 @@ int crew_mpi_cancel(crew_mpi_t *m, uint64_t batch, crew_mpi_scope_t scope, uint6
 
 int crew_mpi_wait_request(crew_mpi_job_t *job, MPI_Request *req, MPI_Status *status)
 {
-    if (!job || !req || !job->mpi || !job->mpi->thread_mode)
+    if (!job || !req || !job->mpi || !job->mpi->multi)
         return CREW_EINVAL;
     int64_t pause = 1000;
     for (int spins = 0;; spins++) {

@@ -479,6 +479,9 @@ static void cancel_job(crew_mpi_t *m)
         if (i == 3) {
             /* requested while running: the helper cancelled and completed
              * the MPI request and returned CREW_ECANCELED */
+            if (r.status != CREW_TASK_CANCELLED || r.removed)
+                fprintf(stderr, "job 3: status %s removed %d code %d rank %d value %lld\n",
+                        crew_status_name(r.status), r.removed, r.code, r.rank, (long long)o.value);
             CHECK(r.status == CREW_TASK_CANCELLED && !r.removed);
             CHECK(r.code == CREW_ECANCELED && o.value == CREW_ECANCELED && o.extra == 1);
         } else {
