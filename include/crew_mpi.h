@@ -51,10 +51,10 @@
  * every MPI call, while it is inside crew_mpi_batch_wait(),
  * crew_mpi_cancel() with a timeout, or crew_mpi_finalize(), and job bodies
  * must not call MPI. Either way the progress context never spins: when
- * nothing happens it sleeps for an exponentially growing interval (10 us to
- * 1 ms) and is woken at once by local events (a job ending, a submission, a
- * cancel). It never blocks in MPI_Probe, which Open MPI implements by
- * polling.
+ * nothing happens it sleeps for an exponentially growing interval (10 us up
+ * to 200 us while the rank holds jobs, up to 2 ms when idle) and is woken at
+ * once by local events (a job ending, a submission, a cancel). It never
+ * blocks in MPI_Probe, which Open MPI implements by polling.
  *
  * Failures. A job that returns non-zero ends CREW_TASK_FAILED; its code and
  * rank are reported to the origin (crew_mpi_batch_result(),
