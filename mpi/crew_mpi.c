@@ -1826,10 +1826,14 @@ int crew_mpi_submit(crew_mpi_t *m, const crew_mpi_job_desc_t *jobs, size_t n,
         b->jobs[i]->seq = b->seq;
     b->next = m->batches;
     m->batches = b;
-    c->kind = CMD_SUBMIT;
-    c->b = b;
-    push_cmd_locked(m, c);
+    if (n) { /* an empty batch is finished already: the caller may free it at once */
+        c->kind = CMD_SUBMIT;
+        c->b = b;
+        push_cmd_locked(m, c);
+        c = NULL;
+    }
     pthread_mutex_unlock(&m->mu);
+    free(c);
     *out = b;
     return 0;
 }

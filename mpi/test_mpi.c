@@ -267,7 +267,24 @@ static void exactly_once(crew_mpi_t *m)
         sum_sq += (uint64_t)o.value;
     }
     CHECK(sum_sq == (uint64_t)(n - 1) * n * (2 * n - 1) / 6);
+    uint64_t id = crew_mpi_batch_id(b);
+    CHECK(id >> 40 == (uint64_t)my_rank);
     CHECK(crew_mpi_batch_free(b) == 0);
+    /* A freed batch counts as finished: a waiting cancel returns at once. */
+    CHECK(crew_mpi_cancel(m, id, CREW_MPI_CANCEL_BATCH, 0, WAIT_NS) == 0);
+    /* Bad input changes nothing. */
+    CHECK(crew_mpi_fn_index(m, "spin") == F_SPIN && crew_mpi_fn_index(m, "nope") == CREW_EINVAL);
+    crew_mpi_job_desc_t bad = {.fn = 99};
+    crew_mpi_batch_t *nb = b;
+    CHECK(crew_mpi_submit(m, &bad, 1, &nb) == CREW_EINVAL && nb == NULL);
+    CHECK(crew_mpi_cancel(m, 0, CREW_MPI_CANCEL_BATCH, 0, 0) == CREW_EINVAL);
+    CHECK(crew_mpi_cancel(m, (uint64_t)P << 40 | 1, CREW_MPI_CANCEL_BATCH, 0, 0) == CREW_EINVAL);
+    CHECK(crew_mpi_cancel(m, id, (crew_mpi_scope_t)7, 0, 0) == CREW_EINVAL);
+    CHECK(crew_mpi_batch_wait(NULL, 0) == CREW_EINVAL);
+    /* An empty batch is finished at once and may be freed at once. */
+    crew_mpi_batch_t *e = NULL;
+    CHECK(crew_mpi_submit(m, NULL, 0, &e) == 0 && crew_mpi_batch_wait(e, 0) == 0);
+    CHECK(crew_mpi_batch_free(e) == 0);
     /* Bodies run everywhere, counted where they ran: each job once. After
      * the barrier every batch is finished, so every body here has returned
      * (its outcome left this rank after its crew task was joined). */
@@ -300,6 +317,7 @@ static void cancel_half(crew_mpi_t *m, int canceller)
     if (my_rank == 0) {
         b = submit_fn(m, n, half_fn, NULL, ident);
         id = crew_mpi_batch_id(b);
+        CHECK(crew_mpi_batch_free(b) == CREW_EBUSY); /* not finished: nothing changes */
         /* Halfway: a quarter of the jobs done, and a blocking one running. */
         crew_mpi_batch_info_t info = CREW_MPI_BATCH_INFO_INIT;
         for (;;) {
