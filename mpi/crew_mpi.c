@@ -24,7 +24,10 @@
  *   crew_cancel() of a queued task runs its cleanup (job_cleanup, which
  *   takes both) on the calling thread, and a submission may run the task at
  *   once. crew_join() is called by the progress context alone, so the IDs
- *   it has not joined yet stay valid for its crew_cancel() calls.
+ *   it has not joined yet stay valid for its crew_cancel() calls. (The one
+ *   crew_cancel() made elsewhere, by a submitter that finds cancel_pending,
+ *   may name a task already joined: crew answers CREW_ENOTASK and nothing
+ *   happens, which is right, since that task has ended.)
  *
  * The protocol, one message type per tag on a private duplicate of
  * MPI_COMM_WORLD (all payloads little structs of fixed-width integers; ranks
@@ -511,8 +514,9 @@ static void send_cancel_done(crew_mpi_t *m, int dest, uint64_t token)
     send_buf(m, dest, T_CANCEL_DONE, &b);
 }
 
-/* One job's outcome reached its origin; m->mu held. Returns the notifies
- * now satisfied (unlinked; the caller answers them without the lock). */
+/* One job's outcome reached its origin; m->mu held. The notifies it
+ * satisfies are unlinked onto *ready (the caller answers them without the
+ * lock). */
 static void apply_outcome(crew_mpi_t *m, crew_mpi_batch_t *b, uint64_t i, uint32_t st, bool rem,
                           int code, int rank, void *data, size_t ds, notify_t **ready)
 {
