@@ -37,6 +37,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -525,6 +526,9 @@ int main(int argc, char **argv)
             goto oom;
         }
     }
+    /* Orphans of a job's processes come to crew-run, which reaps them with
+     * the job (job.c). Best effort: without it they go to init. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     code = run(jobs, n, &o);
     for (uint64_t i = 0; i < n; i++)
         cr_job_free(&jobs[i]);

@@ -17,9 +17,11 @@
  * it started. The leader is reaped only after the last kill: while it is an
  * unreaped zombie its PID, hence the group ID, cannot be reused by another
  * process, so the kill never reaches a stranger. When the leader exits,
- * anything it left behind in its group is SIGKILLed before the reap:
- * nothing a job starts outlives it (a process that leaves the group with
- * setsid() or setpgid() escapes; only a cgroup would hold it).
+ * anything it left behind in its group is SIGKILLed before the reap, and,
+ * crew-run being a child subreaper (PR_SET_CHILD_SUBREAPER), reaped too:
+ * nothing a job starts outlives it, not even as a dying process. (A
+ * process that leaves the group with setsid() or setpgid() escapes; only a
+ * cgroup would hold it.)
  *
  * Waiting. The task waits on a pidfd (pidfd_open(2): readable once the
  * process has exited) with ppoll, in slices of at most CR_SLICE_NS so it
@@ -319,8 +321,13 @@ static void attempt(cr_job_t *j)
     /* The leader has exited; whatever it left in its group goes now, while
      * the zombie still holds the group ID (see the top of this file). */
     kill(-pid, SIGKILL);
-    int st = 0;
+    int st = 0, other;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    /* crew-run is a child subreaper (main()): the leader's orphans are now
+     * its children. Reap every one of them still in the group, so that none
+     * is left, not even dying, when the job is over. ECHILD ends it. */
+    while (waitpid(-pid, &other, 0) > 0 || errno == EINTR)
         ;
     j->end_ns = cr_now_ns();
     if (pfd >= 0)

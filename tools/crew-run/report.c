@@ -69,15 +69,15 @@ void cr_progress_draw(int64_t t0, bool final)
         clock_text((double)(total - ended) / rate, eta, sizeof eta);
     else
         snprintf(eta, sizeof eta, "?");
-    char right[256];
+    char right[256], rate_text[32];
+    snprintf(rate_text, sizeof rate_text, rate >= 100 ? "%.0f/s" : "%.1f/s", rate);
     int rlen =
         snprintf(right, sizeof right,
-                 " %llu/%llu %3.0f%% | ok %llu failed %llu cancelled %llu running %llu |"
-                 " %.1f/s | %s %s",
+                 " %llu/%llu %3.0f%% | ok %llu fail %llu cancel %llu run %llu | %s %s %s",
                  (unsigned long long)ended, (unsigned long long)total,
                  total > 0 ? 100.0 * (double)ended / (double)total : 100.0, (unsigned long long)ok,
                  (unsigned long long)failed, (unsigned long long)cancelled,
-                 (unsigned long long)running, rate, final ? "in" : "ETA", eta);
+                 (unsigned long long)running, rate_text, final ? "in" : "ETA", eta);
     struct winsize ws;
     int cols = 80;
     if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
