@@ -63,7 +63,9 @@ void cr_progress_draw(int64_t t0, bool final)
     double elapsed = secs(cr_now_ns() - t0);
     double rate = elapsed > 0 ? (double)ended / elapsed : 0;
     char eta[32];
-    if (final)
+    if (final && elapsed < 60)
+        snprintf(eta, sizeof eta, "%.2fs", elapsed);
+    else if (final)
         clock_text(elapsed, eta, sizeof eta);
     else if (rate > 0)
         clock_text((double)(total - ended) / rate, eta, sizeof eta);
