@@ -276,17 +276,19 @@ static void on_signal(crew_group_t *g, int sig, bool bar)
         fprintf(stderr, "%screw-run: %s: stopping (again to kill at once)\n", bar ? "\r\033[K" : "",
                 strsignal(sig));
         int rc = crew_group_cancel(g, 128 + sig, "interrupted");
-        if (rc != 0) {
-            /* ENOMEM: the queued jobs stay queued; force stops them as
-             * they start, and kills the running ones. */
-            fprintf(stderr, "crew-run: crew_group_cancel: %s\n", crew_strerror(rc));
-            atomic_store_explicit(&cr_run.force, true, memory_order_relaxed);
-        }
-    } else if (!atomic_load_explicit(&cr_run.force, memory_order_relaxed)) {
+        if (rc == 0)
+            return;
+        /* ENOMEM: the queued jobs stay queued; force stops them as they
+         * start, and kills the running ones. */
+        fprintf(stderr, "crew-run: crew_group_cancel: %s\n", crew_strerror(rc));
+    } else {
+        /* relaxed: only this thread stores force */
+        if (atomic_load_explicit(&cr_run.force, memory_order_relaxed))
+            return;
         fprintf(stderr, "%screw-run: %s again: killing\n", bar ? "\r\033[K" : "", strsignal(sig));
-        /* relaxed: the jobs poll it every slice (see cr_counters_t) */
-        atomic_store_explicit(&cr_run.force, true, memory_order_relaxed);
     }
+    /* relaxed: the jobs poll it every slice (see cr_counters_t) */
+    atomic_store_explicit(&cr_run.force, true, memory_order_relaxed);
 }
 
 /* Run the jobs; returns the exit code. */
@@ -321,7 +323,8 @@ static int run(cr_job_t *jobs, uint64_t n, const opts_t *o)
     cr_cfg.total = n;
 
     crew_options_t copt = CREW_OPTIONS_INIT;
-    copt.workers = (unsigned)o->jobs;
+    /* No more workers than jobs: -j 64 for 3 jobs starts 3 threads. */
+    copt.workers = (unsigned)(n > 0 && n < (uint64_t)o->jobs ? n : (uint64_t)o->jobs);
     int rc = crew_create(&ex, &copt);
     if (rc == 0)
         rc = crew_group_create(ex, NULL, cr_cfg.halt ? CREW_GROUP_FAIL_FAST : 0, &g);

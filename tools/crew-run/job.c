@@ -159,7 +159,8 @@ int cr_job_prepare(cr_job_t *job)
     char *copy = (char *)(argv + words + 1);
     memcpy(copy, job->line, len + 1);
     size_t n = 0;
-    for (char *tok = strtok(copy, " \t"); tok != NULL; tok = strtok(NULL, " \t"))
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, " \t", &save); tok != NULL; tok = strtok_r(NULL, " \t", &save))
         argv[n++] = tok;
     argv[n] = NULL;
     if (shell_word(argv[0])) {
@@ -251,8 +252,12 @@ static bool wait_exit(pid_t pid, int pfd, int64_t ns)
 
 static cr_cause_t cancel_cause(void)
 {
-    /* seq_cst load, pairs with the main thread's store before
-     * crew_group_cancel(). Without --halt-on-fail only an interrupt
+    /* seq_cst load, pairs with the main thread's seq_cst CAS made before
+     * its crew_group_cancel() (on_signal() in crew-run.c). A job that saw
+     * that cancellation sees the flag as long as crew's cancel publishes
+     * with release and crew_cancelled() reads with acquire; if a halt and
+     * an interrupt race, a job may be labelled "halted" where
+     * "interrupted" was as true. Without --halt-on-fail only an interrupt
      * cancels. */
     if (!cr_cfg.halt || atomic_load(&cr_run.interrupted) != 0)
         return CR_CAUSE_INTERRUPTED;
@@ -378,6 +383,7 @@ int cr_job_run(void *arg)
     for (;;) {
         /* Not before the first attempt when cancelled meanwhile, and no
          * retry once cancelled: the last attempt's outcome stands. */
+        /* relaxed force load: see supervise() */
         if (crew_cancelled() || atomic_load_explicit(&cr_run.force, memory_order_relaxed)) {
             if (j->attempts == 0) {
                 j->state = CR_CANCELLED;
@@ -389,7 +395,7 @@ int cr_job_run(void *arg)
         if (j->state != CR_FAILED || j->attempts > cr_cfg.retries)
             break;
     }
-    atomic_fetch_sub_explicit(&cr_run.running, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&cr_run.running, 1, memory_order_relaxed); /* relaxed: display */
     return j->state == CR_OK ? 0 : result_of(j);
 }
 
