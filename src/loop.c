@@ -8,10 +8,10 @@
  * with crew_fork(), so it is synced before that frame returns.
  *
  * Automatic mode (lazy binary splitting, Tzannes et al., PPoPP 2010): a
- * node runs its range in chunks; between chunks, if this worker is
- * "hungry-probed" (hungry() below: no frame of ours is waiting in the
- * shared part of our fork deque, and a thief asked or a worker idles), it
- * forks the upper half as a new node and goes on with the lower half.
+ * node runs its range in chunks; between chunks, if a thief would take
+ * work now (hungry() below: no frame of ours is waiting in the shared
+ * part of our fork deque, and a thief asked or a worker idles), it forks
+ * the upper half as a new node and goes on with the lower half.
  * The split recurses (the lower half continues in a nested call), so each
  * split's node lives in its own stack frame and is combined after it, in
  * index order: the running accumulator covers [lo, mid), the child
@@ -56,9 +56,10 @@ typedef struct loop {
     int64_t grain;            /* > 0: chunk / leaf length; 0: auto */
     bool det;                 /* CREW_FOR_DETERMINISTIC */
     int64_t deadline;         /* absolute crew__now_ns(), or -1 */
-    crew_id_t root;           /* the root task's ID (set by the root) */
+    crew_id_t root;           /* the root task's ID: written by the root
+                                 before its first fork, so every piece
+                                 (forked after it) reads it */
     _Atomic bool expired;     /* the deadline was seen passed */
-    int64_t completed;        /* the root's count, read after its join */
 } loop_t;
 
 typedef struct node {
@@ -192,9 +193,11 @@ static void run_lazy(loop_t *L, node_t *n, int64_t lo, int64_t hi, int64_t chunk
 static void run_tree(loop_t *L, node_t *n, int64_t lo, int64_t hi)
 {
     int64_t len = hi - lo;
+    /* Cancelled: neither this leaf nor anything below this node runs. */
+    if (!may_run(L, L->deadline >= 0 ? crew__now_ns() : 0))
+        return;
     if (len <= L->grain) {
-        if (may_run(L, L->deadline >= 0 ? crew__now_ns() : 0))
-            run_chunk(L, n, lo, hi);
+        run_chunk(L, n, lo, hi);
         return;
     }
     {
