@@ -975,7 +975,8 @@ typedef struct crew_reduce {
  *   workers at once, each on its own accumulators.
  * Ownership: r->arg is the callbacks' until this returns; r and opts are
  *   only read during the call; result (acc_size bytes) is written before
- *   this returns, whatever it returns after the checks of arguments.
+ *   this returns, whatever it returns (the identity when nothing ran),
+ *   unless r or result themselves are refused.
  * Returns: 0 when every index ran, *result the reduction of [begin, end),
  *   *completed (optional) = end - begin.
  * Errors: as crew_for(), plus CREW_EINVAL for r or result NULL, a NULL

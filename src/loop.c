@@ -363,5 +363,6 @@ int crew_for_reduce(crew_t *ex, int64_t begin, int64_t end, const crew_reduce_t 
             *completed = 0;
         return CREW_EINVAL;
     }
+    r->identity(r->arg, result); /* what every early error leaves */
     return run_loop(ex, begin, end, NULL, r, r->arg, result, opts, completed);
 }

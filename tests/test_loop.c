@@ -626,6 +626,11 @@ Test(loop, bad_arguments_are_refused_and_nothing_runs, T_OPTS)
     o.size = sizeof o;
     ASSERT_RC(crew_for(ex, INT64_MIN, INT64_MAX, mark, &l, &o, NULL), CREW_EINVAL);
     ASSERT_RC(crew_for(ex, -1, INT64_MAX, mark, &l, &o, NULL), CREW_EINVAL);
+    sum = 99;
+    o.grain = -1;
+    ASSERT_RC(crew_for_reduce(ex, 0, 10, &ir, &sum, &o, NULL), CREW_EINVAL);
+    cr_assert_eq(sum, 0, "a refused reduction leaves the identity");
+    o.grain = 0;
     ASSERT_RC(crew_for_reduce(ex, 0, 10, NULL, &sum, NULL, NULL), CREW_EINVAL);
     ASSERT_RC(crew_for_reduce(ex, 0, 10, &ir, NULL, NULL, NULL), CREW_EINVAL);
     ir.acc_size = 0;
