@@ -124,8 +124,12 @@ static int transform_batch(void *arg)
     int rc = crew_for(NULL, 0, s->b->n, transform_rows, s->b, NULL, NULL);
     if (rc == 0)
         rc = crew_actor_submit(s->writer, write_batch, s->b, NULL);
+    if (rc != 0) { /* the reader would wait for this batch forever */
+        fprintf(stderr, "pipeline: %s\n", crew_strerror(rc));
+        abort();
+    }
     free(s);
-    return rc;
+    return 0;
 }
 
 int main(void)
