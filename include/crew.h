@@ -1060,6 +1060,163 @@ typedef struct crew_stats {
 CREW_API int crew_stats(crew_t *ex, crew_stats_t *stats);
 
 /* ------------------------------------------------------------------------ */
+/* Parallel loops                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* crew_for() runs a body over an index range [begin, end), in parallel, as
+ * OpenMP's `parallel for` or oneTBB's parallel_for; crew_for_reduce() adds
+ * an accumulator per sub-range and a combine function (OpenMP's reduction
+ * clause, oneTBB's parallel_reduce). The body is called on sub-ranges
+ * [lo, hi), never on an empty one, and every index of [begin, end) is in
+ * exactly one call (or, once the loop is cancelled, in none):
+ *
+ *     static void scale(void *p, int64_t lo, int64_t hi) {
+ *         double *x = p;
+ *         for (int64_t i = lo; i < hi; i++) x[i] *= 2.0;
+ *     }
+ *     crew_for(ex, 0, n, scale, x, NULL, NULL);
+ *
+ * Partitioning. With a grain (crew_for_opts_t.grain > 0) every body call
+ * gets at most `grain` indices. With grain 0 (the default) crew picks the
+ * sizes itself: lazy binary splitting (Tzannes, Vishkin and Barua, PPoPP
+ * 2010). A worker runs its range in chunks; between two chunks it splits
+ * the rest in half, and offers the upper half to other workers, only when
+ * one of them is idle or asked it for work and none of its earlier halves
+ * is still waiting to be taken. So a loop on one busy worker is a plain
+ * serial loop, and the number of pieces follows the number of hungry
+ * workers, not a guess. The chunk length adapts to the body's cost: it
+ * doubles while a chunk takes under about 20 us and halves when one takes
+ * over about 80 us, so the checks between chunks (a clock read, the
+ * cancellation check, the hunger probe: some tens of ns) stay below a
+ * fraction of a percent, and a hungry worker waits at most about one chunk.
+ *
+ * Where it runs. The loop is one task (its root) plus forked children
+ * (crew_fork): called from outside a task, the root is submitted to `ex`
+ * and the caller blocks until the loop has ended, helping with nothing
+ * (crew_run() is the way to compute on the calling thread too); called
+ * from inside a task of the same executor, the root is a spawned child of
+ * the calling task, which runs it (usually at once, on its own worker) and
+ * helps with other work while stolen pieces finish. Loops nest: a body may
+ * call crew_for() itself (it is then inside a task).
+ *
+ * Cancellation: a loop is a scope. It is cancelled when its root is: by
+ * cancelling the task that called it (the root is its child), its group
+ * (crew_for_opts_t.group, or from inside a task the caller's group) or an
+ * enclosing one, a CREW_CANCEL shutdown, or its own deadline
+ * (crew_for_opts_t.timeout_ns). From then on no further chunk starts
+ * (pieces not yet started never start; a running piece stops before its
+ * next chunk), and bodies running at that moment see crew_cancelled(), so
+ * they may return early. To stop a loop from another thread, or from its
+ * own body ("break"), give it a group and cancel the group
+ * (crew_group_cancel()); a loop called from a task also stops when that
+ * task is cancelled. The loop then reports, in *completed, how many
+ * indices were in body calls that returned, and returns CREW_ECANCELED
+ * (or CREW_ETIMEDOUT for its deadline) unless every index ran. A body that
+ * returns early because it saw crew_cancelled() has its whole sub-range
+ * counted: to keep the count exact, finish the sub-range (a grain bounds
+ * it) or ignore crew_cancelled() in the body.
+ *
+ * Cost: one task record per loop, a fork per split, and per chunk one
+ * indirect call plus the checks above. The body runs on any worker: it
+ * must not rely on a particular thread. */
+
+/* A loop body: run indices [lo, hi) (lo < hi). arg is crew_for()'s. */
+typedef void (*crew_for_fn)(void *arg, int64_t lo, int64_t hi);
+
+/* A fixed split tree, independent of timing and of the number of workers:
+ * the range is halved recursively down to pieces of at most `grain`
+ * indices (0: the larger of ceil(n / 1024) and min(n, 1024)), each piece
+ * is one body call, and a reduction combines the pieces' accumulators in
+ * tree order. Only which worker runs a piece depends on timing, so a
+ * floating-point reduction is bit-identical across runs and worker counts
+ * (as long as it is not cancelled). */
+#define CREW_FOR_DETERMINISTIC 0x1u
+
+/* Options of a loop. Zero fields mean default; NULL options mean all
+ * defaults. */
+typedef struct crew_for_opts {
+    size_t size;         /* sizeof(crew_for_opts_t) (CREW_FOR_OPTS_INIT) */
+    int64_t grain;       /* > 0: at most this many indices per body call;
+                            0: automatic (see above) */
+    unsigned flags;      /* CREW_FOR_*; any other bit is invalid */
+    crew_group_t *group; /* the root's group: NULL means none from outside
+                            a task, the caller's group from inside one */
+    int64_t timeout_ns;  /* a deadline for the loop's work, from the call:
+                            once passed, no further chunk starts and the
+                            loop returns CREW_ETIMEDOUT; 0 or CREW_FOREVER:
+                            none */
+} crew_for_opts_t;
+
+#define CREW_FOR_OPTS_INIT                                                                         \
+    {                                                                                              \
+        .size = sizeof(crew_for_opts_t)                                                            \
+    }
+
+/* Run body(arg, lo, hi) over sub-ranges covering [begin, end), in parallel
+ * (see above). begin >= end is an empty loop: it returns 0 at once, calls
+ * nothing and creates no task. ex may be NULL inside a task: the calling
+ * task's executor. Called from inside a task of another executor, it acts
+ * as from outside (that worker blocks).
+ * Thread-safety: any thread; from inside a task it helps while it waits.
+ *   The body runs on several workers at once.
+ * Ownership: arg is the body's until this returns; the caller's stack may
+ *   hold it. opts is only read during the call.
+ * Returns: 0 when every index ran, with *completed (optional) = end -
+ *   begin (0 for an empty range).
+ * Errors: CREW_EINVAL (body NULL; ex NULL outside a task; opts->size too
+ *   small or above 4 * sizeof(crew_for_opts_t); grain < 0; an unknown
+ *   flag; a timeout neither 0, CREW_FOREVER nor in 1..CREW_TIMEOUT_MAX_NS;
+ *   end - begin above INT64_MAX; opts->group destroyed as far as
+ *   detectable), CREW_EWRONGEXEC (group of another executor),
+ *   CREW_ESHUTDOWN (from outside a task, after shutdown began),
+ *   CREW_ENOMEM: nothing ran, *completed is 0. CREW_ECANCELED (the loop
+ *   was cancelled before every index ran) and CREW_ETIMEDOUT (its deadline
+ *   passed first): *completed is the number of indices in body calls that
+ *   returned, each index ran at most once. */
+CREW_API int crew_for(crew_t *ex, int64_t begin, int64_t end, crew_for_fn body, void *arg,
+                      const crew_for_opts_t *opts, int64_t *completed);
+
+/* Largest accumulator a reduction may use, in bytes. */
+#define CREW_REDUCE_ACC_MAX 256
+
+/* A reduction: an accumulator of acc_size bytes (aligned for any scalar
+ * type), identity() to start one, body() to fold indices [lo, hi) into
+ * one, combine() to fold the accumulator of a later range into that of
+ * the range just before it. combine must be associative (it is always
+ * called with adjacent ranges, the earlier one as `acc`), need not be
+ * commutative. All three get arg. */
+typedef struct crew_reduce {
+    size_t acc_size;                                            /* 1..CREW_REDUCE_ACC_MAX */
+    void (*identity)(void *arg, void *acc);                     /* set acc to the neutral value */
+    void (*body)(void *arg, int64_t lo, int64_t hi, void *acc); /* acc op= f(lo..hi) */
+    void (*combine)(void *arg, void *acc, const void *right);   /* acc = acc op right */
+    void *arg;
+} crew_reduce_t;
+
+/* crew_for() with a reduction: every piece of the range folds into an
+ * accumulator, accumulators of adjacent pieces are combined, and *result
+ * gets the accumulator of the whole range (identity() for an empty one).
+ * With CREW_FOR_DETERMINISTIC the pieces and the combine order are a fixed
+ * tree (see there): the same result bit for bit, whatever the timing and
+ * the number of workers. Without it pieces follow the splitting, so a
+ * floating-point result may differ in its last bits from run to run.
+ * Thread-safety: as crew_for(); body, identity and combine run on several
+ *   workers at once, each on its own accumulators.
+ * Ownership: r->arg is the callbacks' until this returns; r and opts are
+ *   only read during the call; result (acc_size bytes) is written before
+ *   this returns, whatever it returns (the identity when nothing ran),
+ *   unless r or result themselves are refused.
+ * Returns: 0 when every index ran, *result the reduction of [begin, end),
+ *   *completed (optional) = end - begin.
+ * Errors: as crew_for(), plus CREW_EINVAL for r or result NULL, a NULL
+ *   callback, acc_size 0 or above CREW_REDUCE_ACC_MAX (*result is then
+ *   not written). On CREW_ECANCELED and CREW_ETIMEDOUT, *result is the
+ *   reduction of the pieces that completed (in index order, not
+ *   reproducible) and *completed their number of indices. */
+CREW_API int crew_for_reduce(crew_t *ex, int64_t begin, int64_t end, const crew_reduce_t *r,
+                             void *result, const crew_for_opts_t *opts, int64_t *completed);
+
+/* ------------------------------------------------------------------------ */
 /* Actors                                                                   */
 /* ------------------------------------------------------------------------ */
 

@@ -41,6 +41,14 @@ const perf_bench_t *const perf_benches[] = {&perf_bench_fib,
                                             &perf_bench_actor_1000,
                                             &perf_bench_actor_mutex_one,
                                             &perf_bench_actor_mutex_1000,
+                                            &perf_bench_loop_uniform,
+                                            &perf_bench_loop_uniform_dyn,
+                                            &perf_bench_loop_irregular,
+                                            &perf_bench_loop_irregular_dyn,
+                                            &perf_bench_loop_reduce,
+                                            &perf_bench_loop_reduce_dyn,
+                                            &perf_bench_loop_stencil,
+                                            &perf_bench_loop_stencil_dyn,
                                             NULL};
 
 #define MAX_BENCH   64
@@ -71,8 +79,9 @@ static void usage(FILE *f)
                "                       number of online CPUs)\n"
                "  --reps N             timed repetitions per row (default: quick 3,\n"
                "                       full 5), each after an untimed warm-up run\n"
-               "  --bench LIST         benchmarks to run (default all; `cancel` and\n"
-               "                       `actor` select every cancel_* / actor_* row)\n"
+               "  --bench LIST         benchmarks to run (default all; `cancel`,\n"
+               "                       `actor` and `loop` select every cancel_* /\n"
+               "                       actor_* / loop_* row)\n"
                "  --impl LIST          crew,serial,omp,tbb,pool (default all built)\n"
                "  --format FMT         table (default), csv or json, on stdout\n"
                "  --param N            size for every selected bench instead of the\n"
@@ -147,7 +156,8 @@ static int add_bench(const char *s, void *ctx)
     for (size_t b = 0; perf_benches[b]; b++) {
         const char *n = perf_benches[b]->name;
         if (strcmp(n, s) == 0 || (strcmp(s, "cancel") == 0 && strncmp(n, "cancel_", 7) == 0) ||
-            (strcmp(s, "actor") == 0 && strncmp(n, "actor_", 6) == 0)) {
+            (strcmp(s, "actor") == 0 && strncmp(n, "actor_", 6) == 0) ||
+            (strcmp(s, "loop") == 0 && strncmp(n, "loop_", 5) == 0)) {
             o->bench[b] = true;
             found = true;
         }

@@ -4,13 +4,15 @@
  * by `omp parallel` + `omp single`; the team size is omp_set_num_threads
  * (workers). submit_single: a team of workers + 1 threads where the
  * `single` thread plays the external submitter. matmul: `omp parallel for`
- * over the tiles, schedule(dynamic).
+ * over the tiles, schedule(dynamic). Loops (loop_*): `parallel for` with
+ * schedule(static) or schedule(dynamic, chunk) and the reduction clause.
  */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "kernels.h"
+#include "loops.h"
 #include "matmul.h"
 #include "peers.h"
 
@@ -173,4 +175,145 @@ int omp_matmul(void *st, long n, perf_out_t *out)
     out->answer = mm_checksum(&m);
     mm_free(&m);
     return 0;
+}
+
+/* ---- parallel loops (bench_loop.c, loops.h) ------------------------------------ */
+/* `omp parallel for` with schedule(static) or schedule(dynamic, chunk), and
+ * the reduction clause; the stencil keeps one parallel region around its
+ * sweeps, with an `omp for` (and its barrier) per sweep. */
+
+int omp_loop_uniform(void *st, long n, perf_out_t *out)
+{
+    uint64_t s = 0;
+    double t0 = perf_now();
+    (void)st;
+#pragma omp parallel for schedule(static) reduction(+ : s)
+    for (long i = 0; i < n; i++)
+        s += lp_mix((uint64_t)i);
+    out->seconds = perf_now() - t0;
+    out->answer = s;
+    return 0;
+}
+
+int omp_loop_uniform_dyn(void *st, long n, perf_out_t *out)
+{
+    uint64_t s = 0;
+    double t0 = perf_now();
+    (void)st;
+#pragma omp parallel for schedule(dynamic, LP_CHUNK_UNIFORM) reduction(+ : s)
+    for (long i = 0; i < n; i++)
+        s += lp_mix((uint64_t)i);
+    out->seconds = perf_now() - t0;
+    out->answer = s;
+    return 0;
+}
+
+int omp_loop_irregular(void *st, long n, perf_out_t *out)
+{
+    uint64_t s = 0;
+    double t0 = perf_now();
+    (void)st;
+#pragma omp parallel for schedule(static) reduction(+ : s)
+    for (long i = 0; i < n; i++)
+        s += lp_irregular_one(i, n);
+    out->seconds = perf_now() - t0;
+    out->answer = s;
+    return 0;
+}
+
+int omp_loop_irregular_dyn(void *st, long n, perf_out_t *out)
+{
+    uint64_t s = 0;
+    double t0 = perf_now();
+    (void)st;
+#pragma omp parallel for schedule(dynamic, LP_CHUNK_IRREGULAR) reduction(+ : s)
+    for (long i = 0; i < n; i++)
+        s += lp_irregular_one(i, n);
+    out->seconds = perf_now() - t0;
+    out->answer = s;
+    return 0;
+}
+
+static int omp_reduce(long n, bool dyn, perf_out_t *out)
+{
+    double *x = malloc((size_t)n * sizeof *x), s = 0, t0;
+    if (!x)
+        return perf_fail("out of memory");
+    lp_reduce_fill(x, n);
+    t0 = perf_now();
+    if (dyn) {
+#pragma omp parallel for schedule(dynamic, LP_CHUNK_REDUCE) reduction(+ : s)
+        for (long i = 0; i < n; i++)
+            s += x[i];
+    } else {
+#pragma omp parallel for schedule(static) reduction(+ : s)
+        for (long i = 0; i < n; i++)
+            s += x[i];
+    }
+    out->seconds = perf_now() - t0;
+    out->answer = (uint64_t)(s * 2.0);
+    free(x);
+    return 0;
+}
+
+int omp_loop_reduce(void *st, long n, perf_out_t *out)
+{
+    (void)st;
+    return omp_reduce(n, false, out);
+}
+
+int omp_loop_reduce_dyn(void *st, long n, perf_out_t *out)
+{
+    (void)st;
+    return omp_reduce(n, true, out);
+}
+
+static int omp_stencil(long n, bool dyn, perf_out_t *out)
+{
+    size_t cells = (size_t)(n + 2) * (size_t)(n + 2);
+    double *a = malloc(cells * sizeof *a), *b = malloc(cells * sizeof *b), t0;
+    long sweeps = lp_sweeps(n);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return perf_fail("out of memory");
+    }
+    lp_stencil_init(a, n);
+    lp_stencil_init(b, n);
+    t0 = perf_now();
+#pragma omp parallel shared(a, b)
+    for (long k = 0; k < sweeps; k++) {
+        if (dyn) {
+#pragma omp for schedule(dynamic, LP_CHUNK_STENCIL)
+            for (long r = 1; r <= n; r++)
+                lp_stencil_rows(a, b, n, r, r + 1);
+        } else {
+#pragma omp for schedule(static)
+            for (long r = 1; r <= n; r++)
+                lp_stencil_rows(a, b, n, r, r + 1);
+        }
+#pragma omp single
+        {
+            double *t = a;
+            a = b;
+            b = t;
+        }
+    }
+    out->seconds = perf_now() - t0;
+    out->answer = lp_stencil_sum(a, n);
+    free(a);
+    free(b);
+    return 0;
+}
+
+int omp_loop_stencil(void *st, long n, perf_out_t *out)
+{
+    (void)st;
+    return omp_stencil(n, false, out);
+}
+
+int omp_loop_stencil_dyn(void *st, long n, perf_out_t *out)
+{
+    (void)st;
+    return omp_stencil(n, true, out);
 }

@@ -6,10 +6,16 @@
 // reserved for the caller, fed by task_arena::enqueue (TBB's
 // fire-and-forget submission); the tasks count themselves and the last one
 // wakes the main thread. matmul uses tbb::parallel_for over the tiles.
+// Loops (loop_*): parallel_for / parallel_reduce over a blocked_range with
+// the auto_partitioner (TBB's default) or a simple_partitioner and a
+// grainsize, and parallel_deterministic_reduce for the deterministic row.
 // A global_control lifts TBB's default worker limit (CPUs - 1) to what the
 // arenas need.
 #include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/parallel_reduce.h>
+#include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 #include <oneapi/tbb/version.h>
@@ -23,6 +29,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "loops.h"
 #include "matmul.h"
 // crew.h declares functions named like their struct tags (crew_stats,
 // crew_group_info), which C++'s -Wshadow reports; not this file's business.
@@ -194,6 +201,131 @@ int tbb_matmul(void *st, long n, perf_out_t *out)
     out->answer = mm_checksum(&m);
     mm_free(&m);
     return 0;
+}
+
+} // extern "C"
+
+// ---- parallel loops (bench_loop.c, loops.h) ------------------------------------
+
+namespace
+{
+
+using range_t = tbb::blocked_range<long>;
+
+template <typename Part> uint64_t sum_ranges(long n, long grain, Part part, bool irregular)
+{
+    return tbb::parallel_reduce(
+        range_t(0L, n, static_cast<size_t>(grain)), uint64_t{0},
+        [n, irregular](const range_t &r, uint64_t s) {
+            return s + (irregular ? lp_irregular(r.begin(), r.end(), n)
+                                  : lp_uniform(r.begin(), r.end()));
+        },
+        [](uint64_t a, uint64_t b) { return a + b; }, part);
+}
+
+int loop_ints(void *st, long n, perf_out_t *out, bool simple, long chunk, bool irregular)
+{
+    uint64_t s = 0;
+    double t0 = perf_now();
+    static_cast<tbb_state *>(st)->arena.execute([&] {
+        if (simple)
+            s = sum_ranges(n, chunk, tbb::simple_partitioner(), irregular);
+        else
+            s = sum_ranges(n, 1, tbb::auto_partitioner(), irregular);
+    });
+    out->seconds = perf_now() - t0;
+    out->answer = s;
+    return 0;
+}
+
+int loop_doubles(void *st, long n, perf_out_t *out, bool det)
+{
+    std::unique_ptr<double[]> x(new (std::nothrow) double[static_cast<size_t>(n)]);
+    if (!x)
+        return perf_fail("out of memory");
+    lp_reduce_fill(x.get(), n);
+    const double *p = x.get();
+    auto body = [p](const range_t &r, double s) { return s + lp_reduce(p, r.begin(), r.end()); };
+    auto join = [](double a, double b) { return a + b; };
+    double s = 0;
+    double t0 = perf_now();
+    static_cast<tbb_state *>(st)->arena.execute([&] {
+        if (det)
+            s = tbb::parallel_deterministic_reduce(range_t(0L, n, LP_CHUNK_REDUCE), 0.0, body, join,
+                                                   tbb::simple_partitioner());
+        else
+            s = tbb::parallel_reduce(range_t(0L, n), 0.0, body, join, tbb::auto_partitioner());
+    });
+    out->seconds = perf_now() - t0;
+    out->answer = static_cast<uint64_t>(s * 2.0);
+    return 0;
+}
+
+int loop_stencil(void *st, long n, perf_out_t *out, bool simple)
+{
+    size_t cells = static_cast<size_t>(n + 2) * static_cast<size_t>(n + 2);
+    std::unique_ptr<double[]> ga(new (std::nothrow) double[cells]);
+    std::unique_ptr<double[]> gb(new (std::nothrow) double[cells]);
+    if (!ga || !gb)
+        return perf_fail("out of memory");
+    double *a = ga.get(), *b = gb.get();
+    lp_stencil_init(a, n);
+    lp_stencil_init(b, n);
+    double t0 = perf_now();
+    static_cast<tbb_state *>(st)->arena.execute([&] {
+        for (long k = 0; k < lp_sweeps(n); k++) {
+            auto rows = [a, b, n](const range_t &r) {
+                lp_stencil_rows(a, b, n, r.begin(), r.end());
+            };
+            if (simple)
+                tbb::parallel_for(range_t(1L, n + 1, LP_CHUNK_STENCIL), rows,
+                                  tbb::simple_partitioner());
+            else
+                tbb::parallel_for(range_t(1L, n + 1), rows, tbb::auto_partitioner());
+            std::swap(a, b);
+        }
+    });
+    out->seconds = perf_now() - t0;
+    out->answer = lp_stencil_sum(a, n);
+    return 0;
+}
+
+} // namespace
+
+extern "C" {
+
+int tbb_loop_uniform(void *st, long n, perf_out_t *out)
+{
+    return loop_ints(st, n, out, false, 1, false);
+}
+
+int tbb_loop_uniform_simple(void *st, long n, perf_out_t *out)
+{
+    return loop_ints(st, n, out, true, LP_CHUNK_UNIFORM, false);
+}
+
+int tbb_loop_irregular(void *st, long n, perf_out_t *out)
+{
+    return loop_ints(st, n, out, false, 1, true);
+}
+
+int tbb_loop_irregular_simple(void *st, long n, perf_out_t *out)
+{
+    return loop_ints(st, n, out, true, LP_CHUNK_IRREGULAR, true);
+}
+
+int tbb_loop_reduce(void *st, long n, perf_out_t *out) { return loop_doubles(st, n, out, false); }
+
+int tbb_loop_reduce_det(void *st, long n, perf_out_t *out)
+{
+    return loop_doubles(st, n, out, true);
+}
+
+int tbb_loop_stencil(void *st, long n, perf_out_t *out) { return loop_stencil(st, n, out, false); }
+
+int tbb_loop_stencil_simple(void *st, long n, perf_out_t *out)
+{
+    return loop_stencil(st, n, out, true);
 }
 
 } // extern "C"

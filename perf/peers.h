@@ -27,6 +27,14 @@ int omp_nqueens(void *st, long n, perf_out_t *out);
 int omp_uts(void *st, long b0, perf_out_t *out);
 int omp_submit_single(void *st, long n, perf_out_t *out);
 int omp_matmul(void *st, long n, perf_out_t *out);
+int omp_loop_uniform(void *st, long n, perf_out_t *out);
+int omp_loop_uniform_dyn(void *st, long n, perf_out_t *out);
+int omp_loop_irregular(void *st, long n, perf_out_t *out);
+int omp_loop_irregular_dyn(void *st, long n, perf_out_t *out);
+int omp_loop_reduce(void *st, long n, perf_out_t *out);
+int omp_loop_reduce_dyn(void *st, long n, perf_out_t *out);
+int omp_loop_stencil(void *st, long n, perf_out_t *out);
+int omp_loop_stencil_dyn(void *st, long n, perf_out_t *out);
 const char *omp_version(void);
 #define PERF_OMP(fn)                                                                               \
     {                                                                                              \
@@ -45,6 +53,14 @@ int tbb_nqueens(void *st, long n, perf_out_t *out);
 int tbb_uts(void *st, long b0, perf_out_t *out);
 int tbb_submit_single(void *st, long n, perf_out_t *out);
 int tbb_matmul(void *st, long n, perf_out_t *out);
+int tbb_loop_uniform(void *st, long n, perf_out_t *out);
+int tbb_loop_uniform_simple(void *st, long n, perf_out_t *out);
+int tbb_loop_irregular(void *st, long n, perf_out_t *out);
+int tbb_loop_irregular_simple(void *st, long n, perf_out_t *out);
+int tbb_loop_reduce(void *st, long n, perf_out_t *out);
+int tbb_loop_reduce_det(void *st, long n, perf_out_t *out);
+int tbb_loop_stencil(void *st, long n, perf_out_t *out);
+int tbb_loop_stencil_simple(void *st, long n, perf_out_t *out);
 const char *tbb_version(void);
 #define PERF_TBB(fn)                                                                               \
     {                                                                                              \
