@@ -130,7 +130,10 @@ static CREW_NOINLINE bool cancelled_slow(void)
     crew__task_t *t = crew__tls_task;
     if (!t)
         return false;
-    return crew__is_cancelled(crew__tls_worker->ex, t, NULL);
+    if (!crew__is_cancelled(crew__tls_worker->ex, t, NULL))
+        return false;
+    crew__obs_checked(crew__tls_worker->ex, crew__tls_worker, t); /* cancel latency */
+    return true;
 }
 
 bool crew_cancelled(void)

@@ -66,6 +66,7 @@ typedef struct crew__worker {
     bool started;
     crew__ledger_t books;
     crew__counters_t c;
+    crew__wobs_t obs;         /* trace ring, idle time (stats.h) */
     crew__pool_cache_t cache; /* remote_free on its own line */
 } crew__worker_t;
 
@@ -110,6 +111,7 @@ struct crew {
      * crew__fork_sync, set at create): the harness runs bodies but sits
      * below the fork-join code, so it calls up only through this. */
     void (*fork_sync)(struct crew *ex, crew__worker_t *w);
+    crew__obs_t obs; /* trace, task times, watchdog (stats.h, observe.c) */
 };
 
 /* Thread-local context. initial-exec: a direct %fs-relative access

@@ -247,6 +247,7 @@ static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
     crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
     crew__frame_t *frame = (t->flags & TF_FRAME) ? t->owner : NULL;
     uint32_t s, n;
+    CREW__OBS(ex, w, CREW__EV_REMOVE, id, 0);
     if (t->cleanup)
         t->cleanup(t->arg);
     /* relaxed: validated by the CAS in end_removed. */
@@ -326,6 +327,7 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *re
                  * the entry may publish REQ itself (step 3), and whoever
                  * sees REQ reads the cause. */
                 write_cause(t, &why);
+                crew__obs_cancel_req(ex, w, t);          /* cancel latency starts */
                 if (!crew__cancel_enter_locked(ex, t)) { /* step 2 */
                     crew__cset_unlock(&ex->cset);
                     return CREW_ENOMEM;
@@ -404,6 +406,8 @@ static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew
     if (t->cleanup)
         t->cleanup(t->arg);
     t->result = rc;
+    if (crew__any_scope(ex))
+        crew__obs_ending(ex, w, t); /* cancel latency to terminal */
     /* Only a cancelled task sweeps for its children (below); while nothing
      * is cancelled anywhere, skip the loads. exact: our own thread. */
     kids = crew__any_scope(ex) && crew__rec_has_live_children(t);
@@ -507,11 +511,13 @@ crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t
     /* A stolen fork shows no ID (in_frame). */
     forks = (crew__forks_t){.base = w->fd.head, .in_frame = (t->flags & TF_FRAME) != 0};
     w->forks = &forks;
+    CREW__OBS(ex, w, CREW__EV_START, crew__obs_id(t), 0);
     rc = t->fn(t->arg);
     if (CREW_UNLIKELY(w->fd.head != forks.base))
         ex->fork_sync(ex, w); /* forks never outlive their task */
     w->forks = saved;
     crew__tls_task = prev;
+    CREW__OBS(ex, w, CREW__EV_FINISH, crew__obs_id(t), (uint32_t)rc);
     ph = task_finish(ex, w, t, rc, join_release);
     return join_release ? ph : 0;
 }
