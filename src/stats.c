@@ -127,7 +127,9 @@ void crew__stats_fill(struct crew *ex, crew_stats_t *st)
         st->idle_ns += idle;
         st->busy_ns += busy;
     }
-    st->deadlines_pending = 0; /* the timer module fills these */
+    /* Task deadlines (timer.c, the lead's module) fill these two: the
+     * timer's own counters, summed here like the others. */
+    st->deadlines_pending = 0;
     st->deadlines_fired = 0;
     for (unsigned b = 0; b < CREW_LATENCY_BUCKETS; b++) {
         st->cancel_to_check[b] = CREW__STAT(ex, lat_check[b]);

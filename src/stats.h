@@ -128,8 +128,6 @@ typedef struct crew__obs {
      * its registration. */
     pthread_mutex_t rd_mu;
     crew__cset_reader_t *rd;
-    /* Deadlines (the timer module's, not this one's): reserved names for
-     * the counts crew_stats_t reports as deadlines_pending/_fired. */
 } crew__obs_t;
 
 int crew__obs_init(struct crew *ex);

@@ -26,20 +26,28 @@ static int tree(void *arg)
     return 0;
 }
 
+/* Ignores cancellation for a while (the watchdog may report it), then
+ * checks until cancelled or bored. */
 static int polite(void *arg)
 {
     (void)arg;
+    for (int i = 0; i < 200; i++)
+        sched_yield();
     for (int i = 0; i < 100000 && !crew_cancelled(); i++)
         sched_yield();
     return 0;
 }
 
+/* Counts the rows; cancels the running polite tasks it is shown (a
+ * cancel request racing with the body's checks and its end). */
 static int count_row(const crew_task_row_t *row, void *ctx)
 {
     (void)ctx;
     CHECK(row->status == CREW_TASK_QUEUED || row->status == CREW_TASK_RUNNING, "live only: %d",
           (int)row->status);
     atomic_fetch_add(&listed, 1);
+    if (row->fn == polite && row->status == CREW_TASK_RUNNING)
+        crew_cancel(ex, row->id, 2, "observer");
     return 0;
 }
 
@@ -83,7 +91,8 @@ static void *submitter(void *arg)
         CHECK_RC(crew_submit(ex, tree, (void *)(intptr_t)5, &a), 0);
         atomic_fetch_add(&trees, 1);
         CHECK_RC(crew_submit(ex, polite, NULL, &b), 0);
-        crew_cancel(ex, b, 1, "tsan");
+        if (i & 1)
+            crew_cancel(ex, b, 1, "tsan"); /* the others: the observer */
         CHECK_RC(crew_join(ex, a, &st), 0);
         CHECK(st == CREW_TASK_DONE, "tree %d", (int)st);
         CHECK_RC(crew_join(ex, b, &st), 0);
@@ -102,7 +111,7 @@ int main(int argc, char **argv)
     ex = t_create(4);
     CHECK_RC(crew_trace_start(ex, 1 << 14), 0);
     CHECK_RC(crew_timing(ex, true), 0);
-    CHECK_RC(crew_watchdog_start(ex, 1000, on_report, NULL), 0);
+    CHECK_RC(crew_watchdog_start(ex, 1, on_report, NULL), 0);
     CHECK(pthread_create(&obs, NULL, observer, NULL) == 0, "thread");
     for (int i = 0; i < THREADS; i++)
         CHECK(pthread_create(&sub[i], NULL, submitter, (void *)(intptr_t)n) == 0, "thread");
@@ -130,6 +139,13 @@ int main(int argc, char **argv)
     }
     CHECK_RC(crew_watchdog_stop(ex), 0);
     T_DESTROY_CLEAN(&ex, CREW_DRAIN);
+    {
+        uint64_t checks = 0;
+        for (int i = 0; i < CREW_LATENCY_BUCKETS; i++)
+            checks += st.cancel_to_check[i];
+        printf("tsan_observe: %llu cancel requests reached a running body's check\n",
+               (unsigned long long)checks);
+    }
     printf("tsan_observe: %ld rounds, %ld observer rounds, %ld rows listed, %ld watchdog reports\n",
            n, atomic_load(&rounds), atomic_load(&listed), atomic_load(&reports));
     return 0;
