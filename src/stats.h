@@ -111,13 +111,13 @@ struct crew__watchdog;
 
 /* The executor's share (in struct crew). */
 typedef struct crew__obs {
-    /* CREW__OBS_*: the hooks' one branch. Written under mu. */
-    _Atomic uint32_t on;
-    uint32_t ring_cap;          /* events per ring of the current trace */
-    pthread_mutex_t mu;         /* trace start/stop/write, watchdog start/stop */
-    bool rings;                 /* rings allocated (under mu) */
-    bool times_user;            /* crew_timing(ex, true) (under mu) */
-    crew__trace_ring_t outside; /* events of threads outside the executor */
+    /* CREW__OBS_*: the hooks' one branch, on a line of its own (every
+     * hook reads it; the mutexes below are written by listings). Written
+     * under mu. */
+    CREW_ALIGNED _Atomic uint32_t on;
+    CREW_ALIGNED pthread_mutex_t mu; /* trace start/stop/write, watchdog */
+    bool rings;                      /* rings allocated (under mu) */
+    crew__trace_ring_t outside;      /* events of threads outside the executor */
     uint64_t outside_from;
     crew__trace_clock_t clk0, clk1;          /* trace start / stop (or now) */
     _Atomic(_Atomic(crew__tinfo_t *) *) dir; /* CREW__TINFO_CHUNKS chunks */

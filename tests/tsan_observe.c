@@ -33,7 +33,7 @@ static int polite(void *arg)
     (void)arg;
     for (int i = 0; i < 200; i++)
         sched_yield();
-    for (int i = 0; i < 100000 && !crew_cancelled(); i++)
+    for (int i = 0; i < 20000 && !crew_cancelled(); i++)
         sched_yield();
     return 0;
 }
