@@ -406,8 +406,6 @@ static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew
     if (t->cleanup)
         t->cleanup(t->arg);
     t->result = rc;
-    if (crew__any_scope(ex))
-        crew__obs_ending(ex, w, t); /* cancel latency to terminal */
     /* Only a cancelled task sweeps for its children (below); while nothing
      * is cancelled anywhere, skip the loads. exact: our own thread. */
     kids = crew__any_scope(ex) && crew__rec_has_live_children(t);
@@ -442,6 +440,8 @@ static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew
     ph = crew__status_of(n);
     if (crew__word_req(s))
         crew__cancel_forget(ex, id); /* step 4 */
+    if (crew__word_req(s))
+        crew__obs_ending(ex, w, id); /* cancel latency to terminal */
     if (ph == CREW_TASK_CANCELLED && kids)
         /* Children it spawned while its cancel was under way may still be
          * queued (the canceller's sweep can miss a spawn concurrent with

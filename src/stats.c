@@ -339,15 +339,10 @@ void crew__obs_checked(struct crew *ex, crew__worker_t *w, crew__task_t *t)
     CREW__OBS(ex, w, CREW__EV_CHECK, id, 0);
 }
 
-void crew__obs_ending(struct crew *ex, crew__worker_t *w, crew__task_t *t)
+void crew__obs_ending(struct crew *ex, crew__worker_t *w, uint64_t id)
 {
-    crew__tinfo_t *e;
+    crew__tinfo_t *e = crew__obs_tinfo(ex, id, false);
     int64_t now, req;
-    /* relaxed: our own running record; a REQ set after this load (as we
-     * finish) is left out of the histogram. */
-    if (!crew__word_req(atomic_load_explicit(&t->state, memory_order_relaxed)))
-        return;
-    e = crew__obs_tinfo(ex, crew__obs_id(t), false);
     if (!e || !(req = READ(e, cancel_req)))
         return;
     now = crew__now_ns();

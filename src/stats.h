@@ -157,11 +157,14 @@ crew__tinfo_t *crew__obs_tinfo(struct crew *ex, uint64_t id, bool create);
 
 /* Cancel-latency hooks (rare paths, always on): a crew_cancel request
  * reaches running task t (before its set entry exists); t's body saw a
- * cancellation (first time: stamped and counted); t (the caller's own
- * running task, before its terminal CAS) is ending with a request. */
+ * cancellation (first time: stamped and counted); the task `id` that was
+ * requested just reached its terminal state (its finisher, after the
+ * terminal CAS: the record may be reused already, so only the side entry
+ * is read, validated by id; a sample whose entry was reclaimed in that
+ * instant is lost). */
 void crew__obs_cancel_req(struct crew *ex, struct crew__worker *w, crew__task_t *t);
 void crew__obs_checked(struct crew *ex, struct crew__worker *w, crew__task_t *t);
-void crew__obs_ending(struct crew *ex, struct crew__worker *w, crew__task_t *t);
+void crew__obs_ending(struct crew *ex, struct crew__worker *w, uint64_t id);
 /* The worker loop's idle periods (idle time, crew_worker_stats). */
 void crew__obs_idle(struct crew__worker *w, bool begin);
 /* A worker thread starts (its life for busy time). */
