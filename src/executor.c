@@ -223,10 +223,11 @@ int crew_destroy(crew_t **exp)
 int crew_stats(crew_t *ex, crew_stats_t *st)
 {
     crew_stats_t full;
-    /* The 0.1 struct ended at cancel_set_size; later fields are copied
-     * only as far as the caller's size reaches. */
-    if (!crew__valid(ex) || !st || st->size < offsetof(crew_stats_t, tasks_run) ||
-        !crew__size_ok(st->size, sizeof full))
+    /* Two versions: 0.1's struct ended at cancel_set_size; a caller built
+     * against it gets the fields it knows. */
+    if (!crew__valid(ex) || !st ||
+        (st->size != offsetof(crew_stats_t, tasks_run) &&
+         (st->size < sizeof full || !crew__size_ok(st->size, sizeof full))))
         return CREW_EINVAL;
     crew__stats_fill(ex, &full);
     crew__copy_sized(st, &full, sizeof full);

@@ -227,6 +227,8 @@ Test(observe, stats_add_up, T_OPTS)
         cr_assert_eq(small.submitted, st.submitted);
         small.size = offsetof(crew_stats_t, cancel_set_size);
         ASSERT_RC(crew_stats(ex, &small), CREW_EINVAL);
+        small.size = offsetof(crew_stats_t, tasks_run) + 8; /* no such version */
+        ASSERT_RC(crew_stats(ex, &small), CREW_EINVAL);
     }
     DESTROY_CLEAN(&ex);
 }
