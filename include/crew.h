@@ -917,11 +917,14 @@ CREW_API int crew_metrics_write(crew_t *ex, FILE *out);
  * worker ran it), for crew_task_list(). Off by default: it costs a
  * clock_gettime() and a write to a side table (one entry per record slot,
  * allocated 1024 entries at a time) at each of those three points. Tasks
- * queued before it was turned on show 0 for what happened before.
+ * queued before it was turned on show 0 for what happened before. It also
+ * keeps the summaries of the tasks reclaimed lately (crew_task_filter_t's
+ * recent).
  * Thread-safety: any thread.
- * Ownership: none.
+ * Ownership: the rings of recent tasks belong to the executor.
  * Returns: 0.
- * Errors: CREW_EINVAL (ex NULL). */
+ * Errors: CREW_EINVAL (ex NULL), CREW_ENOMEM (turning it on; nothing
+ *   changed). */
 CREW_API int crew_timing(crew_t *ex, bool on);
 
 /* A live task, as crew_task_list() shows it. Times are crew's monotonic
@@ -957,6 +960,7 @@ typedef struct crew_task_filter {
     crew_id_t parent;    /* only children of this task, 0: any */
     crew_actor_t *actor; /* only this actor's tasks, NULL: any */
     bool cancelled;      /* only tasks a cancellation reached */
+    bool recent;         /* also tasks reclaimed lately (crew_task_list) */
 } crew_task_filter_t;
 
 #define CREW_TASK_FILTER_INIT                                                                      \
@@ -976,6 +980,14 @@ typedef int (*crew_task_visit_fn)(const crew_task_row_t *row, void *ctx);
  * (its peak number of records), not to the tasks shown: records are not
  * indexed by state, because an index would cost every submission a shared
  * write. Stolen forks (crew_fork) are not tasks with IDs and are not shown.
+ * Recently finished tasks: with filter->recent, the listing also shows
+ * tasks whose records were reclaimed lately (terminal and released:
+ * detached tasks as they end, joinable ones when joined or released),
+ * the last 64 per worker thread and 64 for the threads outside the
+ * executor, summarised when reclaimed while crew_timing() was on; they
+ * match filter->states like the others (ask for the terminal statuses).
+ * That part costs the rings' size, and, while timing is on, each
+ * reclaimed task an uncontended lock and a 150-byte copy.
  * Thread-safety: any thread, even a task of this executor; visit runs on
  *   the calling thread, with no crew lock held, and may call crew (e.g.
  *   crew_cancel the task shown).

@@ -102,6 +102,7 @@ void crew__task_free(struct crew *ex, crew__task_t *t)
             crew__group_unref(parent->group);
         if (t->flags & TF_GROUP_REF)
             crew__group_unref(t->group);
+        CREW__OBS_RECLAIM(ex, t); /* recent tasks (stats.h) */
         crew__pool_recycle(&ex->pool, cache, t);
         if (!parent)
             return;

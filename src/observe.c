@@ -121,6 +121,10 @@ int crew_timing(crew_t *ex, bool on)
     if (!crew__valid(ex))
         return CREW_EINVAL;
     pthread_mutex_lock(&ex->obs.mu);
+    if (on && crew__obs_recent_init(ex) != 0) {
+        pthread_mutex_unlock(&ex->obs.mu);
+        return CREW_ENOMEM;
+    }
     /* relaxed: writers of `on` hold mu. */
     v = atomic_load_explicit(&ex->obs.on, memory_order_relaxed);
     v = on ? v | CREW__OBS_TIMES : v & ~(uint32_t)CREW__OBS_TIMES;
@@ -206,47 +210,28 @@ struct list_ctx {
     crew_task_visit_fn visit;
     void *ctx;
     int shown;
+    bool stopped;
 };
+
+static bool row_matches(const crew_task_filter_t *f, const crew_task_row_t *r)
+{
+    return (f->states & (1u << r->status)) && (!f->group || r->group == f->group) &&
+           (!f->parent || r->parent == f->parent) && (!f->actor || r->actor == f->actor) &&
+           (!f->cancelled || r->cancelled);
+}
 
 /* Fill row from pinned t (word s). false: it does not match the filter. */
 static bool make_row(struct list_ctx *l, crew__task_t *t, uint32_t s, crew_task_row_t *row)
 {
-    crew_status_t st = crew__status_of(s);
     uint8_t cause = 0;
-    crew__tinfo_t *e;
-    if (!(l->f.states & (1u << st)))
+    if (!(l->f.states & (1u << crew__status_of(s))))
         return false;
-    memset(row, 0, sizeof *row);
-    row->size = sizeof *row;
-    row->id = crew__obs_id(t);
-    /* relaxed: the parent record stays allocated while t lives (pinned). */
-    row->parent = t->parent ? atomic_load_explicit(&t->parent->id, memory_order_relaxed) : 0;
-    row->group = t->group_id;
-    row->actor = crew__task_owner(t);
-    row->fn = t->fn;
-    row->status = st;
-    if (l->f.group && row->group != l->f.group)
-        return false;
-    if (l->f.parent && row->parent != l->f.parent)
-        return false;
-    if (l->f.actor && row->actor != l->f.actor)
-        return false;
-    row->cancelled = seen_cancelled(l->ex, t, s, &cause, &row->cancel_code, row->reason);
-    row->cause = (crew_cancel_cause_t)cause;
-    if (!row->cancelled)
-        row->cause = CREW_CAUSE_NONE;
-    if (l->f.cancelled && !row->cancelled)
-        return false;
-    row->worker = -1;
-    if ((e = crew__obs_tinfo(l->ex, row->id, false)) != NULL) {
-        /* relaxed: recent values of independent stamps (stats.h). */
-        uint32_t wk = atomic_load_explicit(&e->worker, memory_order_relaxed);
-        row->worker = wk ? (int)wk - 1 : -1;
-        row->queued_ns = atomic_load_explicit(&e->queued, memory_order_relaxed);
-        row->started_ns = atomic_load_explicit(&e->started, memory_order_relaxed);
-        row->finished_ns = atomic_load_explicit(&e->finished, memory_order_relaxed);
+    crew__obs_row(l->ex, t, s, row);
+    if (!row->cancelled && seen_cancelled(l->ex, t, s, &cause, &row->cancel_code, row->reason)) {
+        row->cancelled = true;
+        row->cause = (crew_cancel_cause_t)cause;
     }
-    return true;
+    return row_matches(&l->f, row);
 }
 
 static bool list_one(crew__task_t *t, void *ctx)
@@ -265,7 +250,8 @@ static bool list_one(crew__task_t *t, void *ctx)
     if (!match)
         return true;
     l->shown++;
-    return l->visit(&row, l->ctx) == 0;
+    l->stopped = l->visit(&row, l->ctx) != 0;
+    return !l->stopped;
 }
 
 int crew_task_list(crew_t *ex, const crew_task_filter_t *filter, crew_task_visit_fn visit,
@@ -287,6 +273,20 @@ int crew_task_list(crew_t *ex, const crew_task_filter_t *filter, crew_task_visit
     l.visit = visit;
     l.ctx = ctx;
     crew__pool_walk(&ex->pool, list_one, &l);
+    if (l.f.recent && !l.stopped) {
+        crew_task_row_t *rows = malloc(CREW__RECENT * sizeof *rows);
+        if (!rows)
+            return l.shown; /* documented as best effort: the live ones shown */
+        for (unsigned i = 0; i <= ex->nslots && !l.stopped; i++) {
+            unsigned n = crew__obs_recent_copy(ex, i, rows);
+            for (unsigned k = 0; k < n && !l.stopped; k++)
+                if (row_matches(&l.f, &rows[k])) {
+                    l.shown++;
+                    l.stopped = visit(&rows[k], ctx) != 0;
+                }
+        }
+        free(rows);
+    }
     return l.shown;
 }
 

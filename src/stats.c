@@ -192,6 +192,15 @@ void crew__obs_fini(struct crew *ex)
         }
         crew__unreserve((void *)dir, CREW__TINFO_CHUNKS * sizeof *dir);
     }
+    /* relaxed: single-threaded teardown. */
+    if (atomic_load_explicit(&ex->obs.recents, memory_order_relaxed)) {
+        for (unsigned i = 0; i <= ex->nslots; i++) {
+            crew__recent_t *r =
+                i < ex->nslots ? &ex->workers[i].obs.recent : &ex->obs.recent_outside;
+            crew__free(r->rows);
+            pthread_mutex_destroy(&r->mu);
+        }
+    }
     if (ex->obs.rings) {
         for (unsigned i = 0; i < ex->nslots; i++)
             crew__trace_ring_destroy(&ex->workers[i].obs.ring);
@@ -348,6 +357,99 @@ void crew__obs_ending(struct crew *ex, crew__worker_t *w, uint64_t id)
     now = crew__now_ns();
     CREW__COUNT(ex, w, lat_term[crew__lat_bucket(now - req)], 1);
     CREW__COUNT(ex, w, lat_term_ns, (uint64_t)(now - req));
+}
+
+int crew__obs_recent_init(struct crew *ex)
+{
+    unsigned i;
+    /* relaxed: the caller holds obs.mu, as every writer does. */
+    if (atomic_load_explicit(&ex->obs.recents, memory_order_relaxed))
+        return 0;
+    for (i = 0; i <= ex->nslots; i++) {
+        crew__recent_t *r = i < ex->nslots ? &ex->workers[i].obs.recent : &ex->obs.recent_outside;
+        r->rows = crew__calloc(CREW__RECENT, sizeof *r->rows);
+        if (!r->rows)
+            break;
+        pthread_mutex_init(&r->mu, NULL);
+        r->n = 0;
+    }
+    if (i <= ex->nslots) {
+        while (i-- > 0) {
+            crew__recent_t *r =
+                i < ex->nslots ? &ex->workers[i].obs.recent : &ex->obs.recent_outside;
+            crew__free(r->rows);
+            r->rows = NULL;
+            pthread_mutex_destroy(&r->mu);
+        }
+        return CREW_ENOMEM;
+    }
+    /* release: pairs with crew__obs_recent_copy's acquire load. */
+    atomic_store_explicit(&ex->obs.recents, true, memory_order_release);
+    return 0;
+}
+
+void crew__obs_row(struct crew *ex, crew__task_t *t, uint32_t s, crew_task_row_t *row)
+{
+    crew__tinfo_t *e;
+    memset(row, 0, sizeof *row);
+    row->size = sizeof *row;
+    row->id = crew__obs_id(t);
+    /* relaxed: the parent record stays allocated while t is (pinned or
+     * being freed: the parent goes after its last child). */
+    row->parent = t->parent ? atomic_load_explicit(&t->parent->id, memory_order_relaxed) : 0;
+    row->group = t->group_id;
+    row->actor = (t->flags & TF_ACTOR) ? t->owner : NULL;
+    row->fn = t->fn;
+    row->status = crew__status_of(s);
+    row->worker = -1;
+    if (crew__word_has_cause(s)) {
+        /* The acquire load of s saw REQ / REMOVING / CANCELLED: the cause
+         * fields are readable (task.h). */
+        row->cancelled = true;
+        row->cause = (crew_cancel_cause_t)t->cause;
+        row->cancel_code = t->cancel_code;
+        memcpy(row->reason, t->reason, CREW_REASON_MAX);
+        row->reason[CREW_REASON_MAX - 1] = '\0';
+    }
+    if ((e = crew__obs_tinfo(ex, row->id, false)) != NULL) {
+        uint32_t wk = READ(e, worker);
+        row->worker = wk ? (int)wk - 1 : -1;
+        row->queued_ns = READ(e, queued);
+        row->started_ns = READ(e, started);
+        row->finished_ns = READ(e, finished);
+    }
+}
+
+void crew__obs_reclaimed(struct crew *ex, crew__task_t *t)
+{
+    crew__worker_t *w = crew__self_worker(ex);
+    crew__recent_t *r = w ? &w->obs.recent : &ex->obs.recent_outside;
+    crew_task_row_t row;
+    /* acquire: pairs with the release store in crew_timing (the rings are
+     * allocated before TIMES is set). */
+    if (!(atomic_load_explicit(&ex->obs.on, memory_order_acquire) & CREW__OBS_TIMES) ||
+        (t->flags & TF_FRAME))
+        return;
+    crew__obs_row(ex, t, crew__rec_load(t), &row); /* acquire: we own t */
+    pthread_mutex_lock(&r->mu);
+    r->rows[r->n % CREW__RECENT] = row;
+    r->n++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+unsigned crew__obs_recent_copy(struct crew *ex, unsigned index, crew_task_row_t *out)
+{
+    crew__recent_t *r =
+        index < ex->nslots ? &ex->workers[index].obs.recent : &ex->obs.recent_outside;
+    unsigned n;
+    /* acquire: pairs with the release store in crew__obs_recent_init. */
+    if (!atomic_load_explicit(&ex->obs.recents, memory_order_acquire))
+        return 0;
+    pthread_mutex_lock(&r->mu);
+    n = r->n < CREW__RECENT ? (unsigned)r->n : CREW__RECENT;
+    memcpy(out, r->rows, n * sizeof *out);
+    pthread_mutex_unlock(&r->mu);
+    return n;
 }
 
 void crew__obs_idle(crew__worker_t *w, bool begin)

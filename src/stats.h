@@ -99,12 +99,23 @@ typedef struct crew__tinfo {
 #define CREW__TINFO_CHUNK_LOG2 10
 #define CREW__TINFO_CHUNKS     ((size_t)1 << (CREW_SLOT_BITS - CREW__TINFO_CHUNK_LOG2))
 
+/* Summaries of the tasks reclaimed lately (crew_task_list's `recent`):
+ * a ring of CREW__RECENT rows per thread kind, written by its thread (a
+ * worker) or threads (outside), read by listings; mu guards the rows. */
+#define CREW__RECENT 64
+typedef struct crew__recent {
+    pthread_mutex_t mu;
+    uint64_t n;            /* rows ever written (under mu) */
+    crew_task_row_t *rows; /* CREW__RECENT of them; NULL until timing */
+} crew__recent_t;
+
 /* A worker's share (in crew__worker_t). */
 typedef struct crew__wobs {
     crew__trace_ring_t ring;    /* written only by this worker */
     uint64_t from;              /* first event of the current trace */
     _Atomic int64_t born;       /* the thread started (ns); 0: guest slot */
     _Atomic int64_t idle_since; /* 0 while not idle; the worker writes */
+    crew__recent_t recent;      /* its reclaimed tasks */
 } crew__wobs_t;
 
 struct crew__watchdog;
@@ -117,6 +128,8 @@ typedef struct crew__obs {
     CREW_ALIGNED _Atomic uint32_t on;
     CREW_ALIGNED pthread_mutex_t mu; /* trace start/stop/write, watchdog */
     bool rings;                      /* rings allocated (under mu) */
+    _Atomic bool recents;            /* recent rings allocated (once) */
+    crew__recent_t recent_outside;   /* tasks reclaimed off the workers */
     crew__trace_ring_t outside;      /* events of threads outside the executor */
     uint64_t outside_from;
     crew__trace_clock_t clk0, clk1;          /* trace start / stop (or now) */
@@ -165,6 +178,25 @@ crew__tinfo_t *crew__obs_tinfo(struct crew *ex, uint64_t id, bool create);
 void crew__obs_cancel_req(struct crew *ex, struct crew__worker *w, crew__task_t *t);
 void crew__obs_checked(struct crew *ex, struct crew__worker *w, crew__task_t *t);
 void crew__obs_ending(struct crew *ex, struct crew__worker *w, uint64_t id);
+/* t (terminal, ours) is about to be recycled: its summary goes into the
+ * calling thread's ring of recent tasks when timing is on. One relaxed
+ * load and a branch otherwise (relaxed: as CREW__OBS). */
+#define CREW__OBS_RECLAIM(ex, t)                                                                   \
+    do {                                                                                           \
+        if (CREW_UNLIKELY(atomic_load_explicit(&(ex)->obs.on, memory_order_relaxed) &              \
+                          CREW__OBS_TIMES))                                                        \
+            crew__obs_reclaimed((ex), (t));                                                        \
+    } while (0)
+void crew__obs_reclaimed(struct crew *ex, crew__task_t *t);
+/* Allocate the recent rings (under obs.mu, before TIMES is set). 0 or
+ * CREW_ENOMEM. */
+int crew__obs_recent_init(struct crew *ex);
+/* A snapshot of one ring (index: a worker slot, or nslots: outside) into
+ * out[CREW__RECENT]; returns the rows copied. */
+unsigned crew__obs_recent_copy(struct crew *ex, unsigned index, crew_task_row_t *out);
+/* Fill row from record t, pinned or owned, word s (acquire-loaded). */
+void crew__obs_row(struct crew *ex, crew__task_t *t, uint32_t s, crew_task_row_t *row);
+
 /* The worker loop's idle periods (idle time, crew_worker_stats). */
 void crew__obs_idle(struct crew__worker *w, bool begin);
 /* A worker thread starts (its life for busy time). */

@@ -457,6 +457,86 @@ Test(observe, list_visit_can_stop, T_OPTS)
     DESTROY_CLEAN(&ex);
 }
 
+static int mark_task(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int count_fn(const crew_task_row_t *row, void *ctx)
+{
+    int *n = ctx;
+    if (row->fn == mark_task)
+        (*n)++;
+    return 0;
+}
+
+Test(observe, list_recent_shows_reclaimed_tasks, T_OPTS)
+{
+    crew_t *ex = t_create(2);
+    crew_group_t *grp = t_group(ex, NULL, 0);
+    crew_task_filter_t f = CREW_TASK_FILTER_INIT;
+    gate_t g;
+    crew_id_t id;
+    rows_t rs;
+    int n = 0;
+    f.recent = true;
+    f.states = (1u << CREW_TASK_DONE) | (1u << CREW_TASK_CANCELLED);
+    /* timing off: nothing is kept */
+    for (int i = 0; i < 5; i++)
+        ASSERT_RC(crew_submit(ex, mark_task, NULL, NULL), 0);
+    t_settle(ex);
+    ASSERT_RC(crew_task_list(ex, &f, count_fn, &n), 0);
+    cr_assert_eq(n, 0);
+    ASSERT_RC(crew_timing(ex, true), 0);
+    /* detached tasks that ran, a joinable one once joined */
+    for (int i = 0; i < 10; i++)
+        ASSERT_RC(crew_submit(ex, mark_task, NULL, NULL), 0);
+    ASSERT_RC(crew_submit(ex, mark_task, NULL, &id), 0);
+    cr_assert_eq(t_join(ex, id), CREW_TASK_DONE);
+    t_settle(ex);
+    n = 0;
+    ASSERT_RC(crew_task_list(ex, &f, count_fn, &n), 11);
+    cr_assert_eq(n, 11);
+    rs = list(ex, &f);
+    cr_assert(find_row(&rs, id), "the joined task");
+    cr_assert_eq(find_row(&rs, id)->status, CREW_TASK_DONE);
+    cr_assert_geq(find_row(&rs, id)->worker, 0);
+    cr_assert_geq(find_row(&rs, id)->finished_ns, find_row(&rs, id)->started_ns);
+    cr_assert_gt(find_row(&rs, id)->started_ns, 0);
+    /* detached group members removed by a group cancel while every worker
+     * is blocked: terminal at once, reclaimed when a worker consumes their
+     * queue slots */
+    gate_init(&g);
+    saturate(ex, &g);
+    for (int i = 0; i < 3; i++)
+        ASSERT_RC(t_submit_to(ex, grp, mark_task, NULL, NULL), 0);
+    ASSERT_RC(crew_group_cancel(grp, 6, "grp"), 0);
+    f.cancelled = true;
+    f.recent = false;
+    cr_assert_eq(list(ex, &f).n, 3, "terminal, records kept by their queue slots");
+    gate_open(&g);
+    t_settle(ex);
+    cr_assert_eq(list(ex, &f).n, 0, "reclaimed");
+    f.recent = true;
+    rs = list(ex, &f);
+    cr_assert_eq(rs.n, 3, "%d", rs.n);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(rs.r[i].status, CREW_TASK_CANCELLED);
+        cr_assert_eq(rs.r[i].fn, mark_task);
+        cr_assert_eq(rs.r[i].cause, CREW_CAUSE_GROUP);
+        cr_assert_eq(rs.r[i].cancel_code, 6);
+        cr_assert_str_eq(rs.r[i].reason, "grp");
+        cr_assert_eq(rs.r[i].group, crew_group_id(grp));
+        cr_assert_eq(rs.r[i].started_ns, 0);
+        cr_assert_gt(rs.r[i].finished_ns, 0);
+    }
+    ASSERT_RC(crew_group_destroy(grp), 0);
+    t_settle(ex);
+    gate_destroy(&g);
+    DESTROY_CLEAN(&ex);
+}
+
 /* ---- the trace ------------------------------------------------------------------ */
 
 typedef struct tev {
