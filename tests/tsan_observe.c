@@ -10,7 +10,7 @@
 
 static crew_t *ex;
 static atomic_int stop_observer;
-static atomic_long listed, reports, rounds, trees;
+static atomic_long listed, reports, rounds, trees, recent;
 
 static int tree(void *arg)
 {
@@ -51,6 +51,16 @@ static int count_row(const crew_task_row_t *row, void *ctx)
     return 0;
 }
 
+static int count_recent(const crew_task_row_t *row, void *ctx)
+{
+    (void)ctx;
+    CHECK(row->status >= CREW_TASK_DONE && row->status <= CREW_TASK_CANCELLED, "terminal: %d",
+          (int)row->status);
+    CHECK(row->fn == tree || row->fn == polite, "a body of ours");
+    atomic_fetch_add(&recent, 1);
+    return 0;
+}
+
 static void on_report(const crew_watchdog_report_t *r, void *ctx)
 {
     (void)r;
@@ -70,6 +80,13 @@ static void *observer(void *arg)
         CHECK(f, "memstream");
         for (int i = 0; i < 20; i++)
             CHECK(crew_task_list(ex, NULL, count_row, NULL) >= 0, "list");
+        {
+            crew_task_filter_t f = CREW_TASK_FILTER_INIT;
+            f.recent = true;
+            f.states =
+                (1u << CREW_TASK_DONE) | (1u << CREW_TASK_FAILED) | (1u << CREW_TASK_CANCELLED);
+            CHECK(crew_task_list(ex, &f, count_recent, NULL) >= 0, "recent");
+        }
         atomic_fetch_add(&rounds, 1);
         CHECK_RC(crew_metrics_write(ex, f), 0);
         CHECK_RC(crew_trace_write(ex, f), 0);
@@ -146,7 +163,9 @@ int main(int argc, char **argv)
         printf("tsan_observe: %llu cancel requests reached a running body's check\n",
                (unsigned long long)checks);
     }
-    printf("tsan_observe: %ld rounds, %ld observer rounds, %ld rows listed, %ld watchdog reports\n",
-           n, atomic_load(&rounds), atomic_load(&listed), atomic_load(&reports));
+    printf("tsan_observe: %ld rounds, %ld observer rounds, %ld rows listed (%ld recent), %ld "
+           "watchdog reports\n",
+           n, atomic_load(&rounds), atomic_load(&listed), atomic_load(&recent),
+           atomic_load(&reports));
     return 0;
 }
