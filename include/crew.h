@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -1023,11 +1024,18 @@ CREW_API uint64_t crew_test_cancel_fired(crew_t *ex);
 /* Statistics                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* Buckets of the cancel-latency histograms: bucket 0 counts latencies of
+ * 0 ns, bucket i (1 <= i < 39) those in [2^(i-1), 2^i) ns, bucket 39 those
+ * of 2^38 ns (about 275 s) and more. */
+#define CREW_LATENCY_BUCKETS 40
+
 /* Counters over the executor's life; live_tasks, live_records and
  * cancel_set_size are current values. Exact once the executor is quiescent
  * (no live task and no submission in progress, e.g. after crew_shutdown()
  * returned); while it runs each field is a recent value, read at a slightly
- * different moment from the others. */
+ * different moment from the others. Fields after cancel_set_size were added
+ * in 0.2: a caller built against 0.1 passes that version's size and gets
+ * the fields it knows. */
 typedef struct crew_stats {
     size_t size;                      /* set to sizeof(crew_stats_t); not written */
     uint64_t submitted;               /* tasks created (born-cancelled included) */
@@ -1035,7 +1043,8 @@ typedef struct crew_stats {
                                          CANCELLED (ACTOR_DEAD included) */
     uint64_t removed;                 /* cancelled before they started */
     uint64_t cancelled_running;       /* cancelled while running */
-    uint64_t late_cancels;            /* cancel requests that lost to completion */
+    uint64_t late_cancels;            /* cancel requests that lost to completion
+                                         (the task completed anyway) */
     uint64_t steals;                  /* tasks taken from another worker's deque */
     uint64_t parks;                   /* times a worker went to sleep */
     uint64_t live_tasks;              /* tasks not yet terminal */
@@ -1048,15 +1057,32 @@ typedef struct crew_stats {
                                          CREW_CAUSE_TIMEOUT) */
     uint64_t callbacks_run;           /* on-cancel callbacks that ran */
     uint64_t interrupts_sent;         /* signals sent to interruptible regions */
+    /* 0.2 */
+    uint64_t tasks_run;         /* bodies run: done + failed + cancelled_running */
+    uint64_t steal_attempts;    /* other workers' queues probed for work */
+    uint64_t idle_ns;           /* summed over workers: time in the idle loop
+                                (spinning or parked) */
+    uint64_t busy_ns;           /* summed over workers: time alive and not idle */
+    /* Cancel latency, for crew_cancel() requests that reached a running
+     * task (removals take no time to speak of; cancellations inherited from
+     * a parent, a group or shutdown have no request time of their own):
+     * nanoseconds from the request to the body's first positive
+     * crew_cancelled() (or crew_sync() noticing), and to its terminal
+     * state, in CREW_LATENCY_BUCKETS log2 buckets, with their sums. */
+    uint64_t cancel_to_check[CREW_LATENCY_BUCKETS];
+    uint64_t cancel_to_terminal[CREW_LATENCY_BUCKETS];
+    uint64_t cancel_to_check_sum_ns, cancel_to_terminal_sum_ns;
 } crew_stats_t;
 
 /* Counters of the executor. Exact once the executor is quiescent; while it
  * runs, each field is a recent value (see crew_stats_t).
  * Thread-safety: any thread.
  * Ownership: none.
- * Returns: 0, with *stats filled.
- * Errors: CREW_EINVAL (ex or stats NULL, or stats->size smaller than
- *   sizeof(crew_stats_t)). */
+ * Returns: 0, with the first stats->size bytes of *stats filled (size
+ *   itself not written).
+ * Errors: CREW_EINVAL (ex or stats NULL, or stats->size neither the size
+ *   of the 0.1 struct, which ended at cancel_set_size, nor between
+ *   sizeof(crew_stats_t) and 4 times that). */
 CREW_API int crew_stats(crew_t *ex, crew_stats_t *stats);
 
 /* ------------------------------------------------------------------------ */
@@ -1215,6 +1241,253 @@ typedef struct crew_reduce {
  *   reproducible) and *completed their number of indices. */
 CREW_API int crew_for_reduce(crew_t *ex, int64_t begin, int64_t end, const crew_reduce_t *r,
                              void *result, const crew_for_opts_t *opts, int64_t *completed);
+/* ------------------------------------------------------------------------ */
+/* Seeing inside                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Statistics of one worker (crew_worker_stats()). Counters are written
+ * only by their worker (no shared read-modify-write), so reading them is
+ * cheap and each field is a recent value while the executor runs. */
+typedef struct crew_worker_stats {
+    size_t size;                /* set by the caller: sizeof(crew_worker_stats_t)
+                                   (CREW_WORKER_STATS_INIT) */
+    unsigned index;             /* as asked; crew_workers(ex) is the guest slot
+                                   (the thread in crew_run()) */
+    uint64_t tasks_run;         /* bodies run here (done + failed +
+                                   cancelled_running) */
+    uint64_t done, failed;      /* of those, ended DONE / FAILED */
+    uint64_t cancelled_running; /* of those, ended CANCELLED */
+    uint64_t removed;           /* queued tasks this worker removed */
+    uint64_t late_cancels;      /* cancels from here that found the task
+                                   already DONE or FAILED */
+    uint64_t steals;            /* tasks taken from other workers */
+    uint64_t steal_attempts;    /* other workers' queues probed */
+    uint64_t parks;             /* times it went to sleep */
+    uint64_t idle_ns;           /* time in its idle loop, spinning or parked
+                                   (0 for the guest slot) */
+    uint64_t busy_ns;           /* time alive and not idle (0 for the guest) */
+} crew_worker_stats_t;
+
+#define CREW_WORKER_STATS_INIT                                                                     \
+    {                                                                                              \
+        .size = sizeof(crew_worker_stats_t)                                                        \
+    }
+
+/* Statistics of worker `index` (0 .. crew_workers(ex); the last is the
+ * guest slot used by crew_run() callers).
+ * Thread-safety: any thread, while the executor runs.
+ * Ownership: none.
+ * Returns: 0, with the first ws->size bytes of *ws filled (size not
+ *   written).
+ * Errors: CREW_EINVAL (ex or ws NULL, bad ws->size, index above
+ *   crew_workers(ex)). */
+CREW_API int crew_worker_stats(crew_t *ex, unsigned index, crew_worker_stats_t *ws);
+
+/* Write the executor's statistics (crew_stats(), crew_worker_stats() of
+ * every worker, the cancel-latency histograms in seconds) to out in the
+ * OpenMetrics text format, ending with "# EOF", for a service to publish
+ * (Prometheus scrapes it). Metric names start with "crew_"; per-worker
+ * series carry the label worker="N". To get it in memory, pass a stream
+ * from open_memstream() or fmemopen().
+ * Thread-safety: any thread, while the executor runs.
+ * Ownership: out stays the caller's; it is not closed or flushed.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (ex or out NULL); CREW_ENOMEM when writing to out
+ *   failed (ferror). */
+CREW_API int crew_metrics_write(crew_t *ex, FILE *out);
+
+/* Record the time each task is queued, started and finished (and which
+ * worker ran it), for crew_task_list(). Off by default: it costs a
+ * clock_gettime() and a write to a side table (one entry per record slot,
+ * allocated 1024 entries at a time) at each of those three points. Tasks
+ * queued before it was turned on show 0 for what happened before. It also
+ * keeps the summaries of the tasks reclaimed lately (crew_task_filter_t's
+ * recent).
+ * Thread-safety: any thread.
+ * Ownership: the rings of recent tasks belong to the executor.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (ex NULL), CREW_ENOMEM (turning it on; nothing
+ *   changed). */
+CREW_API int crew_timing(crew_t *ex, bool on);
+
+/* A live task, as crew_task_list() shows it. Times are crew's monotonic
+ * clock (CLOCK_MONOTONIC, nanoseconds), 0 when not recorded (crew_timing()
+ * was off at that moment) or not reached yet. */
+typedef struct crew_task_row {
+    size_t size;                  /* set by crew: sizeof(crew_task_row_t) of the
+                                     library; read only fields below it */
+    crew_id_t id;                 /* detached tasks too */
+    crew_id_t parent;             /* the spawning task, 0 if none */
+    crew_id_t group;              /* crew_group_id() of its group, or 0 */
+    crew_actor_t *actor;          /* its actor, or NULL */
+    crew_fn fn;                   /* its body */
+    crew_status_t status;         /* QUEUED or RUNNING (or terminal, see
+                                     crew_task_filter_t.states) */
+    bool cancelled;               /* a cancellation reached it (its own
+                                     request, or inherited) */
+    crew_cancel_cause_t cause;    /* where from; NONE if not cancelled */
+    int cancel_code;              /* from the request, 0 if none */
+    char reason[CREW_REASON_MAX]; /* from the request, "" if none */
+    int worker;                   /* worker that runs or ran it, -1 unknown */
+    int64_t queued_ns, started_ns, finished_ns;
+} crew_task_row_t;
+
+/* Which tasks crew_task_list() shows: all conditions hold. */
+typedef struct crew_task_filter {
+    size_t size;         /* sizeof(crew_task_filter_t) (CREW_TASK_FILTER_INIT) */
+    unsigned states;     /* bit (1u << status) per crew_status_t wanted; 0: the
+                          live ones (QUEUED and RUNNING). Terminal tasks are
+                          seen while their record is kept (joinable, not yet
+                          released) */
+    crew_id_t group;     /* only members of this group (its ID), 0: any */
+    crew_id_t parent;    /* only children of this task, 0: any */
+    crew_actor_t *actor; /* only this actor's tasks, NULL: any */
+    bool cancelled;      /* only tasks a cancellation reached */
+    bool recent;         /* also tasks reclaimed lately (crew_task_list) */
+} crew_task_filter_t;
+
+#define CREW_TASK_FILTER_INIT                                                                      \
+    {                                                                                              \
+        .size = sizeof(crew_task_filter_t)                                                         \
+    }
+
+/* Called once per task shown; return non-zero to stop the listing. */
+typedef int (*crew_task_visit_fn)(const crew_task_row_t *row, void *ctx);
+
+/* List tasks, like `ray list tasks`: call visit once per task that matches
+ * filter (NULL: every live task), in no particular order. Each row is a
+ * snapshot taken while the record was pinned; the task may have moved on
+ * by the time visit runs, and a task that starts or ends during the
+ * listing may or may not be shown. Safe while the executor runs. Cost:
+ * proportional to the number of record slots the executor ever created
+ * (its peak number of records), not to the tasks shown: records are not
+ * indexed by state, because an index would cost every submission a shared
+ * write. Stolen forks (crew_fork) are not tasks with IDs and are not shown.
+ * Recently finished tasks: with filter->recent, the listing also shows
+ * tasks whose records were reclaimed lately (terminal and released:
+ * detached tasks as they end, joinable ones when joined or released),
+ * the last 64 per worker thread and 64 for the threads outside the
+ * executor, summarised when reclaimed while crew_timing() was on; they
+ * match filter->states like the others (ask for the terminal statuses).
+ * That part costs the rings' size, and, while timing is on, each
+ * reclaimed task an uncontended lock and a 150-byte copy.
+ * Thread-safety: any thread, even a task of this executor; visit runs on
+ *   the calling thread, with no crew lock held, and may call crew (e.g.
+ *   crew_cancel the task shown).
+ * Ownership: row is valid only during the call to visit.
+ * Returns: the number of tasks shown (visit calls), >= 0.
+ * Errors: CREW_EINVAL (ex or visit NULL, bad filter->size). */
+CREW_API int crew_task_list(crew_t *ex, const crew_task_filter_t *filter, crew_task_visit_fn visit,
+                            void *ctx);
+
+/* Start recording a trace: each worker writes the events it sees (submit,
+ * spawn, start, finish, steal, cancel request, removal, first positive
+ * check, park, unpark) with a timestamp into its own ring of
+ * events_per_worker events (0: 65536; rounded up to a power of two); the
+ * threads outside the executor share one more. When a ring is full the
+ * oldest events are overwritten. Off (the default) it costs one load and
+ * a predictable branch at each of those points; on, 14 to 28 ns an event
+ * measured on a busy 2-vCPU VM, most of it the rdtsc timestamp (README
+ * "Seeing inside"). It does not turn crew_timing() on (the
+ * trace has its own timestamps). Starting again forgets the previous
+ * trace. The first start sizes the rings for the executor's life; a later
+ * start with another events_per_worker keeps the first size.
+ * Thread-safety: any thread.
+ * Ownership: the rings belong to the executor (freed by crew_destroy()).
+ * Returns: 0.
+ * Errors: CREW_EINVAL (ex NULL, events_per_worker above 2^24), CREW_EBUSY
+ *   (a trace is being recorded), CREW_ENOMEM (nothing changed). */
+CREW_API int crew_trace_start(crew_t *ex, size_t events_per_worker);
+
+/* Stop recording; the events stay until the next crew_trace_start().
+ * Thread-safety: any thread.
+ * Ownership: none.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (ex NULL; no trace was ever started). */
+CREW_API int crew_trace_stop(crew_t *ex);
+
+/* Write the trace in Chrome's trace-event JSON format (an object with a
+ * "traceEvents" array), which Perfetto (ui.perfetto.dev) and
+ * chrome://tracing open, and tools/crew-trace summarises and draws: one
+ * thread per worker ("worker N", and "outside" for other threads), a
+ * complete event ("X") per task body run, instant events for the rest,
+ * park-to-unpark as "parked" slices; timestamps in microseconds from the
+ * trace's start; args carry task IDs (as strings: they exceed 2^53). Each
+ * thread's events are written in time order. It may be called while the
+ * trace still records (each ring is read as a seqlock: events overwritten
+ * meanwhile are left out).
+ * Thread-safety: any thread.
+ * Ownership: out stays the caller's; not closed.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (ex or out NULL; no trace was ever started),
+ *   CREW_ENOMEM (out of memory, or writing to out failed). */
+CREW_API int crew_trace_write(crew_t *ex, FILE *out);
+
+/* What the watchdog reports about a task that was cancelled while it ran
+ * and has not checked (crew_cancelled()) since. */
+typedef struct crew_watchdog_report {
+    size_t size;                  /* sizeof(crew_watchdog_report_t) of the library */
+    crew_id_t id;                 /* the task */
+    crew_fn fn;                   /* its body */
+    const char *symbol;           /* fn's name (dladdr), NULL if unknown */
+    crew_cancel_cause_t cause;    /* SELF, PARENT, GROUP or SHUTDOWN */
+    int cancel_code;              /* as in crew_task_info_t */
+    char reason[CREW_REASON_MAX]; /* as in crew_task_info_t */
+    int64_t waited_ns;            /* since the request (SELF) or since the
+                                     watchdog first saw it cancelled */
+} crew_watchdog_report_t;
+
+typedef void (*crew_watchdog_fn)(const crew_watchdog_report_t *report, void *ctx);
+
+/* Start a watchdog thread that every ms/4 milliseconds (at least 1) looks
+ * at the running tasks and reports, once per task, each one that was
+ * cancelled and has not made a positive check for at least ms
+ * milliseconds: through fn(report, ctx) on the watchdog's thread, or with
+ * fn NULL as one line on stderr ("crew watchdog: task 0x... fn
+ * (symbol) cancelled ... ms ago (reason) has not checked"). For a
+ * crew_cancel request the time counts from the request; for a
+ * cancellation inherited from a parent, a group or shutdown, from when the
+ * watchdog first noticed it (up to ms/4 later). Each round walks every
+ * record slot (see crew_task_list()).
+ * Thread-safety: any thread. fn must not call crew_watchdog_stop() or
+ *   crew_destroy() on this executor.
+ * Ownership: ctx stays the caller's; it must stay valid until
+ *   crew_watchdog_stop() or crew_destroy() returns (either stops the
+ *   watchdog). report is valid during the call.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (ex NULL, ms 0 or above 3600000), CREW_EBUSY (a
+ *   watchdog runs), CREW_ENOMEM, CREW_ETHREAD. */
+CREW_API int crew_watchdog_start(crew_t *ex, unsigned ms, crew_watchdog_fn fn, void *ctx);
+
+/* Stop the watchdog and join its thread (a report being delivered ends
+ * first).
+ * Thread-safety: any thread except the watchdog's own (fn).
+ * Ownership: ctx is no longer used when this returns.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (ex NULL; no watchdog runs). */
+CREW_API int crew_watchdog_stop(crew_t *ex);
+
+/* crew_shutdown() that gives up after timeout_ns: steps as crew_shutdown()
+ * (mode, escalation, refusal of outside submissions), but the wait for
+ * every task to be terminal ends at the deadline. On time-out it fills
+ * ids[0 .. min(cap, *n)) with IDs of tasks still live (running, or still
+ * queued in a drain; detached ones too) and sets *n to how many there
+ * were, and returns CREW_ETIMEDOUT. The executor is then still shutting
+ * down: submissions from outside stay refused, its workers keep running
+ * the tasks named, and actors are not ended yet. The caller may then cancel
+ * those tasks (crew_cancel_id()), call crew_shutdown_timed() again (with
+ * CREW_CANCEL to escalate), or crew_shutdown(), which waits without limit;
+ * crew_destroy() also waits for every task to end (it does not abandon
+ * running tasks: there is no way to stop a thread that ignores
+ * cancellation). On success it is exactly crew_shutdown().
+ * Thread-safety: as crew_shutdown().
+ * Ownership: as crew_shutdown(); ids stays the caller's.
+ * Returns: 0 (everything ended, *n = 0), or CREW_ETIMEDOUT as above.
+ * Errors: CREW_EINVAL (ex or n NULL, ids NULL with cap > 0, bad mode or
+ *   timeout), CREW_EDEADLK (on a worker thread of this executor); on those
+ *   nothing changed. */
+CREW_API int crew_shutdown_timed(crew_t *ex, crew_shutdown_mode_t mode, int64_t timeout_ns,
+                                 crew_id_t *ids, size_t cap, size_t *n);
 
 /* ------------------------------------------------------------------------ */
 /* Actors                                                                   */

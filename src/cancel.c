@@ -149,7 +149,10 @@ static CREW_NOINLINE bool cancelled_slow(void)
         if (CREW_UNLIKELY(test != NULL) && test(ex, w, t))
             return true;
     }
-    return crew__is_cancelled(ex, t, NULL);
+    if (!crew__is_cancelled(ex, t, NULL))
+        return false;
+    crew__obs_checked(ex, w, t); /* cancel latency */
+    return true;
 }
 
 bool crew_cancelled(void)

@@ -81,6 +81,7 @@ typedef struct crew__worker {
     unsigned irq_backoff;           /* re-kick interval, ms (kickers, claimed) */
     crew__ledger_t books;
     crew__counters_t c;
+    crew__wobs_t obs;         /* trace ring, idle time (stats.h) */
     crew__pool_cache_t cache; /* remote_free on its own line */
 } crew__worker_t;
 
@@ -148,6 +149,7 @@ struct crew {
     crew_id_t test_id; /* 0: any task */
     char test_fn[64];  /* "": any function */
     _Atomic uint64_t test_fired, test_max_checks;
+    crew__obs_t obs; /* trace, task times, watchdog (stats.h, observe.c) */
 };
 
 /* Thread-local context. initial-exec: a direct %fs-relative access

@@ -33,6 +33,7 @@
 #include "fault.h"
 #include "group.h"
 #include "harness.h"
+#include "observe.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -53,6 +54,7 @@ static int workers_from_env(unsigned *n)
 
 static void free_executor(struct crew *ex)
 {
+    crew__observe_stop(ex); /* the watchdog reads records */
     crew__actors_fini(ex);
     if (ex->timer_ok)
         crew__timer_fini(&ex->timer, crew__deadline_drop);
@@ -70,6 +72,7 @@ static void free_executor(struct crew *ex)
         }
     }
     crew__pool_destroy(&ex->pool);
+    crew__obs_fini(ex); /* after the set: its reader record */
     crew__free(ex->caches);
     crew__free(ex->workers);
     ex->magic = 0;
@@ -107,6 +110,7 @@ int crew_create(crew_t **out, const crew_options_t *opts)
     if (!ex)
         return CREW_ENOMEM;
     ex->magic = CREW__MAGIC;
+    crew__obs_init(ex);
     ex->nworkers = n;
     ex->nslots = n + 1;
     ex->spin = o.spin ? o.spin : CREW_SPIN_DEFAULT;
@@ -154,7 +158,8 @@ int crew_create(crew_t **out, const crew_options_t *opts)
 
 unsigned crew_workers(const crew_t *ex) { return crew__valid(ex) ? ex->nworkers : 0; }
 
-int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode)
+/* deadline: crew__now_ns() time, -1 for none. */
+static int shutdown_until(crew_t *ex, crew_shutdown_mode_t mode, int64_t deadline)
 {
     int cur;
     if (!crew__valid(ex) || (mode != CREW_DRAIN && mode != CREW_CANCEL))
@@ -181,9 +186,31 @@ int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode)
         atomic_compare_exchange_strong_explicit(&ex->mode, &expect, CREW__MODE_DRAIN,
                                                 memory_order_seq_cst, memory_order_relaxed);
     }
-    crew__wait_quiescent(ex); /* steps 3 and 4 */
+    if (!crew__wait_quiescent_until(ex, deadline)) /* steps 3 and 4 */
+        return CREW_ETIMEDOUT; /* still shutting down: see crew_shutdown_timed */
     crew__actors_shutdown(ex);
     return 0;
+}
+
+int crew_shutdown(crew_t *ex, crew_shutdown_mode_t mode) { return shutdown_until(ex, mode, -1); }
+
+/* Steps 1-4 with a deadline on step 4. On time-out the mode stays set
+ * (outside submissions refused; in CANCEL mode every task sees its
+ * cancellation) and nothing is undone: a later call resumes at step 4,
+ * crew_destroy waits there. The actors end only once every task has. */
+int crew_shutdown_timed(crew_t *ex, crew_shutdown_mode_t mode, int64_t timeout_ns, crew_id_t *ids,
+                        size_t cap, size_t *n)
+{
+    int64_t deadline;
+    int rc;
+    if (!crew__valid(ex) || !n || (!ids && cap) || (mode != CREW_DRAIN && mode != CREW_CANCEL) ||
+        crew__check_timeout(timeout_ns, &deadline) != 0)
+        return CREW_EINVAL;
+    *n = 0;
+    rc = shutdown_until(ex, mode, deadline);
+    if (rc == CREW_ETIMEDOUT)
+        *n = crew__live_ids(ex, ids, cap);
+    return rc;
 }
 
 int crew_destroy(crew_t **exp)
@@ -216,9 +243,15 @@ int crew_destroy(crew_t **exp)
 
 int crew_stats(crew_t *ex, crew_stats_t *st)
 {
-    if (!crew__valid(ex) || !st || st->size < sizeof *st)
+    crew_stats_t full;
+    /* Two versions: 0.1's struct ended at cancel_set_size; a caller built
+     * against it gets the fields it knows. */
+    if (!crew__valid(ex) || !st ||
+        (st->size != offsetof(crew_stats_t, tasks_run) &&
+         (st->size < sizeof full || !crew__size_ok(st->size, sizeof full))))
         return CREW_EINVAL;
-    crew__stats_fill(ex, st);
+    crew__stats_fill(ex, &full);
+    crew__copy_sized(st, &full, sizeof full);
     return 0;
 }
 

@@ -103,6 +103,7 @@ void crew__task_free(struct crew *ex, crew__task_t *t)
             crew__group_unref(parent->group);
         if (t->flags & TF_GROUP_REF)
             crew__group_unref(t->group);
+        CREW__OBS_RECLAIM(ex, t); /* recent tasks (stats.h) */
         crew__pool_recycle(&ex->pool, cache, t);
         if (!parent)
             return;
@@ -261,6 +262,7 @@ static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
     uint32_t s, n;
     if (CREW_UNLIKELY(crew__timer_tasks(&ex->timer)))
         (void)crew__timer_disarm(&ex->timer, CREW__TM_TASK, id, NULL);
+    CREW__OBS(ex, w, CREW__EV_REMOVE, id, 0);
     if (t->cleanup)
         t->cleanup(t->arg);
     /* relaxed: validated by the CAS in end_removed. */
@@ -340,6 +342,7 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *re
                  * the entry may publish REQ itself (step 3), and whoever
                  * sees REQ reads the cause. */
                 write_cause(t, &why);
+                crew__obs_cancel_req(ex, w, t);          /* cancel latency starts */
                 if (!crew__cancel_enter_locked(ex, t)) { /* step 2 */
                     crew__cset_unlock(&ex->cset);
                     return CREW_ENOMEM;
@@ -455,6 +458,8 @@ static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew
     ph = crew__status_of(n);
     if (crew__word_req(s))
         crew__cancel_forget(ex, id); /* step 4 */
+    if (crew__word_req(s))
+        crew__obs_ending(ex, w, id); /* cancel latency to terminal */
     if (ph == CREW_TASK_CANCELLED && kids)
         /* Children it spawned while its cancel was under way may still be
          * queued (the canceller's sweep can miss a spawn concurrent with
@@ -526,6 +531,7 @@ crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t
     /* A stolen fork shows no ID (in_frame). */
     forks = (crew__forks_t){.base = w->fd.head, .in_frame = (t->flags & TF_FRAME) != 0};
     w->forks = &forks;
+    CREW__OBS(ex, w, CREW__EV_START, crew__obs_id(t), 0);
     rc = t->fn(t->arg);
     if (CREW_UNLIKELY(w->fd.head != forks.base))
         ex->fork_sync(ex, w); /* forks never outlive their task */
@@ -535,6 +541,7 @@ crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t
     crew__tls_task = prev;
     if (CREW_UNLIKELY(irq))
         crew__irq_reopen(ex, w);
+    CREW__OBS(ex, w, CREW__EV_FINISH, crew__obs_id(t), (uint32_t)rc);
     ph = task_finish(ex, w, t, rc, join_release);
     return join_release ? ph : 0;
 }

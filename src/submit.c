@@ -76,6 +76,7 @@ bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t, c
     }
     if (g && !group_counted)
         crew__group_add(g, 1);
+    CREW__OBS(ex, w, parent ? CREW__EV_SPAWN : CREW__EV_SUBMIT, crew__obs_id(t), 0);
     CREW__BOOK(ex, w, created, 1);
     crew__rec_publish(t, joinable);
     if (g || parent)
@@ -185,6 +186,7 @@ int crew_spawn(crew_fn fn, void *arg, crew_id_t *id)
     if (id) /* relaxed: our own fresh record */
         *id = atomic_load_explicit(&t->id, memory_order_relaxed);
     fill_task(t, fn, arg, NULL, parent, NULL);
+    CREW__OBS(ex, w, CREW__EV_SPAWN, crew__obs_id(t), 0);
     CREW__BOOK(ex, w, created, 1);
     crew__rec_publish(t, id != NULL);
     crew__schedule(ex, w, t, false);

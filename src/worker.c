@@ -120,17 +120,20 @@ static crew__task_t *find_work(struct crew *ex, crew__worker_t *w)
         crew__steal_t r;
         if (v == w)
             continue;
+        CREW__COUNT(ex, w, steal_attempts, 1);
         do
             r = crew__deque_steal(&v->dq, &x);
         while (r == CREW__STEAL_LOST);
         if (r == CREW__STEAL_OK) {
             CREW__COUNT(ex, w, steals, 1);
+            CREW__OBS(ex, w, CREW__EV_STEAL, crew__obs_id(x), v->index);
             if (crew__deque_size(&v->dq) > 0 && crew__park_has_sleepers(&ex->park))
                 crew__park_notify_one(&ex->park);
             return x;
         }
         if ((x = steal_frame(ex, w, v)) != NULL) {
             CREW__COUNT(ex, w, steals, 1);
+            CREW__OBS(ex, w, CREW__EV_STEAL, crew__obs_id(x), v->index);
             return x;
         }
     }
@@ -191,7 +194,9 @@ static bool idle(struct crew *ex, crew__worker_t *w)
         return true;
     }
     CREW__COUNT(ex, w, parks, 1);
+    CREW__OBS(ex, w, CREW__EV_PARK, 0, 0);
     crew__park_sleep(&ex->park, key, -1);
+    CREW__OBS(ex, w, CREW__EV_UNPARK, 0, 0);
     crew__park_done(&ex->park);
     return false;
 }
@@ -204,13 +209,18 @@ static void *worker_main(void *arg)
     crew__tls_scopes = &ex->cancel_scopes;
     if (ex->flags & CREW_OPT_PIN)
         crew__pin_self(w->index);
+    crew__obs_born(w);
     for (;;) {
         crew__task_t *t = find_work(ex, w);
+        bool stop;
         if (t) {
             crew__task_run(ex, w, t, false);
             continue;
         }
-        if (idle(ex, w))
+        crew__obs_idle(w, true); /* idle time (stats.h) */
+        stop = idle(ex, w);
+        crew__obs_idle(w, false);
+        if (stop)
             break;
     }
     crew__tls_worker = NULL;
