@@ -899,7 +899,9 @@ CREW_API int64_t crew_deadline(void);
  * once when it is cancelled by any cause (its ID, an ancestor, a group,
  * a deadline, shutdown, its actor's kill), on the thread that cancels it
  * (the timer thread for a deadline); or at once, in crew_on_cancel(), if it
- * already is. Use them to reach code that waits: close a socket, signal a
+ * already is. When the canceller is the task's own thread (it cancelled
+ * itself, or the test mode did inside its crew_cancelled(), perhaps with a
+ * lock held that fn takes), fn runs in crew_on_cancel_remove() instead. Use them to reach code that waits: close a socket, signal a
  * condition variable, MPI_Cancel a request (examples/on_cancel.c). fn must
  * not block for long, must not call crew_on_cancel_remove() on its own
  * registration, and runs without crew's locks held. Registrations of one
@@ -1058,11 +1060,11 @@ typedef struct crew_stats {
     uint64_t callbacks_run;           /* on-cancel callbacks that ran */
     uint64_t interrupts_sent;         /* signals sent to interruptible regions */
     /* 0.2 */
-    uint64_t tasks_run;         /* bodies run: done + failed + cancelled_running */
-    uint64_t steal_attempts;    /* other workers' queues probed for work */
-    uint64_t idle_ns;           /* summed over workers: time in the idle loop
+    uint64_t tasks_run;      /* bodies run: done + failed + cancelled_running */
+    uint64_t steal_attempts; /* other workers' queues probed for work */
+    uint64_t idle_ns;        /* summed over workers: time in the idle loop
                                 (spinning or parked) */
-    uint64_t busy_ns;           /* summed over workers: time alive and not idle */
+    uint64_t busy_ns;        /* summed over workers: time alive and not idle */
     /* Cancel latency, for crew_cancel() requests that reached a running
      * task (removals take no time to speak of; cancellations inherited from
      * a parent, a group or shutdown have no request time of their own):

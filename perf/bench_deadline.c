@@ -11,6 +11,9 @@
  * deadline_latency / deadline_latency_p99: ns from a task's deadline to its
  *   body's first crew_cancelled() == true while it spins on the check
  *   (param = samples; median and 99th percentile of one repetition).
+ * interrupt_latency: ns from crew_cancel() of a task blocked in read() on
+ *   an empty pipe inside an interruptible region to read() returning EINTR
+ *   (median of param samples).
  * idle_deadlines: CPU seconds per wall second of an executor whose only
  *   work is 1000 tasks with deadlines an hour away (the running ones sleep
  *   on a condition variable, the rest are queued), param ms.
@@ -18,6 +21,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "peers.h"
 
@@ -170,6 +174,62 @@ static int latency(crew_t *ex, long n, perf_out_t *out, int pct)
 static int latency_median(void *ex, long n, perf_out_t *out) { return latency(ex, n, out, 50); }
 static int latency_p99(void *ex, long n, perf_out_t *out) { return latency(ex, n, out, 99); }
 
+/* ---- interrupt_latency ------------------------------------------------------ */
+
+typedef struct irq_arg {
+    int fd;
+    atomic_int inside;
+    _Atomic int64_t back; /* when read() returned */
+} irq_arg_t;
+
+static int blocked_reader(void *p)
+{
+    irq_arg_t *a = p;
+    char c;
+    if (crew_interruptible_begin() != 0)
+        return perf_fail("crew_interruptible_begin failed");
+    atomic_store(&a->inside, 1);
+    (void)read(a->fd, &c, 1); /* no data ever comes: only a cancel ends it */
+    atomic_store(&a->back, crew_now());
+    crew_interruptible_end();
+    return 0;
+}
+
+static int irq_latency(void *ex, long n, perf_out_t *out)
+{
+    int64_t *lat = malloc((size_t)n * sizeof *lat);
+    int p[2];
+    if (!lat || pipe(p) != 0) {
+        free(lat);
+        return perf_fail("out of memory or pipes");
+    }
+    for (long i = -n / 10; i < n; i++) {
+        irq_arg_t a = {.fd = p[0]};
+        crew_id_t id;
+        crew_status_t st;
+        int rc = crew_submit(ex, blocked_reader, &a, &id);
+        if (rc != 0)
+            break;
+        while (!atomic_load(&a.inside))
+            ;
+        perf_sleep(200e-6); /* let it block in read() */
+        int64_t t0 = crew_now();
+        crew_cancel(ex, id, 0, NULL);
+        if (crew_join(ex, id, &st) != 0 || st != CREW_TASK_CANCELLED) {
+            close(p[0]), close(p[1]), free(lat);
+            return perf_fail("interrupted reader ended %s", crew_status_name(st));
+        }
+        if (i >= 0)
+            lat[i] = atomic_load(&a.back) - t0;
+    }
+    close(p[0]);
+    close(p[1]);
+    qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
+    out->seconds = (double)lat[n / 2] * 1e-9;
+    free(lat);
+    return 0;
+}
+
 /* ---- idle_deadlines --------------------------------------------------------- */
 
 static pthread_mutex_t latch_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -279,4 +339,13 @@ const perf_bench_t perf_bench_idle_deadlines = {
     .param = {300, 1000},
     .flags = PERF_F_IDLE | PERF_F_NO_TASKS,
     .impl = CREW_ONLY(idle_deadlines),
+};
+
+const perf_bench_t perf_bench_interrupt_latency = {
+    .name = "interrupt_latency",
+    .what = "ns from crew_cancel() to an interrupted read() returning (median)",
+    .param = {200, 1000},
+    .expect = one_expect,
+    .flags = PERF_F_CANCEL,
+    .impl = CREW_ONLY(irq_latency),
 };

@@ -19,9 +19,11 @@
  *     The fences of 1 and 2 pair: either the registrar's check sees the
  *     cancellation or the canceller's load of nregs sees the registration.
  *     The state, changed only under the mutex, makes "exactly once".
- *  3. Remove: lock; ARMED: unlink, REMOVED, answer 0; RUNNING: wait on
- *     reach_cv until RAN; RAN: answer 1. After it returns fn is not
- *     running and never will.
+ *  3. Remove: lock; ARMED and the task not cancelled: unlink, REMOVED,
+ *     answer 0; ARMED and cancelled (its canceller was the task's own
+ *     thread, which step 2 leaves alone): unlink, run fn here, answer 1;
+ *     RUNNING: wait on reach_cv until RAN; RAN: answer 1. After it returns
+ *     fn is not running and never will.
  *
  * Interruptible regions (per worker slot: irq is OFF, IN, CLAIMED or
  * KICKED; irq_sent counts signals sent, irq_delivered the handler's runs):
@@ -92,14 +94,18 @@ static bool reached(struct crew *ex, crew__task_t *t)
 
 /* ---- on-cancel callbacks ---------------------------------------------------- */
 
-static void scan_callbacks(struct crew *ex)
+/* Step 2. Registrations of `skip` (the task running on the calling
+ * thread, when it is the canceller) are left for its own remove (step 3):
+ * it may be inside crew_cancelled() holding the very lock its callback
+ * takes. */
+static void scan_callbacks(struct crew *ex, void *skip)
 {
     crew_on_cancel_t *r, *nx, *run = NULL;
     uint64_t n = 0;
     pthread_mutex_lock(&ex->reach_mu);
     for (r = ex->regs; r; r = nx) {
         nx = r->next;
-        if (r->state != REG_ARMED || !reached(ex, r->task))
+        if (r->state != REG_ARMED || (skip && r->task == skip) || !reached(ex, r->task))
             continue;
         /* step 2: claim and unlink, keeping the order (newest first) */
         if (r->prev)
@@ -166,7 +172,7 @@ int crew_on_cancel(crew_on_cancel_t *reg, void (*fn)(void *arg), void *arg)
      * registration, and fn would never run. */
     CREW_FENCE_SEQ_CST();
     if (crew__any_scope(ex) && reached(ex, t))
-        scan_callbacks(ex);
+        scan_callbacks(ex, NULL);
     pthread_mutex_lock(&ex->reach_mu);
     state = reg->state;
     pthread_mutex_unlock(&ex->reach_mu);
@@ -187,6 +193,7 @@ int crew_on_cancel_remove(crew_on_cancel_t *reg)
         return CREW_EINVAL;
     }
     if (reg->state == REG_ARMED) { /* step 3 */
+        bool run = reached(ex, reg->task); /* cancelled by its own thread */
         if (reg->prev)
             reg->prev->next = reg->next;
         else
@@ -195,8 +202,18 @@ int crew_on_cancel_remove(crew_on_cancel_t *reg)
             reg->next->prev = reg->prev;
         /* relaxed: a hint, under the mutex. */
         atomic_fetch_sub_explicit(&ex->nregs, 1, memory_order_relaxed);
-        reg->state = REG_REMOVED;
-        rc = 0;
+        reg->prev = reg->next = NULL;
+        reg->state = run ? REG_RUNNING : REG_REMOVED;
+        rc = run;
+        if (run) {
+            pthread_mutex_unlock(&ex->reach_mu);
+            reg->fn(reg->arg);
+            /* relaxed: a statistic. */
+            atomic_fetch_add_explicit(&ex->callbacks_run, 1, memory_order_relaxed);
+            pthread_mutex_lock(&ex->reach_mu);
+            reg->state = REG_REMOVED;
+            pthread_cond_broadcast(&ex->reach_cv);
+        }
     } else {
         while (reg->state == REG_RUNNING)
             pthread_cond_wait(&ex->reach_cv, &ex->reach_mu);
@@ -353,7 +370,7 @@ void crew__reach_running(struct crew *ex)
     CREW_FENCE_SEQ_CST();
     /* relaxed: hints ordered by the fence. */
     if (atomic_load_explicit(&ex->nregs, memory_order_relaxed))
-        scan_callbacks(ex);
+        scan_callbacks(ex, crew__self_worker(ex) ? crew__tls_task : NULL);
     if (atomic_load_explicit(&ex->nregions, memory_order_relaxed))
         for (unsigned i = 0; i < ex->nslots; i++)
             kick(ex, &ex->workers[i]);

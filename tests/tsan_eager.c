@@ -78,7 +78,9 @@ static int root(void *p)
 static long queued_now(ctx_t *c)
 {
     long q = 0;
-    int n = atomic_load(&c->n);
+    /* A spawner past MAXT raises n for a moment before it gives its slot
+     * back: never read beyond the table. */
+    int n = atomic_load(&c->n) < MAXT ? atomic_load(&c->n) : MAXT;
     for (int k = 0; k < n; k++) {
         crew_id_t id = atomic_load_explicit(&c->ids[k], memory_order_acquire);
         crew_status_t st;
@@ -100,7 +102,9 @@ static long queued_now(ctx_t *c)
 static long removed_but_ran(ctx_t *c)
 {
     long bad = 0;
-    int n = atomic_load(&c->n);
+    /* A spawner past MAXT raises n for a moment before it gives its slot
+     * back: never read beyond the table. */
+    int n = atomic_load(&c->n) < MAXT ? atomic_load(&c->n) : MAXT;
     for (int k = 0; k < n; k++) {
         crew_id_t id = atomic_load_explicit(&c->ids[k], memory_order_acquire);
         crew_task_info_t info;
