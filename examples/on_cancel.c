@@ -10,6 +10,7 @@
  * cancellation: tools/cancel-sweep.sh runs this program with the
  * deterministic test mode (CREW_TEST_CANCEL=N) for every N under valgrind.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <crew.h>
 #include <errno.h>
 #include <pthread.h>

@@ -899,9 +899,11 @@ CREW_API int64_t crew_deadline(void);
  * once when it is cancelled by any cause (its ID, an ancestor, a group,
  * a deadline, shutdown, its actor's kill), on the thread that cancels it
  * (the timer thread for a deadline); or at once, in crew_on_cancel(), if it
- * already is. When the canceller is the task's own thread (it cancelled
- * itself, or the test mode did inside its crew_cancelled(), perhaps with a
- * lock held that fn takes), fn runs in crew_on_cancel_remove() instead. Use them to reach code that waits: close a socket, signal a
+ * already is. fn runs instead in crew_on_cancel_remove() when the task
+ * removes it first (it saw the cancellation before its canceller got to
+ * the callbacks), and when the canceller is the task's own thread (it
+ * cancelled itself, or the test mode did inside its crew_cancelled(),
+ * perhaps holding a lock that fn takes). Use them to reach code that waits: close a socket, signal a
  * condition variable, MPI_Cancel a request (examples/on_cancel.c). fn must
  * not block for long, must not call crew_on_cancel_remove() on its own
  * registration, and runs without crew's locks held. Registrations of one

@@ -192,7 +192,7 @@ int crew_on_cancel_remove(crew_on_cancel_t *reg)
         pthread_mutex_unlock(&ex->reach_mu);
         return CREW_EINVAL;
     }
-    if (reg->state == REG_ARMED) { /* step 3 */
+    if (reg->state == REG_ARMED) {         /* step 3 */
         bool run = reached(ex, reg->task); /* cancelled by its own thread */
         if (reg->prev)
             reg->prev->next = reg->next;

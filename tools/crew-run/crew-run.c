@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -287,8 +288,14 @@ static void on_signal(crew_group_t *g, int sig, bool bar)
             return;
         fprintf(stderr, "%screw-run: %s again: killing\n", bar ? "\r\033[K" : "", strsignal(sig));
     }
-    /* relaxed: the jobs poll it every slice (see cr_counters_t) */
+    /* relaxed: the jobs read it when force_fd wakes them (the eventfd
+     * write and their poll order it) */
     atomic_store_explicit(&cr_run.force, true, memory_order_relaxed);
+    if (cr_run.force_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(cr_run.force_fd, &one, sizeof one);
+        (void)w;
+    }
 }
 
 /* Run the jobs; returns the exit code. */
@@ -298,6 +305,7 @@ static int run(cr_job_t *jobs, uint64_t n, const opts_t *o)
     int wake[2] = {-1, -1}, sfd = -1, code = CR_EXIT_SOFTWARE;
     crew_t *ex = NULL;
     crew_group_t *g = NULL;
+    cr_run.force_fd = -1;
     void **args = NULL;
 
     /* Block the interrupting signals before the workers exist, so that
@@ -314,6 +322,7 @@ static int run(cr_job_t *jobs, uint64_t n, const opts_t *o)
     signal(SIGINT, SIG_DFL); /* a parent script may have left it ignored */
     signal(SIGTERM, SIG_DFL);
     sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    cr_run.force_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); /* -1: jobs look every 10 ms */
     cr_cfg.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (sfd < 0 || cr_cfg.devnull < 0 || pipe2(wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         perror("crew-run: setup");
@@ -389,6 +398,8 @@ out:
     free(args);
     if (sfd >= 0)
         close(sfd);
+    if (cr_run.force_fd >= 0)
+        close(cr_run.force_fd);
     if (cr_cfg.devnull >= 0)
         close(cr_cfg.devnull);
     if (wake[0] >= 0) {

@@ -87,9 +87,13 @@ typedef struct cr_counters {
      * loads it to tell an interrupt from a halt. */
     atomic_int interrupted;
     /* Set (relaxed) by the main thread on the second interrupt: running
-     * jobs are SIGKILLed at once. Read relaxed by the waiting jobs every
-     * slice: a stale read only delays the kill by one slice. */
+     * jobs are SIGKILLed at once. Read relaxed by the waiting jobs when
+     * force_fd wakes them. */
     atomic_bool force;
+    /* An eventfd the main thread writes right after setting force, so that
+     * jobs waiting in ppoll wake at once (-1: none; then they look every
+     * 10 ms). Set before the executor starts, read-only afterwards. */
+    int force_fd;
 } cr_counters_t;
 
 extern cr_config_t cr_cfg;

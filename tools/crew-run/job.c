@@ -23,12 +23,15 @@
  * process that leaves the group with setsid() or setpgid() escapes; only a
  * cgroup would hold it.)
  *
- * Waiting. The task waits on a pidfd (pidfd_open(2): readable once the
- * process has exited) with ppoll, in slices of at most CR_SLICE_NS so it
- * sees crew_cancelled() and the force flag within 10 ms, and with the
- * slice cut short at the job's deadline so a timeout fires on time. A
- * waiting job sleeps in the kernel and costs no CPU. It occupies its
- * worker thread meanwhile: the executor's worker count is the -j limit.
+ * Waiting. The task waits with ppoll on a pidfd (pidfd_open(2): readable
+ * once the process has exited), on an eventfd that an on-cancel callback
+ * (crew_on_cancel) writes when the job's task is cancelled, and on the
+ * run's force eventfd (a second Ctrl-C), until the job's deadline or the
+ * end of its grace period: a halt or an interrupt reaches a waiting job in
+ * microseconds, a timeout fires on time, and a waiting job sleeps in the
+ * kernel and costs no CPU. It occupies its worker thread meanwhile: the
+ * executor's worker count is the -j limit. (Without a pidfd, on an old
+ * kernel or out of descriptors, it looks every millisecond instead.)
  */
 #include "crewrun.h"
 
@@ -40,6 +43,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -48,9 +52,8 @@
 
 extern char **environ;
 
-/* Longest sleep between two looks at crew_cancelled() and the force flag.
- * 10 ms: an interrupt or a halt reaches every running job within that,
- * and 100 wake-ups a second per running job cost nothing measurable. */
+/* Longest sleep between two looks at crew_cancelled() and the force flag
+ * when no eventfd could be made (then nothing wakes the wait early). */
 #define CR_SLICE_NS ((int64_t)10 * 1000 * 1000)
 
 int64_t cr_now_ns(void)
@@ -229,14 +232,17 @@ static int spawn(const cr_job_t *j, pid_t *pid)
 
 /* Has the process exited? Waits up to `ns` for it (0: just look). Leaves
  * it unreaped (a zombie keeps its process group ID reserved). */
-static bool wait_exit(pid_t pid, int pfd, int64_t ns)
+static bool wait_exit(pid_t pid, int pfd, int64_t ns, int efd)
 {
     if (ns < 0)
         ns = 0;
     struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
     if (pfd >= 0) {
-        struct pollfd p = {.fd = pfd, .events = POLLIN};
-        return ppoll(&p, 1, &ts, NULL) > 0;
+        /* Also woken by a cancellation (efd) and by a forced stop. */
+        struct pollfd p[3] = {{.fd = pfd, .events = POLLIN},
+                              {.fd = efd, .events = POLLIN},
+                              {.fd = cr_run.force_fd, .events = POLLIN}};
+        return ppoll(p, 3, &ts, NULL) > 0 && (p[0].revents & POLLIN);
     }
     /* No pidfd (pre-5.3 kernel, or out of descriptors): look, then sleep
      * a millisecond at most. */
@@ -267,8 +273,10 @@ static cr_cause_t cancel_cause(void)
 /* Wait for the process, killing its group on a timeout or a cancellation:
  * SIGTERM, then SIGKILL after the grace period (at once on the force flag
  * or with no grace). Returns why crew-run killed it (CR_CAUSE_NONE: it
- * exited by itself). The process has exited, unreaped, on return. */
-static cr_cause_t supervise(pid_t pid, int pfd, int64_t start)
+ * exited by itself). The process has exited, unreaped, on return. efd:
+ * the eventfd the on-cancel callback writes, or -1 (then it looks every
+ * CR_SLICE_NS). */
+static cr_cause_t supervise_wait(pid_t pid, int pfd, int64_t start, int efd)
 {
     int64_t deadline = cr_cfg.timeout_ns > 0 ? start + cr_cfg.timeout_ns : INT64_MAX;
     int64_t kill_at = INT64_MAX;
@@ -276,7 +284,7 @@ static cr_cause_t supervise(pid_t pid, int pfd, int64_t start)
     int sent = 0; /* last signal sent to the group */
     for (;;) {
         int64_t now = cr_now_ns();
-        /* relaxed: a stale false only delays the SIGKILL by one slice */
+        /* relaxed: the force eventfd wakes us; the flag says why */
         bool force = atomic_load_explicit(&cr_run.force, memory_order_relaxed);
         if (sent == 0) {
             if (crew_cancelled() || force)
@@ -292,14 +300,38 @@ static cr_cause_t supervise(pid_t pid, int pfd, int64_t start)
             sent = SIGKILL;
             kill(-pid, SIGKILL);
         }
-        int64_t next = now + CR_SLICE_NS;
+        int64_t next = efd >= 0 && cr_run.force_fd >= 0 ? INT64_MAX : now + CR_SLICE_NS;
         if (sent == 0 && deadline < next)
             next = deadline;
         if (sent == SIGTERM && kill_at < next)
             next = kill_at;
-        if (wait_exit(pid, pfd, next - now))
+        if (next == INT64_MAX)
+            next = now + (int64_t)3600 * 1000000000; /* woken by the fds */
+        if (wait_exit(pid, pfd, next - now, efd))
             return why;
     }
+}
+
+/* The on-cancel callback: wake the job's ppoll (any thread; an eventfd
+ * write is async-signal- and thread-safe). */
+static void wake_job(void *arg)
+{
+    uint64_t one = 1;
+    ssize_t w = write(*(int *)arg, &one, sizeof one);
+    (void)w; /* a full counter still wakes the poll */
+}
+
+static cr_cause_t supervise(pid_t pid, int pfd, int64_t start)
+{
+    crew_on_cancel_t reg;
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    bool armed = efd >= 0 && crew_on_cancel(&reg, wake_job, &efd) >= 0;
+    cr_cause_t why = supervise_wait(pid, pfd, start, armed ? efd : -1);
+    if (armed)
+        crew_on_cancel_remove(&reg); /* fn never runs after this */
+    if (efd >= 0)
+        close(efd);
+    return why;
 }
 
 /* One attempt: start the process, wait, reap, record the outcome. */
