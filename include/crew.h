@@ -74,7 +74,8 @@ extern "C" {
     X(EWRONGEXEC, -12, "object belongs to another executor")                                       \
     X(EFAILED, -13, "a child task failed")                                                         \
     X(ECHILDCANCELED, -14, "a child task was cancelled")                                           \
-    X(ESIGNAL, -15, "the interrupt signal has a handler that is not crew's")
+    X(ESIGNAL, -15, "the interrupt signal has a handler that is not crew's")                       \
+    X(EFULL, -16, "the bound on queued tasks is reached")
 
 typedef enum crew_errno {
 #define CREW__ERR_ENUM(name, val, msg) CREW_##name = (val),
@@ -157,7 +158,22 @@ typedef struct crew_options {
     int interrupt_signal; /* signal crew_interruptible_begin() regions are
                              interrupted with; 0: SIGRTMIN + 3. Must be a
                              real-time signal (SIGRTMIN..SIGRTMAX). */
+    unsigned max_queued;  /* backpressure: at most this many tasks submitted
+                             from outside the executor queued (not yet
+                             started) at once; 0: no bound. See
+                             "Backpressure" */
+    unsigned full_policy; /* CREW_FULL_*: what a submission does when the
+                             bound is reached (default CREW_FULL_WAIT) */
+    int64_t full_timeout; /* CREW_FULL_WAIT gives up after this many ns
+                             (CREW_ETIMEDOUT); 0: never */
 } crew_options_t;
+
+/* What a submission from outside does when a bound is reached (the
+ * executor's default in crew_options_t; per call with the CREW_TASK_FULL_*
+ * flags). */
+#define CREW_FULL_WAIT        0u /* wait for room (cancellable, timed) */
+#define CREW_FULL_FAIL        1u /* fail at once with CREW_EFULL */
+#define CREW_FULL_CALLER_RUNS 2u /* run the task now on the calling thread */
 
 /* Initialisers for the structs that carry their size (forward
  * compatibility: fields are only ever added at the end, and crew fills or
@@ -263,6 +279,12 @@ CREW_API unsigned crew_workers(const crew_t *ex);
  * context.WithoutCancel do. Without it, a task's submissions are its
  * children and die with it, which is the right default for fork-join. */
 #define CREW_TASK_ISOLATED 0x1u
+
+/* Per submission, what to do when a bound is reached (at most one; they
+ * override the executor's full_policy). See "Backpressure". */
+#define CREW_TASK_FULL_WAIT 0x2u
+#define CREW_TASK_FULL_FAIL 0x4u
+#define CREW_TASK_FULL_RUN  0x8u
 
 /* Everything about a task besides its body. Zero-initialise, then set. */
 typedef struct crew_task_desc {
@@ -1023,6 +1045,55 @@ CREW_API int crew_test_cancel_at(crew_t *ex, uint64_t n, const char *filter);
  * Thread-safety: any thread.
  * Returns: the count (0 for an invalid ex). */
 CREW_API uint64_t crew_test_cancel_fired(crew_t *ex);
+
+/* ------------------------------------------------------------------------ */
+/* Backpressure                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* A producer that submits faster than the workers drain would queue without
+ * bound. crew_options_t's max_queued bounds how many tasks submitted from
+ * outside the executor (threads that are not its workers) are queued, not
+ * yet started, at once; crew_group_set_limit() bounds a group's and
+ * crew_actor_set_limit() an actor's mailbox (Ray's max_pending_calls). A
+ * task holds its slot from submission until it starts (or is removed).
+ * When a bound is reached a submission, as crew_options_t's full_policy or
+ * the task's CREW_TASK_FULL_* flag says:
+ *  - waits for room (CREW_FULL_WAIT, the default): one freed slot wakes one
+ *    waiting producer, not all; it gives up after full_timeout
+ *    (CREW_ETIMEDOUT), at shutdown (CREW_ESHUTDOWN), and, for a task of
+ *    another executor that is submitting here, when that task is cancelled
+ *    (CREW_ECANCELED, within about a millisecond);
+ *  - fails at once with CREW_EFULL (CREW_FULL_FAIL: the try form);
+ *  - or runs the task on the calling thread before returning (caller-runs,
+ *    CREW_FULL_CALLER_RUNS, as Java's CallerRunsPolicy: the producer slows
+ *    to the workers' pace). It runs as a task (ID, cancellation, cleanup,
+ *    group), as crew_run() would; with an actor, or from a task of another
+ *    executor, caller-runs waits instead (an actor's tasks keep their order).
+ * Spawns and submissions from this executor's own tasks never wait: the
+ * workers that would drain the queue could all be waiting for room,
+ * deadlocking fork-join. They do not take slots.
+ * A batch (crew_submit_batch) under a bound is admitted in pieces as room
+ * appears, each piece all or nothing; if a wait fails partway, the error is
+ * returned, the tasks before it were submitted (their ids set) and ids of
+ * the others are 0.
+ * Unbounded, the submission paths pay one predictable branch. */
+
+/* Bound the tasks submitted into g from outside the executor that are
+ * queued at once (0: none). Takes effect for later submissions; waiting
+ * producers look again at once.
+ * Thread-safety: any thread, while g is not destroyed.
+ * Ownership: none.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (g NULL or destroyed, max_queued above INT32_MAX). */
+CREW_API int crew_group_set_limit(crew_group_t *g, unsigned max_queued);
+
+/* Bound actor a's mailbox against submissions from outside the executor
+ * (0: none), as crew_group_set_limit().
+ * Thread-safety: any thread, while a is not destroyed.
+ * Ownership: none.
+ * Returns: 0.
+ * Errors: CREW_EINVAL (a NULL or destroyed, max_queued above INT32_MAX). */
+CREW_API int crew_actor_set_limit(crew_actor_t *a, unsigned max_queued);
 
 /* ------------------------------------------------------------------------ */
 /* Statistics                                                               */

@@ -115,3 +115,34 @@ const perf_bench_t perf_bench_submit_batch = {
             [IMPL_POOL] = PERF_POOL(pool_submit_batch),
         },
 };
+
+/* submit_bounded: submit_single against an executor whose bound on queued
+ * outside submissions is 1024 (CREW_FULL_WAIT): the producer sleeps when
+ * it is 1024 tasks ahead and is woken one freed slot at a time. */
+static void *bounded_setup(unsigned workers)
+{
+    crew_options_t o = CREW_OPTIONS_INIT;
+    crew_t *ex = NULL;
+    int rc;
+    o.workers = workers;
+    o.max_queued = 1024;
+    if ((rc = crew_create(&ex, &o)) != 0) {
+        perf_fail("crew_create: %s", crew_err_name(rc));
+        return NULL;
+    }
+    return ex;
+}
+
+const perf_bench_t perf_bench_submit_bounded = {
+    .name = "submit_bounded",
+    .what = "submit_single with at most 1024 queued (crew: max_queued)",
+    .param = {1000000, 10000000},
+    .warm = {100000, 1000000},
+    .expect = submit_expect,
+    .flags = PERF_F_RATE,
+    .impl =
+        {
+            [IMPL_CREW] = {submit_single_crew, bounded_setup, perf_crew_teardown, NULL},
+            [IMPL_POOL] = PERF_SKIP("the pool has no bound"),
+        },
+};

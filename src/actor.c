@@ -89,6 +89,7 @@
 #include <string.h>
 
 #include "actor.h"
+#include "group.h"
 #include "harness.h"
 #include "submit.h"
 #include "worker.h"
@@ -96,6 +97,9 @@
 #define CREW__ACTOR_MAGIC 0x61637472u /* "actr" */
 
 struct crew_actor {
+    /* First: the harness releases a slot through the record's owner
+     * pointer (TF_LIMITED with TF_ACTOR), knowing nothing of actors. */
+    crew__limit_t limit;
     uint32_t magic;
     struct crew *ex;
     void *state;
@@ -257,7 +261,7 @@ static void runner_publish(struct crew *ex, struct crew_actor *a, crew__task_t *
     crew__cause_t born;
     /* No parent even from inside a task: cancelling the submitter must not
      * remove the runner, and successors must not chain. */
-    if (CREW_UNLIKELY(crew__submit_prepare(ex, w, r, NULL, &d, a, false, false, NULL, &born))) {
+    if (CREW_UNLIKELY(crew__submit_prepare(ex, w, r, NULL, &d, a, false, false, NULL, 0, &born))) {
         crew__task_born_cancelled(ex, r, &born);
         return;
     }
@@ -441,6 +445,25 @@ int crew_actor_create(crew_t *ex, void *state, crew_actor_dtor_fn dtor, crew_act
     return 0;
 }
 
+/* Give back the bound slots taken for a submission that did not happen. */
+static void admit_undo(crew_actor_t *a, crew_group_t *g, unsigned tflags)
+{
+    if (tflags & TF_LIMITED)
+        crew__limit_put(&a->limit, 1);
+    if (tflags & TF_GLIMITED)
+        crew__limit_put(&g->glimit, 1);
+}
+
+int crew_actor_set_limit(crew_actor_t *a, unsigned max_queued)
+{
+    if (!actor_ok(a) || max_queued > INT32_MAX)
+        return CREW_EINVAL;
+    /* relaxed: see crew__limit_max. */
+    atomic_store_explicit(&a->limit.max, max_queued, memory_order_relaxed);
+    crew__futex_wake(&a->limit.used, INT_MAX); /* a raised bound admits now */
+    return 0;
+}
+
 int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc, crew_id_t *id)
 {
     struct crew *ex;
@@ -449,6 +472,7 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc, crew_id_
     crew_task_desc_t d;
     bool born = false;
     crew__cause_t why;
+    unsigned tflags = 0;
     int err = 0;
     if (!actor_ok(a))
         return CREW_EINVAL;
@@ -465,9 +489,16 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc, crew_id_
     d = *desc;
     if (!d.group && caller && !(d.flags & CREW_TASK_ISOLATED))
         d.group = caller->group;
+    if (CREW_UNLIKELY(!w && (crew__limit_max(&a->limit) || d.group))) {
+        bool here; /* never: an actor's tasks wait their turn */
+        if ((err = crew__admit(ex, &d, d.group, &a->limit, &tflags, &here)) != 0)
+            return err;
+    }
     t = crew__task_new(ex, w);
-    if (!t)
+    if (!t) {
+        admit_undo(a, d.group, tflags);
         return CREW_ENOMEM;
+    }
     pthread_mutex_lock(&a->mu); /* step 1 */
     if (a->status != CREW_ACTOR_ALIVE) {
         a->refused++;
@@ -482,12 +513,13 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc, crew_id_
     if (err) {
         pthread_mutex_unlock(&a->mu);
         crew__task_unused(ex, t);
+        admit_undo(a, d.group, tflags);
         return err;
     }
     a->submitted++;
     if (id) /* relaxed: our own fresh record */
         *id = atomic_load_explicit(&t->id, memory_order_relaxed);
-    born = crew__submit_prepare(ex, w, t, NULL, &d, d.arg, id != NULL, false, a, &why);
+    born = crew__submit_prepare(ex, w, t, NULL, &d, d.arg, id != NULL, false, a, tflags, &why);
     if (CREW_UNLIKELY(born)) {
         a->cancelled++;
     } else {

@@ -30,6 +30,7 @@
 #include "deque.h"
 #include "fdeque.h"
 #include "inject.h"
+#include "limit.h"
 #include "park.h"
 #include "platform.h"
 #include "pool.h"
@@ -133,6 +134,11 @@ struct crew {
     /* Deadlines (timer.h); fired through the harness (harness.c). */
     crew__timer_t timer;
     bool timer_ok, irq_ok; /* initialised (crew_create) */
+    /* Backpressure (submit.c): queued submissions from outside threads,
+     * with the default policy when the bound is reached. */
+    crew__limit_t limit;
+    unsigned full_policy; /* CREW_FULL_* */
+    int64_t full_timeout; /* CREW_FULL_WAIT's limit, ns; -1: none */
     /* On-cancel registrations and interruption (interrupt.c). */
     pthread_mutex_t reach_mu;
     pthread_cond_t reach_cv;

@@ -21,6 +21,7 @@
  *     references of records never released; free everything.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,7 @@ static void free_executor(struct crew *ex)
 
 int crew_create(crew_t **out, const crew_options_t *opts)
 {
-    crew_options_t o = {sizeof o, 0, 0, 0, 0};
+    crew_options_t o = {.size = sizeof o};
     struct crew *ex;
     unsigned n;
     int rc = 0;
@@ -97,6 +98,8 @@ int crew_create(crew_t **out, const crew_options_t *opts)
     if (o.workers > CREW_MAX_WORKERS || (o.flags & ~CREW_OPT_PIN) || o.spin > 1000000)
         return CREW_EINVAL;
     if (o.interrupt_signal && (o.interrupt_signal < SIGRTMIN || o.interrupt_signal > SIGRTMAX))
+        return CREW_EINVAL;
+    if (o.max_queued > INT32_MAX || o.full_policy > CREW_FULL_CALLER_RUNS || o.full_timeout < 0)
         return CREW_EINVAL;
     n = o.workers;
     if (n == 0) {
@@ -115,6 +118,9 @@ int crew_create(crew_t **out, const crew_options_t *opts)
     ex->nslots = n + 1;
     ex->spin = o.spin ? o.spin : CREW_SPIN_DEFAULT;
     ex->flags = o.flags;
+    atomic_init(&ex->limit.max, o.max_queued);
+    ex->full_policy = o.full_policy;
+    ex->full_timeout = o.full_timeout ? o.full_timeout : -1;
     crew__actors_init(ex);
     crew__groups_init(ex);
     ex->fork_sync = crew__fork_sync;
@@ -186,6 +192,8 @@ static int shutdown_until(crew_t *ex, crew_shutdown_mode_t mode, int64_t deadlin
         atomic_compare_exchange_strong_explicit(&ex->mode, &expect, CREW__MODE_DRAIN,
                                                 memory_order_seq_cst, memory_order_relaxed);
     }
+    /* Submitters waiting for room look again and see the shutdown. */
+    crew__futex_wake(&ex->limit.used, INT_MAX);
     if (!crew__wait_quiescent_until(ex, deadline)) /* steps 3 and 4 */
         return CREW_ETIMEDOUT; /* still shutting down: see crew_shutdown_timed */
     crew__actors_shutdown(ex);

@@ -355,6 +355,16 @@ int crew_group_info(crew_group_t *g, crew_group_info_t *out)
     return 0;
 }
 
+int crew_group_set_limit(crew_group_t *g, unsigned max_queued)
+{
+    if (!crew__group_ok(g) || max_queued > INT32_MAX)
+        return CREW_EINVAL;
+    /* relaxed: see crew__limit_max. */
+    atomic_store_explicit(&g->glimit.max, max_queued, memory_order_relaxed);
+    crew__futex_wake(&g->glimit.used, INT_MAX); /* a raised bound admits now */
+    return 0;
+}
+
 int crew_group_failures(crew_group_t *g, crew_group_failure_t *out, size_t cap, size_t *total)
 {
     bool lost;

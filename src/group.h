@@ -32,6 +32,7 @@ struct crew_group {
     _Atomic int first_failure_result;
     _Atomic int first_bad;   /* first non-DONE status, 0 if none */
     _Atomic uint64_t winner; /* FIRST_SUCCESS: first DONE member */
+    crew__limit_t glimit;    /* queued members from outside (crew_group_set_limit) */
     /* Every FAILED member (crew_group_failures), under fail_mu. */
     pthread_mutex_t fail_mu;
     crew_group_failure_t *fails;

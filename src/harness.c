@@ -251,6 +251,16 @@ void crew__frame_promote(struct crew *ex, crew__worker_t *w, crew__task_t *t, cr
     crew__rec_publish(t, false);
 }
 
+/* A queued task leaves the queue (started or removed): give back the
+ * slots it held in its executor's (or actor's) and its group's bound. */
+static CREW_NOINLINE void admit_release(struct crew *ex, crew__task_t *t)
+{
+    if (t->flags & TF_LIMITED)
+        crew__limit_put((t->flags & TF_ACTOR) ? (crew__limit_t *)t->owner : &ex->limit, 1);
+    if (t->flags & TF_GLIMITED)
+        crew__limit_put(&t->group->glimit, 1); /* a live member: the group is alive */
+}
+
 /* After QUEUED -> REMOVING was won: run the cleanup, then make it terminal. */
 static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
 {
@@ -263,6 +273,8 @@ static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
     if (CREW_UNLIKELY(crew__timer_tasks(&ex->timer)))
         (void)crew__timer_disarm(&ex->timer, CREW__TM_TASK, id, NULL);
     CREW__OBS(ex, w, CREW__EV_REMOVE, id, 0);
+    if (CREW_UNLIKELY(t->flags & (TF_LIMITED | TF_GLIMITED)))
+        admit_release(ex, t);
     if (t->cleanup)
         t->cleanup(t->arg);
     /* relaxed: validated by the CAS in end_removed. */
@@ -510,8 +522,11 @@ static inline bool task_start(struct crew *ex, crew__worker_t *w, crew__task_t *
                 return false;
             }
         }
-        if (crew__rec_try_start(t, &s) == CREW__START_OK)
+        if (crew__rec_try_start(t, &s) == CREW__START_OK) {
+            if (CREW_UNLIKELY(t->flags & (TF_LIMITED | TF_GLIMITED)))
+                admit_release(ex, t);
             return true;
+        }
     }
 }
 

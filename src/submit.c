@@ -10,13 +10,19 @@
 #include "submit.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #include "group.h"
 #include "harness.h"
 
 int crew__desc_check(struct crew *ex, const crew_task_desc_t *d)
 {
-    if (!d || !d->fn || (d->flags & ~CREW_TASK_ISOLATED))
+    unsigned full =
+        d ? d->flags & (CREW_TASK_FULL_WAIT | CREW_TASK_FULL_FAIL | CREW_TASK_FULL_RUN) : 0;
+    if (!d || !d->fn ||
+        (d->flags &
+         ~(CREW_TASK_ISOLATED | CREW_TASK_FULL_WAIT | CREW_TASK_FULL_FAIL | CREW_TASK_FULL_RUN)) ||
+        (full & (full - 1)))
         return CREW_EINVAL;
     if (CREW_UNLIKELY(d->deadline || d->timeout) &&
         (d->deadline < 0 || d->timeout < 0 || d->timeout > CREW__FAR_NS ||
@@ -61,11 +67,12 @@ static inline void fill_task(crew__task_t *t, crew_fn fn, void *arg, crew_cleanu
 
 bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t, crew__task_t *parent,
                           const crew_task_desc_t *d, void *arg, bool joinable, bool group_counted,
-                          void *owner, crew__cause_t *born)
+                          void *owner, unsigned tflags, crew__cause_t *born)
 {
     crew_group_t *g = d->group ? d->group : (parent ? parent->group : NULL);
     /* The caller passes parent NULL for an isolated submission. */
     fill_task(t, d->fn, arg, d->cleanup, parent, g);
+    t->flags |= (uint8_t)tflags;
     if (owner) {
         t->flags |= TF_ACTOR;
         t->owner = owner;
@@ -122,11 +129,96 @@ static int submitter(struct crew *ex, const crew_task_desc_t *desc, crew__worker
     return 0;
 }
 
+/* ---- backpressure --------------------------------------------------------- */
+
+static unsigned full_policy(struct crew *ex, unsigned flags)
+{
+    if (flags & CREW_TASK_FULL_FAIL)
+        return CREW_FULL_FAIL;
+    if (flags & CREW_TASK_FULL_RUN)
+        return CREW_FULL_CALLER_RUNS;
+    if (flags & CREW_TASK_FULL_WAIT)
+        return CREW_FULL_WAIT;
+    return ex->full_policy;
+}
+
+/* Take n slots of l (waiting as the policy says). */
+static int limit_acquire(struct crew *ex, crew__limit_t *l, uint32_t n, unsigned policy)
+{
+    int64_t deadline = ex->full_timeout >= 0 ? crew__now_ns() + ex->full_timeout : -1;
+    bool in_task = crew__tls_task != NULL; /* a task of another executor */
+    for (bool slept = false;; slept = true) {
+        int64_t left = -1;
+        /* Shutdown began while we waited: refused, as any later submission. */
+        if (slept && crew__mode(ex) != CREW__MODE_RUNNING)
+            return CREW_ESHUTDOWN;
+        if (crew__limit_take(l, n))
+            return 0;
+        if (policy != CREW_FULL_WAIT)
+            return CREW_EFULL;
+        if (in_task && crew_cancelled())
+            return CREW_ECANCELED;
+        if (deadline >= 0 && (left = deadline - crew__now_ns()) <= 0)
+            return CREW_ETIMEDOUT;
+        if (in_task && (left < 0 || left > 1000000))
+            left = 1000000; /* a cancellation wakes nothing here: look each ms */
+        crew__limit_sleep(l, n, left);
+    }
+}
+
+int crew__admit(struct crew *ex, const crew_task_desc_t *d, crew_group_t *g, crew__limit_t *al,
+                unsigned *tflags, bool *run_here)
+{
+    crew__limit_t *l = al ? al : &ex->limit;
+    unsigned policy;
+    int rc;
+    *tflags = 0;
+    *run_here = false;
+    if (crew__self_worker(ex) || (!crew__limit_max(l) && !(g && crew__limit_max(&g->glimit))))
+        return 0; /* a spawn never waits (crew.h "Backpressure"); no bound */
+    policy = full_policy(ex, d->flags);
+    /* An actor task must wait its turn; a task of another executor cannot
+     * become this one's guest. */
+    if (policy == CREW_FULL_CALLER_RUNS && (al || crew__tls_worker))
+        policy = CREW_FULL_WAIT;
+    if (crew__limit_max(l)) {
+        if ((rc = limit_acquire(ex, l, 1, policy)) != 0)
+            goto full;
+        *tflags |= TF_LIMITED;
+    }
+    if (g && crew__limit_max(&g->glimit)) {
+        if ((rc = limit_acquire(ex, &g->glimit, 1, policy)) != 0) {
+            if (*tflags & TF_LIMITED)
+                crew__limit_put(l, 1);
+            *tflags = 0;
+            goto full;
+        }
+        *tflags |= TF_GLIMITED;
+    }
+    return 0;
+full:
+    *run_here = rc == CREW_EFULL && policy == CREW_FULL_CALLER_RUNS;
+    return rc;
+}
+
+static int run_here(struct crew *ex, const crew_task_desc_t *d, crew_id_t *id,
+                    crew_status_t *status);
+
+/* Give back slots taken for n tasks that were not submitted after all. */
+static void limits_put(struct crew *ex, crew_group_t *g, unsigned tflags, uint32_t n)
+{
+    if (tflags & TF_LIMITED)
+        crew__limit_put(&ex->limit, n);
+    if (tflags & TF_GLIMITED)
+        crew__limit_put(&g->glimit, n);
+}
+
 int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
 {
     crew__worker_t *w;
     crew__task_t *t, *parent;
     crew__cause_t born;
+    unsigned tflags = 0;
     int err;
     if (!crew__valid(ex))
         return CREW_EINVAL;
@@ -134,21 +226,32 @@ int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
         return err;
     if ((err = submitter(ex, desc, &w, &parent)) != 0)
         return err;
+    if (CREW_UNLIKELY(!w && (crew__limit_max(&ex->limit) || desc->group))) {
+        bool here;
+        err = crew__admit(ex, desc, desc->group, NULL, &tflags, &here);
+        if (here) /* caller-runs: the task runs now, on this thread */
+            return run_here(ex, desc, id, NULL);
+        if (err)
+            return err;
+    }
     t = crew__task_new(ex, w);
-    if (!t)
+    if (!t) {
+        limits_put(ex, desc->group, tflags, 1);
         return CREW_ENOMEM;
+    }
     if (CREW_UNLIKELY(desc->deadline || desc->timeout)) {
         /* relaxed: our own fresh record */
         err = crew__desc_arm(ex, desc, atomic_load_explicit(&t->id, memory_order_relaxed));
         if (err) {
             crew__task_unused(ex, t);
+            limits_put(ex, desc->group, tflags, 1);
             return err;
         }
     }
     if (id) /* relaxed: our own fresh record */
         *id = atomic_load_explicit(&t->id, memory_order_relaxed);
     if (CREW_UNLIKELY(crew__submit_prepare(ex, w, t, parent, desc, desc->arg, id != NULL, false,
-                                           NULL, &born))) {
+                                           NULL, tflags, &born))) {
         crew__task_born_cancelled(ex, t, &born);
         return 0;
     }
@@ -193,25 +296,16 @@ int crew_spawn(crew_fn fn, void *arg, crew_id_t *id)
     return 0;
 }
 
-int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc, void *const *args, size_t n,
-                      crew_id_t *ids)
+/* Submit args[0..n) (all or nothing), each holding the bound slots
+ * tflags says were taken for it. */
+static int batch_core(struct crew *ex, const crew_task_desc_t *desc, void *const *args, size_t n,
+                      crew_id_t *ids, crew__worker_t *w, crew__task_t *parent, unsigned tflags)
 {
-    crew__worker_t *w;
-    crew__task_t *parent, *head = NULL, *tail = NULL, *t;
+    crew__task_t *head = NULL, *tail = NULL, *t;
     crew_group_t *batch_group;
     crew__cause_t born;
     int err;
     size_t i;
-    if (!crew__valid(ex))
-        return CREW_EINVAL;
-    if ((err = crew__desc_check(ex, desc)) != 0)
-        return err;
-    if (n == 0)
-        return 0;
-    if (!args || n > UINT32_MAX)
-        return CREW_EINVAL;
-    if ((err = submitter(ex, desc, &w, &parent)) != 0)
-        return err;
     /* All or nothing: take every record first. */
     for (i = 0; i < n; i++) {
         t = crew__task_new(ex, w);
@@ -262,7 +356,7 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc, void *const *arg
         if (ids) /* relaxed: our own fresh record */
             ids[i] = atomic_load_explicit(&x->id, memory_order_relaxed);
         if (crew__submit_prepare(ex, w, x, parent, desc, args[i], ids != NULL, batch_group != NULL,
-                                 NULL, &born)) {
+                                 NULL, tflags, &born)) {
             crew__task_born_cancelled(ex, x, &born);
             continue;
         }
@@ -296,6 +390,65 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc, void *const *arg
     return 0;
 }
 
+int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc, void *const *args, size_t n,
+                      crew_id_t *ids)
+{
+    crew__worker_t *w;
+    crew__task_t *parent;
+    crew__limit_t *gl;
+    size_t done = 0;
+    int err;
+    if (!crew__valid(ex))
+        return CREW_EINVAL;
+    if ((err = crew__desc_check(ex, desc)) != 0)
+        return err;
+    if (n == 0)
+        return 0;
+    if (!args || n > UINT32_MAX)
+        return CREW_EINVAL;
+    if ((err = submitter(ex, desc, &w, &parent)) != 0)
+        return err;
+    gl = desc->group && crew__limit_max(&desc->group->glimit) ? &desc->group->glimit : NULL;
+    if (CREW_LIKELY(w || (!crew__limit_max(&ex->limit) && !gl)))
+        return batch_core(ex, desc, args, n, ids, w, parent, 0);
+    /* Bounded: admitted in pieces as room appears (crew.h). */
+    if (ids)
+        memset(ids, 0, n * sizeof *ids);
+    while (done < n) {
+        unsigned tflags = 0;
+        bool here;
+        uint32_t k = 1;
+        err = crew__admit(ex, desc, desc->group, NULL, &tflags, &here);
+        if (here) { /* caller-runs: this one runs now, on this thread */
+            crew_task_desc_t one = *desc;
+            one.arg = args[done];
+            err = run_here(ex, &one, ids ? &ids[done] : NULL, NULL);
+            if (err)
+                return err;
+            done++;
+            continue;
+        }
+        if (err)
+            return err; /* the first `done` were submitted, ids[done..] are 0 */
+        /* One slot each is held; take what else is free, up to the rest. */
+        while (done + k < n && (!(tflags & TF_LIMITED) || crew__limit_take(&ex->limit, 1))) {
+            if ((tflags & TF_GLIMITED) && !crew__limit_take(gl, 1)) {
+                if (tflags & TF_LIMITED)
+                    crew__limit_put(&ex->limit, 1);
+                break;
+            }
+            k++;
+        }
+        err = batch_core(ex, desc, args + done, k, ids ? ids + done : NULL, w, parent, tflags);
+        if (err) {
+            limits_put(ex, desc->group, tflags, k);
+            return err;
+        }
+        done += k;
+    }
+    return 0;
+}
+
 /* The root of a computation on the calling thread: it takes the guest slot
  * (workers[nworkers]) and works as a worker until the root task is
  * terminal: the root's forks and spawns go on the guest's deques, where
@@ -311,41 +464,46 @@ int crew_submit_batch(crew_t *ex, const crew_task_desc_t *desc, void *const *arg
  *     overflow (inbox) to the injection queue; what the root left queued on
  *     the guest's deque is stolen by the workers. Clear the thread-locals,
  *     release the slot (release store). */
-int crew_run(crew_t *ex, crew_fn fn, void *arg, crew_status_t *status)
+/* crew_run's work, for any task desc: run it on the calling thread as the
+ * executor's guest (steps above). id: keep it joinable and give its ID;
+ * status: report its terminal status (then it is released); neither: a
+ * detached task (caller-runs). The guest slot taken: submit (waiting for
+ * room if bounded) and, with status, join. */
+static int run_here(struct crew *ex, const crew_task_desc_t *d, crew_id_t *id,
+                    crew_status_t *status)
 {
     crew__worker_t *w;
     crew__task_t *t;
     crew__cause_t born;
-    crew_task_desc_t d = {.fn = fn, .arg = arg};
     crew_status_t st;
-    bool expect = false;
-    if (!crew__valid(ex) || !fn || !status)
-        return CREW_EINVAL;
-    if (crew__tls_worker)
-        return CREW_EDEADLK; /* already a worker: fork or spawn instead */
-    if (crew__mode(ex) != CREW__MODE_RUNNING)
-        return CREW_ESHUTDOWN;
+    bool expect = false, joinable = id || status;
     /* acquire: step 1, pairs with the release store at step 4. */
     if (!atomic_compare_exchange_strong_explicit(&ex->guest_busy, &expect, true,
                                                  memory_order_acquire, memory_order_relaxed)) {
-        crew_id_t id;
-        int rc = crew_submit(ex, fn, arg, &id);
-        return rc ? rc : crew_join(ex, id, status);
+        crew_task_desc_t q = *d;
+        crew_id_t mine;
+        int rc;
+        q.flags = (q.flags & ~(CREW_TASK_FULL_FAIL | CREW_TASK_FULL_RUN)) | CREW_TASK_FULL_WAIT;
+        rc = crew_submit_ex(ex, &q, status ? &mine : id);
+        return rc || !status ? rc : crew_join(ex, mine, status);
     }
     w = &ex->workers[ex->nworkers];
     crew__tls_worker = w; /* step 2 */
     crew__tls_scopes = &ex->cancel_scopes;
     t = crew__task_new(ex, w);
+    if (t && id) /* relaxed: our own fresh record */
+        *id = atomic_load_explicit(&t->id, memory_order_relaxed);
     if (!t) {
         st = (crew_status_t)0;
-    } else if (CREW_UNLIKELY(
-                   crew__submit_prepare(ex, w, t, NULL, &d, arg, true, false, NULL, &born))) {
+    } else if (CREW_UNLIKELY(crew__submit_prepare(ex, w, t, NULL, d, d->arg, joinable, false, NULL,
+                                                  0, &born))) {
         crew__task_born_cancelled(ex, t, &born);
-        st = crew__task_status(t);
-        crew__task_release(ex, t);
+        st = joinable ? crew__task_status(t) : CREW_TASK_CANCELLED;
+        if (!id && joinable)
+            crew__task_release(ex, t);
     } else {
-        st = crew__task_run(ex, w, t, true); /* step 3 */
-        if (!st) { /* removed before it started (a cancel shutdown's sweep) */
+        st = crew__task_run(ex, w, t, status && !id); /* step 3 */
+        if (status && !id && !st) { /* removed before it started (a cancel shutdown) */
             st = crew__task_status(t);
             crew__task_release(ex, t);
         }
@@ -366,6 +524,19 @@ int crew_run(crew_t *ex, crew_fn fn, void *arg, crew_status_t *status)
     atomic_store_explicit(&ex->guest_busy, false, memory_order_release);
     if (!t)
         return CREW_ENOMEM;
-    *status = st;
+    if (status)
+        *status = st;
     return 0;
+}
+
+int crew_run(crew_t *ex, crew_fn fn, void *arg, crew_status_t *status)
+{
+    crew_task_desc_t d = {.fn = fn, .arg = arg};
+    if (!crew__valid(ex) || !fn || !status)
+        return CREW_EINVAL;
+    if (crew__tls_worker)
+        return CREW_EDEADLK; /* already a worker: fork or spawn instead */
+    if (crew__mode(ex) != CREW__MODE_RUNNING)
+        return CREW_ESHUTDOWN;
+    return run_here(ex, &d, NULL, status);
 }

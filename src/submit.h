@@ -30,12 +30,23 @@ void crew__task_unused(struct crew *ex, crew__task_t *t);
 /* Fill a fresh record as a submission with desc (and arg) from `parent`
  * (NULL: none) would, count it created, and publish it QUEUED. owner: an
  * actor (NULL for plain tasks). group_counted: the caller already added it
- * to its group. Returns true if it is born cancelled: then *born says why
- * and the caller must call crew__task_born_cancelled() instead of
- * scheduling it. */
+ * to its group. tflags: TF_LIMITED / TF_GLIMITED for the bounds' slots it
+ * holds (set before it is published). Returns true if it is born
+ * cancelled: then *born says why and the caller must call
+ * crew__task_born_cancelled() instead of scheduling it. */
 bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t, crew__task_t *parent,
                           const crew_task_desc_t *d, void *arg, bool joinable, bool group_counted,
-                          void *owner, crew__cause_t *born);
+                          void *owner, unsigned tflags, crew__cause_t *born);
+
+/* Backpressure: take the slots a submission from outside the executor
+ * needs in the executor's bound (or actor `al`'s) and in group g's, as
+ * desc's flags (or the executor's policy) say when full: wait (for the
+ * executor's full_timeout; a task of another executor stops waiting when
+ * it is cancelled), fail, or CREW_EFULL with *run_here for caller-runs.
+ * *tflags gets the TF_* bits for the slots taken. 0 or an error; nothing
+ * is held on error. A worker of ex never waits (tflags 0). */
+int crew__admit(struct crew *ex, const crew_task_desc_t *d, crew_group_t *g, crew__limit_t *al,
+                unsigned *tflags, bool *run_here);
 /* Finish a born-cancelled record (never queued): CANCELLED, cleanup run. */
 void crew__task_born_cancelled(struct crew *ex, crew__task_t *t, const crew__cause_t *born);
 

@@ -99,8 +99,11 @@ enum {
                             group's memory alive until the record is freed */
     TF_RAN_CANCELLED = 0x10, /* cancelled through an ancestor, group or
                                shutdown while it ran (set under the set mutex) */
-    TF_FRAME = 0x20          /* a stolen fork: owner is its frame (fdeque.h), which
+    TF_FRAME = 0x20,         /* a stolen fork: owner is its frame (fdeque.h), which
                        hears its terminal status; no ID is ever shown */
+    TF_LIMITED = 0x40,       /* holds a slot of its executor's bound (its actor's,
+                                with TF_ACTOR) until it starts or is removed */
+    TF_GLIMITED = 0x80       /* holds a slot of its group's bound, likewise */
 };
 
 struct crew_group;

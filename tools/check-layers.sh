@@ -7,7 +7,7 @@ set -euo pipefail
 src=${1:-"$(dirname "$0")/../src"}
 layers=(
     "platform tunables fault error"   # the operating system, constants, test hooks
-    "deque fdeque park cset trace"    # data structures that know nothing of tasks
+    "deque fdeque park cset trace limit" # data structures that know nothing of tasks
     "task"                            # the record and its state word
     "inject pool"                     # queues of records, record memory
     "stats exec timer"                # counting; the executor's shared state; deadlines

@@ -133,6 +133,7 @@ enum kind {
     K_DEADLINE,     /* sets its own deadline (0-300 us), spins until it passes */
     K_CALLBACK,     /* registers an on-cancel callback, spins, removes it */
     K_IRQ,          /* enters interruptible regions around 1 ms polls */
+    K_FOR,          /* a parallel loop (crew_for), each index counted */
     K__COUNT
 };
 
@@ -184,6 +185,7 @@ static struct {
     struct config cfg;
     uint64_t seed; /* this round's seed */
     crew_t *ex;
+    crew_t *loop_ex; /* K_FOR's loops run here */
     struct rec *recs;
     uint64_t cap;
     _Atomic uint64_t next_seq;
@@ -291,8 +293,10 @@ static enum kind pick_kind(uint64_t seq, unsigned depth)
         return K_DEADLINE;
     if (p < 24)
         return K_CALLBACK;
-    if (p < 28)
+    if (p < 26)
         return K_IRQ;
+    if (p < 28)
+        return K_FOR;
     if (p < 38)
         return K_FAIL;
     if (p < 44)
@@ -610,6 +614,13 @@ static void spawn_children(struct rec *r, rng_t *rng)
         finish_handle(&S.recs[kids[i]], rng, true);
 }
 
+static void for_body(void *arg, int64_t lo, int64_t hi)
+{
+    atomic_uchar *ran = arg;
+    for (int64_t i = lo; i < hi; i++)
+        atomic_fetch_add_explicit(&ran[i], 1, memory_order_relaxed);
+}
+
 static void stress_cb(void *arg)
 {
     struct rec *r = arg;
@@ -713,6 +724,39 @@ static int body(void *arg)
         check_visible(r);
         break;
     }
+    case K_FOR: {
+        int64_t n = 1 + (int64_t)below(&rng, 3000), done = -1, count = 0;
+        crew_for_opts_t fo = CREW_FOR_OPTS_INIT;
+        atomic_uchar *ran = calloc((size_t)n, 1);
+        int rc;
+        if (!ran)
+            break;
+        fo.grain = below(&rng, 2) ? 0 : 1 + (int64_t)below(&rng, 64);
+        if (below(&rng, 2)) /* some stop at their deadline, part done */
+            fo.timeout_ns = 1 + (int64_t)below(&rng, 200000);
+        /* On the round's loop executor: its tasks stay out of the counts
+         * reconciled below (a loop makes tasks of its own). */
+        rc = crew_for(S.loop_ex, 0, n, for_body, ran, &fo, &done);
+        for (int64_t i = 0; i < n; i++) {
+            unsigned char c = atomic_load_explicit(&ran[i], memory_order_relaxed);
+            if (c > 1)
+                violation("task %" PRIu64 ": loop index %" PRId64 " ran %u times", seq, i, c);
+            count += c;
+        }
+        if (rc == 0 && (done != n || count != n))
+            violation("task %" PRIu64 ": crew_for returned 0 with %" PRId64 " of %" PRId64
+                      " indices (reported %" PRId64 ")",
+                      seq, count, n, done);
+        else if (rc != 0 && rc != CREW_ECANCELED && rc != CREW_ETIMEDOUT)
+            violation("task %" PRIu64 ": crew_for gave %s", seq, crew_err_name(rc));
+        else if (rc != 0 && done != count)
+            violation("task %" PRIu64 ": cancelled crew_for reported %" PRId64 " done, %" PRId64
+                      " ran",
+                      seq, done, count);
+        free(ran);
+        check_visible(r);
+        break;
+    }
     case K_IRQ: {
         unsigned n = 1 + below(&rng, 4);
         for (unsigned i = 0; i < n && !oracle_cancelled(&r->o); i++) {
@@ -767,6 +811,11 @@ static void slot_new_group(int s, rng_t *rng)
     gn->gid = crew_group_id(gn->g);
     if (gn->gid == 0)
         violation("crew_group_id gave 0");
+    if (below(rng, 4) == 0) { /* a bound on its queued members */
+        rc = crew_group_set_limit(gn->g, 4 + below(rng, 64));
+        if (rc != 0)
+            violation("crew_group_set_limit gave %s", crew_err_name(rc));
+    }
     if (below(rng, 4) == 0) { /* a deadline 0-5 ms away */
         rc = crew_group_set_deadline(gn->g, crew_now() + (int64_t)below(rng, 5000000));
         if (rc != 0)
@@ -1247,7 +1296,13 @@ static void run_round(uint64_t round)
 
     phase("create");
     o.workers = c->workers;
+    if (below(&rng, 2)) /* backpressure: outside submitters wait for room */
+        o.max_queued = 16 + below(&rng, 256);
     rc = crew_create(&S.ex, &o);
+    if (rc == 0) {
+        crew_options_t lo = {.size = sizeof lo, .workers = 2};
+        rc = crew_create(&S.loop_ex, &lo);
+    }
     if (rc != 0) {
         fprintf(stderr, "crew-stress: crew_create: %s\n", crew_strerror(rc));
         exit(1);
@@ -1317,6 +1372,8 @@ static void run_round(uint64_t round)
     rc = crew_destroy(&S.ex);
     if (rc != 0 || S.ex != NULL)
         violation("crew_destroy gave %s", crew_err_name(rc));
+    if (S.loop_ex && (rc = crew_destroy(&S.loop_ex)) != 0)
+        violation("crew_destroy (loops) gave %s", crew_err_name(rc));
     if (crew__fault_live_bytes() != 0)
         violation("%" PRId64 " bytes still allocated after crew_destroy", crew__fault_live_bytes());
 
