@@ -77,15 +77,15 @@ int crew_set_deadline(crew_t *ex, crew_id_t id, int64_t deadline)
     if (crew__terminal(crew__rec_load(t))) {
         rc = CREW_TOO_LATE;
     } else if (deadline == 0) {
-        (void)crew__timer_disarm(&ex->timer, CREW__TM_TASK, id, NULL);
+        (void)crew__disarm_task(ex, crew__self_worker(ex), id);
     } else if (deadline <= crew__now_ns()) {
-        (void)crew__timer_disarm(&ex->timer, CREW__TM_TASK, id, NULL);
+        (void)crew__disarm_task(ex, crew__self_worker(ex), id);
         rc = crew__task_cancel(ex, t, CREW_ETIMEDOUT, "deadline", CREW_CAUSE_TIMEOUT);
     } else {
         rc = crew__timer_arm(&ex->timer, CREW__TM_TASK, id, NULL, deadline, NULL);
         /* Ended meanwhile: its end may have missed our entry. */
         if (rc == 0 && crew__terminal(crew__rec_load(t)))
-            (void)crew__timer_disarm(&ex->timer, CREW__TM_TASK, id, NULL);
+            (void)crew__disarm_task(ex, crew__self_worker(ex), id);
     }
     crew__task_put(ex, t);
     return rc;
@@ -139,7 +139,7 @@ int64_t crew_deadline(void)
     if (!w || !t)
         return 0;
     ex = w->ex;
-    if (!crew__timer_pending(&ex->timer))
+    if (!crew__timer_set_total(&ex->timer)) /* no deadline was ever set */
         return 0;
 #define TAKE(x)                                                                                    \
     do {                                                                                           \

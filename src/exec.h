@@ -184,6 +184,17 @@ static inline crew__pool_cache_t *crew__cache_of(crew__worker_t *w) { return w ?
 #define CREW__BOOK(ex, w, f, n)  CREW__ADD((w) ? &(w)->books : NULL, &(ex)->books, f, n)
 #define CREW__COUNT(ex, w, f, n) CREW__ADD((w) ? &(w)->c : NULL, &(ex)->shared, f, n)
 
+/* Task `id` ended, or its deadline is cleared: disarm it (one CAS on its
+ * timer entry, no lock), counting the disarm in the caller's statistics. */
+static inline bool crew__disarm_task(struct crew *ex, crew__worker_t *w, uint64_t id)
+{
+    if (!crew__timer_task_maybe(&ex->timer, id) ||
+        !crew__timer_disarm(&ex->timer, CREW__TM_TASK, id, NULL))
+        return false;
+    CREW__COUNT(ex, w, dl_disarmed, 1);
+    return true;
+}
+
 /* Check protocol step 1 (cancel.c): anything cancelled anywhere? */
 static inline bool crew__any_scope(struct crew *ex)
 {

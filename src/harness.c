@@ -270,8 +270,8 @@ static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
     crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
     crew__frame_t *frame = (t->flags & TF_FRAME) ? t->owner : NULL;
     uint32_t s, n;
-    if (CREW_UNLIKELY(crew__timer_tasks(&ex->timer)))
-        (void)crew__timer_disarm(&ex->timer, CREW__TM_TASK, id, NULL);
+    if (CREW_UNLIKELY(crew__timer_task_maybe(&ex->timer, id)))
+        (void)crew__disarm_task(ex, w, id);
     CREW__OBS(ex, w, CREW__EV_REMOVE, id, 0);
     if (CREW_UNLIKELY(t->flags & (TF_LIMITED | TF_GLIMITED)))
         admit_release(ex, t);
@@ -431,8 +431,8 @@ static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew
     crew_status_t ph;
     uint32_t s, n;
     bool kids;
-    if (CREW_UNLIKELY(crew__timer_tasks(&ex->timer)))
-        (void)crew__timer_disarm(&ex->timer, CREW__TM_TASK, id, NULL);
+    if (CREW_UNLIKELY(crew__timer_task_maybe(&ex->timer, id)))
+        (void)crew__disarm_task(ex, w, id);
     if (t->cleanup)
         t->cleanup(t->arg);
     t->result = rc;

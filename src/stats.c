@@ -119,8 +119,8 @@ void crew__stats_fill(struct crew *ex, crew_stats_t *st)
     st->live_records = crew__pool_live(&ex->pool);
     st->cancel_set_size = crew__cset_size(&ex->cset);
     /* relaxed: statistics. */
-    st->deadlines_pending = crew__timer_pending(&ex->timer);
-    st->deadlines_set = atomic_load_explicit(&ex->timer.set_total, memory_order_relaxed);
+    st->deadlines_pending = crew__timer_pending(&ex->timer, CREW__STAT(ex, dl_disarmed));
+    st->deadlines_set = crew__timer_set_total(&ex->timer);
     st->deadlines_fired = atomic_load_explicit(&ex->timer.fired, memory_order_relaxed);
     st->callbacks_run = atomic_load_explicit(&ex->callbacks_run, memory_order_relaxed);
     st->interrupts_sent = atomic_load_explicit(&ex->interrupts_sent, memory_order_relaxed);

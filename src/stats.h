@@ -36,6 +36,7 @@ typedef struct crew__counters {
     _Atomic uint64_t removed, cancelled_running, late_cancels, steals, parks;
     _Atomic uint64_t steal_attempts; /* victims probed */
     _Atomic uint64_t idle_ns;        /* finished idle periods (worker loop) */
+    _Atomic uint64_t dl_disarmed;    /* task deadlines disarmed (timer.h) */
     /* Cancel latency (crew_stats_t): log2 buckets of nanoseconds from a
      * crew_cancel request to the body's first positive check / to its
      * terminal state, and their sums. */

@@ -37,7 +37,7 @@ int crew__desc_check(struct crew *ex, const crew_task_desc_t *d)
     return 0;
 }
 
-int crew__desc_arm(struct crew *ex, const crew_task_desc_t *d, crew_id_t id)
+int64_t crew__desc_when(const crew_task_desc_t *d)
 {
     int64_t when = d->deadline;
     if (d->timeout) {
@@ -45,8 +45,13 @@ int crew__desc_arm(struct crew *ex, const crew_task_desc_t *d, crew_id_t id)
         if (!when || rel < when)
             when = rel;
     }
+    return when;
+}
+
+int crew__desc_arm(struct crew *ex, const crew_task_desc_t *d, crew_id_t id)
+{
     /* Armed before the task is published: its end always finds it. */
-    return crew__timer_arm(&ex->timer, CREW__TM_TASK, id, NULL, when, NULL);
+    return crew__timer_arm(&ex->timer, CREW__TM_TASK, id, NULL, crew__desc_when(d), NULL);
 }
 
 void crew__task_unused(struct crew *ex, crew__task_t *t)
@@ -321,16 +326,22 @@ static int batch_core(struct crew *ex, const crew_task_desc_t *desc, void *const
         head = t;
     }
     if (CREW_UNLIKELY(desc->deadline || desc->timeout)) {
-        /* All or nothing here too: arm each, or disarm those armed. */
+        /* All or nothing here too: arm them in chunks (one timer lock per
+         * shard per chunk), or disarm those armed. */
+        int64_t when = crew__desc_when(desc);
+        uint64_t idv[256];
+        size_t k = 0;
+        crew__task_t *from = head, *x;
         for (t = head; t; t = t->next) {
             /* relaxed: our own fresh records */
-            err = crew__desc_arm(ex, desc, atomic_load_explicit(&t->id, memory_order_relaxed));
+            idv[k++] = atomic_load_explicit(&t->id, memory_order_relaxed);
+            if (k < 256 && t->next)
+                continue;
+            err = crew__timer_arm_tasks(&ex->timer, idv, k, when);
             if (err) {
-                crew__task_t *x;
-                for (x = head; x != t; x = x->next)
-                    (void)crew__timer_disarm(&ex->timer, CREW__TM_TASK,
-                                             atomic_load_explicit(&x->id, memory_order_relaxed),
-                                             NULL);
+                for (x = head; x != from; x = x->next)
+                    (void)crew__disarm_task(ex, w,
+                                            atomic_load_explicit(&x->id, memory_order_relaxed));
                 while (head) {
                     x = head;
                     head = head->next;
@@ -338,6 +349,8 @@ static int batch_core(struct crew *ex, const crew_task_desc_t *desc, void *const
                 }
                 return err;
             }
+            from = t->next;
+            k = 0;
         }
     }
     /* One group count for the whole batch: one RMW on the group's line

@@ -18,6 +18,8 @@ int crew__desc_check(struct crew *ex, const crew_task_desc_t *d);
 /* Arm desc's deadline (the earlier of deadline and now + timeout) for the
  * task `id` before it is published. 0, CREW_ENOMEM or CREW_ETHREAD. */
 int crew__desc_arm(struct crew *ex, const crew_task_desc_t *d, crew_id_t id);
+/* desc's deadline: the earlier of deadline and now + timeout. */
+int64_t crew__desc_when(const crew_task_desc_t *d);
 
 /* A free record for the calling thread (w: its worker or NULL), or NULL
  * (out of memory); give back an unused one with crew__task_unused(). */

@@ -108,13 +108,29 @@ static int hash_grow(crew__tshard_t *tm)
     return 0;
 }
 
+/* A shard counter, under the shard's lock (relaxed: single writer at a
+ * time; readers want a recent value). */
+#define SH_ADD(sh, f, d)                                                                           \
+    atomic_store_explicit(                                                                         \
+        &(sh)->f, atomic_load_explicit(&(sh)->f, memory_order_relaxed) + (uint64_t)(int64_t)(d),   \
+        memory_order_relaxed)
+
+/* A task entry disarmed (live != key) since it was armed. */
+static bool is_dead(crew__tentry_t *e)
+{
+    /* acquire: pairs with the arm's release store of live. */
+    return e->kind == CREW__TM_TASK &&
+           atomic_load_explicit(&e->live, memory_order_acquire) != e->key;
+}
+
 /* A disarmed task entry met on the wheel: unlink it; true if it was. */
 static bool drop_dead(crew__tshard_t *tm, crew__tentry_t *e)
 {
-    if (!e->dead)
+    if (!is_dead(e))
         return false;
     unlink_entry(tm, e);
     e->linked = 0;
+    tm->count--;
     return true;
 }
 
@@ -129,11 +145,11 @@ static void forget(crew__timer_t *t, crew__tshard_t *tm, crew__tentry_t *e)
     }
     unlink_entry(tm, e);
     tm->count--;
-    /* relaxed: statistics and a hint for task ends (timer.h). */
-    if (e->kind != CREW__TM_IRQ)
-        atomic_fetch_sub_explicit(&t->armed, 1, memory_order_relaxed);
+    (void)t;
     if (e->kind == CREW__TM_TASK)
-        atomic_fetch_sub_explicit(&t->armed_tasks, 1, memory_order_relaxed);
+        SH_ADD(tm, fired_t, 1);
+    else if (e->kind != CREW__TM_IRQ)
+        SH_ADD(tm, hpending, -1);
 }
 
 static void entry_put(crew__tshard_t *tm, crew__tentry_t *e)
@@ -202,9 +218,10 @@ static void advance(crew__tshard_t *tm, int64_t t)
         tm->occupied[level] &= ~(1ull << s);
         for (; e; e = nx) {
             nx = e->next;
-            if (e->dead)
+            if (is_dead(e)) {
                 e->linked = 0; /* disarmed task entry: dropped here */
-            else
+                tm->count--;
+            } else
                 place(tm, e);
         }
     }
@@ -243,6 +260,18 @@ static unsigned collect(crew__timer_t *t0, crew__tshard_t *tm, int64_t now, fire
                 nx = e->next;
                 if (drop_dead(tm, e) || e->when > now)
                     continue;
+                if (e->kind == CREW__TM_TASK) {
+                    uint64_t k = e->key;
+                    /* acq_rel: claim it against a concurrent disarm (the
+                     * other CAS on live): exactly one of them wins. */
+                    if (!atomic_compare_exchange_strong_explicit(
+                            &e->live, &k, 0, memory_order_acq_rel, memory_order_relaxed)) {
+                        unlink_entry(tm, e); /* disarmed just now */
+                        e->linked = 0;
+                        tm->count--;
+                        continue;
+                    }
+                }
                 out[n++] = (fire_rec_t){e->key, e->obj, e->kind};
                 forget(t0, tm, e);
                 if (e->kind != CREW__TM_TASK)
@@ -281,8 +310,8 @@ static void shard_unlock(crew__tshard_t *sh)
 
 static crew__tshard_t *shard_of(crew__timer_t *tm, uint8_t kind, uint64_t key)
 {
-    if (kind == CREW__TM_TASK) /* by slot: the slot's entry has one lock */
-        return &tm->shard[(key & SLOT_MASK) & (CREW__TM_SHARDS - 1)];
+    if (kind == CREW__TM_TASK)
+        return crew__timer_task_shard(tm, key);
     return &tm->shard[(hash_key(kind, key) >> 40) & (CREW__TM_SHARDS - 1)];
 }
 
@@ -485,6 +514,78 @@ static int start_thread(crew__timer_t *tm)
     return rc;
 }
 
+/* Arm task entry e (slot of `key`) for `when`; the shard's lock is held. */
+static void arm_task_locked(crew__tshard_t *sh, crew__tentry_t *e, uint64_t key, int64_t when)
+{
+    /* acq_rel: take the entry back from disarms (a move) before its fields
+     * change; what it held says how to count. */
+    uint64_t was = atomic_exchange_explicit(&e->live, 0, memory_order_acq_rel);
+    if (e->linked)
+        unlink_entry(sh, e); /* a move, or the slot's previous task */
+    else
+        sh->count++;
+    if (was != key) { /* a new pending deadline (else a move) */
+        SH_ADD(sh, arms, 1);
+        if (was) /* the slot's previous task ended still armed */
+            SH_ADD(sh, replaced, 1);
+    }
+    /* relaxed: write-once hint (timer.h). */
+    if (!atomic_load_explicit(&sh->had_tasks, memory_order_relaxed))
+        atomic_store_explicit(&sh->had_tasks, true, memory_order_relaxed);
+    e->kind = CREW__TM_TASK;
+    e->key = key;
+    e->linked = 1;
+    e->obj = NULL;
+    e->when = when;
+    place(sh, e);
+    /* release: the fields above before a disarm or the timer acts. */
+    atomic_store_explicit(&e->live, key, memory_order_release);
+    SH_ADD(sh, set_total, 1);
+}
+
+/* Step 3's wake, after an arm for `when`. */
+static void wake_for(crew__timer_t *tm, int64_t when)
+{
+    /* seq_cst fence: step 3, pairs with the thread's store and second look;
+     * without it our read could miss a plan that missed our entry. */
+    CREW_FENCE_SEQ_CST();
+    if (when < atomic_load_explicit(&tm->sleep_until, memory_order_relaxed)) {
+        pthread_mutex_lock(&tm->mu);
+        pthread_cond_signal(&tm->cv);
+        pthread_mutex_unlock(&tm->mu);
+    }
+}
+
+int crew__timer_arm_tasks(crew__timer_t *tm, const uint64_t *ids, size_t n, int64_t when)
+{
+    int rc;
+    /* relaxed: as in crew__timer_arm. */
+    if (CREW_UNLIKELY(!atomic_load_explicit(&tm->started, memory_order_relaxed)) &&
+        (rc = start_thread(tm)) != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) /* every chunk first: all or nothing */
+        if (!task_entry(tm, ids[i], true))
+            return CREW_ENOMEM;
+    /* One lock per shard for the whole batch. */
+    for (unsigned s = 0; s < CREW__TM_SHARDS; s++) {
+        crew__tshard_t *sh = &tm->shard[s];
+        bool held = false;
+        for (size_t i = 0; i < n; i++) {
+            if (crew__timer_task_shard(tm, ids[i]) != sh)
+                continue;
+            if (!held) {
+                shard_lock(sh);
+                held = true;
+            }
+            arm_task_locked(sh, task_entry(tm, ids[i], false), ids[i], when);
+        }
+        if (held)
+            shard_unlock(sh);
+    }
+    wake_for(tm, when);
+    return 0;
+}
+
 int crew__timer_arm(crew__timer_t *tm, uint8_t kind, uint64_t key, void *obj, int64_t when,
                     void **old_obj)
 {
@@ -503,22 +604,7 @@ int crew__timer_arm(crew__timer_t *tm, uint8_t kind, uint64_t key, void *obj, in
         if (!e)
             return CREW_ENOMEM;
         shard_lock(sh);
-        if (e->linked)
-            unlink_entry(sh, e);     /* a move, or the slot's previous task */
-        if (!e->linked || e->dead) { /* a new pending deadline (else a move,
-                                       or an ended task's entry replaced) */
-            sh->count++;
-            /* relaxed: statistics and the hint task ends read (timer.h). */
-            atomic_fetch_add_explicit(&tm->armed, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&tm->armed_tasks, 1, memory_order_relaxed);
-        }
-        e->kind = kind;
-        e->key = key;
-        e->dead = 0;
-        e->linked = 1;
-        e->obj = NULL;
-        e->when = when;
-        place(sh, e);
+        arm_task_locked(sh, e, key, when);
         goto out;
     }
     shard_lock(sh);
@@ -543,36 +629,25 @@ int crew__timer_arm(crew__timer_t *tm, uint8_t kind, uint64_t key, void *obj, in
         }
         e->kind = kind;
         e->key = key;
-        e->dead = 0;
+        atomic_store_explicit(&e->live, 0, memory_order_relaxed); /* unused for these */
         e->linked = 1;
         e->hnext = sh->hash[hash_key(kind, key) & sh->hmask];
         sh->hash[hash_key(kind, key) & sh->hmask] = e;
         sh->count++;
         sh->hcount++;
-        /* relaxed: statistics, and the hint task ends read (timer.h): an
-         * arm before the task is published is ordered by the publish. */
         if (kind != CREW__TM_IRQ)
-            atomic_fetch_add_explicit(&tm->armed, 1, memory_order_relaxed);
-        if (kind == CREW__TM_TASK)
-            atomic_fetch_add_explicit(&tm->armed_tasks, 1, memory_order_relaxed);
+            SH_ADD(sh, hpending, 1);
     }
     e->obj = obj;
     e->when = when;
     place(sh, e);
+    if (kind != CREW__TM_IRQ)
+        SH_ADD(sh, set_total, 1);
 out:
     shard_unlock(sh);
     if (rc != 0)
         return rc;
-    if (kind != CREW__TM_IRQ) /* relaxed: a statistic. */
-        atomic_fetch_add_explicit(&tm->set_total, 1, memory_order_relaxed);
-    /* seq_cst fence: step 3, pairs with the thread's store and second look;
-     * without it our read could miss a plan that missed our entry. */
-    CREW_FENCE_SEQ_CST();
-    if (when < atomic_load_explicit(&tm->sleep_until, memory_order_relaxed)) {
-        pthread_mutex_lock(&tm->mu);
-        pthread_cond_signal(&tm->cv);
-        pthread_mutex_unlock(&tm->mu);
-    }
+    wake_for(tm, when);
     return 0;
 }
 
@@ -583,18 +658,14 @@ bool crew__timer_disarm(crew__timer_t *tm, uint8_t kind, uint64_t key, void **ob
     bool found = false;
     if (kind == CREW__TM_TASK) {
         crew__tentry_t *e = task_entry(tm, key, false);
+        uint64_t k = key;
         if (!e)
             return false;
-        shard_lock(sh);
-        if (e->linked && !e->dead && e->key == key) {
-            e->dead = 1; /* the wheel unlinks it later (timer.h) */
-            sh->count--;
-            /* relaxed: statistics and the task-end hint. */
-            atomic_fetch_sub_explicit(&tm->armed, 1, memory_order_relaxed);
-            atomic_fetch_sub_explicit(&tm->armed_tasks, 1, memory_order_relaxed);
-            found = true;
-        }
-        shard_unlock(sh);
+        /* acq_rel: the one CAS that ends a pending deadline (vs. the
+         * timer's claim and a move's exchange); no lock, no shared line
+         * but the entry's own. The wheel unlinks the entry later. */
+        found = atomic_compare_exchange_strong_explicit(&e->live, &k, 0, memory_order_acq_rel,
+                                                        memory_order_relaxed);
         if (found && obj)
             *obj = NULL;
         return found;
@@ -623,7 +694,8 @@ int64_t crew__timer_get(crew__timer_t *tm, uint8_t kind, uint64_t key)
         if (!e)
             return 0;
         shard_lock(sh);
-        if (e->linked && !e->dead && e->key == key)
+        /* acquire: as is_dead. */
+        if (atomic_load_explicit(&e->live, memory_order_acquire) == key)
             when = e->when;
         shard_unlock(sh);
         return when;
@@ -634,4 +706,25 @@ int64_t crew__timer_get(crew__timer_t *tm, uint8_t kind, uint64_t key)
         when = (*p)->when;
     shard_unlock(sh);
     return when;
+}
+
+uint64_t crew__timer_pending(crew__timer_t *tm, uint64_t disarmed)
+{
+    uint64_t n = 0, gone = disarmed;
+    for (unsigned i = 0; i < CREW__TM_SHARDS; i++) { /* relaxed: statistics */
+        crew__tshard_t *sh = &tm->shard[i];
+        n += atomic_load_explicit(&sh->hpending, memory_order_relaxed) +
+             atomic_load_explicit(&sh->arms, memory_order_relaxed);
+        gone += atomic_load_explicit(&sh->replaced, memory_order_relaxed) +
+                atomic_load_explicit(&sh->fired_t, memory_order_relaxed);
+    }
+    return n > gone ? n - gone : 0;
+}
+
+uint64_t crew__timer_set_total(crew__timer_t *tm)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < CREW__TM_SHARDS; i++) /* relaxed: statistics */
+        n += atomic_load_explicit(&tm->shard[i].set_total, memory_order_relaxed);
+    return n;
 }

@@ -67,8 +67,13 @@ typedef struct crew__tentry {
     struct crew__tentry *hnext;       /* hash chain */
     uint8_t kind;                     /* CREW__TM_* */
     uint8_t level, slot;              /* where it sits; level 0xff: due list */
-    uint8_t linked;                   /* on the wheel (task entries) */
-    uint8_t dead;                     /* disarmed, still linked (task entries) */
+    uint8_t linked;                   /* on the wheel (task entries; under the lock) */
+    /* Task entries: `key` while pending; 0 once disarmed or claimed for
+     * firing. The disarm at a task's end is one CAS here (key -> 0),
+     * without the shard's lock; the timer claims with the same CAS before
+     * it fires, so exactly one of them wins. Written key with release
+     * after the entry's fields (under the lock). */
+    _Atomic uint64_t live;
 } crew__tentry_t;
 
 /* Task entries are not in the hash: each task slot (the low CREW_SLOT_BITS
@@ -99,6 +104,17 @@ typedef struct crew__tshard {
     uint64_t count;        /* pending entries */
     uint64_t hcount;       /* of those, in the hash (not task entries) */
     crew__tentry_t *spare; /* free entries, reused before malloc */
+    /* Statistics, per shard so that arming (a submitter) touches no line
+     * a worker's disarm writes: under the lock (relaxed load + store),
+     * read without it (relaxed). Task disarms are counted by their callers
+     * (crew__disarm_task): pending tasks = arms - replaced - fired - those. */
+    _Atomic uint64_t hpending;  /* group deadlines pending */
+    _Atomic uint64_t arms;      /* task deadlines that became pending */
+    _Atomic uint64_t replaced;  /* of those, overwritten by another task's */
+    _Atomic uint64_t fired_t;   /* of those, claimed by the timer */
+    _Atomic uint64_t set_total; /* arms and moves, ever */
+    _Atomic bool had_tasks;     /* a task deadline was ever armed here (the
+                                   hint task ends read: write-once) */
 } crew__tshard_t;
 
 typedef struct crew__timer {
@@ -115,10 +131,9 @@ typedef struct crew__timer {
     pthread_t thread;
     crew__timer_fire_fn fire;
     void *ctx;
-    /* Counters of task and group deadlines (re-kicks not counted):
-     * relaxed; read by crew_stats(). */
-    CREW_ALIGNED _Atomic uint64_t armed, fired, set_total;
-    _Atomic uint64_t armed_tasks; /* of armed, task deadlines */
+    /* Task and group deadlines that fired (re-kicks not counted); the
+     * timer thread's, read by crew_stats() (relaxed). */
+    CREW_ALIGNED _Atomic uint64_t fired;
 } crew__timer_t;
 
 /* Called by crew__timer_fini for each entry still pending (obj != NULL). */
@@ -133,24 +148,34 @@ void crew__timer_fini(crew__timer_t *tm, crew__timer_drop_fn drop);
 int crew__timer_arm(crew__timer_t *tm, uint8_t kind, uint64_t key, void *obj, int64_t when,
                     void **old_obj);
 
+/* Arm the deadlines of n tasks (IDs) at `when`, one lock per shard: a
+ * batch submission's. All or nothing: 0, or CREW_ENOMEM / CREW_ETHREAD
+ * with none armed. */
+int crew__timer_arm_tasks(crew__timer_t *tm, const uint64_t *ids, size_t n, int64_t when);
+
 /* Disarm; returns true (with *obj) if it was pending. */
 bool crew__timer_disarm(crew__timer_t *tm, uint8_t kind, uint64_t key, void **obj);
 
 /* The pending deadline of key, or 0. */
 int64_t crew__timer_get(crew__timer_t *tm, uint8_t kind, uint64_t key);
 
-/* Could a task deadline be pending? (A task's end asks before it takes
- * the mutex: relaxed; an arm made before the task was published is seen,
- * ordered by the publication.) */
-static inline bool crew__timer_tasks(crew__timer_t *tm)
+/* The shard of a task's entry (by slot: the slot's entry has one lock). */
+static inline crew__tshard_t *crew__timer_task_shard(crew__timer_t *tm, uint64_t id)
 {
-    return atomic_load_explicit(&tm->armed_tasks, memory_order_relaxed) != 0;
+    return &tm->shard[id & (CREW__TM_SHARDS - 1)];
 }
 
-/* Number of pending deadlines (relaxed). */
-static inline uint64_t crew__timer_pending(crew__timer_t *tm)
+/* Could task `id` have a deadline pending? A task's end asks before it
+ * looks: relaxed; an arm made before the task was published is seen,
+ * ordered by the publication (its store precedes the release). */
+static inline bool crew__timer_task_maybe(crew__timer_t *tm, uint64_t id)
 {
-    return atomic_load_explicit(&tm->armed, memory_order_relaxed);
+    return atomic_load_explicit(&crew__timer_task_shard(tm, id)->had_tasks, memory_order_relaxed);
 }
+
+/* Deadlines pending, counting task disarms as `disarmed` (the callers'
+ * count), and arms ever (sums over the shards; relaxed). */
+uint64_t crew__timer_pending(crew__timer_t *tm, uint64_t disarmed);
+uint64_t crew__timer_set_total(crew__timer_t *tm);
 
 #endif
