@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -74,12 +75,23 @@ void *perf_crew_setup(unsigned workers)
         perf_fail("crew_create(%u workers): %s", workers, crew_err_name(rc));
         return NULL;
     }
+    /* $CREW_PERF_TRACE=FILE: trace the run (tools/crew-trace FILE draws it);
+     * each repetition's process writes it at teardown, the last one stays. */
+    if (getenv("CREW_PERF_TRACE"))
+        crew_trace_start(ex, (size_t)1 << 20);
     return ex;
 }
 
 void perf_crew_teardown(void *state)
 {
     crew_t *ex = state;
+    const char *trace = getenv("CREW_PERF_TRACE");
+    FILE *f;
+    if (trace && (f = fopen(trace, "w")) != NULL) {
+        crew_trace_stop(ex);
+        crew_trace_write(ex, f);
+        fclose(f);
+    }
     int rc = crew_destroy(&ex);
     if (rc != 0)
         perf_fail("crew_destroy: %s", crew_err_name(rc));
