@@ -489,7 +489,8 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc, crew_id_
     d = *desc;
     if (!d.group && caller && !(d.flags & CREW_TASK_ISOLATED))
         d.group = caller->group;
-    if (CREW_UNLIKELY(!w && (crew__limit_max(&a->limit) || d.group))) {
+    if (CREW_UNLIKELY(
+            !w && (crew__limit_max(&a->limit) || (d.group && crew__limit_max(&d.group->glimit))))) {
         bool here; /* never: an actor's tasks wait their turn */
         if ((err = crew__admit(ex, &d, d.group, &a->limit, &tflags, &here)) != 0)
             return err;
@@ -498,6 +499,15 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc, crew_id_
     if (!t) {
         admit_undo(a, d.group, tflags);
         return CREW_ENOMEM;
+    }
+    if (CREW_UNLIKELY(d.deadline || d.timeout)) {
+        /* relaxed: our own fresh record */
+        err = crew__desc_arm(ex, &d, atomic_load_explicit(&t->id, memory_order_relaxed));
+        if (err) {
+            crew__task_unused(ex, t);
+            admit_undo(a, d.group, tflags);
+            return err;
+        }
     }
     pthread_mutex_lock(&a->mu); /* step 1 */
     if (a->status != CREW_ACTOR_ALIVE) {
@@ -512,6 +522,8 @@ int crew_actor_submit_ex(crew_actor_t *a, const crew_task_desc_t *desc, crew_id_
     }
     if (err) {
         pthread_mutex_unlock(&a->mu);
+        if (d.deadline || d.timeout) /* relaxed: our own fresh record */
+            (void)crew__disarm_task(ex, w, atomic_load_explicit(&t->id, memory_order_relaxed));
         crew__task_unused(ex, t);
         admit_undo(a, d.group, tflags);
         return err;

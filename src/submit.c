@@ -15,7 +15,7 @@
 #include "group.h"
 #include "harness.h"
 
-int crew__desc_check(struct crew *ex, const crew_task_desc_t *d)
+static CREW_NOINLINE int desc_check_slow(struct crew *ex, const crew_task_desc_t *d)
 {
     unsigned full =
         d ? d->flags & (CREW_TASK_FULL_WAIT | CREW_TASK_FULL_FAIL | CREW_TASK_FULL_RUN) : 0;
@@ -24,7 +24,7 @@ int crew__desc_check(struct crew *ex, const crew_task_desc_t *d)
          ~(CREW_TASK_ISOLATED | CREW_TASK_FULL_WAIT | CREW_TASK_FULL_FAIL | CREW_TASK_FULL_RUN)) ||
         (full & (full - 1)))
         return CREW_EINVAL;
-    if (CREW_UNLIKELY(d->deadline || d->timeout) &&
+    if ((d->deadline || d->timeout) &&
         (d->deadline < 0 || d->timeout < 0 || d->timeout > CREW__FAR_NS ||
          (d->deadline && d->deadline - crew__now_ns() > CREW__FAR_NS)))
         return CREW_EINVAL;
@@ -35,6 +35,15 @@ int crew__desc_check(struct crew *ex, const crew_task_desc_t *d)
             return CREW_EWRONGEXEC;
     }
     return 0;
+}
+
+int crew__desc_check(struct crew *ex, const crew_task_desc_t *d)
+{
+    /* The common case in a few loads: a body, no option, no group. */
+    if (CREW_LIKELY(d && d->fn && !(d->flags & ~CREW_TASK_ISOLATED) && !d->group &&
+                    !(d->deadline | d->timeout)))
+        return 0;
+    return desc_check_slow(ex, d);
 }
 
 int64_t crew__desc_when(const crew_task_desc_t *d)
@@ -231,7 +240,8 @@ int crew_submit_ex(crew_t *ex, const crew_task_desc_t *desc, crew_id_t *id)
         return err;
     if ((err = submitter(ex, desc, &w, &parent)) != 0)
         return err;
-    if (CREW_UNLIKELY(!w && (crew__limit_max(&ex->limit) || desc->group))) {
+    if (CREW_UNLIKELY(!w && (crew__limit_max(&ex->limit) ||
+                             (desc->group && crew__limit_max(&desc->group->glimit))))) {
         bool here;
         err = crew__admit(ex, desc, desc->group, NULL, &tflags, &here);
         if (here) /* caller-runs: the task runs now, on this thread */

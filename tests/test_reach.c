@@ -755,3 +755,27 @@ Test(reach, the_test_mode_cancels_at_the_nth_check, T_OPTS)
     ASSERT_RC(crew_test_cancel_at(NULL, 1, NULL), CREW_EINVAL);
     DESTROY_CLEAN(&ex);
 }
+
+Test(reach, an_actor_task_with_a_deadline_is_removed_when_it_passes, T_OPTS)
+{
+    crew_t *ex = t_create(1);
+    crew_actor_t *a = NULL;
+    gate_t g;
+    atomic_int ran = 0;
+    crew_id_t id = 0;
+    gate_init(&g);
+    ASSERT_RC(crew_actor_create(ex, NULL, NULL, &a), 0);
+    ASSERT_RC(crew_actor_submit(a, gate_task, &g, NULL), 0); /* holds the actor */
+    gate_await_arrivals(&g, 1);
+    crew_task_desc_t d = {.fn = count_task, .arg = &ran, .timeout = 20 * MS};
+    ASSERT_RC(crew_actor_submit_ex(a, &d, &id), 0);
+    ASSERT_STATUS(t_wait(ex, id), CREW_TASK_CANCELLED);
+    cr_assert_eq(t_inspect(ex, id).cause, CREW_CAUSE_TIMEOUT);
+    gate_open(&g);
+    ASSERT_RC(crew_release(ex, id), 0);
+    ASSERT_RC(crew_actor_destroy(a), 0);
+    t_actor_wait(a);
+    cr_assert_eq(atomic_load(&ran), 0);
+    gate_destroy(&g);
+    DESTROY_CLEAN(&ex);
+}
