@@ -877,7 +877,11 @@ CREW_API int crew_group_failures(crew_group_t *g, crew_group_failure_t *out, siz
  * Expiry is never early; it is late by the thread's wake-up latency
  * (crew-perf's deadline_latency row reports median and p99). */
 
-/* The clock deadlines use: CLOCK_MONOTONIC, in ns. Any thread. */
+/* The clock deadlines use: CLOCK_MONOTONIC, in ns.
+ * Thread-safety: any thread.
+ * Ownership: none.
+ * Returns: the time.
+ * Errors: none. */
 CREW_API int64_t crew_now(void);
 
 /* Set, move or clear (deadline 0) the deadline of a live task. A deadline
@@ -914,7 +918,8 @@ CREW_API int crew_group_set_deadline(crew_group_t *g, int64_t deadline);
  * timeout, not in an inner loop.
  * Thread-safety: inside a task (elsewhere returns 0).
  * Ownership: none.
- * Returns: the deadline, or 0 if there is none. */
+ * Returns: the deadline, or 0 if there is none.
+ * Errors: none (outside a task: 0). */
 CREW_API int64_t crew_deadline(void);
 
 /* On-cancel callbacks. A running task registers fn(arg) to run exactly
@@ -1002,7 +1007,8 @@ CREW_API int crew_interruptible_begin(void);
  * no interrupt signal is pending or will be sent for this region.
  * Thread-safety: the task that began it.
  * Ownership: none.
- * Returns: nothing. Outside a region it does nothing. */
+ * Returns: nothing.
+ * Errors: none; outside a region (or a task) it does nothing. */
 CREW_API void crew_interruptible_end(void);
 
 /* Shields. Between crew_shield_begin() and the matching crew_shield_end()
@@ -1015,8 +1021,9 @@ CREW_API void crew_interruptible_end(void);
  * not start even inside a shield. On-cancel callbacks still run.
  * Thread-safety: inside a task, on its own thread.
  * Ownership: none.
- * Returns: nothing. Outside a task they do nothing; an end without a begin
- *   does nothing. */
+ * Returns: nothing.
+ * Errors: none; outside a task they do nothing, and an end without a
+ *   begin does nothing. */
 CREW_API void crew_shield_begin(void);
 CREW_API void crew_shield_end(void);
 
@@ -1043,7 +1050,9 @@ CREW_API int crew_test_cancel_at(crew_t *ex, uint64_t n, const char *filter);
 
 /* How many checks the test mode turned into cancellations so far.
  * Thread-safety: any thread.
- * Returns: the count (0 for an invalid ex). */
+ * Ownership: none.
+ * Returns: the count.
+ * Errors: none (an invalid ex gives 0). */
 CREW_API uint64_t crew_test_cancel_fired(crew_t *ex);
 
 /* ------------------------------------------------------------------------ */

@@ -5,7 +5,7 @@ crew_deps() {
     local want=(build-essential cmake ninja-build pkg-config git
                 libck-dev libcriterion-dev libtbb-dev
                 clang clang-format libclang-rt-14-dev valgrind spin gnuplot-nox
-                openmpi-bin libopenmpi-dev parallel python3 jq "$@")
+                openmpi-bin libopenmpi-dev parallel python3 jq procps "$@")
     local missing=()
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
