@@ -73,13 +73,18 @@ typedef struct crew__worker {
     /* Interruptible regions (interrupt.c has the protocol). irq: OFF, IN,
      * CLAIMED (a canceller examines the region), KICKED (signalled);
      * irq_task and irq_thread are written by the owner before IN. */
+    /* The group task_start is reading (harness.c); its free waits while it
+     * is here (group.c). Written by this worker only. */
+    _Atomic(void *) hazard_group;
     bool irq_open; /* owner-private mirror: a region is open here now */
     CREW_ALIGNED _Atomic uint32_t irq;
     _Atomic(crew__task_t *) irq_task;
     pthread_t irq_thread;
-    _Atomic uint32_t irq_sent;      /* signals sent (kickers) */
-    _Atomic uint32_t irq_delivered; /* signals handled (the handler) */
-    unsigned irq_backoff;           /* re-kick interval, ms (kickers, claimed) */
+    _Atomic uint32_t irq_sent;        /* signals sent (kickers) */
+    _Atomic uint32_t irq_delivered;   /* signals handled (the handler) */
+    _Atomic uint32_t irq_written_off; /* given up on by a closer (step 4) */
+    _Atomic uint32_t irq_abandoned;   /* of those, not yet arrived (handler) */
+    unsigned irq_backoff;             /* re-kick interval, ms (kickers, claimed) */
     crew__ledger_t books;
     crew__counters_t c;
     crew__wobs_t obs;         /* trace ring, idle time (stats.h) */
@@ -137,6 +142,9 @@ struct crew {
     /* Backpressure (submit.c): queued submissions from outside threads,
      * with the default policy when the bound is reached. */
     crew__limit_t limit;
+    /* Hazard slots of sweeping threads that are not workers (harness.c
+     * sweep): NULL free, HZ_CLAIMED taken, else the group being read. */
+    _Atomic(void *) hz_ext[16];
     unsigned full_policy; /* CREW_FULL_* */
     int64_t full_timeout; /* CREW_FULL_WAIT's limit, ns; -1: none */
     /* On-cancel registrations and interruption (interrupt.c). */

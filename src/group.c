@@ -47,6 +47,20 @@ void crew__group_unref(crew_group_t *g)
             crew__cset_unlock(&ex->cset);
             crew__scope_drop(ex); /* no member is left to need it */
         }
+        /* A worker in task_start may be reading g (a member it popped was
+         * removed meanwhile, harness.c): wait until none announces it.
+         * seq_cst fence: pairs with task_start's; either it sees the
+         * removal that led here and leaves g alone, or we see it. */
+        CREW_FENCE_SEQ_CST();
+        for (unsigned i = 0; ex->workers && i < ex->nslots; i++)
+            /* acquire: pairs with the worker's release when it is done. */
+            while (atomic_load_explicit(&ex->workers[i].hazard_group, memory_order_acquire) ==
+                   (void *)g)
+                crew__cpu_relax();
+        for (unsigned i = 0; i < 16; i++) /* sweeping threads that are not workers */
+            /* acquire: as above. */
+            while (atomic_load_explicit(&ex->hz_ext[i], memory_order_acquire) == (void *)g)
+                crew__cpu_relax();
         pthread_mutex_destroy(&g->fail_mu);
         crew__free(g->fails);
         crew__free(g);

@@ -178,22 +178,43 @@ int crew__group_cancel(struct crew *ex, struct crew_group *g, int code, const ch
 struct sweep {
     struct crew *ex;
     uint64_t removed;
+    _Atomic(void *) *hz; /* our hazard slot (worker's, or a claimed hz_ext) */
+    void *hz_idle;       /* its value when we read no group */
 };
+
+#define HZ_CLAIMED ((void *)1)
 
 static bool sweep_one(crew__task_t *t, void *ctx)
 {
     struct sweep *sw = ctx;
     crew__cause_t why;
+    char reason[CREW_REASON_MAX];
+    bool in_scope = false;
     uint32_t s = crew__rec_peek(t);
     if (!crew__word_queued(s) && !crew__word_removing(s))
         return true;
     if (!crew__rec_pin(t, true)) /* detached records are RELEASED */
         return true;
     /* The pin's acquire makes parent/group (published before QUEUED)
-     * readable; remove re-checks QUEUED under the set mutex. */
+     * readable; remove re-checks QUEUED under the set mutex. The group
+     * itself may go once a concurrent removal of t ends: announce it in
+     * our hazard slot first, then look again (as task_start does). */
+    if (t->group) {
+        /* relaxed: ordered by the fence (pairs with crew__group_unref's). */
+        atomic_store_explicit(sw->hz, (void *)t->group, memory_order_relaxed);
+        CREW_FENCE_SEQ_CST();
+    }
     s = crew__rec_load(t);
-    if ((crew__word_queued(s) || crew__word_removing(s)) &&
-        crew__inherited_cancel(sw->ex, t, &why)) {
+    if (crew__word_queued(s) || crew__word_removing(s)) {
+        in_scope = crew__inherited_cancel(sw->ex, t, &why);
+        if (in_scope && why.reason) { /* it may point into the group */
+            crew__copy_reason(reason, why.reason);
+            why.reason = reason;
+        }
+    }
+    if (t->group) /* release: our reads of the group are done */
+        atomic_store_explicit(sw->hz, sw->hz_idle, memory_order_release);
+    if (in_scope) {
         if (crew__word_queued(s) && crew__task_remove(sw->ex, t, CREW_TASK_CANCELLED, &why, false))
             sw->removed++;
         else
@@ -210,7 +231,7 @@ static bool sweep_one(crew__task_t *t, void *ctx)
 
 uint64_t crew__sweep(struct crew *ex)
 {
-    struct sweep sw = {ex, 0};
+    struct sweep sw = {ex, 0, NULL, NULL};
     /* seq_cst fence: pairs with the fence in crew__submit_prepare between
      * a record's publication and its born-cancelled check. Our caller made
      * its cancellation visible before this point; without the pair, a
@@ -218,7 +239,30 @@ uint64_t crew__sweep(struct crew *ex)
      * misses the record, leaving a cancelled task QUEUED after the cancel
      * returned. */
     CREW_FENCE_SEQ_CST();
-    crew__pool_walk(&ex->pool, sweep_one, &sw);
+    {
+        crew__worker_t *w = crew__self_worker(ex);
+        unsigned i = 0;
+        if (w) {
+            sw.hz = &w->hazard_group;
+            sw.hz_idle = NULL;
+        } else { /* claim a free outside slot (16: wait if all are busy) */
+            for (;; i = (i + 1) % 16) {
+                void *free_slot = NULL;
+                /* acquire: the slot's previous holder is done with it. */
+                if (atomic_compare_exchange_weak_explicit(&ex->hz_ext[i], &free_slot, HZ_CLAIMED,
+                                                          memory_order_acquire,
+                                                          memory_order_relaxed))
+                    break;
+                if (i == 15)
+                    sched_yield();
+            }
+            sw.hz = &ex->hz_ext[i];
+            sw.hz_idle = HZ_CLAIMED;
+        }
+        crew__pool_walk(&ex->pool, sweep_one, &sw);
+        if (!w) /* release: handed back */
+            atomic_store_explicit(sw.hz, NULL, memory_order_release);
+    }
     return sw.removed;
 }
 
@@ -515,7 +559,33 @@ static inline bool task_start(struct crew *ex, crew__worker_t *w, crew__task_t *
         }
         if (CREW_UNLIKELY(crew__any_scope(ex))) {
             crew__cause_t why;
-            if (crew__inherited_cancel(ex, t, &why)) {
+            char reason[CREW_REASON_MAX];
+            bool cancelled;
+            /* The walk reads t's group, which a concurrent removal of t may
+             * let go (its member count drops): announce it (a hazard the
+             * group's free waits for, group.c), then look again that t is
+             * still QUEUED. seq_cst fence: pairs with the fence in
+             * crew__group_unref; without it the free could miss our
+             * announcement while we miss the removal. */
+            if (t->group) {
+                /* relaxed: ordered by the fence. */
+                atomic_store_explicit(&w->hazard_group, t->group, memory_order_relaxed);
+                CREW_FENCE_SEQ_CST();
+                s = crew__rec_load(t); /* acquire: as at the top */
+                if (!crew__word_queued(s)) {
+                    /* release: our reads of the group are done. */
+                    atomic_store_explicit(&w->hazard_group, NULL, memory_order_release);
+                    continue;
+                }
+            }
+            cancelled = crew__inherited_cancel(ex, t, &why);
+            if (cancelled && why.reason) { /* it may point into the group */
+                crew__copy_reason(reason, why.reason);
+                why.reason = reason;
+            }
+            /* release: our reads of the group are done. */
+            atomic_store_explicit(&w->hazard_group, NULL, memory_order_release);
+            if (cancelled) {
                 /* We act as the canceller (step 1); we hold the queue slot,
                  * which remove consumes. */
                 crew__task_remove(ex, t, CREW_TASK_CANCELLED, &why, true);

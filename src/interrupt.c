@@ -46,10 +46,15 @@
  *     most one is ever in flight, so counts stay exact even where pending
  *     signals of one number are merged.
  *  4. Close (the body's own thread): CAS IN or KICKED -> OFF (acq_rel),
- *     spinning while CLAIMED; then wait until irq_delivered == irq_sent
- *     (acquire; a thread-directed real-time signal is queued, not merged,
- *     and is delivered at the latest when this thread next returns from
- *     the kernel: the wait yields). Only then is the region closed: no
+ *     spinning while CLAIMED; then wait until no signal is outstanding
+ *     (acquire; a thread-directed signal is delivered at the latest when
+ *     this thread next returns from the kernel: the wait yields). The
+ *     wait is bounded (200 ms) for runtimes that hold signals back
+ *     (ThreadSanitizer defers handlers to its own safe points): a signal
+ *     not handled by then is written off, and if it arrives later, outside
+ *     the region, the handler recognises it (irq_abandoned) instead of
+ *     counting a stray; it may interrupt a system call there, which only
+ *     such a runtime can cause. Only then is the region closed: no
  *     claim can succeed on OFF, so no signal is sent or pending for it,
  *     and none can reach the next region or another task on this thread.
  *  5. Another body on this thread (a helping wait, an inline fork, a
@@ -232,14 +237,35 @@ static void on_signal(int sig)
 {
     crew__worker_t *w = crew__tls_worker;
     (void)sig;
-    if (!w || !w->irq_open) {
+    if (!w) {
         /* relaxed: a test counter (async-signal-safe: lock-free). */
         atomic_fetch_add_explicit(&irq_stray, 1, memory_order_relaxed);
-        if (!w)
-            return;
+        return;
+    }
+    if (!w->irq_open) {
+        /* Outside a region: a signal a closer gave up waiting for (step 4's
+         * bound) arriving late is accounted for; any other is a stray.
+         * relaxed: this thread's own counters (the closer is the thread
+         * this handler interrupted). */
+        uint32_t a = atomic_load_explicit(&w->irq_abandoned, memory_order_relaxed);
+        if (a)
+            atomic_store_explicit(&w->irq_abandoned, a - 1, memory_order_relaxed);
+        else
+            atomic_fetch_add_explicit(&irq_stray, 1, memory_order_relaxed);
+        return;
     }
     /* release: pairs with the closer's acquire (step 4). */
     atomic_fetch_add_explicit(&w->irq_delivered, 1, memory_order_release);
+}
+
+/* Signals sent to w's regions and neither handled nor written off. */
+static int32_t outstanding(crew__worker_t *w)
+{
+    /* acquire: pairs with the handler's and the kickers' release RMWs. */
+    uint32_t sent = atomic_load_explicit(&w->irq_sent, memory_order_acquire);
+    uint32_t got = atomic_load_explicit(&w->irq_delivered, memory_order_acquire);
+    uint32_t off = atomic_load_explicit(&w->irq_written_off, memory_order_acquire);
+    return (int32_t)(sent - got - off);
 }
 
 static int install_handler(int sig)
@@ -297,9 +323,7 @@ void crew__interrupt_fini(struct crew *ex)
  * caller holds the claim. */
 static void send_kick(struct crew *ex, crew__worker_t *w)
 {
-    /* acquire: pairs with the handler's release increment. */
-    if (atomic_load_explicit(&w->irq_delivered, memory_order_acquire) !=
-        atomic_load_explicit(&w->irq_sent, memory_order_relaxed))
+    if (outstanding(w) > 0)
         return; /* the one outstanding will interrupt the call */
     /* release: the closer waits until delivered catches up with this. */
     atomic_fetch_add_explicit(&w->irq_sent, 1, memory_order_release);
@@ -410,17 +434,28 @@ void crew__irq_close(struct crew *ex, crew__worker_t *w)
             break; /* s: IN or KICKED, what we replaced */
     }
     if (s == IRQ_KICKED) {
-        /* acquire: pairs with the handler's release increment and the
-         * kickers' release increments of irq_sent. */
-        for (unsigned i = 0; atomic_load_explicit(&w->irq_delivered, memory_order_acquire) !=
-                             atomic_load_explicit(&w->irq_sent, memory_order_acquire);
-             i++) {
+        int64_t give_up = crew__now_ns() + 200000000;
+        int32_t left;
+        for (unsigned i = 0; (left = outstanding(w)) > 0; i++) {
             /* A syscall: the pending signal is delivered on its way back.
              * Now and then a sleep too: a runtime that defers handlers to
              * its own safe points (ThreadSanitizer) runs them there. */
             if (i % 16 == 15) {
                 struct timespec ts = {0, 1000};
                 nanosleep(&ts, NULL);
+                /* Bounded: a runtime that holds a signal back longer (seen
+                 * under ThreadSanitizer) must not hang the task. The signal
+                 * is written off; if it arrives later the handler knows it
+                 * (irq_abandoned) and it is not counted a stray. */
+                if (crew__now_ns() > give_up) {
+                    /* release: as the handler's increments. */
+                    atomic_fetch_add_explicit(&w->irq_written_off, (uint32_t)left,
+                                              memory_order_release);
+                    /* relaxed: this thread's own counter (see on_signal). */
+                    atomic_fetch_add_explicit(&w->irq_abandoned, (uint32_t)left,
+                                              memory_order_relaxed);
+                    break;
+                }
             } else {
                 sched_yield();
             }
