@@ -130,7 +130,6 @@ static bool drop_dead(crew__tshard_t *tm, crew__tentry_t *e)
         return false;
     unlink_entry(tm, e);
     e->linked = 0;
-    tm->count--;
     return true;
 }
 
@@ -144,7 +143,6 @@ static void forget(crew__timer_t *t, crew__tshard_t *tm, crew__tentry_t *e)
         tm->hcount--;
     }
     unlink_entry(tm, e);
-    tm->count--;
     (void)t;
     if (e->kind == CREW__TM_TASK)
         SH_ADD(tm, fired_t, 1);
@@ -218,10 +216,9 @@ static void advance(crew__tshard_t *tm, int64_t t)
         tm->occupied[level] &= ~(1ull << s);
         for (; e; e = nx) {
             nx = e->next;
-            if (is_dead(e)) {
+            if (is_dead(e))
                 e->linked = 0; /* disarmed task entry: dropped here */
-                tm->count--;
-            } else
+            else
                 place(tm, e);
         }
     }
@@ -268,7 +265,6 @@ static unsigned collect(crew__timer_t *t0, crew__tshard_t *tm, int64_t now, fire
                             &e->live, &k, 0, memory_order_acq_rel, memory_order_relaxed)) {
                         unlink_entry(tm, e); /* disarmed just now */
                         e->linked = 0;
-                        tm->count--;
                         continue;
                     }
                 }
@@ -522,9 +518,7 @@ static void arm_task_locked(crew__tshard_t *sh, crew__tentry_t *e, uint64_t key,
     uint64_t was = atomic_exchange_explicit(&e->live, 0, memory_order_acq_rel);
     if (e->linked)
         unlink_entry(sh, e); /* a move, or the slot's previous task */
-    else
-        sh->count++;
-    if (was != key) { /* a new pending deadline (else a move) */
+    if (was != key) {        /* a new pending deadline (else a move) */
         SH_ADD(sh, arms, 1);
         if (was) /* the slot's previous task ended still armed */
             SH_ADD(sh, replaced, 1);
@@ -633,7 +627,6 @@ int crew__timer_arm(crew__timer_t *tm, uint8_t kind, uint64_t key, void *obj, in
         e->linked = 1;
         e->hnext = sh->hash[hash_key(kind, key) & sh->hmask];
         sh->hash[hash_key(kind, key) & sh->hmask] = e;
-        sh->count++;
         sh->hcount++;
         if (kind != CREW__TM_IRQ)
             SH_ADD(sh, hpending, 1);

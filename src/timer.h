@@ -101,7 +101,6 @@ typedef struct crew__tshard {
     int64_t cur;                        /* wheel time, a multiple of 2^16 ns */
     crew__tentry_t **hash;              /* key -> entry; hmask + 1 buckets */
     uint64_t hmask;
-    uint64_t count;        /* pending entries */
     uint64_t hcount;       /* of those, in the hash (not task entries) */
     crew__tentry_t *spare; /* free entries, reused before malloc */
     /* Statistics, per shard so that arming (a submitter) touches no line

@@ -18,6 +18,11 @@
  *   kick:       cancelled = 1; (fence) CAS IN -> CLAIMED; send; KICKED
  *   re-kick:    CAS KICKED -> CLAIMED; send; KICKED
  *
+ * Not modelled: close's 200 ms bound on the wait (interrupt.c step 4),
+ * an escape for runtimes that hold signals back (ThreadSanitizer); with
+ * a kernel that delivers at the next return to user space the wait ends
+ * first, which is the behaviour this model checks.
+ *
  * Safety: no signal is handled outside a region (assertion in the
  * handler); every state where nothing can move is a valid end (a body
  * stuck in its blocking call after a cancel is an invalid end state).
