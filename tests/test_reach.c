@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <semaphore.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +14,29 @@
 #include "fault.h"
 
 #define MS ((int64_t)1000000)
+
+/* The contract's latency bounds (cancel to a blocked call returning: 10 ms)
+ * are checked on the median of TRIALS runs, each of which must also end
+ * within 2 s: one run can be descheduled on a loaded 2-core machine, the
+ * median of five is what the program sees. perf's interrupt_latency row
+ * measures the same path (~40 us). */
+enum { TRIALS = 5 };
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void assert_latency(int64_t lat[TRIALS], int64_t bound, const char *what)
+{
+    for (int i = 0; i < TRIALS; i++)
+        cr_assert_lt(lat[i], 2000 * MS, "%s: trial %d took %lld ms", what, i,
+                     (long long)(lat[i] / MS));
+    qsort(lat, TRIALS, sizeof lat[0], cmp_i64);
+    cr_assert_lt(lat[TRIALS / 2], bound, "%s: median %lld us (bound %lld us)", what,
+                 (long long)(lat[TRIALS / 2] / 1000), (long long)(bound / 1000));
+}
 
 static crew_id_t submit_desc(crew_t *ex, crew_task_desc_t d)
 {
@@ -463,14 +487,18 @@ static int cv_waiter(void *arg)
 Test(reach, a_condition_variable_wait_ends_through_a_callback, T_OPTS)
 {
     crew_t *ex = t_create(2);
-    cvw_t c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-    crew_id_t id = 0;
-    ASSERT_RC(crew_submit(ex, cv_waiter, &c, &id), 0);
-    flag_await(&c.waiting);
-    int64_t t0 = crew_now();
-    ASSERT_RC(crew_cancel(ex, id, 0, NULL), CREW_REQUESTED);
-    ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
-    cr_assert_lt(atomic_load(&c.ended_at) - t0, 1000 * MS);
+    int64_t lat[TRIALS];
+    for (int i = 0; i < TRIALS; i++) {
+        cvw_t c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+        crew_id_t id = 0;
+        ASSERT_RC(crew_submit(ex, cv_waiter, &c, &id), 0);
+        flag_await(&c.waiting);
+        int64_t t0 = crew_now();
+        ASSERT_RC(crew_cancel(ex, id, 0, NULL), CREW_REQUESTED);
+        ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
+        lat[i] = atomic_load(&c.ended_at) - t0;
+    }
+    assert_latency(lat, 10 * MS, "condition variable");
     DESTROY_CLEAN(&ex);
 }
 
@@ -510,9 +538,9 @@ static int blocking_body(void *arg)
     return 0;
 }
 
-static void check_interrupted(int kind)
+/* One blocked call cancelled: returns cancel-to-return time. */
+static int64_t interrupt_once(crew_t *ex, int kind)
 {
-    crew_t *ex = t_create(2);
     blk_t b = {.kind = kind};
     int p[2];
     cr_assert_eq(pipe(p), 0);
@@ -529,12 +557,21 @@ static void check_interrupted(int kind)
     cr_assert_eq(b.rc, -1, "kind %d: the call was not interrupted", kind);
     cr_assert_eq(b.err, EINTR);
     cr_assert(b.saw_cancel);
-    cr_assert_lt(atomic_load(&b.ended_at) - t0, 2000 * MS, "took %lld ms",
-                 (long long)((atomic_load(&b.ended_at) - t0) / MS));
-    cr_assert_geq(t_settle(ex).interrupts_sent, 1);
     close(p[0]);
     close(p[1]);
     sem_destroy(&b.sem);
+    return atomic_load(&b.ended_at) - t0;
+}
+
+static void check_interrupted(int kind)
+{
+    static const char *what[] = {"read on a pipe", "nanosleep", "sem_wait"};
+    crew_t *ex = t_create(2);
+    int64_t lat[TRIALS];
+    for (int i = 0; i < TRIALS; i++)
+        lat[i] = interrupt_once(ex, kind);
+    assert_latency(lat, 10 * MS, what[kind]);
+    cr_assert_geq(t_settle(ex).interrupts_sent, TRIALS);
     DESTROY_CLEAN(&ex);
     cr_assert_eq(crew__irq_stray(), 0, "a signal arrived outside a region");
 }
