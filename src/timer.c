@@ -311,24 +311,11 @@ static crew__tshard_t *shard_of(crew__timer_t *tm, uint8_t kind, uint64_t key)
     return &tm->shard[(hash_key(kind, key) >> 40) & (CREW__TM_SHARDS - 1)];
 }
 
-/* The entry of a task's slot; NULL if its chunk does not exist (and
- * create is false, or memory ran out). */
-static crew__tentry_t *task_entry(crew__timer_t *tm, uint64_t id, bool create)
+/* Out of line: the chunk (and the directory) do not exist yet. */
+static CREW_NOINLINE crew__tentry_t *task_entry_create(crew__timer_t *tm, uint64_t slot)
 {
-    uint64_t slot = id & SLOT_MASK;
     _Atomic(crew__tentry_t *) *dir;
     crew__tentry_t *chunk;
-    /* acquire: pairs with the release stores below; the directory and
-     * chunk are then initialised. */
-    dir = (_Atomic(crew__tentry_t *) *)atomic_load_explicit((_Atomic(void *) *)&tm->dir,
-                                                            memory_order_acquire);
-    if (dir) {
-        chunk = atomic_load_explicit(&dir[slot >> CREW__TM_CHUNK_LOG2], memory_order_acquire);
-        if (chunk)
-            return &chunk[slot & (CREW__TM_CHUNK - 1)];
-    }
-    if (!create)
-        return NULL;
     pthread_mutex_lock(&tm->mu);
     /* relaxed: under mu, which every writer holds. */
     dir = (_Atomic(crew__tentry_t *) *)atomic_load_explicit((_Atomic(void *) *)&tm->dir,
@@ -350,6 +337,26 @@ static crew__tentry_t *task_entry(crew__timer_t *tm, uint64_t id, bool create)
     }
     pthread_mutex_unlock(&tm->mu);
     return chunk ? &chunk[slot & (CREW__TM_CHUNK - 1)] : NULL;
+}
+
+/* The entry of a task's slot; NULL if its chunk does not exist (and
+ * create is false, or memory ran out). Inline: every arm and every end of
+ * a task with a deadline looks it up. */
+static inline crew__tentry_t *task_entry(crew__timer_t *tm, uint64_t id, bool create)
+{
+    uint64_t slot = id & SLOT_MASK;
+    _Atomic(crew__tentry_t *) *dir;
+    crew__tentry_t *chunk;
+    /* acquire: pairs with the release stores in task_entry_create; the
+     * directory and chunk are then initialised. */
+    dir = (_Atomic(crew__tentry_t *) *)atomic_load_explicit((_Atomic(void *) *)&tm->dir,
+                                                            memory_order_acquire);
+    if (CREW_LIKELY(dir != NULL)) {
+        chunk = atomic_load_explicit(&dir[slot >> CREW__TM_CHUNK_LOG2], memory_order_acquire);
+        if (CREW_LIKELY(chunk != NULL))
+            return &chunk[slot & (CREW__TM_CHUNK - 1)];
+    }
+    return create ? task_entry_create(tm, slot) : NULL;
 }
 
 /* ---- the thread ---------------------------------------------------------- */
@@ -552,6 +559,7 @@ static void wake_for(crew__timer_t *tm, int64_t when)
 
 int crew__timer_arm_tasks(crew__timer_t *tm, const uint64_t *ids, size_t n, int64_t when)
 {
+    enum { PIECE = 256 };
     int rc;
     /* relaxed: as in crew__timer_arm. */
     if (CREW_UNLIKELY(!atomic_load_explicit(&tm->started, memory_order_relaxed)) &&
@@ -560,21 +568,31 @@ int crew__timer_arm_tasks(crew__timer_t *tm, const uint64_t *ids, size_t n, int6
     for (size_t i = 0; i < n; i++) /* every chunk first: all or nothing */
         if (!task_entry(tm, ids[i], true))
             return CREW_ENOMEM;
-    /* One lock per shard for the whole batch. */
-    for (unsigned s = 0; s < CREW__TM_SHARDS; s++) {
-        crew__tshard_t *sh = &tm->shard[s];
-        bool held = false;
-        for (size_t i = 0; i < n; i++) {
-            if (crew__timer_task_shard(tm, ids[i]) != sh)
-                continue;
-            if (!held) {
-                shard_lock(sh);
-                held = true;
-            }
-            arm_task_locked(sh, task_entry(tm, ids[i], false), ids[i], when);
+    /* One lock per shard per piece: the IDs sorted by shard first
+     * (counting sort: consecutive slots fall in different shards). */
+    for (size_t base = 0; base < n; base += PIECE) {
+        size_t m = n - base < PIECE ? n - base : PIECE;
+        uint16_t start[CREW__TM_SHARDS + 1] = {0}, fill[CREW__TM_SHARDS];
+        uint16_t order[PIECE];
+        for (size_t i = 0; i < m; i++)
+            start[(ids[base + i] & (CREW__TM_SHARDS - 1)) + 1]++;
+        for (unsigned s = 0; s < CREW__TM_SHARDS; s++) {
+            start[s + 1] = (uint16_t)(start[s + 1] + start[s]);
+            fill[s] = start[s];
         }
-        if (held)
+        for (size_t i = 0; i < m; i++)
+            order[fill[ids[base + i] & (CREW__TM_SHARDS - 1)]++] = (uint16_t)i;
+        for (unsigned s = 0; s < CREW__TM_SHARDS; s++) {
+            crew__tshard_t *sh = &tm->shard[s];
+            if (start[s] == start[s + 1])
+                continue;
+            shard_lock(sh);
+            for (unsigned j = start[s]; j < start[s + 1]; j++) {
+                uint64_t id = ids[base + order[j]];
+                arm_task_locked(sh, task_entry(tm, id, false), id, when);
+            }
             shard_unlock(sh);
+        }
     }
     wake_for(tm, when);
     return 0;
