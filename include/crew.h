@@ -386,6 +386,97 @@ CREW_API int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id);
  * changes outcomes or counts: the child is still a child, its outcome is
  * reported by the next crew_sync(). */
 
+/* ---- Not API: what the inline crew_fork() and crew_sync_ok() read ------- */
+/* The calling worker's fork deque and fork tallies, laid out here so that
+ * the common fork and sync compile into the caller with no library call.
+ * Everything named crew__ below is private to crew and changes between
+ * releases: programs must not touch it. The protocol that makes the
+ * owner's plain loads and stores safe against thieves is in src/fdeque.h
+ * (the owner pushes and pops its private frames; only sharing and taking
+ * back a shared frame are atomic, and those stay in the library). */
+#ifdef __cplusplus
+#define CREW__ATOMIC(T)           T
+#define CREW__LOAD_RELAXED(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
+#define CREW__STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#else
+#include <stdatomic.h>
+#define CREW__ATOMIC(T)           _Atomic T
+#define CREW__LOAD_RELAXED(p)     atomic_load_explicit((p), memory_order_relaxed)
+#define CREW__STORE_RELAXED(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#endif
+#define CREW__FORK_INLINE_DEPTH 64
+
+/* One forked child: a slot of the fork deque (64 bytes). */
+struct crew__frame {
+    int (*fn)(void *);
+    void *arg;
+    void *parent;                 /* the forking task's record */
+    CREW__ATOMIC(uint32_t) state; /* QUEUED 0, DONE 2, WAITER 4 */
+    int32_t status;               /* terminal status, written before DONE */
+    int32_t result;               /* the body's return value, likewise */
+    uint32_t pad;
+    unsigned char payload[24]; /* crew_fork_copy's argument (8-aligned) */
+};
+
+/* Outcomes of the forks of the task (or fork child) running on a worker
+ * since its last crew_sync: what crew_sync reports. Owner-private. */
+struct crew__forks {
+    uint32_t base; /* its frames are [base, head) */
+    uint32_t done, failed, cancelled;
+    crew_status_t first_bad; /* 0: none yet */
+    int first_failure;       /* the first FAILED child's return value */
+    bool in_frame;           /* a fork child runs here: crew_self() is 0 */
+    uint16_t shield;         /* crew_shield_begin depth */
+    uint16_t irq_depth;      /* crew_interruptible_begin depth */
+    uint16_t ncb;            /* on-cancel registrations armed */
+    uint32_t checks;         /* positive-path checks, for the test mode */
+};
+
+/* The owner's side of a worker's fork deque, and what a fork or sync must
+ * look at to know it may stay inline. */
+struct crew__fj {
+    struct crew__frame *dq; /* cap frames, reserved once, never moves */
+    uint32_t cap;
+    uint32_t head;             /* frames [0, head) are live */
+    uint32_t o_split;          /* frames [o_split, head) are private */
+    bool irq_open;             /* an interruptible region is open here */
+    struct crew__forks *forks; /* of the task or fork child running here;
+                                  NULL between tasks */
+    void *task;                /* the record of the task running here */
+    /* Hints, read relaxed: something is cancelled in the executor; a
+     * thief asked this worker to share; a worker is idle. */
+    const CREW__ATOMIC(uint32_t) * scopes;
+    const CREW__ATOMIC(uint32_t) * movesplit;
+    const CREW__ATOMIC(uint32_t) * sleepers;
+    const CREW__ATOMIC(uint32_t) * spinning;
+};
+
+/* The calling thread's fork-join context when it is a worker (or a
+ * crew_run() caller working as one), else NULL. initial-exec TLS: a
+ * %fs-relative load, no __tls_get_addr. */
+CREW_API extern __thread struct crew__fj *crew__fj_cur __attribute__((tls_model("initial-exec")));
+
+/* The library's side of crew_fork() / crew_sync_ok(): the whole of each
+ * (with every check and error), and the steps the inline paths leave out
+ * of line: a frame that is shared, stolen, carries a payload, or runs
+ * while something is cancelled or a region is open (crew__sync_one); a
+ * child that left forks or registrations behind (crew__fork_leftovers);
+ * a child that failed or ran while something was cancelled
+ * (crew__fork_ended). */
+CREW_API int crew__fork(crew_fn fn, void *arg);
+CREW_API int crew__sync_ok(void);
+CREW_API void crew__sync_one(void);
+CREW_API void crew__fork_leftovers(void);
+CREW_API void crew__fork_ended(int rc);
+
+#if defined(__GNUC__)
+#define CREW__LIKELY(x)   __builtin_expect(!!(x), 1)
+#define CREW__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define CREW__LIKELY(x)   (x)
+#define CREW__UNLIKELY(x) (x)
+#endif
+
 /* Fork fn(arg) as a child of the calling task (see above).
  * Thread-safety: only from inside a task (or a forked child).
  * Ownership: arg is borrowed by the child until the caller's next
@@ -393,7 +484,28 @@ CREW_API int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id);
  * Returns: 0. It cannot fail for want of memory: when the worker's fork
  *   deque is full the child runs at once.
  * Errors: CREW_ENOTINTASK (not inside a task), CREW_EINVAL (fn NULL). */
-CREW_API int crew_fork(crew_fn fn, void *arg);
+static inline int crew_fork(crew_fn fn, void *arg)
+{
+    struct crew__fj *j = crew__fj_cur;
+    /* Inline: a worker inside a task, room in the deque, below the inline
+     * depth, and nobody asking for work (then the library shares). The
+     * hints are relaxed loads: a stale one only delays sharing to the
+     * next fork or sync, as in the library's path. */
+    if (CREW__LIKELY(j != NULL && j->forks != NULL && fn != NULL && j->head < j->cap &&
+                     j->head - j->o_split < CREW__FORK_INLINE_DEPTH &&
+                     (CREW__LOAD_RELAXED(j->movesplit) | CREW__LOAD_RELAXED(j->sleepers) |
+                      CREW__LOAD_RELAXED(j->spinning)) == 0)) {
+        struct crew__frame *f = &j->dq[j->head];
+        f->fn = fn;
+        f->arg = arg;
+        f->parent = j->task;
+        /* relaxed: published by the share that may hand it to a thief. */
+        CREW__STORE_RELAXED(&f->state, 0);
+        j->head++;
+        return 0;
+    }
+    return crew__fork(fn, arg);
+}
 
 /* Bytes crew_fork_copy() can carry. */
 #define CREW_FORK_PAYLOAD_MAX 24
@@ -443,7 +555,47 @@ CREW_API int crew_sync(crew_sync_result_t *r);
  * Thread-safety, Ownership: as crew_sync().
  * Returns: 0.
  * Errors: as above, and CREW_ENOTINTASK. */
-CREW_API int crew_sync_ok(void);
+static inline int crew_sync_ok(void)
+{
+    struct crew__fj *j = crew__fj_cur;
+    struct crew__forks *k;
+    if (CREW__UNLIKELY(j == NULL || (k = j->forks) == NULL))
+        return crew__sync_ok(); /* not in a task: its error */
+    while (j->head > k->base) {
+        uint32_t i = j->head - 1;
+        struct crew__frame *f = &j->dq[i];
+        struct crew__forks c;
+        crew_fn fn;
+        void *arg;
+        int rc;
+        /* Inline only for a private frame with no payload, while nothing
+         * is cancelled and no interruptible region is open. */
+        if (CREW__UNLIKELY(i < j->o_split || f->arg == (void *)f->payload || j->irq_open ||
+                           CREW__LOAD_RELAXED(j->scopes) != 0)) {
+            crew__sync_one();
+            continue;
+        }
+        fn = f->fn;
+        arg = f->arg;
+        j->head = i; /* ours: the child's own forks reuse the slot */
+        __builtin_memset(&c, 0, sizeof c);
+        c.base = i;
+        c.in_frame = true;
+        j->forks = &c;
+        rc = fn(arg);
+        if (CREW__UNLIKELY(j->head != i || (c.ncb | c.irq_depth) != 0))
+            crew__fork_leftovers();
+        j->forks = k;
+        if (CREW__UNLIKELY(rc != 0 || CREW__LOAD_RELAXED(j->scopes) != 0))
+            crew__fork_ended(rc);
+        else
+            k->done++;
+    }
+    if (CREW__UNLIKELY(k->first_bad != 0 || CREW__LOAD_RELAXED(j->scopes) != 0))
+        return crew__sync_ok(); /* reports and resets */
+    k->done = 0;
+    return 0;
+}
 
 /* crew_join() from inside a task, without the executor argument, with the
  * outcome folded into the return value: 0 when the child ended DONE,

@@ -138,7 +138,7 @@ static CREW_NOINLINE bool cancelled_slow(void)
         return false;
     ex = w->ex;
     /* Step 0: a shielded body sees nothing (interrupt.c). */
-    if (w->forks && w->forks->shield)
+    if (w->fd.o.forks && w->fd.o.forks->shield)
         return false;
     /* The test mode's Nth check (interrupt.c), when it is on. */
     {

@@ -174,7 +174,7 @@ static bool fn_matches(struct crew *ex, crew_fn fn)
 
 static bool test_check(struct crew *ex, crew__worker_t *w, crew__task_t *t)
 {
-    crew__forks_t *k = w->forks;
+    crew__forks_t *k = w->fd.o.forks;
     uint64_t c, m;
     if (!k || !ex->test_n)
         return false;

@@ -42,22 +42,16 @@
 #define CREW__GROUP_MAGIC 0x67727075u /* "grpu" */
 
 /* Outcomes of the forks of the task (or fork child) running on a worker
- * since its last crew_sync: what crew_sync reports. Owner-private. */
-typedef struct crew__forks {
-    uint32_t base; /* its frames are [base, fd.head) */
-    uint32_t done, failed, cancelled;
-    crew_status_t first_bad; /* 0: none yet */
-    int first_failure;       /* the first FAILED child's return value */
-    bool in_frame;           /* a fork child runs here: crew_self() is 0 */
-    uint16_t shield;         /* crew_shield_begin depth (interrupt.c) */
-    uint16_t irq_depth;      /* crew_interruptible_begin depth (interrupt.c) */
-    uint16_t ncb;            /* on-cancel registrations armed (interrupt.c) */
-    uint32_t checks;         /* positive-path checks, for the test mode (cancel.c) */
-} crew__forks_t;
+ * since its last crew_sync (crew.h's struct crew__forks: the inline
+ * crew_sync_ok() reads it). Owner-private. */
+typedef struct crew__forks crew__forks_t;
 
 typedef struct crew__worker {
     crew__deque_t dq;  /* top and bottom on their own cache lines */
-    crew__fdeque_t fd; /* forked children's frames (fdeque.h) */
+    crew__fdeque_t fd; /* forked children's frames (fdeque.h); fd.o also holds
+                          the running task's forks and the irq_open mirror
+                          (crew.h's struct crew__fj, read by the inline
+                          crew_fork()/crew_sync_ok()) */
     /* Owner-private, hot. */
     CREW_ALIGNED struct crew *ex;
     unsigned index;
@@ -65,8 +59,6 @@ typedef struct crew__worker {
     crew__task_t *inbox; /* private FIFO overflow when the deque cannot grow */
     crew__task_t *inbox_tail;
     crew__cset_reader_t *reader; /* for lock-free lookups in the cancel set */
-    crew__forks_t *forks;        /* of the task or fork child running here (on
-                                 its runner's stack) */
     crew__task_t *spare;         /* a record ready for a stolen frame */
     pthread_t thread;
     bool started;
@@ -76,7 +68,6 @@ typedef struct crew__worker {
     /* The group task_start is reading (harness.c); its free waits while it
      * is here (group.c). Written by this worker only. */
     _Atomic(void *) hazard_group;
-    bool irq_open; /* owner-private mirror: a region is open here now */
     CREW_ALIGNED _Atomic uint32_t irq;
     _Atomic(crew__task_t *) irq_task;
     pthread_t irq_thread;
@@ -176,6 +167,10 @@ extern CREW_TLS crew__task_t *crew__tls_task;
 /* &ex->cancel_scopes on a worker thread of ex, NULL elsewhere: the whole
  * fast path of crew_cancelled() is this load and the one it points to. */
 extern CREW_TLS _Atomic uint32_t *crew__tls_scopes;
+
+/* The calling thread works for w from now on, or for nobody (NULL): sets
+ * the three above and crew.h's crew__fj_cur (worker.c). */
+void crew__tls_enter(crew__worker_t *w);
 
 static inline bool crew__valid(const struct crew *ex) { return ex && ex->magic == CREW__MAGIC; }
 

@@ -68,7 +68,7 @@ static void free_executor(struct crew *ex)
             /* relaxed: single-threaded teardown. */
             if (atomic_load_explicit(&w->dq.ring, memory_order_relaxed))
                 crew__deque_destroy(&w->dq);
-            if (w->fd.dq)
+            if (w->fd.o.dq)
                 crew__fdeque_destroy(&w->fd);
         }
     }
@@ -151,6 +151,11 @@ int crew_create(crew_t **out, const crew_options_t *opts)
         rc = crew__deque_init(&w->dq);
         if (rc == 0)
             rc = crew__fdeque_init(&w->fd, CREW_FORK_FRAMES);
+        /* What the inline crew_fork()/crew_sync_ok() read besides the
+         * deque (crew.h's struct crew__fj). */
+        w->fd.o.scopes = &ex->cancel_scopes;
+        w->fd.o.sleepers = &ex->park.sleepers;
+        w->fd.o.spinning = &ex->park.spinning;
     }
     if (rc == 0)
         rc = crew__workers_start(ex);

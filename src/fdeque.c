@@ -7,12 +7,13 @@
 
 int crew__fdeque_init(crew__fdeque_t *d, uint32_t cap)
 {
-    d->dq = crew__reserve((size_t)cap * sizeof(crew__frame_t));
-    if (!d->dq)
+    d->o.dq = crew__reserve((size_t)cap * sizeof(crew__frame_t));
+    if (!d->o.dq)
         return CREW_ENOMEM;
-    d->cap = cap;
-    d->head = 0;
-    d->o_split = 0;
+    d->o.cap = cap;
+    d->o.head = 0;
+    d->o.o_split = 0;
+    d->o.movesplit = &d->movesplit;
     atomic_init(&d->ts, crew__ts(0, 0));
     atomic_init(&d->movesplit, 0);
     return 0;
@@ -20,19 +21,19 @@ int crew__fdeque_init(crew__fdeque_t *d, uint32_t cap)
 
 void crew__fdeque_destroy(crew__fdeque_t *d)
 {
-    crew__unreserve(d->dq, (size_t)d->cap * sizeof(crew__frame_t));
-    d->dq = NULL;
+    crew__unreserve(d->o.dq, (size_t)d->o.cap * sizeof(crew__frame_t));
+    d->o.dq = NULL;
 }
 
 bool crew__fdeque_share(crew__fdeque_t *d)
 {
-    uint32_t priv = d->head - d->o_split, split;
+    uint32_t priv = d->o.head - d->o.o_split, split;
     /* relaxed: the request is served by the CAS below (or there is nothing
      * to share; a thief asks again when it finds the shared part empty). */
     atomic_store_explicit(&d->movesplit, 0, memory_order_relaxed);
     if (priv == 0)
         return false;
-    split = d->o_split + (priv + 1) / 2; /* share the older half, at least one */
+    split = d->o.o_split + (priv + 1) / 2; /* share the older half, at least one */
     {
         /* relaxed: validated by the CAS. */
         uint64_t ts = atomic_load_explicit(&d->ts, memory_order_relaxed);
@@ -46,7 +47,7 @@ bool crew__fdeque_share(crew__fdeque_t *d)
                                                       memory_order_seq_cst, memory_order_relaxed))
             ;
     }
-    d->o_split = split;
+    d->o.o_split = split;
     return true;
 }
 
@@ -62,8 +63,8 @@ crew__take_t crew__fdeque_reclaim(crew__fdeque_t *d, uint32_t i)
          * word; on failure ts is reloaded (acquire) and re-examined. */
         if (atomic_compare_exchange_weak_explicit(&d->ts, &ts, crew__ts(crew__ts_tail(ts), i),
                                                   memory_order_acq_rel, memory_order_acquire)) {
-            d->o_split = i;
-            d->head = i;
+            d->o.o_split = i;
+            d->o.head = i;
             return CREW__TAKE_OURS;
         }
     }
@@ -71,12 +72,12 @@ crew__take_t crew__fdeque_reclaim(crew__fdeque_t *d, uint32_t i)
 
 void crew__fdeque_stolen_done(crew__fdeque_t *d)
 {
-    uint32_t i = d->head - 1;
+    uint32_t i = d->o.head - 1;
     /* release: step 4; tail == split == i + 1, so no thief CASes now, and a
      * later share's CAS publishes new frames on top of this value. */
     atomic_store_explicit(&d->ts, crew__ts(i, i), memory_order_release);
-    d->o_split = i;
-    d->head = i;
+    d->o.o_split = i;
+    d->o.head = i;
 }
 
 crew__frame_t *crew__fdeque_steal(crew__fdeque_t *d)
@@ -92,5 +93,5 @@ crew__frame_t *crew__fdeque_steal(crew__fdeque_t *d)
                                                  crew__ts(tail + 1, crew__ts_split(ts)),
                                                  memory_order_acq_rel, memory_order_relaxed))
         return NULL;
-    return &d->dq[tail];
+    return &d->o.dq[tail];
 }

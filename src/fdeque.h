@@ -69,6 +69,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stddef.h>
+
+#include "crew.h"
 #include "platform.h"
 
 /* Bytes a forked child may carry in its frame (crew_fork_copy). */
@@ -80,25 +83,18 @@ enum {
     CREW__FRAME_WAITER = 4 /* the owner may sleep: wake it at DONE */
 };
 
-typedef struct crew__frame {
-    int (*fn)(void *);
-    void *arg;
-    void *parent;           /* the forking task (opaque here) */
-    _Atomic uint32_t state; /* CREW__FRAME_*; the thief's DONE is a release */
-    int32_t status;         /* terminal status, written before DONE */
-    int32_t result;         /* the body's return value, likewise */
-    uint32_t pad;
-    _Alignas(8) unsigned char payload[CREW__FRAME_PAYLOAD];
-} crew__frame_t;
+/* A frame is crew.h's struct crew__frame (the inline crew_fork() fills
+ * it); the owner's fields are crew.h's struct crew__fj, which also carries
+ * what the inline paths look at (forks, hints): this module uses only its
+ * first four fields. */
+typedef struct crew__frame crew__frame_t;
 
 _Static_assert(sizeof(crew__frame_t) == 64, "one frame, one cache line");
+_Static_assert(offsetof(crew__frame_t, payload) % 8 == 0, "the payload is 8-aligned");
+_Static_assert(sizeof(((crew__frame_t *)0)->payload) == CREW__FRAME_PAYLOAD, "payload size");
 
 typedef struct crew__fdeque {
-    crew__frame_t *dq; /* reserved, never moves */
-    uint32_t cap;
-    /* Owner-private. */
-    uint32_t head;
-    uint32_t o_split; /* the owner's copy of split (only it moves split) */
+    struct crew__fj o; /* owner-private: dq, cap, head, o_split (crew.h) */
     /* Shared: thieves write these. */
     CREW_ALIGNED _Atomic uint64_t ts; /* tail | split << 32 */
     _Atomic uint32_t movesplit;       /* a thief asks the owner to share */
@@ -123,9 +119,9 @@ bool crew__fdeque_share(crew__fdeque_t *d);
  * and shares if requested (step 1, worker.c fork_frame). */
 static inline crew__frame_t *crew__fdeque_slot(crew__fdeque_t *d)
 {
-    if (CREW_UNLIKELY(d->head == d->cap))
+    if (CREW_UNLIKELY(d->o.head == d->o.cap))
         return NULL;
-    return &d->dq[d->head];
+    return &d->o.dq[d->o.head];
 }
 
 typedef enum { CREW__TAKE_OURS, CREW__TAKE_STOLEN } crew__take_t;
@@ -137,9 +133,9 @@ crew__take_t crew__fdeque_reclaim(crew__fdeque_t *d, uint32_t i);
  * caller waits for DONE, then calls crew__fdeque_stolen_done()). */
 static inline crew__take_t crew__fdeque_take(crew__fdeque_t *d)
 {
-    uint32_t i = d->head - 1;
-    if (CREW_LIKELY(i >= d->o_split)) { /* 3a: private */
-        d->head = i;
+    uint32_t i = d->o.head - 1;
+    if (CREW_LIKELY(i >= d->o.o_split)) { /* 3a: private */
+        d->o.head = i;
         return CREW__TAKE_OURS;
     }
     return crew__fdeque_reclaim(d, i); /* 3b */
@@ -175,7 +171,7 @@ static inline bool crew__fdeque_has_shared(crew__fdeque_t *d)
 /* Owner: frames in the private part (a hint for depth-adaptive inlining). */
 static inline uint32_t crew__fdeque_private(const crew__fdeque_t *d)
 {
-    return d->head - d->o_split;
+    return d->o.head - d->o.o_split;
 }
 
 #endif

@@ -612,18 +612,20 @@ crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t
     irq = crew__irq_suspend(ex, w); /* a region of the body we help for */
     prev = crew__tls_task;
     crew__tls_task = t;
-    saved = w->forks;
+    w->fd.o.task = t;
+    saved = w->fd.o.forks;
     /* A stolen fork shows no ID (in_frame). */
-    forks = (crew__forks_t){.base = w->fd.head, .in_frame = (t->flags & TF_FRAME) != 0};
-    w->forks = &forks;
+    forks = (crew__forks_t){.base = w->fd.o.head, .in_frame = (t->flags & TF_FRAME) != 0};
+    w->fd.o.forks = &forks;
     CREW__OBS(ex, w, CREW__EV_START, crew__obs_id(t), 0);
     rc = t->fn(t->arg);
-    if (CREW_UNLIKELY(w->fd.head != forks.base))
+    if (CREW_UNLIKELY(w->fd.o.head != forks.base))
         ex->fork_sync(ex, w); /* forks never outlive their task */
     if (CREW_UNLIKELY(forks.ncb | forks.irq_depth))
         crew__body_leftovers(ex, w, &forks);
-    w->forks = saved;
+    w->fd.o.forks = saved;
     crew__tls_task = prev;
+    w->fd.o.task = prev;
     if (CREW_UNLIKELY(irq))
         crew__irq_reopen(ex, w);
     CREW__OBS(ex, w, CREW__EV_FINISH, crew__obs_id(t), (uint32_t)rc);

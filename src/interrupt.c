@@ -171,7 +171,7 @@ int crew_on_cancel(crew_on_cancel_t *reg, void (*fn)(void *arg), void *arg)
     /* seq_cst: step 1, with the fence below. */
     atomic_fetch_add_explicit(&ex->nregs, 1, memory_order_seq_cst);
     pthread_mutex_unlock(&ex->reach_mu);
-    w->forks->ncb++;
+    w->fd.o.forks->ncb++;
     /* seq_cst fence: pairs with the canceller's fence (step 2): without it
      * our check could miss a cancel whose canceller missed our
      * registration, and fn would never run. */
@@ -226,8 +226,8 @@ int crew_on_cancel_remove(crew_on_cancel_t *reg)
         rc = 1;
     }
     pthread_mutex_unlock(&ex->reach_mu);
-    if (w && w->ex == ex && w->forks && w->forks->ncb)
-        w->forks->ncb--;
+    if (w && w->ex == ex && w->fd.o.forks && w->fd.o.forks->ncb)
+        w->fd.o.forks->ncb--;
     return rc;
 }
 
@@ -242,7 +242,7 @@ static void on_signal(int sig)
         atomic_fetch_add_explicit(&irq_stray, 1, memory_order_relaxed);
         return;
     }
-    if (!w->irq_open) {
+    if (!w->fd.o.irq_open) {
         /* Outside a region: a signal a closer gave up waiting for (step 4's
          * bound) arriving late is accounted for; any other is a stray.
          * relaxed: this thread's own counters (the closer is the thread
@@ -406,7 +406,7 @@ static void irq_open(struct crew *ex, crew__worker_t *w)
     /* relaxed: published by the seq_cst store of IN. */
     atomic_store_explicit(&w->irq_task, crew__tls_task, memory_order_relaxed);
     w->irq_thread = pthread_self();
-    w->irq_open = true;
+    w->fd.o.irq_open = true;
     /* seq_cst: the count before the state, both before our check. */
     atomic_fetch_add_explicit(&ex->nregions, 1, memory_order_seq_cst);
     atomic_store_explicit(&w->irq, IRQ_IN, memory_order_seq_cst);
@@ -462,7 +462,7 @@ void crew__irq_close(struct crew *ex, crew__worker_t *w)
         }
         (void)crew__timer_disarm(&ex->timer, CREW__TM_IRQ, w->index, NULL);
     }
-    w->irq_open = false;
+    w->fd.o.irq_open = false;
     /* relaxed: a hint (see crew__reach_running). */
     atomic_fetch_sub_explicit(&ex->nregions, 1, memory_order_relaxed);
 }
@@ -480,7 +480,7 @@ void crew__body_leftovers(struct crew *ex, crew__worker_t *w, crew__forks_t *k)
     }
     if (k->irq_depth) {
         k->irq_depth = 0;
-        if (w->irq_open)
+        if (w->fd.o.irq_open)
             crew__irq_close(ex, w);
     }
 }
@@ -491,10 +491,10 @@ int crew_interruptible_begin(void)
     crew__forks_t *k;
     struct crew *ex;
     int rc;
-    if (!w || !crew__tls_task || !w->forks)
+    if (!w || !crew__tls_task || !w->fd.o.forks)
         return CREW_ENOTINTASK;
     ex = w->ex;
-    k = w->forks;
+    k = w->fd.o.forks;
     if (k->irq_depth) {
         k->irq_depth++;
         return 0;
@@ -519,9 +519,9 @@ void crew_interruptible_end(void)
 {
     crew__worker_t *w = crew__tls_worker;
     crew__forks_t *k;
-    if (!w || !crew__tls_task || !(k = w->forks) || !k->irq_depth)
+    if (!w || !crew__tls_task || !(k = w->fd.o.forks) || !k->irq_depth)
         return;
-    if (--k->irq_depth == 0 && w->irq_open)
+    if (--k->irq_depth == 0 && w->fd.o.irq_open)
         crew__irq_close(w->ex, w);
 }
 
@@ -531,9 +531,9 @@ void crew_shield_begin(void)
 {
     crew__worker_t *w = crew__tls_worker;
     crew__forks_t *k;
-    if (!w || !crew__tls_task || !(k = w->forks))
+    if (!w || !crew__tls_task || !(k = w->fd.o.forks))
         return;
-    if (k->shield++ == 0 && w->irq_open)
+    if (k->shield++ == 0 && w->fd.o.irq_open)
         crew__irq_close(w->ex, w); /* interruption is off inside */
 }
 
@@ -541,8 +541,8 @@ void crew_shield_end(void)
 {
     crew__worker_t *w = crew__tls_worker;
     crew__forks_t *k;
-    if (!w || !crew__tls_task || !(k = w->forks) || !k->shield)
+    if (!w || !crew__tls_task || !(k = w->fd.o.forks) || !k->shield)
         return;
-    if (--k->shield == 0 && k->irq_depth && !w->irq_open)
+    if (--k->shield == 0 && k->irq_depth && !w->fd.o.irq_open)
         irq_open(w->ex, w); /* a cancel that came meanwhile kicks now */
 }

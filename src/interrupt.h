@@ -34,7 +34,7 @@ void crew__irq_reopen(struct crew *ex, crew__worker_t *w);
 
 static inline bool crew__irq_suspend(struct crew *ex, crew__worker_t *w)
 {
-    if (CREW_LIKELY(!w->irq_open))
+    if (CREW_LIKELY(!w->fd.o.irq_open))
         return false;
     crew__irq_close(ex, w);
     return true;

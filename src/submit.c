@@ -511,8 +511,7 @@ static int run_here(struct crew *ex, const crew_task_desc_t *d, crew_id_t *id,
         return rc || !status ? rc : crew_join(ex, mine, status);
     }
     w = &ex->workers[ex->nworkers];
-    crew__tls_worker = w; /* step 2 */
-    crew__tls_scopes = &ex->cancel_scopes;
+    crew__tls_enter(w); /* step 2 */
     t = crew__task_new(ex, w);
     if (t && id) /* relaxed: our own fresh record */
         *id = atomic_load_explicit(&t->id, memory_order_relaxed);
@@ -541,8 +540,7 @@ static int run_here(struct crew *ex, const crew_task_desc_t *d, crew_id_t *id,
         w->inbox = w->inbox_tail = NULL;
         crew__park_notify_all(&ex->park);
     }
-    crew__tls_worker = NULL;
-    crew__tls_scopes = NULL;
+    crew__tls_enter(NULL);
     /* release: step 4; the next guest sees this one's private writes. */
     atomic_store_explicit(&ex->guest_busy, false, memory_order_release);
     if (!t)

@@ -5,6 +5,8 @@
 #ifndef CREW_TUNABLES_H
 #define CREW_TUNABLES_H
 
+#include "crew.h"
+
 /* Cache line size in bytes; x86-64 and most ARM64 parts. */
 #define CREW_CACHE_LINE 64
 
@@ -40,7 +42,7 @@ _Static_assert(CREW_FORK_FRAMES >= 64 && CREW_FORK_FRAMES <= ((uint32_t)1 << 24)
  * private frames, while no thief asks for work, runs at once as a call
  * (as libgomp does past 64 queued tasks per thread): the deep part of a
  * tree costs a call, not a queued task. */
-#define CREW_FORK_INLINE_DEPTH 64
+#define CREW_FORK_INLINE_DEPTH CREW__FORK_INLINE_DEPTH /* crew.h: the inline crew_fork() tests it */
 _Static_assert(CREW_FORK_INLINE_DEPTH >= 1, "inline depth");
 
 /* Maximum worker threads. */

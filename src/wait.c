@@ -296,7 +296,7 @@ int crew_group_cancel(crew_group_t *g, int code, const char *reason)
 crew_id_t crew_self(void)
 {
     crew__task_t *t = crew__tls_task;
-    if (!t || crew__tls_worker->forks->in_frame)
+    if (!t || crew__tls_worker->fd.o.forks->in_frame)
         return 0; /* a forked child has no ID */
     /* relaxed: the caller's own record. */
     return atomic_load_explicit(&t->id, memory_order_relaxed);

@@ -29,6 +29,16 @@
 CREW_TLS crew__worker_t *crew__tls_worker;
 CREW_TLS crew__task_t *crew__tls_task;
 CREW_TLS _Atomic uint32_t *crew__tls_scopes;
+CREW_API __thread struct crew__fj *crew__fj_cur __attribute__((tls_model("initial-exec")));
+
+/* The calling thread works for w from now on (NULL: no longer): the TLS
+ * the library and crew.h's inline fork and sync read. */
+void crew__tls_enter(crew__worker_t *w)
+{
+    crew__tls_worker = w;
+    crew__tls_scopes = w ? &w->ex->cancel_scopes : NULL;
+    crew__fj_cur = w ? &w->fd.o : NULL;
+}
 
 static uint64_t next_rand(crew__worker_t *w)
 {
@@ -205,8 +215,7 @@ static void *worker_main(void *arg)
 {
     crew__worker_t *w = arg;
     struct crew *ex = w->ex;
-    crew__tls_worker = w;
-    crew__tls_scopes = &ex->cancel_scopes;
+    crew__tls_enter(w);
     if (ex->flags & CREW_OPT_PIN)
         crew__pin_self(w->index);
     crew__obs_born(w);
@@ -223,8 +232,7 @@ static void *worker_main(void *arg)
         if (stop)
             break;
     }
-    crew__tls_worker = NULL;
-    crew__tls_scopes = NULL;
+    crew__tls_enter(NULL);
     return NULL;
 }
 
@@ -256,7 +264,7 @@ static CREW_NOINLINE bool parent_cancelled(struct crew *ex)
 static inline crew_status_t fork_call(struct crew *ex, crew__worker_t *w, crew_fn fn, void *arg,
                                       int *rc)
 {
-    crew__forks_t forks = {.base = w->fd.head, .in_frame = true}, *saved = w->forks;
+    crew__forks_t forks = {.base = w->fd.o.head, .in_frame = true}, *saved = w->fd.o.forks;
     /* A fork child of a cancelled task never starts (its cancellation is
      * its parent's: it has no ID and no group of its own). */
     if (CREW_UNLIKELY(crew__any_scope(ex)) && parent_cancelled(ex)) {
@@ -264,13 +272,13 @@ static inline crew_status_t fork_call(struct crew *ex, crew__worker_t *w, crew_f
         return CREW_TASK_CANCELLED;
     }
     bool irq = crew__irq_suspend(ex, w); /* the parent's region, if open */
-    w->forks = &forks;
+    w->fd.o.forks = &forks;
     *rc = fn(arg);
-    if (CREW_UNLIKELY(w->fd.head != forks.base))
+    if (CREW_UNLIKELY(w->fd.o.head != forks.base))
         crew__fork_sync(ex, w);
     if (CREW_UNLIKELY(forks.ncb | forks.irq_depth))
         crew__body_leftovers(ex, w, &forks);
-    w->forks = saved;
+    w->fd.o.forks = saved;
     if (CREW_UNLIKELY(irq))
         crew__irq_reopen(ex, w);
     /* As for any task: cancelled while it ran -> CANCELLED, whatever rc. */
@@ -314,7 +322,7 @@ static CREW_NOINLINE crew_status_t sync_stolen(struct crew *ex, crew__worker_t *
 /* Sync one frame, the newest (head - 1). */
 static inline void sync_one(struct crew *ex, crew__worker_t *w)
 {
-    crew__frame_t *f = &w->fd.dq[w->fd.head - 1];
+    crew__frame_t *f = &w->fd.o.dq[w->fd.o.head - 1];
     crew_status_t st;
     int rc;
     if (CREW_LIKELY(crew__fdeque_take(&w->fd) == CREW__TAKE_OURS)) {
@@ -332,12 +340,12 @@ static inline void sync_one(struct crew *ex, crew__worker_t *w)
     } else {
         st = sync_stolen(ex, w, f, &rc);
     }
-    tally(w->forks, st, rc);
+    tally(w->fd.o.forks, st, rc);
 }
 
 void crew__fork_sync(struct crew *ex, crew__worker_t *w)
 {
-    while (w->fd.head > w->forks->base)
+    while (w->fd.o.head > w->fd.o.forks->base)
         sync_one(ex, w);
 }
 
@@ -356,7 +364,7 @@ static CREW_NOINLINE int fork_now(crew__worker_t *w, crew_fn fn, void *arg, cons
         arg = copy;
     }
     st = fork_call(w->ex, w, fn, arg, &rc);
-    tally(w->forks, st, rc);
+    tally(w->fd.o.forks, st, rc);
     return 0;
 }
 
@@ -397,13 +405,13 @@ static inline int fork_frame(crew_fn fn, void *arg, const void *payload, size_t 
     f->parent = crew__tls_task;
     /* relaxed: published by the share that may hand it to a thief. */
     atomic_store_explicit(&f->state, CREW__FRAME_QUEUED, memory_order_relaxed);
-    w->fd.head++;
+    w->fd.o.head++;
     if (CREW_UNLIKELY(ask))
         fork_shared(w);
     return 0;
 }
 
-int crew_fork(crew_fn fn, void *arg) { return fork_frame(fn, arg, NULL, 0); }
+int crew__fork(crew_fn fn, void *arg) { return fork_frame(fn, arg, NULL, 0); }
 
 int crew_fork_copy(crew_fn fn, const void *payload, size_t size)
 {
@@ -418,9 +426,9 @@ int crew_sync(crew_sync_result_t *r)
     crew__forks_t *k;
     if (CREW_UNLIKELY(!w || !crew__tls_task))
         return CREW_ENOTINTASK;
-    k = w->forks;
+    k = w->fd.o.forks;
     /* Waits for every child, even if we are cancelled. */
-    while (w->fd.head > k->base)
+    while (w->fd.o.head > k->base)
         sync_one(w->ex, w);
     if (r) {
         r->status = k->first_bad ? k->first_bad : CREW_TASK_DONE;
@@ -441,7 +449,7 @@ int crew_sync(crew_sync_result_t *r)
     return 0;
 }
 
-int crew_sync_ok(void)
+int crew__sync_ok(void)
 {
     crew_sync_result_t r;
     int rc = crew_sync(&r);
@@ -452,6 +460,43 @@ int crew_sync_ok(void)
     if (r.cancelled)
         return CREW_ECHILDCANCELED;
     return 0;
+}
+
+/* The out-of-line steps of crew.h's inline crew_sync_ok(), which mirrors
+ * sync_one()/fork_call() for a private frame while nothing is cancelled
+ * and no region is open. They run on a worker inside a task: the inline
+ * path checked crew__fj_cur and its forks. */
+
+/* A frame the inline path does not take: the whole of sync_one(). */
+void crew__sync_one(void)
+{
+    crew__worker_t *w = crew__tls_worker;
+    sync_one(w->ex, w);
+}
+
+/* The child (running with its own tallies, w->fd.o.forks) returned with
+ * forks unsynced or registrations/regions left open: as fork_call(). */
+void crew__fork_leftovers(void)
+{
+    crew__worker_t *w = crew__tls_worker;
+    crew__forks_t *c = w->fd.o.forks;
+    if (w->fd.o.head != c->base)
+        crew__fork_sync(w->ex, w);
+    if (c->ncb | c->irq_depth)
+        crew__body_leftovers(w->ex, w, c);
+}
+
+/* The child returned rc != 0, or something is cancelled: its status as
+ * fork_call() decides it, added to the caller's tallies. */
+void crew__fork_ended(int rc)
+{
+    crew__worker_t *w = crew__tls_worker;
+    crew_status_t st;
+    if (crew__any_scope(w->ex) && parent_cancelled(w->ex))
+        st = CREW_TASK_CANCELLED;
+    else
+        st = rc ? CREW_TASK_FAILED : CREW_TASK_DONE;
+    tally(w->fd.o.forks, st, rc);
 }
 
 int crew__workers_start(struct crew *ex)

@@ -17,8 +17,8 @@ void crew__workers_stop(struct crew *ex);
 /* Owner only: queue t privately when the deque could not grow. */
 void crew__inbox_append(crew__worker_t *w, crew__task_t *t);
 
-/* Sync every fork above w->forks.base (run the ones still here, wait for
- * the stolen ones, helping), adding their outcomes to w->forks. */
+/* Sync every fork above w->fd.o.forks.base (run the ones still here, wait for
+ * the stolen ones, helping), adding their outcomes to w->fd.o.forks. */
 void crew__fork_sync(struct crew *ex, crew__worker_t *w);
 
 /*

@@ -25,7 +25,10 @@ typedef struct {
 
 static int node(void *p);
 
-static void fork_child(node_t *parent, int k, int copy)
+/* copy: the child's argument is copied into its frame; else it is
+ * borrowed from *slot, in the parent's stack frame, alive until the
+ * parent's sync (a child cancelled before it starts never reads it). */
+static void fork_child(node_t *parent, int k, int copy, node_t *slot)
 {
     node_t c;
     int id = atomic_fetch_add(&next_id, 1);
@@ -37,29 +40,21 @@ static void fork_child(node_t *parent, int k, int copy)
     if (copy) {
         crew_fork_copy(node, &c, sizeof c);
     } else {
-        /* borrowed: must stay alive until our sync; a heap copy freed by
-         * the child keeps it simple */
-        node_t *h = malloc(sizeof *h);
-        *h = c;
-        h->id = -1 - id; /* negative: the child frees it */
-        crew_fork(node, h);
+        *slot = c;
+        crew_fork(node, slot);
     }
 }
 
 static int node(void *p)
 {
-    node_t *n = p, self = *n;
-    if (self.id < 0) {
-        self.id = -1 - self.id;
-        free(n);
-    }
+    node_t *n = p, self = *n, kid[5];
     if (atomic_fetch_add(&ran[self.id], 1) != 0)
         atomic_fetch_add(&bad_counts, 1); /* ran twice */
     if (crew_cancelled() || self.depth >= 9)
         return 0;
     int kids = (int)(self.seed >> 16) % 5; /* 0..4 children: irregular */
     for (int k = 0; k < kids; k++)
-        fork_child(&self, k, (int)(self.seed >> (k + 3)) & 1);
+        fork_child(&self, k, (int)(self.seed >> (k + 3)) & 1, &kid[k]);
     for (volatile int spin = 0; spin < 100; spin++)
         ;
     crew_sync_result_t r;
