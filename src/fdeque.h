@@ -48,6 +48,9 @@
  *     (worker.c frame_done): one of the two RMWs on the state word sees
  *     the other, so no wake-up is lost. The owner reads the status after
  *     an acquire load of DONE.
+ * Steps 1 (without a share) and 3a also run inline in the caller, in
+ * crew.h's crew_fork() and crew_sync_ok(): the same plain loads and stores
+ * on the same fields (struct crew__fj), so the protocol is unchanged.
  * A slot is reused only after the owner took it back (3a/3b) or saw it
  * DONE (4). tools/model/fdeque.pml checks steps 1-5 with a store buffer,
  * and rejects broken variants of each.
