@@ -1308,6 +1308,8 @@ typedef struct crew_stats {
     uint64_t cancel_to_check[CREW_LATENCY_BUCKETS];
     uint64_t cancel_to_terminal[CREW_LATENCY_BUCKETS];
     uint64_t cancel_to_check_sum_ns, cancel_to_terminal_sum_ns;
+    uint64_t unstacks; /* times a worker that woke beside another awake
+                          worker on one CPU moved to a free one */
 } crew_stats_t;
 
 /* Counters of the executor. Exact once the executor is quiescent; while it
@@ -1502,6 +1504,8 @@ typedef struct crew_worker_stats {
     uint64_t idle_ns;           /* time in its idle loop, spinning or parked
                                    (0 for the guest slot) */
     uint64_t busy_ns;           /* time alive and not idle (0 for the guest) */
+    uint64_t unstacks;          /* times it moved off a CPU another awake
+                                   worker was on, after waking */
 } crew_worker_stats_t;
 
 #define CREW_WORKER_STATS_INIT                                                                     \

@@ -76,6 +76,10 @@ typedef struct crew__worker {
     _Atomic uint32_t irq_written_off; /* given up on by a closer (step 4) */
     _Atomic uint32_t irq_abandoned;   /* of those, not yet arrived (handler) */
     unsigned irq_backoff;             /* re-kick interval, ms (kickers, claimed) */
+    /* The CPU this worker ran on when it last woke (-1: parked or
+     * unknown): a hint other workers read when they wake (worker.c
+     * unstack). Written by this worker only. */
+    _Atomic int cpu;
     crew__ledger_t books;
     crew__counters_t c;
     crew__wobs_t obs;         /* trace ring, idle time (stats.h) */

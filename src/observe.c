@@ -94,6 +94,8 @@ int crew_metrics_write(crew_t *ex, FILE *o)
     metric(o, "steals", "counter", "Tasks taken from another worker.", st.steals);
     metric(o, "steal_attempts", "counter", "Other workers' queues probed.", st.steal_attempts);
     metric(o, "parks", "counter", "Times a worker went to sleep.", st.parks);
+    metric(o, "unstacks", "counter", "Times a waking worker moved off a CPU another worker was on.",
+           st.unstacks);
     metric(o, "idle_nanoseconds", "counter", "Worker time in the idle loop.", st.idle_ns);
     metric(o, "busy_nanoseconds", "counter", "Worker time alive and not idle.", st.busy_ns);
     metric(o, "tasks_live", "gauge", "Tasks not yet terminal.", st.live_tasks);

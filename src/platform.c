@@ -191,6 +191,30 @@ void crew__pin_self(unsigned i)
     CPU_SET(i % n, &set);
     (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
+
+int crew__cpu_now(void) { return sched_getcpu(); }
+
+bool crew__move_off(const int *busy, unsigned n)
+{
+    cpu_set_t orig, to;
+    unsigned left = 0;
+    if (pthread_getaffinity_np(pthread_self(), sizeof orig, &orig) != 0)
+        return false;
+    to = orig;
+    for (unsigned i = 0; i < n; i++)
+        if (busy[i] >= 0 && busy[i] < CPU_SETSIZE)
+            CPU_CLR(busy[i], &to);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        left += CPU_ISSET(c, &to) != 0;
+    if (left == 0)
+        return false; /* every allowed CPU has a worker: stay */
+    /* The first call moves this thread now, to a CPU no worker reported;
+     * the second gives the scheduler every allowed CPU back. */
+    if (pthread_setaffinity_np(pthread_self(), sizeof to, &to) != 0)
+        return false;
+    (void)pthread_setaffinity_np(pthread_self(), sizeof orig, &orig);
+    return true;
+}
 #else
 /* Portable fallback: one process-wide mutex and condition variable. Every
  * wake is a broadcast and every waiter re-checks its word, which is correct
@@ -231,6 +255,13 @@ void crew__futex_wake(_Atomic uint32_t *addr, int n)
 }
 
 void crew__pin_self(unsigned i) { (void)i; }
+int crew__cpu_now(void) { return -1; }
+bool crew__move_off(const int *busy, unsigned n)
+{
+    (void)busy;
+    (void)n;
+    return false;
+}
 #endif
 
 unsigned crew__ncpu(void)

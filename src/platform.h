@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,12 @@ int crew__thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
 void crew__pin_self(unsigned i);
 /* Number of online CPUs (at least 1). */
 unsigned crew__ncpu(void);
+/* The CPU the calling thread runs on now, or -1 if unknown. */
+int crew__cpu_now(void);
+/* Move the calling thread to an allowed CPU that is not among busy[0..n)
+ * (-1 entries ignored), then allow every CPU it was allowed before. false
+ * (and no move) when every allowed CPU is busy or the calls fail. */
+bool crew__move_off(const int *busy, unsigned n);
 
 /* A seq_cst fence. ThreadSanitizer does not model fences (GCC warns with
  * -Wtsan), so under TSan every fence becomes a seq_cst RMW on one shared

@@ -116,6 +116,7 @@ void crew__stats_fill(struct crew *ex, crew_stats_t *st)
     st->late_cancels = CREW__STAT(ex, late_cancels);
     st->steals = CREW__STAT(ex, steals);
     st->parks = CREW__STAT(ex, parks);
+    st->unstacks = CREW__STAT(ex, unstacks);
     st->live_records = crew__pool_live(&ex->pool);
     st->cancel_set_size = crew__cset_size(&ex->cset);
     /* relaxed: statistics. */
@@ -170,6 +171,7 @@ void crew__worker_stats_fill(crew__worker_t *w, crew_worker_stats_t *ws)
     ws->steals = WSTAT(w, steals);
     ws->steal_attempts = WSTAT(w, steal_attempts);
     ws->parks = WSTAT(w, parks);
+    ws->unstacks = WSTAT(w, unstacks);
     crew__worker_times(w, &ws->idle_ns, &ws->busy_ns);
 }
 

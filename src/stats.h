@@ -37,6 +37,7 @@ typedef struct crew__counters {
     _Atomic uint64_t steal_attempts; /* victims probed */
     _Atomic uint64_t idle_ns;        /* finished idle periods (worker loop) */
     _Atomic uint64_t dl_disarmed;    /* task deadlines disarmed (timer.h) */
+    _Atomic uint64_t unstacks;       /* moves off a shared CPU (worker.c) */
     /* Cancel latency (crew_stats_t): log2 buckets of nanoseconds from a
      * crew_cancel request to the body's first positive check / to its
      * terminal state, and their sums. */

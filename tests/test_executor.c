@@ -1,9 +1,12 @@
 /* test_executor.c - executor lifecycle, worker count, fork-join on 1/2/8
  * workers, task-local queries, idle parking and lost wake-ups. */
+#include <pthread.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "crit.h"
+#include "platform.h"
 
 /* ---- worker count ---------------------------------------------------------- */
 
@@ -429,5 +432,65 @@ Test(executor, spawning_wakes_parked_workers, T_OPTS)
         ASSERT_CLEAN(ex);
         gate_destroy(&w.gate);
     }
+    DESTROY_CLEAN(&ex);
+}
+
+/* ---- unstacking: a worker that wakes on another worker's CPU moves -------- */
+
+/* The move worker.c's unstack() makes: off the CPUs other workers
+ * reported, with the thread's allowed set given back afterwards; no move
+ * when every allowed CPU is reported. */
+Test(executor, a_waking_worker_moves_off_a_busy_cpu_and_keeps_its_mask, T_OPTS)
+{
+    cpu_set_t before, after;
+    cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof before, &before), 0);
+    if (CPU_COUNT(&before) < 2)
+        cr_skip_test("one CPU allowed: nowhere to move");
+    for (int round = 0; round < 20; round++) {
+        int me = crew__cpu_now();
+        int busy[2] = {me, -1};
+        cr_assert_geq(me, 0);
+        cr_assert(crew__move_off(busy, 2), "no move although another CPU is allowed");
+        cr_assert_neq(crew__cpu_now(), me, "still on the busy CPU %d", me);
+        cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof after, &after), 0);
+        cr_assert(CPU_EQUAL(&before, &after), "the allowed set was not given back");
+    }
+    {
+        int all[CPU_SETSIZE];
+        unsigned n = 0;
+        for (int c = 0; c < CPU_SETSIZE; c++)
+            if (CPU_ISSET(c, &before))
+                all[n++] = c;
+        cr_assert_not(crew__move_off(all, n), "moved although every CPU is busy");
+        cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof after, &after), 0);
+        cr_assert(CPU_EQUAL(&before, &after));
+    }
+}
+
+/* Through the executor: workers that park and wake for a parallel loop
+ * over and over report where they run, and the counts add up. */
+static void add_one(void *arg, int64_t lo, int64_t hi)
+{
+    atomic_fetch_add((atomic_long *)arg, hi - lo);
+}
+
+Test(executor, loops_after_idle_gaps_count_unstacks_per_worker, T_OPTS)
+{
+    crew_t *ex = t_create(2);
+    atomic_long n = 0;
+    uint64_t sum = 0;
+    for (int round = 0; round < 10; round++) {
+        sleep_ms(2); /* let the workers park */
+        ASSERT_RC(crew_for(ex, 0, 100000, add_one, &n, NULL, NULL), 0);
+    }
+    cr_assert_eq(atomic_load(&n), 10 * 100000);
+    crew_stats_t st = t_settle(ex);
+    for (unsigned i = 0; i <= crew_workers(ex); i++) {
+        crew_worker_stats_t ws = CREW_WORKER_STATS_INIT;
+        ASSERT_RC(crew_worker_stats(ex, i, &ws), 0);
+        sum += ws.unstacks;
+    }
+    cr_assert_eq(sum, st.unstacks, "per-worker unstacks %llu, executor %llu",
+                 (unsigned long long)sum, (unsigned long long)st.unstacks);
     DESTROY_CLEAN(&ex);
 }
