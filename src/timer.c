@@ -53,12 +53,26 @@ static void unlink_entry(crew__tshard_t *tm, crew__tentry_t *e)
         tm->occupied[e->level] &= ~(1ull << e->slot);
 }
 
-/* Place e relative to tm->cur (the layout rule of timer.h). */
-static void place(crew__tshard_t *tm, crew__tentry_t *e)
+/* Where an entry due at `when` belongs relative to tm->cur (the layout
+ * rule of timer.h): false for the due list, else its level and slot. */
+static inline bool locate(const crew__tshard_t *tm, int64_t when, unsigned *level, unsigned *slot)
 {
     uint64_t d;
-    unsigned level;
-    if (e->when < tm->cur) {
+    if (when < tm->cur)
+        return false;
+    d = ((uint64_t)when >> TICK_BITS) ^ ((uint64_t)tm->cur >> TICK_BITS);
+    *level = d ? (unsigned)(63 - __builtin_clzll(d)) / LVL_BITS : 0;
+    if (*level >= CREW__TM_LEVELS)
+        *level = CREW__TM_LEVELS - 1; /* beyond 9 years: cascades again */
+    *slot = (unsigned)((uint64_t)when >> shift_of(*level)) & (CREW__TM_SLOTS - 1);
+    return true;
+}
+
+/* Place e (e->when set) on the wheel. */
+static void place(crew__tshard_t *tm, crew__tentry_t *e)
+{
+    unsigned level, slot;
+    if (!locate(tm, e->when, &level, &slot)) {
         e->level = DUE_LEVEL;
         e->prev = NULL;
         e->next = tm->due;
@@ -67,12 +81,7 @@ static void place(crew__tshard_t *tm, crew__tentry_t *e)
         tm->due = e;
         return;
     }
-    d = ((uint64_t)e->when >> TICK_BITS) ^ ((uint64_t)tm->cur >> TICK_BITS);
-    level = d ? (unsigned)(63 - __builtin_clzll(d)) / LVL_BITS : 0;
-    if (level >= CREW__TM_LEVELS)
-        level = CREW__TM_LEVELS - 1; /* beyond 9 years: cascades again */
-    slot_link(tm, e, level,
-              (unsigned)((uint64_t)e->when >> shift_of(level)) & (CREW__TM_SLOTS - 1));
+    slot_link(tm, e, level, slot);
 }
 
 /* ---- the hash ----------------------------------------------------------- */
@@ -518,12 +527,26 @@ static int start_thread(crew__timer_t *tm)
 }
 
 /* Arm task entry e (slot of `key`) for `when`; the shard's lock is held. */
-static void arm_task_locked(crew__tshard_t *sh, crew__tentry_t *e, uint64_t key, int64_t when)
+/* fresh: the task is not published yet (a batch submission arms before
+ * it queues), so nothing can disarm its entry meanwhile: the slot's
+ * previous task disarmed it at its end (or the timer claimed it, under
+ * our lock), and the timer acts only under our lock. */
+static void arm_task_locked(crew__tshard_t *sh, crew__tentry_t *e, uint64_t key, int64_t when,
+                            bool fresh)
 {
     /* acq_rel: take the entry back from disarms (a move) before its fields
-     * change; what it held says how to count. */
-    uint64_t was = atomic_exchange_explicit(&e->live, 0, memory_order_acq_rel);
-    if (e->linked)
+     * change; what it held says how to count. Fresh: no disarm can race,
+     * relaxed suffices (the release store of live below publishes). */
+    uint64_t was = fresh ? atomic_load_explicit(&e->live, memory_order_relaxed)
+                         : atomic_exchange_explicit(&e->live, 0, memory_order_acq_rel);
+    unsigned level, slot;
+    /* Already linked in the list it belongs in (the slot's previous task,
+     * or a move, with a deadline in the same wheel slot: the common case
+     * of tasks submitted with one timeout): it stays where it is, so its
+     * list neighbours, last written by other threads, are not touched. */
+    bool stay =
+        e->linked && locate(sh, when, &level, &slot) && e->level == level && e->slot == slot;
+    if (e->linked && !stay)
         unlink_entry(sh, e); /* a move, or the slot's previous task */
     if (was != key) {        /* a new pending deadline (else a move) */
         SH_ADD(sh, arms, 1);
@@ -538,7 +561,8 @@ static void arm_task_locked(crew__tshard_t *sh, crew__tentry_t *e, uint64_t key,
     e->linked = 1;
     e->obj = NULL;
     e->when = when;
-    place(sh, e);
+    if (!stay)
+        place(sh, e);
     /* release: the fields above before a disarm or the timer acts. */
     atomic_store_explicit(&e->live, key, memory_order_release);
     SH_ADD(sh, set_total, 1);
@@ -589,7 +613,10 @@ int crew__timer_arm_tasks(crew__timer_t *tm, const uint64_t *ids, size_t n, int6
             shard_lock(sh);
             for (unsigned j = start[s]; j < start[s + 1]; j++) {
                 uint64_t id = ids[base + order[j]];
-                arm_task_locked(sh, task_entry(tm, id, false), id, when);
+                crew__tentry_t *e = task_entry(tm, id, false);
+                if (!e) /* made by the first loop: cannot be missing */
+                    __builtin_unreachable();
+                arm_task_locked(sh, e, id, when, true);
             }
             shard_unlock(sh);
         }
@@ -616,7 +643,7 @@ int crew__timer_arm(crew__timer_t *tm, uint8_t kind, uint64_t key, void *obj, in
         if (!e)
             return CREW_ENOMEM;
         shard_lock(sh);
-        arm_task_locked(sh, e, key, when);
+        arm_task_locked(sh, e, key, when, false);
         goto out;
     }
     shard_lock(sh);

@@ -148,8 +148,9 @@ int crew__timer_arm(crew__timer_t *tm, uint8_t kind, uint64_t key, void *obj, in
                     void **old_obj);
 
 /* Arm the deadlines of n tasks (IDs) at `when`, one lock per shard: a
- * batch submission's. All or nothing: 0, or CREW_ENOMEM / CREW_ETHREAD
- * with none armed. */
+ * batch submission's, for records not yet published (nothing else may arm
+ * or disarm them meanwhile). All or nothing: 0, or CREW_ENOMEM /
+ * CREW_ETHREAD with none armed. */
 int crew__timer_arm_tasks(crew__timer_t *tm, const uint64_t *ids, size_t n, int64_t when);
 
 /* Disarm; returns true (with *obj) if it was pending. */
