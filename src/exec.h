@@ -76,10 +76,6 @@ typedef struct crew__worker {
     _Atomic uint32_t irq_written_off; /* given up on by a closer (step 4) */
     _Atomic uint32_t irq_abandoned;   /* of those, not yet arrived (handler) */
     unsigned irq_backoff;             /* re-kick interval, ms (kickers, claimed) */
-    /* The CPU this worker ran on when it last woke (-1: parked or
-     * unknown): a hint other workers read when they wake (worker.c
-     * unstack). Written by this worker only. */
-    _Atomic int cpu;
     crew__ledger_t books;
     crew__counters_t c;
     crew__wobs_t obs;         /* trace ring, idle time (stats.h) */
@@ -103,7 +99,12 @@ struct crew {
                                    caller works as workers[nworkers]) */
     unsigned spin;
     unsigned flags;
-    crew__worker_t *workers;     /* nslots of them; threads for nworkers */
+    crew__worker_t *workers; /* nslots of them; threads for nworkers */
+    /* cpu_of[i]: the CPU worker i reported when it last went from idle to
+     * busy (-1: parked or unknown); written by worker i only, read by the
+     * others as a hint (worker.c unstack). One compact array: rarely
+     * written, so a scan costs a line or two, not a miss per worker. */
+    _Atomic int *cpu_of;
     _Atomic bool guest_busy;     /* a crew_run caller holds the guest slot */
     crew__pool_cache_t **caches; /* &workers[i].cache, for the pool */
     crew__inject_t inject;       /* submit.c pushes, worker.c takes */

@@ -75,6 +75,7 @@ static void free_executor(struct crew *ex)
     crew__pool_destroy(&ex->pool);
     crew__obs_fini(ex); /* after the set: its reader record */
     crew__free(ex->caches);
+    crew__free(ex->cpu_of);
     crew__free(ex->workers);
     ex->magic = 0;
     crew__free(ex);
@@ -128,10 +129,13 @@ int crew_create(crew_t **out, const crew_options_t *opts)
     crew__park_init(&ex->park);
     ex->workers = crew__calloc(n + 1, sizeof *ex->workers);
     ex->caches = crew__calloc(n + 1, sizeof *ex->caches);
-    if (!ex->workers || !ex->caches) {
+    ex->cpu_of = crew__calloc(n + 1, sizeof *ex->cpu_of);
+    if (!ex->workers || !ex->caches || !ex->cpu_of) {
         free_executor(ex);
         return CREW_ENOMEM;
     }
+    for (unsigned i = 0; i <= n; i++) /* relaxed: before the threads */
+        atomic_init(&ex->cpu_of[i], -1);
     for (unsigned i = 0; i <= n; i++)
         ex->caches[i] = &ex->workers[i].cache;
     rc = crew__pool_init(&ex->pool, ex->caches, n + 1);

@@ -63,17 +63,20 @@ void crew__inbox_append(crew__worker_t *w, crew__task_t *t)
 
 /* Wake one parked worker for work we just made visible. Our CPU report is
  * refreshed first (the wakee compares against it in unstack(); we may have
- * moved since we woke), and we yield once after: if the kernel placed the
- * wakee on our CPU (it does when no CPU looks idle at that instant, e.g.
- * while the thread that submitted to us is still on its way to sleep),
- * the wakee runs now and moves itself to the free CPU, instead of waiting
- * for our time slice to end (1-5 ms measured on 2 vCPUs). With nothing
- * else runnable here the yield returns at once. Not for pinned workers. */
+ * moved since), and we yield once after: if the kernel placed the wakee
+ * on our CPU (it does when no CPU looks idle at that instant, e.g. while
+ * the thread that submitted to us is still on its way to sleep), the
+ * wakee runs now and moves itself to the free CPU, instead of waiting for
+ * our time slice to end (1-5 ms measured on 2 vCPUs). With nothing else
+ * runnable here the yield returns at once. Not for pinned workers. */
 static void wake_thief(struct crew *ex, crew__worker_t *w)
 {
     bool pinned = (ex->flags & CREW_OPT_PIN) != 0;
-    if (!pinned) /* relaxed: a hint (unstack). */
-        atomic_store_explicit(&w->cpu, crew__cpu_now(), memory_order_relaxed);
+    if (!pinned) { /* relaxed: a hint (unstack). */
+        int me = crew__cpu_now();
+        if (atomic_load_explicit(&ex->cpu_of[w->index], memory_order_relaxed) != me)
+            atomic_store_explicit(&ex->cpu_of[w->index], me, memory_order_relaxed);
+    }
     crew__park_notify_one(&ex->park);
     if (!pinned)
         sched_yield();
@@ -185,14 +188,14 @@ static bool any_work(struct crew *ex, crew__worker_t *w)
 }
 
 /* Park (protocol in park.c). Returns true if the worker should exit. */
-/* After a wake-up: if another awake worker reported the CPU we run on
- * (the kernel placed us beside the worker that woke us, and the CPU it
- * left idle is too recently busy for the idle balancer to pull us), move
- * to an allowed CPU no worker reported. Without it two workers share one
- * CPU for milliseconds, until the periodic balancer separates them (seen
- * as a second worker that joins a parallel loop late, at half speed).
- * Hints only: a stale report costs a needless move or a missed one. Off
- * for pinned workers. */
+/* Going from idle to busy (woken, or work found while spinning): if
+ * another busy worker reported the CPU we run on (the kernel placed us
+ * beside it, and neither its idle balancer nor its periodic one moves a
+ * cache-hot thread for milliseconds), move to an allowed CPU no worker
+ * reported. Without it two workers share one CPU while another idles
+ * (seen as a second worker that joins a parallel loop late and then runs
+ * at half speed). Then report where we run. Hints only: a stale report
+ * costs a needless move or a missed one. Off for pinned workers. */
 static void unstack(struct crew *ex, crew__worker_t *w)
 {
     int busy[64], me = crew__cpu_now();
@@ -202,8 +205,7 @@ static void unstack(struct crew *ex, crew__worker_t *w)
         return;
     for (unsigned i = 0; i < ex->nworkers; i++) {
         /* relaxed: a hint (see above). */
-        int c =
-            i == w->index ? -1 : atomic_load_explicit(&ex->workers[i].cpu, memory_order_relaxed);
+        int c = i == w->index ? -1 : atomic_load_explicit(&ex->cpu_of[i], memory_order_relaxed);
         busy[n++] = c;
         stacked |= c == me;
     }
@@ -211,8 +213,9 @@ static void unstack(struct crew *ex, crew__worker_t *w)
         CREW__COUNT(ex, w, unstacks, 1);
         me = crew__cpu_now();
     }
-    /* relaxed: a hint. */
-    atomic_store_explicit(&w->cpu, me, memory_order_relaxed);
+    /* relaxed: a hint; written only when it changes. */
+    if (atomic_load_explicit(&ex->cpu_of[w->index], memory_order_relaxed) != me)
+        atomic_store_explicit(&ex->cpu_of[w->index], me, memory_order_relaxed);
 }
 
 static bool idle(struct crew *ex, crew__worker_t *w)
@@ -227,6 +230,7 @@ static bool idle(struct crew *ex, crew__worker_t *w)
     for (unsigned i = 0; i < ex->spin; i++) {
         if (any_work(ex, w)) {
             crew__park_spin_end(&ex->park);
+            unstack(ex, w);
             return false;
         }
         /* Yield rather than pause: when threads outnumber cores (the
@@ -253,8 +257,8 @@ static bool idle(struct crew *ex, crew__worker_t *w)
     }
     CREW__COUNT(ex, w, parks, 1);
     CREW__OBS(ex, w, CREW__EV_PARK, 0, 0);
-    /* relaxed: a hint (unstack). */
-    atomic_store_explicit(&w->cpu, -1, memory_order_relaxed);
+    /* relaxed: a hint (unstack): a parked worker occupies no CPU. */
+    atomic_store_explicit(&ex->cpu_of[w->index], -1, memory_order_relaxed);
     crew__park_sleep(&ex->park, key, -1);
     CREW__OBS(ex, w, CREW__EV_UNPARK, 0, 0);
     crew__park_done(&ex->park);
