@@ -699,6 +699,13 @@ bool crew__timer_disarm(crew__timer_t *tm, uint8_t kind, uint64_t key, void **ob
         uint64_t k = key;
         if (!e)
             return false;
+        /* relaxed: a first look. A task that never had a deadline (in an
+         * executor where some did) finds another key or 0 here and leaves
+         * without the CAS, so the entry's line stays shared instead of
+         * moving to this core at every task end. A stale look is harmless:
+         * nothing arms a task's own key after its end began. */
+        if (atomic_load_explicit(&e->live, memory_order_relaxed) != key)
+            return false;
         /* acq_rel: the one CAS that ends a pending deadline (vs. the
          * timer's claim and a move's exchange); no lock, no shared line
          * but the entry's own. The wheel unlinks the entry later. */

@@ -112,8 +112,11 @@ typedef struct crew__tshard {
     _Atomic uint64_t replaced;  /* of those, overwritten by another task's */
     _Atomic uint64_t fired_t;   /* of those, claimed by the timer */
     _Atomic uint64_t set_total; /* arms and moves, ever */
-    _Atomic bool had_tasks;     /* a task deadline was ever armed here (the
-                                   hint task ends read: write-once) */
+    /* A task deadline was ever armed here: the hint every task end reads
+     * (write-once). On a line of its own: the statistics above change with
+     * every arm, and a worker reading this beside them would miss the
+     * cache at each task end. */
+    CREW_ALIGNED _Atomic bool had_tasks;
 } crew__tshard_t;
 
 typedef struct crew__timer {
