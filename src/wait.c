@@ -249,8 +249,13 @@ static bool group_done(void *ctx, bool arm, _Atomic uint32_t **word, uint32_t *v
         return true;
     if (arm) {
         *word = &g->pending;
-        /* relaxed: a stale value only makes the futex return at once. */
-        *val = atomic_load_explicit(&g->pending, memory_order_relaxed);
+        /* acquire: a 0 here ends the wait, so it must synchronise with the
+         * members' decrements (group.c step 2) as crew__group_empty's
+         * load does: the waiter then reads what the members wrote. (A
+         * stale non-zero value only makes the futex return at once.)
+         * With relaxed, ThreadSanitizer saw a member's write race with
+         * the waiter's read after the wait. */
+        *val = atomic_load_explicit(&g->pending, memory_order_acquire);
         if (*val == 0)
             return true;
     }
