@@ -106,7 +106,7 @@ void crew__park_spin_end(crew__park_t *p)
     atomic_fetch_sub_explicit(&p->spinning, 1, memory_order_seq_cst);
 }
 
-void crew__park_notify_one(crew__park_t *p)
+bool crew__park_notify_one(crew__park_t *p)
 {
     /* seq_cst fence: step b; pairs with step 2's RMW and with spin_end.
      * Without it the loads may be satisfied before our publication is
@@ -114,9 +114,11 @@ void crew__park_notify_one(crew__park_t *p)
     CREW_FENCE_SEQ_CST();
     /* relaxed: ordered after our publication by the fence above. */
     if (atomic_load_explicit(&p->spinning, memory_order_relaxed) != 0)
-        return;
-    if (atomic_load_explicit(&p->sleepers, memory_order_relaxed) != 0)
-        bump(p, 1);
+        return false;
+    if (atomic_load_explicit(&p->sleepers, memory_order_relaxed) == 0)
+        return false;
+    bump(p, 1);
+    return true;
 }
 
 void crew__park_notify_all(crew__park_t *p)

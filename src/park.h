@@ -31,7 +31,7 @@ void crew__park_spin_begin(crew__park_t *p);
 void crew__park_spin_end(crew__park_t *p);
 /* Producer side, after publishing work: wake one sleeper if any, unless
  * a worker is spinning (it will find the work). */
-void crew__park_notify_one(crew__park_t *p);
+bool crew__park_notify_one(crew__park_t *p); /* true: a sleeper was woken */
 /* Wake every sleeper (shutdown, cancellation, a helping waiter's target
  * finished). */
 void crew__park_notify_all(crew__park_t *p);

@@ -67,8 +67,9 @@ void crew__inbox_append(crew__worker_t *w, crew__task_t *t)
  * on our CPU (it does when no CPU looks idle at that instant, e.g. while
  * the thread that submitted to us is still on its way to sleep), the
  * wakee runs now and moves itself to the free CPU, instead of waiting for
- * our time slice to end (1-5 ms measured on 2 vCPUs). With nothing else
- * runnable here the yield returns at once. Not for pinned workers. */
+ * our time slice to end (1-5 ms measured on 2 vCPUs). Only when a sleeper
+ * was woken; with nothing else runnable here the yield returns at once.
+ * Not for pinned workers. */
 static void wake_thief(struct crew *ex, crew__worker_t *w)
 {
     bool pinned = (ex->flags & CREW_OPT_PIN) != 0;
@@ -77,8 +78,7 @@ static void wake_thief(struct crew *ex, crew__worker_t *w)
         if (atomic_load_explicit(&ex->cpu_of[w->index], memory_order_relaxed) != me)
             atomic_store_explicit(&ex->cpu_of[w->index], me, memory_order_relaxed);
     }
-    crew__park_notify_one(&ex->park);
-    if (!pinned)
+    if (crew__park_notify_one(&ex->park) && !pinned)
         sched_yield();
 }
 
@@ -188,14 +188,16 @@ static bool any_work(struct crew *ex, crew__worker_t *w)
 }
 
 /* Park (protocol in park.c). Returns true if the worker should exit. */
-/* Going from idle to busy (woken, or work found while spinning): if
- * another busy worker reported the CPU we run on (the kernel placed us
- * beside it, and neither its idle balancer nor its periodic one moves a
- * cache-hot thread for milliseconds), move to an allowed CPU no worker
- * reported. Without it two workers share one CPU while another idles
- * (seen as a second worker that joins a parallel loop late and then runs
- * at half speed). Then report where we run. Hints only: a stale report
- * costs a needless move or a missed one. Off for pinned workers. */
+/* After a wake-up (and at a worker's start): if another busy worker
+ * reported the CPU we run on (the kernel placed us beside it, and neither
+ * its idle balancer nor its periodic one moves a cache-hot thread for
+ * milliseconds), move to an allowed CPU no worker reported. Without it two
+ * workers share one CPU while another idles (seen as a second worker that
+ * joins a parallel loop late and then runs at half speed). Then report
+ * where we run. Not after a spin that found work: that can happen once per
+ * task when tasks trickle in, and a spinning worker was not just placed
+ * by a wake-up. Hints only: a stale report costs a needless move or a
+ * missed one. Off for pinned workers. */
 static void unstack(struct crew *ex, crew__worker_t *w)
 {
     int busy[64], me = crew__cpu_now();
@@ -230,7 +232,6 @@ static bool idle(struct crew *ex, crew__worker_t *w)
     for (unsigned i = 0; i < ex->spin; i++) {
         if (any_work(ex, w)) {
             crew__park_spin_end(&ex->park);
-            unstack(ex, w);
             return false;
         }
         /* Yield rather than pause: when threads outnumber cores (the
