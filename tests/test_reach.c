@@ -28,6 +28,20 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Submit fn(arg), wait until it says it is blocked (*started), cancel it,
+ * join it (CANCELLED), and return the time from the cancel to *ended_at. */
+static int64_t cancel_to_end(crew_t *ex, crew_fn fn, void *arg, atomic_int *started,
+                             _Atomic int64_t *ended_at)
+{
+    crew_id_t id = 0;
+    ASSERT_RC(crew_submit(ex, fn, arg, &id), 0);
+    flag_await(started);
+    int64_t t0 = crew_now();
+    ASSERT_RC(crew_cancel(ex, id, 0, NULL), CREW_REQUESTED);
+    ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
+    return atomic_load(ended_at) - t0;
+}
+
 static void assert_latency(int64_t lat[TRIALS], int64_t bound, const char *what)
 {
     for (int i = 0; i < TRIALS; i++)
@@ -490,13 +504,7 @@ Test(reach, a_condition_variable_wait_ends_through_a_callback, T_OPTS)
     int64_t lat[TRIALS];
     for (int i = 0; i < TRIALS; i++) {
         cvw_t c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-        crew_id_t id = 0;
-        ASSERT_RC(crew_submit(ex, cv_waiter, &c, &id), 0);
-        flag_await(&c.waiting);
-        int64_t t0 = crew_now();
-        ASSERT_RC(crew_cancel(ex, id, 0, NULL), CREW_REQUESTED);
-        ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
-        lat[i] = atomic_load(&c.ended_at) - t0;
+        lat[i] = cancel_to_end(ex, cv_waiter, &c, &c.waiting, &c.ended_at);
     }
     assert_latency(lat, 10 * MS, "condition variable");
     DESTROY_CLEAN(&ex);
@@ -546,21 +554,16 @@ static int64_t interrupt_once(crew_t *ex, int kind)
     cr_assert_eq(pipe(p), 0);
     b.fd = p[0];
     sem_init(&b.sem, 0, 0);
-    crew_id_t id = 0;
-    ASSERT_RC(crew_submit(ex, blocking_body, &b, &id), 0);
-    flag_await(&b.inside);
-    /* Let it enter the call; if the signal comes before, the re-kick (1 ms
-     * later) still interrupts it. */
-    int64_t t0 = crew_now();
-    ASSERT_RC(crew_cancel(ex, id, 0, NULL), CREW_REQUESTED);
-    ASSERT_STATUS(t_join(ex, id), CREW_TASK_CANCELLED);
+    /* It may not be in the call yet when the signal comes: the re-kick
+     * (1 ms later) still interrupts it. */
+    int64_t lat = cancel_to_end(ex, blocking_body, &b, &b.inside, &b.ended_at);
     cr_assert_eq(b.rc, -1, "kind %d: the call was not interrupted", kind);
     cr_assert_eq(b.err, EINTR);
     cr_assert(b.saw_cancel);
     close(p[0]);
     close(p[1]);
     sem_destroy(&b.sem);
-    return atomic_load(&b.ended_at) - t0;
+    return lat;
 }
 
 static void check_interrupted(int kind)
