@@ -350,7 +350,7 @@ static void cancel_half(crew_mpi_t *m, int canceller)
     CHECK(crew_mpi_batch_wait(b, 0) == 0);
     crew_mpi_batch_info_t info = CREW_MPI_BATCH_INFO_INIT;
     CHECK(crew_mpi_batch_info(b, &info) == 0);
-    uint64_t running = 0, removed = 0, done = 0;
+    uint64_t running = 0, running_block = 0, removed = 0, done = 0;
     for (size_t i = 0; i < n; i++) {
         crew_mpi_result_t r;
         out_t o;
@@ -363,17 +363,24 @@ static void cancel_half(crew_mpi_t *m, int canceller)
         } else if (r.removed) {
             CHECK(r.data == NULL && r.code == 0);
             removed++;
-        } else {
-            /* ran and was requested: only the blocking ones can be */
-            CHECK(i >= 200 && o.extra == 1);
+        } else if (i < 200) {
+            /* ran and was requested: a square job the cancel caught while
+             * it ran (rare: only on a loaded machine); its output, if it
+             * wrote one, is still right */
+            CHECK(r.data == NULL || o.value == (int64_t)(i * i));
             running++;
+        } else {
+            /* a blocking job: it saw the request */
+            CHECK(o.extra == 1);
+            running++;
+            running_block++;
         }
     }
     CHECK(info.done == done && info.removed == removed && info.cancelled == removed + running);
     CHECK(info.removed + (info.cancelled - info.removed) + info.done == info.submitted);
-    CHECK(info.failed == 0 && done >= n / 4 && removed >= 1 && running >= 1);
+    CHECK(info.failed == 0 && done >= n / 4 && removed >= 1 && running_block >= 1);
     /* Collect the other "started" messages: one per blocking job that ran. */
-    for (uint64_t k = 1; k < running; k++) {
+    for (uint64_t k = 1; k < running_block; k++) {
         int one;
         crecv(&one, 1, MPI_INT, MPI_ANY_SOURCE, TAG_STARTED, MPI_STATUS_IGNORE);
     }
