@@ -581,7 +581,10 @@ static inline int crew_sync_ok(void)
         void *arg;
         int rc;
         /* Inline only for a private frame with no payload, while nothing
-         * is cancelled and no interruptible region is open. */
+         * is cancelled and no interruptible region is open. The scopes
+         * loads are relaxed: step 1 of the library's check protocol
+         * (a canceller counts its scope, seq_cst, before it returns), as
+         * the library's own fork path reads it. */
         if (CREW__UNLIKELY(i < j->o_split || f->arg == (void *)f->payload || j->irq_open ||
                            CREW__LOAD_RELAXED(j->scopes) != 0)) {
             crew__sync_one();
