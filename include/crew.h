@@ -389,7 +389,7 @@ CREW_API int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id);
  * Inline: crew_fork() and crew_sync_ok() are defined in this header, so
  * the common fork (a private frame while no worker is idle) and the
  * common sync (a child nobody stole, run here while nothing is cancelled)
- * compile into the caller with no library call: about 20 and 50
+ * compile into the caller with no library call: about 30 and 50
  * instructions. Everything else (sharing with an idle worker, waiting
  * for a stolen child, cancellation, interruptible regions, errors) calls
  * into the library, which behaves exactly as before. crew_sync() with a

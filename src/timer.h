@@ -23,6 +23,13 @@
  * Thread protocol (timer.c):
  *  1. Arm, disarm and lookups hold their shard's lock; the thread holds
  *     `mu` except while it fires, and each shard's lock while it serves it.
+ *     Except a task entry's disarm: one CAS of its `live` word from the
+ *     task's ID to 0, without the lock (after a relaxed look that the word
+ *     holds that ID at all); the thread claims a due task entry with the
+ *     same CAS under the lock, so exactly one of them ends it. An arm of a
+ *     task entry takes `live` back (exchange) under the lock before it
+ *     changes the entry; a batch arming tasks not yet published only
+ *     reads it (nothing can disarm them yet).
  *  2. The thread serves every shard (step 4), computes the next event over
  *     all of them (the earliest level-0 expiry, or the start of the first
  *     occupied higher slot, where a cascade is due), stores it in
@@ -80,7 +87,8 @@ typedef struct crew__tentry {
  * of its ID) has one entry, in chunks of CREW__TM_CHUNK found through a
  * directory, allocated at the first deadline of a slot in the chunk. A
  * disarm only marks the entry dead (O(1), one cache line): the wheel drops
- * it when it reaches it, or the slot's next arm unlinks it. */
+ * it when it reaches it, or the slot's next arm unlinks it (or leaves it
+ * linked where it is, when the new deadline falls in the same wheel slot). */
 #define CREW__TM_CHUNK_LOG2 12
 #define CREW__TM_CHUNK      (1u << CREW__TM_CHUNK_LOG2)
 
@@ -163,9 +171,15 @@ bool crew__timer_disarm(crew__timer_t *tm, uint8_t kind, uint64_t key, void **ob
 int64_t crew__timer_get(crew__timer_t *tm, uint8_t kind, uint64_t key);
 
 /* The shard of a task's entry (by slot: the slot's entry has one lock). */
+/* The shard of task `id`'s entry: its slot's low bits. */
+static inline unsigned crew__timer_task_shard_index(uint64_t id)
+{
+    return (unsigned)(id & (CREW__TM_SHARDS - 1));
+}
+
 static inline crew__tshard_t *crew__timer_task_shard(crew__timer_t *tm, uint64_t id)
 {
-    return &tm->shard[id & (CREW__TM_SHARDS - 1)];
+    return &tm->shard[crew__timer_task_shard_index(id)];
 }
 
 /* Could task `id` have a deadline pending? A task's end asks before it

@@ -187,7 +187,6 @@ static bool any_work(struct crew *ex, crew__worker_t *w)
     return false;
 }
 
-/* Park (protocol in park.c). Returns true if the worker should exit. */
 /* After a wake-up (and at a worker's start): if another busy worker
  * reported the CPU we run on (the kernel placed us beside it, and neither
  * its idle balancer nor its periodic one moves a cache-hot thread for
@@ -220,6 +219,7 @@ static void unstack(struct crew *ex, crew__worker_t *w)
         atomic_store_explicit(&ex->cpu_of[w->index], me, memory_order_relaxed);
 }
 
+/* Park (protocol in park.c). Returns true if the worker should exit. */
 static bool idle(struct crew *ex, crew__worker_t *w)
 {
     uint32_t key;
