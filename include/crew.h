@@ -665,6 +665,19 @@ CREW_API int crew_spawn(crew_fn fn, void *arg, crew_id_t *id);
  * first; the owner pops args[n-1] first), each push waking a worker only if
  * one sleeps. All or nothing: on error no task was submitted and no cleanup
  * ran. n == 0 submits nothing (ex and desc are still checked).
+ * Carriers: from outside a task, with ids NULL, no deadline, no bound
+ * reached and neither a trace nor task timing on, the batch is cut into
+ * runs of up to 64 consecutive tasks (at least 4 runs per worker; none for
+ * fewer than 8 tasks per worker), each queued as one record that a worker
+ * runs task after task. Each task is still a task of its own: its own ID
+ * (crew_self(), crew_cancel() of that ID), status, cleanup, group count
+ * (FAIL_FAST, FIRST_SUCCESS and the failure list as usual) and counters;
+ * a cancel of its group or a cancel shutdown removes every task a worker
+ * has not begun, cleanup run, before it returns. What differs: tasks of
+ * one run start in order on one worker, one at a time (a long task delays
+ * the rest of its run, not other runs), and crew_task_list() shows a
+ * queued run as its first task. Costs: 128 bytes per run plus 8 per task,
+ * no record per task; 4 atomic RMWs per task on the worker side.
  * Thread-safety: any thread.
  * Ownership: as crew_submit_ex(), for each args[i]; ids (n entries) may be
  *   NULL: then every task is detached.

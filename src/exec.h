@@ -120,14 +120,18 @@ struct crew {
     _Atomic bool stop;        /* workers exit; executor.c writes */
     _Atomic uint32_t quiesce; /* futex: bumped when a worker goes idle */
     _Atomic uint32_t quiesce_waiters;
-    _Atomic uint64_t group_seq;   /* group.c */
-    _Atomic uint32_t live_groups; /* group handles not destroyed */
-    pthread_mutex_t groups_mu;    /* guards `groups` (group.c) */
-    struct crew_group *groups;    /* handles not destroyed */
-    crew__ledger_t books;         /* for non-worker threads */
-    crew__counters_t shared;      /* for non-worker threads */
-    pthread_mutex_t actors_mu;    /* guards `actors` (actor.c) */
-    struct crew_actor *actors;    /* actor structures not yet freed */
+    _Atomic uint64_t group_seq;        /* group.c */
+    _Atomic uint32_t live_groups;      /* group handles not destroyed */
+    pthread_mutex_t groups_mu;         /* guards `groups` (group.c) */
+    struct crew_group *groups;         /* handles not destroyed */
+    crew__ledger_t books;              /* for non-worker threads */
+    crew__counters_t shared;           /* for non-worker threads */
+    pthread_mutex_t batches_mu;        /* guards the next three (harness.c) */
+    struct crew__batch *batches;       /* blocks of batch carriers alive */
+    struct crew__batch *spare_batches; /* freed blocks kept for reuse */
+    unsigned nspare_batches;
+    pthread_mutex_t actors_mu; /* guards `actors` (actor.c) */
+    struct crew_actor *actors; /* actor structures not yet freed */
     /* Syncs the forks a task body left unsynced (worker.c's
      * crew__fork_sync, set at create): the harness runs bodies but sits
      * below the fork-join code, so it calls up only through this. */

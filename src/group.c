@@ -137,6 +137,16 @@ crew__gm_t crew__group_member_ended(crew_group_t *g, crew_id_t id, int result, c
     return ask;
 }
 
+void crew__group_removed(crew_group_t *g, uint32_t m)
+{
+    int expect = 0;
+    /* relaxed: statistics, as in member_ended. */
+    atomic_fetch_add_explicit(&g->cancelled_n, m, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g->removed, m, memory_order_relaxed);
+    atomic_compare_exchange_strong_explicit(&g->first_bad, &expect, (int)CREW_TASK_CANCELLED,
+                                            memory_order_relaxed, memory_order_relaxed);
+}
+
 void crew__group_done(struct crew *ex, crew_group_t *g, uint32_t n)
 {
     /* seq_cst: step 2 of the waiting protocol. */
@@ -275,6 +285,9 @@ void crew__groups_init(struct crew *ex)
 {
     pthread_mutex_init(&ex->groups_mu, NULL);
     ex->groups = NULL;
+    pthread_mutex_init(&ex->batches_mu, NULL); /* harness.c's; freed below */
+    ex->batches = ex->spare_batches = NULL;
+    ex->nspare_batches = 0;
 }
 
 void crew__groups_fini(struct crew *ex)
@@ -297,6 +310,12 @@ void crew__groups_fini(struct crew *ex)
     /* relaxed: single-threaded teardown. */
     atomic_store_explicit(&ex->live_groups, 0, memory_order_relaxed);
     pthread_mutex_destroy(&ex->groups_mu);
+    while (ex->spare_batches) { /* every live block is gone with its records */
+        struct crew__batch *b = ex->spare_batches;
+        ex->spare_batches = b->next;
+        crew__free(b);
+    }
+    pthread_mutex_destroy(&ex->batches_mu);
 }
 
 crew_id_t crew_group_id(const crew_group_t *g) { return crew__group_ok(g) ? g->id : 0; }

@@ -63,6 +63,9 @@ void crew__group_add(struct crew_group *g, uint32_t n);
 typedef enum { CREW__GM_NONE, CREW__GM_FAIL_FAST, CREW__GM_FIRST_SUCCESS } crew__gm_t;
 crew__gm_t crew__group_member_ended(struct crew_group *g, crew_id_t id, int result,
                                     crew_status_t phase, bool removed);
+/* m members were removed before they ran (a batch carrier's tasks, in one
+ * go): as member_ended with CANCELLED and removed for each. */
+void crew__group_removed(struct crew_group *g, uint32_t m);
 /* n members are no longer live (after member_ended for each). */
 void crew__group_done(struct crew *ex, struct crew_group *g, uint32_t n);
 /* A cancel found the member DONE or FAILED. */

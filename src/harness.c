@@ -23,6 +23,39 @@
  *     the set holds only live cancelled tasks.
  * The model tools/model/task_state.pml checks these steps exhaustively.
  *
+ * Batch carriers (a batch from outside without IDs, submit.c): one record
+ * runs consecutive tasks of one crew_submit_batch() call, each as its own
+ * incarnation (its own ID, status, cleanup and group count):
+ *  1. The carrier is published QUEUED with BATCH. Index 0 is the record's
+ *     own task; the others are claimed through the carrier's `next`
+ *     (starting at 1). Whoever wins the QUEUED word owns task 0 (steps
+ *     above); a remover also drops every task not claimed (carrier_drop).
+ *  2. The runner pins the record once started, so that no incarnation's
+ *     terminal word is freeable, and runs task 0.
+ *  3. When a task's body returned, the runner claims the next index
+ *     (fetch_add), then finishes the task as usual (terminal CAS, set
+ *     entry out, group count). None left: it drops its pin (the last
+ *     record out frees the block) and stops.
+ *  4. The claimed task gets the record's next incarnation when the
+ *     runner's pin is the only hold on it and the ended task left no live
+ *     children: FREE (refusing pins, so no lookup validates the old ID
+ *     against the new incarnation; the terminal CAS itself goes there when
+ *     it can, else a CAS from the terminal word once the other pins are
+ *     gone), new ID and fields, RUNNING (release). Otherwise a fresh
+ *     record takes it (RUNNING, pinned by the runner, a reference on the
+ *     block) and the old one is left to its holders.
+ *  5. A sweep for a cancelled group (or a cancel shutdown) takes the
+ *     executor's listed blocks of that scope and claims every index left
+ *     (exchange): those tasks are removed (cleanup, group counts) before
+ *     the cancel returns. The claim word arbitrates each task: run (the
+ *     runner claimed it first: it started before the cancel) or removed,
+ *     never both. A block is listed from before its first record is
+ *     published until its last record is freed, so no sweep misses a
+ *     task that is not claimed; the records themselves cannot serve (a
+ *     record between two tasks is FREE to a pool walk).
+ * The model tools/model/carrier.pml checks steps 3-5 against a canceller
+ * and a lookup by an old ID.
+ *
  * Record lifetime: see crew__task_free() for the parent/child protocol.
  */
 #include "harness.h"
@@ -69,6 +102,105 @@ int crew__task_release(struct crew *ex, crew__task_t *t)
     return 0;
 }
 
+/* Batch carriers: a record that pointed into block b is freed, or a sweep
+ * is done with b. The last one out unlinks and frees it. */
+static void unlist_locked(struct crew *ex, crew__batch_t *b)
+{
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        ex->batches = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+}
+
+/* Blocks kept for reuse (a batch of the same size comes next, usually):
+ * fresh memory written by the submitter costs the worker page faults and
+ * a cross-thread free. */
+#define SPARE_BATCHES 4
+
+/* Under batches_mu: b's last user is done. Unlist it and keep it as a
+ * spare, or return it for batch_free() (outside the mutex). */
+static crew__batch_t *batch_gone_locked(struct crew *ex, crew__batch_t *b)
+{
+    unlist_locked(ex, b);
+    if (b->group)
+        return b; /* its group reference goes outside the mutex */
+    if (ex->nspare_batches < SPARE_BATCHES) {
+        b->next = ex->spare_batches;
+        ex->spare_batches = b;
+        ex->nspare_batches++;
+        return NULL;
+    }
+    return b;
+}
+
+static void batch_free(struct crew *ex, crew__batch_t *b)
+{
+    struct crew_group *g = b->group;
+    if (g) {
+        b->group = NULL;
+        crew__group_unref(g);
+        pthread_mutex_lock(&ex->batches_mu);
+        if (ex->nspare_batches < SPARE_BATCHES) {
+            b->next = ex->spare_batches;
+            ex->spare_batches = b;
+            ex->nspare_batches++;
+            b = NULL;
+        }
+        pthread_mutex_unlock(&ex->batches_mu);
+    }
+    crew__free(b);
+}
+
+static void batch_unref(struct crew *ex, crew__batch_t *b)
+{
+    /* acq_rel: the last one out sees every other user's accesses to the
+     * block (released by their own unref) before freeing it. */
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    pthread_mutex_lock(&ex->batches_mu);
+    b = batch_gone_locked(ex, b);
+    pthread_mutex_unlock(&ex->batches_mu);
+    if (b)
+        batch_free(ex, b);
+}
+
+void crew__batch_listed(struct crew *ex, crew__batch_t *b)
+{
+    if (b->group)
+        crew__group_ref(b->group);
+    pthread_mutex_lock(&ex->batches_mu);
+    b->prev = NULL;
+    b->next = ex->batches;
+    if (b->next)
+        b->next->prev = b;
+    ex->batches = b;
+    pthread_mutex_unlock(&ex->batches_mu);
+}
+
+crew__batch_t *crew__batch_alloc(struct crew *ex, size_t bytes)
+{
+    crew__batch_t *b, **pp;
+    pthread_mutex_lock(&ex->batches_mu);
+    for (pp = &ex->spare_batches; (b = *pp) != NULL; pp = &b->next)
+        if (b->bytes >= bytes) {
+            *pp = b->next;
+            ex->nspare_batches--;
+            break;
+        }
+    pthread_mutex_unlock(&ex->batches_mu);
+    if (!b && (b = crew__malloc(bytes)) != NULL)
+        b->bytes = bytes;
+    return b;
+}
+
+void crew__batch_unused(struct crew *ex, crew__batch_t *b)
+{
+    b->group = NULL;
+    batch_free(ex, b);
+}
+
 /*
  * Free a freeable record. Children keep their parent's record alive (the
  * cancellation check walks the parent chain), without an atomic per spawn:
@@ -104,6 +236,8 @@ void crew__task_free(struct crew *ex, crew__task_t *t)
         if (t->flags & TF_GROUP_REF)
             crew__group_unref(t->group);
         CREW__OBS_RECLAIM(ex, t); /* recent tasks (stats.h) */
+        if (CREW_UNLIKELY(crew__word_batch(crew__rec_peek(t))))
+            batch_unref(ex, ((crew__carrier_t *)t->owner)->blk);
         crew__pool_recycle(&ex->pool, cache, t);
         if (!parent)
             return;
@@ -175,6 +309,37 @@ int crew__group_cancel(struct crew *ex, struct crew_group *g, int code, const ch
     return rc;
 }
 
+/* Batch carriers: remove every task of c not claimed yet (c's block is
+ * held by the caller): the cleanups run and the group stops counting them.
+ * Returns how many; the caller books them after its last use of the
+ * block. */
+static uint32_t carrier_drop(struct crew *ex, crew__carrier_t *c)
+{
+    crew__batch_t *b = c->blk;
+    /* relaxed: the claim word only decides who owns which index (the
+     * runner's fetch_add or this exchange); the arguments were published
+     * with the records. */
+    uint32_t k = atomic_exchange_explicit(&c->next, c->n, memory_order_relaxed), m;
+    if (k >= c->n)
+        return 0;
+    m = c->n - k;
+    if (b->cleanup)
+        for (uint32_t i = k; i < c->n; i++)
+            b->cleanup(c->args[i]);
+    if (b->group) { /* alive: the block holds a reference */
+        crew__group_removed(b->group, m);
+        crew__group_done(ex, b->group, m);
+    }
+    return m;
+}
+
+static void book_dropped(struct crew *ex, crew__worker_t *w, uint64_t m)
+{
+    CREW__COUNT(ex, w, removed, m);
+    CREW__BOOK(ex, w, cancelled, m);
+    CREW__BOOK(ex, w, dequeued, m); /* a carried task's slot is its own */
+}
+
 struct sweep {
     struct crew *ex;
     uint64_t removed;
@@ -229,6 +394,63 @@ static bool sweep_one(crew__task_t *t, void *ctx)
     return true;
 }
 
+/* Batch carriers, step 5: the tasks no runner claimed yet, of every block
+ * whose scope (its group, or a cancel shutdown) is cancelled, go now. The
+ * list's mutex is held while walking, and dropped around each block's
+ * cleanups (user code); a reference keeps that block listed meanwhile, so
+ * the walk goes on from it. */
+static uint64_t sweep_batches(struct crew *ex, crew__worker_t *w)
+{
+    crew__batch_t *b, *gone = NULL;
+    uint64_t removed = 0;
+    const char *reason;
+    int code;
+    /* relaxed: mode only grows; our caller's fence ordered it. */
+    bool all = atomic_load_explicit(&ex->mode, memory_order_relaxed) == CREW__MODE_CANCEL;
+    pthread_mutex_lock(&ex->batches_mu);
+    for (b = ex->batches; b;) {
+        crew__batch_t *nb;
+        /* relaxed: the CAS validates; the unrefs order. At 0 the block's
+         * last record is gone (everything claimed) and its last unref is
+         * on its way to unlist it: leave it alone. */
+        uint32_t r = atomic_load_explicit(&b->refs, memory_order_relaxed);
+        if (!all && !(b->group && crew__group_chain_cancelled(b->group, &code, &reason, NULL))) {
+            b = b->next;
+            continue;
+        }
+        while (r && !atomic_compare_exchange_weak_explicit(
+                        &b->refs, &r, r + 1, memory_order_relaxed, memory_order_relaxed))
+            ;
+        if (!r) {
+            b = b->next;
+            continue;
+        }
+        pthread_mutex_unlock(&ex->batches_mu);
+        for (uint32_t i = 0; i < b->ncar; i++)
+            removed += carrier_drop(ex, &b->car[i]);
+        pthread_mutex_lock(&ex->batches_mu);
+        nb = b->next; /* still listed: our reference */
+        /* acq_rel: as in batch_unref. */
+        if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1 &&
+            (b = batch_gone_locked(ex, b)) != NULL) {
+            b->swept = gone; /* freed below, outside the mutex */
+            gone = b;
+        }
+        b = nb;
+    }
+    pthread_mutex_unlock(&ex->batches_mu);
+    while ((b = gone) != NULL) {
+        gone = b->swept;
+        batch_free(ex, b);
+    }
+    if (removed) { /* booked after our last use of the blocks */
+        book_dropped(ex, w, removed);
+        if (!w)
+            crew__notify_quiesce(ex);
+    }
+    return removed;
+}
+
 uint64_t crew__sweep(struct crew *ex)
 {
     struct sweep sw = {ex, 0, NULL, NULL};
@@ -260,6 +482,7 @@ uint64_t crew__sweep(struct crew *ex)
             sw.hz_idle = HZ_CLAIMED;
         }
         crew__pool_walk(&ex->pool, sweep_one, &sw);
+        sw.removed += sweep_batches(ex, w);
         if (!w) /* release: handed back */
             atomic_store_explicit(sw.hz, NULL, memory_order_release);
     }
@@ -292,7 +515,7 @@ void crew__frame_promote(struct crew *ex, crew__worker_t *w, crew__task_t *t, cr
      * this frame DONE (acquire), which comes after this. */
     atomic_fetch_add_explicit(&parent->adopted, 1, memory_order_relaxed);
     CREW__BOOK(ex, w, created, 1);
-    crew__rec_publish(t, false);
+    crew__rec_publish(t, false, false);
 }
 
 /* A queued task leaves the queue (started or removed): give back the
@@ -313,7 +536,9 @@ static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
     /* relaxed: read while we still own the record (before its terminal CAS). */
     crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
     crew__frame_t *frame = (t->flags & TF_FRAME) ? t->owner : NULL;
-    uint32_t s, n;
+    /* relaxed: our REMOVING word (BATCH is fixed from publish). */
+    crew__carrier_t *car = crew__rec_carrier(t, crew__rec_peek(t));
+    uint32_t s, n, dropped = 0;
     if (CREW_UNLIKELY(crew__timer_task_maybe(&ex->timer, id)))
         (void)crew__disarm_task(ex, w, id);
     CREW__OBS(ex, w, CREW__EV_REMOVE, id, 0);
@@ -321,6 +546,8 @@ static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
         admit_release(ex, t);
     if (t->cleanup)
         t->cleanup(t->arg);
+    if (CREW_UNLIKELY(car)) /* its other tasks go with it */
+        dropped = carrier_drop(ex, car);
     /* relaxed: validated by the CAS in end_removed. */
     s = atomic_load_explicit(&t->state, memory_order_relaxed);
     hold_group(t, s);
@@ -337,6 +564,8 @@ static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
      * implies that this function is done with the record. */
     CREW__COUNT(ex, w, removed, 1);
     CREW__BOOK(ex, w, cancelled, 1);
+    if (CREW_UNLIKELY(dropped))
+        book_dropped(ex, w, dropped);
     if (!w)
         crew__notify_quiesce(ex);
 }
@@ -463,9 +692,63 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *re
     }
 }
 
-/* The body returned rc: cleanup, then the terminal CAS (protocol step 3). */
-static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew__task_t *t, int rc,
-                                        bool join_release)
+/* Batch carriers, step 4: t (FREE, ours) becomes the incarnation of the
+ * carrier's task k; s: the ended task's word. What crew__task_free does
+ * for an incarnation, without the free list. */
+static CREW_ALWAYS_INLINE crew__task_t *carrier_reborn(struct crew *ex, crew__task_t *t,
+                                                       crew__carrier_t *c, uint32_t k, uint32_t s)
+{
+    if (CREW_UNLIKELY(crew__word_req(s) || (t->flags & TF_SCOPE)))
+        crew__scope_drop(ex);
+    CREW__OBS_RECLAIM(ex, t);
+    crew__pool_renew(t, t->home);
+    t->arg = c->args[k];
+    t->flags = 0; /* outside, unbounded: none of the birth flags */
+    /* relaxed: no child is left to touch them; published below. */
+    atomic_store_explicit(&t->spawned, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->joined_self, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->adopted, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->kids_done, 0, memory_order_relaxed);
+    crew__rec_reborn_end(t);
+    return t;
+}
+
+/* Batch carriers: the runner's task on t ended (s: its word before the
+ * end) and index k was claimed (step 3), and the terminal CAS could not
+ * make t FREE for it. Give task k an incarnation (step 4): t once the
+ * runner's pin is the only hold on it, or a fresh record. Returns the
+ * record to run next, or NULL when nothing was left to claim (the
+ * runner's pin is then dropped). */
+static CREW_NOINLINE crew__task_t *carrier_next(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                                                crew__carrier_t *c, uint32_t k, uint32_t s)
+{
+    crew__task_t *x;
+    if (k >= c->n) { /* the last one ran, or a canceller dropped the rest */
+        if (crew__rec_unpin(t))
+            crew__task_free(ex, t);
+        return NULL;
+    }
+    for (;;) {
+        /* Children of the ended task keep its incarnation (they walk
+         * their parent chain): exact here, on the body's thread. */
+        if (!crew__rec_has_live_children(t) && crew__rec_reborn_begin(t))
+            return carrier_reborn(ex, t, c, k, s);
+        if ((x = crew__pool_alloc(&ex->pool, crew__cache_of(w))) != NULL)
+            break;
+        sched_yield(); /* out of memory: wait for a record, or for t's holders to go */
+    }
+    crew__rec_fill(x, t->fn, c->args[k], t->cleanup, NULL, t->group, t->group_id, 0, c);
+    /* relaxed: t holds a reference on the block until after this. */
+    atomic_fetch_add_explicit(&c->blk->refs, 1, memory_order_relaxed);
+    crew__rec_publish_running(x);
+    if (crew__rec_unpin(t))
+        crew__task_free(ex, t);
+    return x;
+}
+
+static CREW_ALWAYS_INLINE crew_status_t task_finish(struct crew *ex, crew__worker_t *w,
+                                                    crew__task_t *t, int rc, bool join_release,
+                                                    crew__carrier_t *car, crew__task_t **next)
 {
     struct crew_group *g = t->group;
     crew__frame_t *frame = (t->flags & TF_FRAME) ? t->owner : NULL;
@@ -473,13 +756,15 @@ static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew
     crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
     crew__cause_t why;
     crew_status_t ph;
-    uint32_t s, n;
-    bool kids;
+    uint32_t s, n, k = 0;
+    bool kids, reborn = false;
     if (CREW_UNLIKELY(crew__timer_task_maybe(&ex->timer, id)))
         (void)crew__disarm_task(ex, w, id);
     if (t->cleanup)
         t->cleanup(t->arg);
     t->result = rc;
+    if (CREW_UNLIKELY(car)) /* Batch carriers, step 3. relaxed: see carrier_drop */
+        k = atomic_fetch_add_explicit(&car->next, 1, memory_order_relaxed);
     /* Only a cancelled task sweeps for its children (below); while nothing
      * is cancelled anywhere, skip the loads. exact: our own thread. */
     kids = crew__any_scope(ex) && crew__rec_has_live_children(t);
@@ -509,7 +794,11 @@ static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew
         s = atomic_load_explicit(&t->state, memory_order_relaxed);
         if (!join_release)
             hold_group(t, s);
-        n = crew__rec_finish(t, &s, rc, false, join_release);
+        if (CREW_UNLIKELY(car) && k < car->n && !crew__rec_has_live_children(t) &&
+            crew__rec_finish_reborn(t, &s, rc, &n))
+            reborn = true; /* step 4, in the terminal CAS itself */
+        else
+            n = crew__rec_finish(t, &s, rc, false, join_release);
     }
     ph = crew__status_of(n);
     if (crew__word_req(s))
@@ -523,13 +812,21 @@ static inline crew_status_t task_finish(struct crew *ex, crew__worker_t *w, crew
          * wait (its member count drops below). The record stays allocated:
          * live children keep it. */
         crew__sweep(ex);
-    if (g)
-        group_member_ended(ex, g, id, rc, ph, false);
+    if (g) {
+        /* A DONE member of a group without FIRST_SUCCESS only counts down
+         * (crew__group_member_ended would return at once). */
+        if (CREW_LIKELY(ph == CREW_TASK_DONE && !(g->flags & CREW_GROUP_FIRST_SUCCESS)))
+            crew__group_done(ex, g, 1);
+        else
+            group_member_ended(ex, g, id, rc, ph, false);
+    }
     if (frame)
         frame_signal(ex, frame, ph, rc);
     if (crew__word_waiters(s))
         task_wake(ex, t);
-    if (crew__freeable(n))
+    if (CREW_UNLIKELY(car)) /* pinned: never freeable above */
+        *next = reborn ? carrier_reborn(ex, t, car, k, s) : carrier_next(ex, w, t, car, k, s);
+    else if (crew__freeable(n))
         crew__task_free(ex, t);
     /* Counted last: shutdown's quiescence (created == finished) then
      * implies that this function is done with the record. */
@@ -600,20 +897,15 @@ static inline bool task_start(struct crew *ex, crew__worker_t *w, crew__task_t *
     }
 }
 
-crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t, bool join_release)
+/* Run t's body as the worker's current task (prev: the task it helps
+ * for, or NULL); its forks are synced before this returns. */
+static CREW_ALWAYS_INLINE int run_body(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                                       crew__task_t *prev)
 {
-    crew__task_t *prev;
-    crew__forks_t forks, *saved;
-    crew_status_t ph;
-    bool irq;
+    crew__forks_t forks, *saved = w->fd.o.forks;
     int rc;
-    if (!task_start(ex, w, t))
-        return 0;
-    irq = crew__irq_suspend(ex, w); /* a region of the body we help for */
-    prev = crew__tls_task;
     crew__tls_task = t;
     w->fd.o.task = t;
-    saved = w->fd.o.forks;
     /* A stolen fork shows no ID (in_frame). */
     forks = (crew__forks_t){.base = w->fd.o.head, .in_frame = (t->flags & TF_FRAME) != 0};
     w->fd.o.forks = &forks;
@@ -626,10 +918,53 @@ crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t
     w->fd.o.forks = saved;
     crew__tls_task = prev;
     w->fd.o.task = prev;
+    return rc;
+}
+
+/* A started carrier (Batch carriers, steps 2-4): its tasks one after
+ * another, on t and the records that follow it. */
+static CREW_NOINLINE void carrier_run(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                                      crew__carrier_t *car)
+{
+    crew__task_t *prev = crew__tls_task;
+    bool irq;
+    crew__rec_pin_held(t); /* step 2 */
+    /* The submitter wrote the arguments on another CPU: ask for all of
+     * their lines now rather than miss on every eighth task. */
+    for (uint32_t i = 0; i < car->n; i += 8)
+        __builtin_prefetch(&car->args[i]);
+    irq = crew__irq_suspend(ex, w); /* a region of the body we help for */
+    while (t) {
+        crew__task_t *next = NULL;
+        int rc = run_body(ex, w, t, prev);
+        CREW__OBS(ex, w, CREW__EV_FINISH, crew__obs_id(t), (uint32_t)rc);
+        (void)task_finish(ex, w, t, rc, false, car, &next);
+        t = next;
+    }
+    if (CREW_UNLIKELY(irq))
+        crew__irq_reopen(ex, w);
+}
+
+crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t, bool join_release)
+{
+    crew__carrier_t *car;
+    crew_status_t ph;
+    bool irq;
+    int rc;
+    if (!task_start(ex, w, t))
+        return 0;
+    /* relaxed: our RUNNING word (BATCH is fixed from publish). */
+    car = crew__rec_carrier(t, crew__rec_peek(t));
+    if (CREW_UNLIKELY(car)) { /* detached: join_release is false */
+        carrier_run(ex, w, t, car);
+        return 0;
+    }
+    irq = crew__irq_suspend(ex, w); /* a region of the body we help for */
+    rc = run_body(ex, w, t, crew__tls_task);
     if (CREW_UNLIKELY(irq))
         crew__irq_reopen(ex, w);
     CREW__OBS(ex, w, CREW__EV_FINISH, crew__obs_id(t), (uint32_t)rc);
-    ph = task_finish(ex, w, t, rc, join_release);
+    ph = task_finish(ex, w, t, rc, join_release, NULL, NULL);
     return join_release ? ph : 0;
 }
 

@@ -63,6 +63,16 @@ int crew__task_cancel(struct crew *ex, crew__task_t *t, int code, const char *re
  * removed. */
 uint64_t crew__sweep(struct crew *ex);
 
+/* List a batch's block of carriers (fields and carriers filled, before any
+ * of its records is published), so that sweeps find the tasks no runner
+ * has claimed; it takes a reference on the block's group. The block is
+ * unlisted and freed with its last record. */
+void crew__batch_listed(struct crew *ex, crew__batch_t *b);
+/* A block of at least `bytes` (a spare one, or fresh; NULL when memory is
+ * short); one never listed goes back with crew__batch_unused(). */
+crew__batch_t *crew__batch_alloc(struct crew *ex, size_t bytes);
+void crew__batch_unused(struct crew *ex, crew__batch_t *b);
+
 /* Cancel a group (idempotent): mark it, remove its queued members and
  * their queued descendants (sweep), wake helping waiters. 0 or
  * CREW_ENOMEM. */

@@ -15,10 +15,11 @@
 
 #include "tunables.h"
 
-#define CREW_ALIGNED     alignas(CREW_CACHE_LINE)
-#define CREW_LIKELY(x)   __builtin_expect(!!(x), 1)
-#define CREW_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define CREW_NOINLINE    __attribute__((noinline))
+#define CREW_ALIGNED       alignas(CREW_CACHE_LINE)
+#define CREW_LIKELY(x)     __builtin_expect(!!(x), 1)
+#define CREW_UNLIKELY(x)   __builtin_expect(!!(x), 0)
+#define CREW_NOINLINE      __attribute__((noinline))
+#define CREW_ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* All of crew's allocations. Memory is aligned to CREW_CACHE_LINE.
  * Fault injection (fault.h) can make crew__malloc return NULL. */

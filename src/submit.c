@@ -39,9 +39,11 @@ static CREW_NOINLINE int desc_check_slow(struct crew *ex, const crew_task_desc_t
 
 int crew__desc_check(struct crew *ex, const crew_task_desc_t *d)
 {
-    /* The common case in a few loads: a body, no option, no group. */
-    if (CREW_LIKELY(d && d->fn && !(d->flags & ~CREW_TASK_ISOLATED) && !d->group &&
-                    !(d->deadline | d->timeout)))
+    /* The common case in a few loads: a body, no option, no group or a
+     * live one of this executor. */
+    if (CREW_LIKELY(d && d->fn && !(d->flags & ~CREW_TASK_ISOLATED) &&
+                    !(d->deadline | d->timeout) &&
+                    (!d->group || (crew__group_ok(d->group) && d->group->ex == ex))))
         return 0;
     return desc_check_slow(ex, d);
 }
@@ -85,9 +87,12 @@ bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t, c
 {
     crew_group_t *g = d->group ? d->group : (parent ? parent->group : NULL);
     /* The caller passes parent NULL for an isolated submission. */
+    bool carrier = (tflags & CREW__SUB_CARRIER) != 0;
     fill_task(t, d->fn, arg, d->cleanup, parent, g);
-    t->flags |= (uint8_t)tflags;
-    if (owner) {
+    t->flags |= (uint8_t)(tflags & 0xFFu);
+    if (carrier) {
+        t->owner = owner;
+    } else if (owner) {
         t->flags |= TF_ACTOR;
         t->owner = owner;
     }
@@ -98,8 +103,9 @@ bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t, c
     if (g && !group_counted)
         crew__group_add(g, 1);
     CREW__OBS(ex, w, parent ? CREW__EV_SPAWN : CREW__EV_SUBMIT, crew__obs_id(t), 0);
-    CREW__BOOK(ex, w, created, 1);
-    crew__rec_publish(t, joinable);
+    /* A carrier's tasks are all created now (each finishes on its own). */
+    CREW__BOOK(ex, w, created, carrier ? ((crew__carrier_t *)owner)->n : 1);
+    crew__rec_publish(t, joinable, carrier);
     if (g || parent)
         /* seq_cst fence: pairs with the fence in crew__sweep. Either the
          * check below sees a group or parent cancellation made visible
@@ -306,8 +312,97 @@ int crew_spawn(crew_fn fn, void *arg, crew_id_t *id)
     fill_task(t, fn, arg, NULL, parent, NULL);
     CREW__OBS(ex, w, CREW__EV_SPAWN, crew__obs_id(t), 0);
     CREW__BOOK(ex, w, created, 1);
-    crew__rec_publish(t, id != NULL);
+    crew__rec_publish(t, id != NULL, false);
     crew__schedule(ex, w, t, false);
+    return 0;
+}
+
+/* Tasks a batch carrier takes at most, and the carriers a batch is cut
+ * into per worker at least (so every worker finds some). */
+#define CARRIER_MAX         64
+#define CARRIERS_PER_WORKER 4
+
+/* From outside, without IDs: args[0..n) as carriers of `per` consecutive
+ * tasks each (harness.c, "Batch carriers"), in one block: the carriers,
+ * each on its own line, then a copy of args. All or nothing. */
+static int batch_carried(struct crew *ex, const crew_task_desc_t *desc, void *const *args, size_t n,
+                         uint32_t per)
+{
+    uint32_t ncar = (uint32_t)((n + per - 1) / per);
+    crew__batch_t *b =
+        crew__batch_alloc(ex, sizeof *b + ncar * sizeof(crew__carrier_t) + n * sizeof(void *));
+    crew__task_t *head = NULL, *tail = NULL, *t;
+    void **copy;
+    uint32_t i;
+    if (!b)
+        return CREW_ENOMEM;
+    for (i = 0; i < ncar; i++) {
+        t = crew__task_new(ex, NULL);
+        if (!t) {
+            while (head) {
+                crew__task_t *x = head;
+                head = head->next;
+                crew__task_unused(ex, x);
+            }
+            crew__batch_unused(ex, b);
+            return CREW_ENOMEM;
+        }
+        t->next = head;
+        head = t;
+    }
+    copy = (void **)&b->car[ncar];
+    memcpy(copy, args, n * sizeof *copy);
+    /* relaxed: published with the records (publish's release). */
+    atomic_init(&b->refs, ncar);
+    b->ncar = ncar;
+    b->group = desc->group;
+    b->cleanup = desc->cleanup;
+    if (desc->group)
+        crew__group_add(desc->group, (uint32_t)n); /* one RMW for the batch */
+    for (i = 0; i < ncar; i++) {
+        crew__carrier_t *c = &b->car[i];
+        c->n = (uint32_t)(i + 1 < ncar ? per : n - (size_t)i * per);
+        c->args = copy + (size_t)i * per;
+        c->blk = b;
+        /* relaxed: published by the list's mutex and with the record;
+         * index 0 is the record's own. */
+        atomic_init(&c->next, 1);
+    }
+    crew__batch_listed(ex, b); /* complete, before any record is published */
+    /* Fill in order (the list is consumed from its head); keep the ones
+     * not born cancelled, args[0]'s carrier first. */
+    t = head;
+    head = NULL;
+    for (i = 0; i < ncar; i++) {
+        crew__carrier_t *c = &b->car[i];
+        crew__task_t *x = t;
+        crew__cause_t born;
+        t = t->next;
+        if (crew__submit_prepare(ex, NULL, x, NULL, desc, c->args[0], false, desc->group != NULL, c,
+                                 CREW__SUB_CARRIER, &born)) {
+            crew__task_born_cancelled(ex, x, &born); /* its tasks with it */
+            continue;
+        }
+        x->next = NULL;
+        if (tail)
+            tail->next = x;
+        else
+            head = x;
+        tail = x;
+    }
+    if (!head)
+        return 0;
+    { /* The injection queue wants newest first: reverse once. */
+        crew__task_t *r = NULL, *last = head;
+        while (head) {
+            crew__task_t *x = head;
+            head = head->next;
+            x->next = r;
+            r = x;
+        }
+        crew__inject_push(&ex->inject, r, last);
+    }
+    crew__park_notify_all(&ex->park);
     return 0;
 }
 
@@ -321,6 +416,15 @@ static int batch_core(struct crew *ex, const crew_task_desc_t *desc, void *const
     crew__cause_t born;
     int err;
     size_t i;
+    if (!w && !ids && !tflags && !(desc->deadline | desc->timeout) &&
+        /* relaxed: as CREW__OBS; a trace wants one record per task */
+        !atomic_load_explicit(&ex->obs.on, memory_order_relaxed)) {
+        size_t per = n / ((size_t)ex->nworkers * CARRIERS_PER_WORKER);
+        if (per > CARRIER_MAX)
+            per = CARRIER_MAX;
+        if (per >= 2)
+            return batch_carried(ex, desc, args, n, (uint32_t)per);
+    }
     /* All or nothing: take every record first. */
     for (i = 0; i < n; i++) {
         t = crew__task_new(ex, w);

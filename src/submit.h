@@ -29,11 +29,16 @@ static inline crew__task_t *crew__task_new(struct crew *ex, crew__worker_t *w)
 }
 void crew__task_unused(struct crew *ex, crew__task_t *t);
 
+/* tflags bit for crew__submit_prepare: the record is a batch carrier
+ * (owner: its crew__carrier_t), counted as its n tasks. */
+#define CREW__SUB_CARRIER 0x100u
+
 /* Fill a fresh record as a submission with desc (and arg) from `parent`
  * (NULL: none) would, count it created, and publish it QUEUED. owner: an
- * actor (NULL for plain tasks). group_counted: the caller already added it
- * to its group. tflags: TF_LIMITED / TF_GLIMITED for the bounds' slots it
- * holds (set before it is published). Returns true if it is born
+ * actor (NULL for plain tasks), or a carrier with CREW__SUB_CARRIER.
+ * group_counted: the caller already added it to its group. tflags:
+ * TF_LIMITED / TF_GLIMITED for the bounds' slots it holds (set before it
+ * is published), CREW__SUB_CARRIER. Returns true if it is born
  * cancelled: then *born says why and the caller must call
  * crew__task_born_cancelled() instead of scheduling it. */
 bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t, crew__task_t *parent,

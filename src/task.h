@@ -12,6 +12,9 @@
  *   bit  4    WAITERS   a thread sleeps on this word (futex) or helps
  *   bit  5    RELEASED  the user's handle is gone (detached from birth)
  *   bit  6    INQUEUE   a deque/inbox/mailbox/injection slot points here
+ *   bit  7    BATCH     a carrier of batch tasks (owner is its
+ *                       crew__carrier_t): kept from publish until the
+ *                       record is FREE again
  *   bit  8-31 refs      temporary references (pins) from ID lookups
  *
  * Transitions (every one a CAS or RMW on the whole word):
@@ -34,6 +37,18 @@
  *  Independent of the phase: pin/unpin (refs), release (RELEASED),
  *  arm_waiters (WAITERS, until terminal), drop_queue (INQUEUE off once the
  *  queue slot that still pointed at a removed record is consumed).
+ *
+ *  A carrier runs its tasks one after another as successive incarnations
+ *  of one record (harness.c, "Batch carriers"): its runner holds a pin
+ *  from start to its last task, so no incarnation's terminal word is
+ *  freeable, and between two tasks it moves
+ *     terminal, refs == 1 (only its pin) --reborn_begin (CAS)--> FREE + 1 ref
+ *     --new ID, fields--> reborn_end --> RUNNING + 1 ref
+ *  or, folding the first step into the terminal CAS (finish_reborn),
+ *     RUNNING, refs == 1 --> FREE + 1 ref (the task's status is the
+ *     runner's to report; nobody could have read the terminal word)
+ *  FREE refuses pins, so no lookup validates the old ID against the new
+ *  incarnation; FREE with a ref and BATCH exists only in that step.
  *
  *  terminal + RELEASED + !INQUEUE + refs == 0 == "freeable": the party
  *  whose RMW produced that word frees the record (harness.c), exactly once;
@@ -84,6 +99,7 @@ enum {
     T_WAITERS = 0x10u,
     T_RELEASED = 0x20u,
     T_INQUEUE = 0x40u,
+    T_BATCH = 0x80u,
     T_REF_SHIFT = 8,
     T_REF_ONE = 0x100u
 };
@@ -126,7 +142,7 @@ typedef struct crew__task {
     int32_t result;
     int32_t cancel_code;
     _Atomic uint32_t adopted; /* stolen forks promoted to records (thieves) */
-    void *owner;              /* actor (TF_ACTOR) or frame (TF_FRAME) */
+    void *owner;              /* actor (TF_ACTOR), frame (TF_FRAME) or carrier (T_BATCH) */
     crew_id_t group_id;       /* kept: the group may be gone before release */
     char reason[CREW_REASON_MAX];
 } crew__task_t;
@@ -137,6 +153,34 @@ _Static_assert((int)T_QUEUED == (int)CREW_TASK_QUEUED && (int)T_RUNNING == (int)
                    (int)T_CANCELLED == (int)CREW_TASK_CANCELLED &&
                    (int)T_ACTOR_DEAD == (int)CREW_TASK_ACTOR_DEAD,
                "phases are the public statuses");
+
+/* A carrier: consecutive tasks of one crew_submit_batch() call from outside
+ * the executor, run by one record (harness.c, "Batch carriers"). Each
+ * carrier has its own cache line in its batch's block (submit.c), which is
+ * listed in the executor (for sweeps) until the last record pointing into
+ * it is freed. */
+typedef struct crew__carrier {
+    /* The next index not yet claimed: its runner claims one at a time
+     * (fetch_add), a canceller everything left (exchange with n). Index 0
+     * is claimed by whoever wins the record's QUEUED word. */
+    CREW_ALIGNED _Atomic uint32_t next;
+    uint32_t n;              /* tasks in this carrier */
+    void *const *args;       /* their arguments (in the block) */
+    struct crew__batch *blk; /* the block */
+} crew__carrier_t;
+
+typedef struct crew__batch {
+    /* Records pointing into the block not yet freed, plus sweeps working
+     * on it; the last one out unlinks and frees it. */
+    _Atomic uint32_t refs;
+    uint32_t ncar;
+    size_t bytes;                    /* the allocation's size */
+    struct crew__batch *prev, *next; /* ex->batches, under ex->batches_mu */
+    struct crew__batch *swept;       /* a sweep's list of blocks to free */
+    struct crew_group *group;        /* with a reference, until freed */
+    crew_cleanup_fn cleanup;
+    crew__carrier_t car[]; /* then the arguments */
+} crew__batch_t;
 
 /* ---- reading a word (no transition) ------------------------------------ */
 
@@ -154,6 +198,7 @@ static inline bool crew__freeable(uint32_t s)
 }
 
 static inline bool crew__word_req(uint32_t s) { return (s & T_REQ) != 0; }
+static inline bool crew__word_batch(uint32_t s) { return (s & T_BATCH) != 0; }
 static inline bool crew__word_free(uint32_t s) { return crew__phase(s) == T_FREE; }
 static inline bool crew__word_queued(uint32_t s) { return crew__phase(s) == T_QUEUED; }
 static inline bool crew__word_removing(uint32_t s) { return crew__phase(s) == T_REMOVING; }
@@ -230,12 +275,75 @@ static inline void crew__rec_fill(crew__task_t *t, crew_fn fn, void *arg, crew_c
 }
 
 /* A fresh record, filled, becomes QUEUED in a queue (INQUEUE); detached
- * records are RELEASED from birth. */
-static inline void crew__rec_publish(crew__task_t *t, bool joinable)
+ * records are RELEASED from birth; a carrier (owner set) is BATCH. */
+static inline void crew__rec_publish(crew__task_t *t, bool joinable, bool carrier)
 {
     /* release: publishes the fields written before to lookups by ID (whose
      * acquire pin reads this store); queues publish them to workers too. */
-    atomic_store_explicit(&t->state, T_QUEUED | T_INQUEUE | (joinable ? 0 : T_RELEASED),
+    atomic_store_explicit(
+        &t->state, T_QUEUED | T_INQUEUE | (joinable ? 0 : T_RELEASED) | (carrier ? T_BATCH : 0),
+        memory_order_release);
+}
+
+/* The carrier a record runs, or NULL. s: a word of the incarnation the
+ * caller holds (owner is then stable). */
+static inline crew__carrier_t *crew__rec_carrier(crew__task_t *t, uint32_t s)
+{
+    return (s & T_BATCH) ? (crew__carrier_t *)t->owner : NULL;
+}
+
+/* A carrier's runner, between two tasks (its incarnation is terminal).
+ * Succeeds (true) only while the runner's pin is the only one: the record
+ * is then FREE (pins refused) and the runner's alone. */
+static inline bool crew__rec_reborn_begin(crew__task_t *t)
+{
+    /* relaxed: validated by the CAS. */
+    uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    while ((s & T_REF_MASK) == T_REF_ONE && !(s & T_WAITERS))
+        /* acquire: the other pinners' accesses (their unpin's release)
+         * happen before we rewrite the fields. */
+        if (atomic_compare_exchange_weak_explicit(&t->state, &s,
+                                                  T_FREE | T_BATCH | T_RELEASED | T_REF_ONE,
+                                                  memory_order_acquire, memory_order_relaxed))
+            return true;
+    return false;
+}
+
+/* The same step folded into the terminal CAS (a carrier whose next task
+ * is claimed): RUNNING with only the runner's pin (and no waiter) goes
+ * straight to FREE + 1 ref. *n gets the terminal word finish would have
+ * stored (its phase is the task's status); false, with *s reloaded, when
+ * someone else holds a pin: the caller finishes as usual. */
+static inline bool crew__rec_finish_reborn(crew__task_t *t, uint32_t *s, int rc, uint32_t *n)
+{
+    while ((*s & T_REF_MASK) == T_REF_ONE && !(*s & T_WAITERS)) {
+        uint32_t ph = (*s & T_REQ) ? T_CANCELLED : rc ? T_FAILED : T_DONE;
+        /* acq_rel: as crew__rec_finish (release: the body's effects and
+         * result; acquire: a canceller's REQ CAS and cause fields). */
+        if (atomic_compare_exchange_weak_explicit(&t->state, s,
+                                                  T_FREE | T_BATCH | T_RELEASED | T_REF_ONE,
+                                                  memory_order_acq_rel, memory_order_relaxed)) {
+            *n = (*s & ~T_PHASE) | ph;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ... and the next incarnation (new ID and fields written) is RUNNING. */
+static inline void crew__rec_reborn_end(crew__task_t *t)
+{
+    /* release: publishes the new ID and fields to pins (acquire CAS). */
+    atomic_store_explicit(&t->state, T_RUNNING | T_BATCH | T_RELEASED | T_REF_ONE,
+                          memory_order_release);
+}
+
+/* A carrier's next task gets a fresh record (the old one is still pinned
+ * by someone, or keeps live children): RUNNING, pinned by its runner. */
+static inline void crew__rec_publish_running(crew__task_t *t)
+{
+    /* release: as publish. */
+    atomic_store_explicit(&t->state, T_RUNNING | T_BATCH | T_RELEASED | T_REF_ONE,
                           memory_order_release);
 }
 

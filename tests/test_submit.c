@@ -548,3 +548,271 @@ Test(submit, stats_count_done_and_failed_exactly, T_OPTS)
     cr_assert_eq(s.removed + s.cancelled_running + s.late_cancels, 0);
     DESTROY_CLEAN(&ex);
 }
+
+/* ---- batch carriers: a batch from outside without IDs -------------------------
+ * (crew.h, crew_submit_batch: consecutive tasks share a record that runs
+ * them one after another, each with its own ID, status and group count) */
+
+enum { CN = 512 };
+
+typedef struct citem {
+    struct cbatch *b;
+    int i;
+} citem_t;
+
+typedef struct cbatch {
+    citem_t it[CN];
+    void *args[CN];
+    atomic_int ran[CN], cleaned[CN];
+    _Atomic crew_id_t self[CN];
+    gate_t gate;
+    int block_at;    /* this item waits at the gate (-1: none) */
+    int self_cancel; /* this item cancels itself by ID (-1: none) */
+    int fail_every;  /* items i % fail_every == 1 return 7 (0: none) */
+    int spawn_at;    /* this item spawns a child that waits at the gate */
+    atomic_int child_ran;
+    atomic_int cancelled_seen;
+} cbatch_t;
+
+static int cchild(void *arg)
+{
+    cbatch_t *b = arg;
+    gate_pass(&b->gate);
+    atomic_fetch_add(&b->child_ran, 1);
+    return 0;
+}
+
+static int citem_run(void *arg)
+{
+    citem_t *it = arg;
+    cbatch_t *b = it->b;
+    atomic_fetch_add(&b->ran[it->i], 1);
+    atomic_store(&b->self[it->i], crew_self());
+    if (it->i == b->block_at) {
+        gate_pass(&b->gate);
+        if (crew_cancelled())
+            atomic_fetch_add(&b->cancelled_seen, 1);
+    }
+    if (it->i == b->spawn_at)
+        cr_assert_eq(crew_spawn(cchild, b, NULL), 0);
+    if (it->i == b->self_cancel) {
+        cr_assert_eq(crew_cancel(crew_current(), crew_self(), 5, "self"), CREW_REQUESTED);
+        if (crew_cancelled())
+            atomic_fetch_add(&b->cancelled_seen, 1);
+    }
+    if (b->fail_every && it->i % b->fail_every == 1)
+        return 7;
+    return 0;
+}
+
+static void citem_clean(void *arg)
+{
+    citem_t *it = arg;
+    atomic_fetch_add(&it->b->cleaned[it->i], 1);
+}
+
+static cbatch_t *cbatch_new(void)
+{
+    cbatch_t *b = calloc(1, sizeof *b);
+    cr_assert(b);
+    for (int i = 0; i < CN; i++) {
+        b->it[i] = (citem_t){b, i};
+        b->args[i] = &b->it[i];
+    }
+    gate_init(&b->gate);
+    b->block_at = b->self_cancel = b->spawn_at = -1;
+    return b;
+}
+
+static int cbatch_count(atomic_int *a, int want)
+{
+    int k = 0;
+    for (int i = 0; i < CN; i++)
+        k += atomic_load(&a[i]) == want;
+    return k;
+}
+
+Test(submit, batch_without_ids_runs_every_task_once_each_with_its_own_id, T_OPTS)
+{
+    for (unsigned workers = 1; workers <= 3; workers++) {
+        crew_t *ex = t_create(workers);
+        crew_group_t *g = t_group(ex, NULL, 0);
+        cbatch_t *b = cbatch_new();
+        crew_task_desc_t d = {.fn = citem_run, .cleanup = citem_clean, .group = g};
+        crew_status_t st;
+        crew_stats_t s0 = t_stats(ex), s1;
+        ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+        ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+        ASSERT_STATUS(st, CREW_TASK_DONE);
+        cr_assert_eq(cbatch_count(b->ran, 1), CN, "every task runs once");
+        cr_assert_eq(cbatch_count(b->cleaned, 1), CN, "every cleanup runs once");
+        crew_id_t ids[CN];
+        for (int i = 0; i < CN; i++) {
+            ids[i] = atomic_load(&b->self[i]);
+            cr_assert_neq(ids[i], 0);
+        }
+        qsort(ids, CN, sizeof ids[0], cmp_id);
+        for (int i = 1; i < CN; i++)
+            cr_assert_neq(ids[i], ids[i - 1], "two tasks of a batch share an ID");
+        /* An ended task's ID is stale, as any detached task's. */
+        crew_task_info_t info;
+        info.size = sizeof info;
+        ASSERT_RC(crew_inspect(ex, ids[0], &info), CREW_ENOTASK);
+        crew_group_info_t gi = t_ginfo(g);
+        cr_assert_eq(gi.submitted, CN);
+        cr_assert_eq(gi.done, CN);
+        cr_assert_eq(gi.live, 0);
+        s1 = t_settle(ex);
+        cr_assert_eq(s1.submitted - s0.submitted, CN);
+        cr_assert_eq(s1.done - s0.done, CN);
+        ASSERT_RC(crew_group_destroy(g), 0);
+        DESTROY_CLEAN(&ex);
+        gate_destroy(&b->gate);
+        free(b);
+    }
+}
+
+Test(submit, queued_batch_tasks_are_removed_before_the_group_cancel_returns, T_OPTS)
+{
+    crew_t *ex = t_create(2);
+    crew_group_t *g = t_group(ex, NULL, 0);
+    cbatch_t *b = cbatch_new();
+    gate_t workers;
+    crew_task_desc_t d = {.fn = citem_run, .cleanup = citem_clean, .group = g};
+    crew_status_t st;
+    gate_init(&workers);
+    saturate(ex, &workers); /* every carrier stays QUEUED */
+    ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+    ASSERT_RC(crew_group_cancel(g, 3, "stop"), 0);
+    /* Before the cancel returned: every cleanup ran, none ran its body. */
+    cr_assert_eq(cbatch_count(b->cleaned, 1), CN);
+    cr_assert_eq(cbatch_count(b->ran, 0), CN);
+    crew_group_info_t gi = t_ginfo(g);
+    cr_assert_eq(gi.removed, CN);
+    cr_assert_eq(gi.live, 0);
+    gate_open(&workers);
+    ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+    ASSERT_STATUS(st, CREW_TASK_CANCELLED);
+    cr_assert_eq(cbatch_count(b->ran, 0), CN, "a removed task never runs");
+    ASSERT_RC(crew_group_destroy(g), 0);
+    DESTROY_CLEAN(&ex);
+    gate_destroy(&workers);
+    gate_destroy(&b->gate);
+    free(b);
+}
+
+Test(submit, batch_tasks_behind_a_running_one_are_removed_before_the_cancel_returns, T_OPTS)
+{
+    crew_t *ex = t_create(1);
+    crew_group_t *g = t_group(ex, NULL, 0);
+    cbatch_t *b = cbatch_new();
+    crew_task_desc_t d = {.fn = citem_run, .cleanup = citem_clean, .group = g};
+    crew_status_t st;
+    b->block_at = 3; /* the fourth task of the first carrier blocks */
+    ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+    gate_await_arrivals(&b->gate, 1);
+    ASSERT_RC(crew_group_cancel(g, 3, "stop"), 0);
+    /* The three before it ran; it runs; every other one was removed, its
+     * cleanup run, before the cancel returned. */
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(atomic_load(&b->ran[i]), 1);
+    cr_assert_eq(cbatch_count(b->ran, 0), CN - 4);
+    cr_assert_eq(cbatch_count(b->cleaned, 1), CN - 1, "all but the running one");
+    crew_group_info_t gi = t_ginfo(g);
+    cr_assert_eq(gi.removed, CN - 4);
+    cr_assert_eq(gi.live, 1);
+    gate_open(&b->gate);
+    ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+    ASSERT_STATUS(st, CREW_TASK_CANCELLED);
+    cr_assert_eq(atomic_load(&b->cancelled_seen), 1, "the running one sees the cancel");
+    cr_assert_eq(cbatch_count(b->cleaned, 1), CN);
+    cr_assert_eq(cbatch_count(b->ran, 0), CN - 4);
+    gi = t_ginfo(g);
+    cr_assert_eq(gi.done, 3);
+    cr_assert_eq(gi.cancelled_running, 1);
+    cr_assert_eq(gi.removed, CN - 4);
+    ASSERT_RC(crew_group_destroy(g), 0);
+    DESTROY_CLEAN(&ex);
+    gate_destroy(&b->gate);
+    free(b);
+}
+
+Test(submit, batch_task_cancelled_by_its_own_id_ends_alone, T_OPTS)
+{
+    crew_t *ex = t_create(2);
+    crew_group_t *g = t_group(ex, NULL, 0);
+    cbatch_t *b = cbatch_new();
+    crew_task_desc_t d = {.fn = citem_run, .cleanup = citem_clean, .group = g};
+    crew_status_t st;
+    b->self_cancel = 10;
+    b->fail_every = 50;
+    ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+    ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+    cr_assert_eq(cbatch_count(b->ran, 1), CN);
+    cr_assert_eq(cbatch_count(b->cleaned, 1), CN);
+    cr_assert_eq(atomic_load(&b->cancelled_seen), 1);
+    int nfail = 0;
+    for (int i = 0; i < CN; i++)
+        nfail += i % 50 == 1;
+    crew_group_info_t gi = t_ginfo(g);
+    cr_assert_eq(gi.cancelled_running, 1);
+    cr_assert_eq(gi.failed, nfail);
+    cr_assert_eq(gi.done, CN - nfail - 1);
+    /* Each failure is listed with the ID its task had. */
+    crew_group_failure_t f[CN];
+    size_t total = 0;
+    ASSERT_RC(crew_group_failures(g, f, CN, &total), 0);
+    cr_assert_eq(total, (size_t)nfail);
+    for (size_t k = 0; k < total; k++) {
+        int found = -1;
+        for (int i = 0; i < CN; i++)
+            if (atomic_load(&b->self[i]) == f[k].id)
+                found = i;
+        cr_assert(found >= 0 && found % 50 == 1, "failure %zu names task %d", k, found);
+        cr_assert_eq(f[k].result, 7);
+    }
+    ASSERT_RC(crew_group_destroy(g), 0);
+    DESTROY_CLEAN(&ex);
+    gate_destroy(&b->gate);
+    free(b);
+}
+
+Test(submit, batch_task_whose_child_outlives_it_keeps_its_record, T_OPTS)
+{
+    crew_t *ex = t_create(2);
+    crew_group_t *g = t_group(ex, NULL, 0);
+    cbatch_t *b = cbatch_new();
+    crew_task_desc_t d = {.fn = citem_run, .cleanup = citem_clean, .group = g};
+    crew_status_t st;
+    b->spawn_at = 0; /* the child waits at the gate while the rest run */
+    ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+    T_WAIT_UNTIL(cbatch_count(b->ran, 1) == CN, T_HANG_S);
+    cr_assert_eq(cbatch_count(b->ran, 1), CN);
+    gate_open(&b->gate);
+    ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+    ASSERT_STATUS(st, CREW_TASK_DONE);
+    T_WAIT_UNTIL(atomic_load(&b->child_ran) == 1, T_HANG_S);
+    cr_assert_eq(cbatch_count(b->cleaned, 1), CN);
+    ASSERT_RC(crew_group_destroy(g), 0);
+    DESTROY_CLEAN(&ex);
+    gate_destroy(&b->gate);
+    free(b);
+}
+
+Test(submit, cancel_shutdown_removes_queued_batch_tasks_with_their_cleanup, T_OPTS)
+{
+    crew_t *ex = t_create(2);
+    cbatch_t *b = cbatch_new();
+    gate_t workers;
+    crew_task_desc_t d = {.fn = citem_run, .cleanup = citem_clean};
+    gate_init(&workers);
+    saturate(ex, &workers);
+    ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+    gate_open(&workers); /* the workers race the shutdown for the carriers */
+    DESTROY_CLEAN_MODE(&ex, CREW_CANCEL);
+    cr_assert_eq(cbatch_count(b->cleaned, 1), CN, "every task ran or was removed, once");
+    cr_assert_eq(cbatch_count(b->ran, 0) + cbatch_count(b->ran, 1), CN);
+    gate_destroy(&workers);
+    gate_destroy(&b->gate);
+    free(b);
+}

@@ -112,6 +112,11 @@ run deque.pml BROKEN_NO_CAS      safety   reject
 run deque.pml BROKEN_STEAL_ORDER safety   reject
 run deque.pml BROKEN_PUSH_ORDER  safety   reject
 
+run carrier.pml -                     safety   pass
+run carrier.pml N=4                   safety   pass
+run carrier.pml BROKEN_RECORD_WALK    safety   reject
+run carrier.pml BROKEN_NO_FREE        safety   reject
+run carrier.pml BROKEN_ANY_REFS       safety   reject
 run interrupt.pml -                   safety   pass
 run interrupt.pml ROUNDS=3            safety   pass
 run interrupt.pml BROKEN_CHECK_FIRST  safety   reject

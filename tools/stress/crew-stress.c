@@ -952,10 +952,14 @@ static void *submitter(void *arg)
     unsigned head = 0, count = 0;
 
     while (!time_up()) {
-        unsigned n = below(&rng, 10) == 0 ? 1 + below(&rng, 8) : 1;
-        uint64_t seqs[8];
-        void *args[8];
-        crew_id_t ids[8];
+        /* Now and then a batch large enough to be cut into carriers
+         * (crew.h, crew_submit_batch: from outside, without IDs). */
+        unsigned n = below(&rng, 10) == 0   ? 1 + below(&rng, 8)
+                     : below(&rng, 50) == 0 ? 32 + below(&rng, 97)
+                                            : 1;
+        uint64_t seqs[128];
+        void *args[128];
+        crew_id_t ids[128];
         bool joinable = below(&rng, 10) != 0;
         bool use_ex = below(&rng, 4) != 0 || n > 1;
         crew_task_desc_t d = {.fn = body, .cleanup = use_ex ? on_cleanup : NULL};
