@@ -432,9 +432,12 @@ static void do_submit(struct in *in, bool batch)
     uint8_t kind = (uint8_t)(b2 % FK_COUNT), param = (uint8_t)(b2 >> 3);
     int s = (b1 >> 3) & 7, grp = s < NSLOTS ? F.slot[s] : -1;
     crew_task_desc_t d = {.fn = body, .cleanup = has_cleanup ? on_cleanup : NULL};
-    int seqs[4];
-    void *args[4];
-    crew_id_t ids[4] = {0};
+    int seqs[32];
+    void *args[32];
+    crew_id_t ids[32] = {0};
+    /* A detached batch of 16-31 goes as carriers (crew_submit_batch). */
+    if (batch && !joinable && (b1 & 3) == 3)
+        n = 16 + (b2 & 15);
     int rc;
 
     if (joinable && F.nh + (int)n > MAXH)
