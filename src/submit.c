@@ -317,6 +317,31 @@ int crew_spawn(crew_fn fn, void *arg, crew_id_t *id)
     return 0;
 }
 
+/* Give back records taken for a batch that is not submitted after all. */
+static void records_unused(struct crew *ex, crew__task_t *head)
+{
+    while (head) {
+        crew__task_t *x = head;
+        head = head->next;
+        crew__task_unused(ex, x);
+    }
+}
+
+/* Publish a list of records (oldest first) through the injection queue,
+ * which wants newest first: reverse once, push once, wake the workers. */
+static void inject_list(struct crew *ex, crew__task_t *head)
+{
+    crew__task_t *r = NULL, *last = head;
+    while (head) {
+        crew__task_t *x = head;
+        head = head->next;
+        x->next = r;
+        r = x;
+    }
+    crew__inject_push(&ex->inject, r, last);
+    crew__park_notify_all(&ex->park);
+}
+
 /* Tasks a batch carrier takes at most, and the carriers a batch is cut
  * into per worker at least (so every worker finds some). */
 #define CARRIER_MAX         64
@@ -339,11 +364,7 @@ static int batch_carried(struct crew *ex, const crew_task_desc_t *desc, void *co
     for (i = 0; i < ncar; i++) {
         t = crew__task_new(ex, NULL);
         if (!t) {
-            while (head) {
-                crew__task_t *x = head;
-                head = head->next;
-                crew__task_unused(ex, x);
-            }
+            records_unused(ex, head);
             crew__batch_unused(ex, b);
             return CREW_ENOMEM;
         }
@@ -390,19 +411,8 @@ static int batch_carried(struct crew *ex, const crew_task_desc_t *desc, void *co
             head = x;
         tail = x;
     }
-    if (!head)
-        return 0;
-    { /* The injection queue wants newest first: reverse once. */
-        crew__task_t *r = NULL, *last = head;
-        while (head) {
-            crew__task_t *x = head;
-            head = head->next;
-            x->next = r;
-            r = x;
-        }
-        crew__inject_push(&ex->inject, r, last);
-    }
-    crew__park_notify_all(&ex->park);
+    if (head)
+        inject_list(ex, head);
     return 0;
 }
 
@@ -411,7 +421,7 @@ static int batch_carried(struct crew *ex, const crew_task_desc_t *desc, void *co
 static int batch_core(struct crew *ex, const crew_task_desc_t *desc, void *const *args, size_t n,
                       crew_id_t *ids, crew__worker_t *w, crew__task_t *parent, unsigned tflags)
 {
-    crew__task_t *head = NULL, *tail = NULL, *t;
+    crew__task_t *head = NULL, *t;
     crew_group_t *batch_group;
     crew__cause_t born;
     int err;
@@ -429,11 +439,7 @@ static int batch_core(struct crew *ex, const crew_task_desc_t *desc, void *const
     for (i = 0; i < n; i++) {
         t = crew__task_new(ex, w);
         if (!t) {
-            while (head) {
-                crew__task_t *x = head;
-                head = head->next;
-                crew__task_unused(ex, x);
-            }
+            records_unused(ex, head);
             return CREW_ENOMEM;
         }
         t->next = head;
@@ -456,11 +462,7 @@ static int batch_core(struct crew *ex, const crew_task_desc_t *desc, void *const
                 for (x = head; x != from; x = x->next)
                     (void)crew__disarm_task(ex, w,
                                             atomic_load_explicit(&x->id, memory_order_relaxed));
-                while (head) {
-                    x = head;
-                    head = head->next;
-                    crew__task_unused(ex, x);
-                }
+                records_unused(ex, head);
                 return err;
             }
             from = t->next;
@@ -488,8 +490,6 @@ static int batch_core(struct crew *ex, const crew_task_desc_t *desc, void *const
             continue;
         }
         x->next = head;
-        if (!head)
-            tail = x;
         head = x;
     }
     if (!head)
@@ -502,17 +502,7 @@ static int batch_core(struct crew *ex, const crew_task_desc_t *desc, void *const
             crew__schedule(ex, w, x, false);
         }
     } else {
-        /* The injection queue wants newest first: reverse once. */
-        crew__task_t *r = NULL;
-        tail = head;
-        while (head) {
-            crew__task_t *x = head;
-            head = head->next;
-            x->next = r;
-            r = x;
-        }
-        crew__inject_push(&ex->inject, r, tail);
-        crew__park_notify_all(&ex->park);
+        inject_list(ex, head);
     }
     return 0;
 }
