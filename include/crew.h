@@ -145,6 +145,9 @@ typedef enum crew_cancel_outcome {
 /* ------------------------------------------------------------------------ */
 
 #define CREW_OPT_PIN 0x1u /* pin worker i to online CPU (i mod ncpu) */
+/* One record per task in every batch: no carriers (crew_submit_batch()),
+ * so that crew_task_list() shows each queued task. */
+#define CREW_OPT_NO_CARRIERS 0x2u
 
 /* Options. Set `size` to sizeof(crew_options_t); zero fields mean default,
  * so `crew_options_t o = {.size = sizeof o};` is the default configuration. */
@@ -666,7 +669,8 @@ CREW_API int crew_spawn(crew_fn fn, void *arg, crew_id_t *id);
  * one sleeps. All or nothing: on error no task was submitted and no cleanup
  * ran. n == 0 submits nothing (ex and desc are still checked).
  * Carriers: from outside a task, with ids NULL, no deadline, no bound
- * reached and neither a trace nor task timing on, the batch is cut into
+ * reached, neither a trace nor task timing on, and no CREW_OPT_NO_CARRIERS
+ * option, the batch is cut into
  * runs of up to 64 consecutive tasks (at least 4 runs per worker; none for
  * fewer than 8 tasks per worker), each queued as one record that a worker
  * runs task after task. Each task is still a task of its own: its own ID

@@ -106,6 +106,23 @@ static int tasks_plain(void *ex, long n, perf_out_t *out)
     return batch(ex, n, 0);
 }
 
+/* tasks_records: tasks_plain on an executor that gives every task of a
+ * batch its own record (CREW_OPT_NO_CARRIERS), as a batch with deadlines
+ * gets: the deadline's own cost is tasks_deadline against this row. */
+static void *records_setup(unsigned workers)
+{
+    crew_options_t o = CREW_OPTIONS_INIT;
+    crew_t *ex = NULL;
+    int rc;
+    o.workers = workers;
+    o.flags = CREW_OPT_NO_CARRIERS;
+    if ((rc = crew_create(&ex, &o)) != 0) {
+        perf_fail("crew_create: %s", crew_err_name(rc));
+        return NULL;
+    }
+    return ex;
+}
+
 static int tasks_deadline(void *ex, long n, perf_out_t *out)
 {
     crew_stats_t st = {.size = sizeof st};
@@ -305,6 +322,14 @@ const perf_bench_t perf_bench_tasks_plain = {
     .param = {1000000, 4000000},
     .flags = PERF_F_CANCEL,
     .impl = CREW_ONLY(tasks_plain),
+};
+
+const perf_bench_t perf_bench_tasks_records = {
+    .name = "tasks_records",
+    .what = "the same tasks, one record each (CREW_OPT_NO_CARRIERS, as with deadlines)",
+    .param = {1000000, 4000000},
+    .flags = PERF_F_CANCEL,
+    .impl = {[IMPL_CREW] = {tasks_plain, records_setup, perf_crew_teardown, NULL}},
 };
 
 const perf_bench_t perf_bench_tasks_deadline = {

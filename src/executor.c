@@ -96,7 +96,8 @@ int crew_create(crew_t **out, const crew_options_t *opts)
         memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
         o.size = sizeof o;
     }
-    if (o.workers > CREW_MAX_WORKERS || (o.flags & ~CREW_OPT_PIN) || o.spin > 1000000)
+    if (o.workers > CREW_MAX_WORKERS || (o.flags & ~(CREW_OPT_PIN | CREW_OPT_NO_CARRIERS)) ||
+        o.spin > 1000000)
         return CREW_EINVAL;
     if (o.interrupt_signal && (o.interrupt_signal < SIGRTMIN || o.interrupt_signal > SIGRTMAX))
         return CREW_EINVAL;

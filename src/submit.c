@@ -427,6 +427,7 @@ static int batch_core(struct crew *ex, const crew_task_desc_t *desc, void *const
     int err;
     size_t i;
     if (!w && !ids && !tflags && !(desc->deadline | desc->timeout) &&
+        !(ex->flags & CREW_OPT_NO_CARRIERS) &&
         /* relaxed: as CREW__OBS; a trace wants one record per task */
         !atomic_load_explicit(&ex->obs.on, memory_order_relaxed)) {
         size_t per = n / ((size_t)ex->nworkers * CARRIERS_PER_WORKER);

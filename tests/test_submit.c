@@ -816,3 +816,53 @@ Test(submit, cancel_shutdown_removes_queued_batch_tasks_with_their_cleanup, T_OP
     gate_destroy(&b->gate);
     free(b);
 }
+
+static int count_row(const crew_task_row_t *row, void *ctx)
+{
+    (void)row;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static void *opts_create(unsigned flags)
+{
+    crew_options_t o = CREW_OPTIONS_INIT;
+    crew_t *ex = NULL;
+    o.workers = 2;
+    o.flags = flags;
+    cr_assert_eq(crew_create(&ex, &o), 0);
+    return ex;
+}
+
+Test(submit, a_queued_batch_lists_as_its_runs_or_with_no_carriers_as_its_tasks, T_OPTS)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        crew_t *ex = opts_create(pass ? CREW_OPT_NO_CARRIERS : 0);
+        crew_group_t *g = t_group(ex, NULL, 0);
+        cbatch_t *b = cbatch_new();
+        gate_t workers;
+        crew_task_desc_t d = {.fn = citem_run, .cleanup = citem_clean, .group = g};
+        crew_task_filter_t f = CREW_TASK_FILTER_INIT;
+        crew_status_t st;
+        int rows = 0;
+        gate_init(&workers);
+        saturate(ex, &workers);
+        ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+        f.states = 1u << CREW_TASK_QUEUED;
+        f.group = crew_group_id(g);
+        int shown = crew_task_list(ex, &f, count_row, &rows);
+        cr_assert_eq(shown, rows);
+        /* 2 workers: runs of 64 (CN / 8 > 64), one row each. */
+        cr_assert_eq(rows, pass ? CN : CN / 64, "pass %d: %d rows", pass, rows);
+        gate_open(&workers);
+        ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+        cr_assert_eq(cbatch_count(b->ran, 1), CN);
+        cr_assert_eq(cbatch_count(b->cleaned, 1), CN);
+        ASSERT_RC(crew_group_destroy(g), 0);
+        t_open_executors++; /* made here, not by t_create() */
+        DESTROY_CLEAN(&ex);
+        gate_destroy(&workers);
+        gate_destroy(&b->gate);
+        free(b);
+    }
+}
