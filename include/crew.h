@@ -681,7 +681,10 @@ CREW_API int crew_spawn(crew_fn fn, void *arg, crew_id_t *id);
  * one run start in order on one worker, one at a time (a long task delays
  * the rest of its run, not other runs), and crew_task_list() shows a
  * queued run as its first task. Costs: 128 bytes per run plus 8 per task,
- * no record per task; 4 atomic RMWs per task on the worker side.
+ * no record per task; on the worker, 2 atomic RMWs per task (its claim
+ * and its terminal CAS, which also readies the record for the next task)
+ * and one on the group's counter per run (crew_group_info() still counts
+ * each task live only until it ends).
  * Thread-safety: any thread.
  * Ownership: as crew_submit_ex(), for each args[i]; ids (n entries) may be
  *   NULL: then every task is detached.

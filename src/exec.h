@@ -129,6 +129,7 @@ struct crew {
     pthread_mutex_t batches_mu;        /* guards the next three (harness.c) */
     struct crew__batch *batches;       /* blocks of batch carriers alive */
     struct crew__batch *spare_batches; /* freed blocks kept for reuse */
+    _Atomic bool batches_used;         /* a block was ever listed */
     unsigned nspare_batches;
     pthread_mutex_t actors_mu; /* guards `actors` (actor.c) */
     struct crew_actor *actors; /* actor structures not yet freed */

@@ -288,6 +288,7 @@ void crew__groups_init(struct crew *ex)
     pthread_mutex_init(&ex->batches_mu, NULL); /* harness.c's; freed below */
     ex->batches = ex->spare_batches = NULL;
     ex->nspare_batches = 0;
+    atomic_init(&ex->batches_used, false);
 }
 
 void crew__groups_fini(struct crew *ex)
@@ -362,6 +363,22 @@ int crew_group_info(crew_group_t *g, crew_group_info_t *out)
     info->id = g->id;
     /* acquire: pending orders the counters the members wrote before. */
     info->live = atomic_load_explicit(&g->pending, memory_order_acquire);
+    /* Batch carriers' DONE tasks still in pending (harness.c, step 3):
+     * read after pending, so a carrier that ends meanwhile (clears
+     * `ended`, then takes them off pending) is not subtracted twice. */
+    /* relaxed: a hint; a block listed after this load counts no task
+     * ended yet that this snapshot could have seen end. */
+    if (atomic_load_explicit(&g->ex->batches_used, memory_order_relaxed)) {
+        uint64_t ended = 0;
+        pthread_mutex_lock(&g->ex->batches_mu);
+        for (crew__batch_t *b = g->ex->batches; b; b = b->next)
+            if (b->group == g)
+                for (uint32_t i = 0; i < b->ncar; i++)
+                    /* relaxed: a snapshot; see above. */
+                    ended += atomic_load_explicit(&b->car[i].ended, memory_order_relaxed);
+        pthread_mutex_unlock(&g->ex->batches_mu);
+        info->live = info->live > ended ? info->live - ended : 0;
+    }
     /* relaxed: a snapshot of statistics. */
     info->submitted = atomic_load_explicit(&g->submitted, memory_order_relaxed);
     info->failed = atomic_load_explicit(&g->failed, memory_order_relaxed);

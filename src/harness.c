@@ -34,8 +34,10 @@
  *     terminal word is freeable, and runs task 0.
  *  3. When a task's body returned, the runner claims the next index
  *     (fetch_add), then finishes the task as usual (terminal CAS, set
- *     entry out, group count). None left: it drops its pin (the last
- *     record out frees the block) and stops.
+ *     entry out, group count; a task that ended DONE counts in the
+ *     carrier's `ended` instead, which crew_group_info subtracts). None
+ *     left: it takes `ended` off the group in one RMW, drops its pin (the
+ *     last record out frees the block) and stops.
  *  4. The claimed task gets the record's next incarnation when the
  *     runner's pin is the only hold on it and the ended task left no live
  *     children: FREE (refusing pins, so no lookup validates the old ID
@@ -170,6 +172,8 @@ void crew__batch_listed(struct crew *ex, crew__batch_t *b)
 {
     if (b->group)
         crew__group_ref(b->group);
+    /* relaxed: a hint for crew_group_info, which then takes the mutex. */
+    atomic_store_explicit(&ex->batches_used, true, memory_order_relaxed);
     pthread_mutex_lock(&ex->batches_mu);
     b->prev = NULL;
     b->next = ex->batches;
@@ -724,6 +728,14 @@ static CREW_NOINLINE crew__task_t *carrier_next(struct crew *ex, crew__worker_t 
 {
     crew__task_t *x;
     if (k >= c->n) { /* the last one ran, or a canceller dropped the rest */
+        /* relaxed: single writer. Cleared before the group hears, so an
+         * info between the two counts them live a moment longer, never
+         * twice gone. */
+        uint32_t m = atomic_load_explicit(&c->ended, memory_order_relaxed);
+        if (m) {
+            atomic_store_explicit(&c->ended, 0, memory_order_relaxed);
+            crew__group_done(ex, t->group, m); /* alive: they counted */
+        }
         if (crew__rec_unpin(t))
             crew__task_free(ex, t);
         return NULL;
@@ -814,11 +826,21 @@ static CREW_ALWAYS_INLINE crew_status_t task_finish(struct crew *ex, crew__worke
         crew__sweep(ex);
     if (g) {
         /* A DONE member of a group without FIRST_SUCCESS only counts down
-         * (crew__group_member_ended would return at once). */
-        if (CREW_LIKELY(ph == CREW_TASK_DONE && !(g->flags & CREW_GROUP_FIRST_SUCCESS)))
-            crew__group_done(ex, g, 1);
-        else
+         * (crew__group_member_ended would return at once); a carrier's
+         * task counts in its carrier, taken off the group when the carrier
+         * ends (Batch carriers, step 3): one RMW on the group's line per
+         * run, not per task. */
+        if (CREW_LIKELY(ph == CREW_TASK_DONE && !(g->flags & CREW_GROUP_FIRST_SUCCESS))) {
+            if (car)
+                /* relaxed: single writer; crew_group_info reads it. */
+                atomic_store_explicit(&car->ended,
+                                      atomic_load_explicit(&car->ended, memory_order_relaxed) + 1,
+                                      memory_order_relaxed);
+            else
+                crew__group_done(ex, g, 1);
+        } else {
             group_member_ended(ex, g, id, rc, ph, false);
+        }
     }
     if (frame)
         frame_signal(ex, frame, ph, rc);

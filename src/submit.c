@@ -388,6 +388,7 @@ static int batch_carried(struct crew *ex, const crew_task_desc_t *desc, void *co
         /* relaxed: published by the list's mutex and with the record;
          * index 0 is the record's own. */
         atomic_init(&c->next, 1);
+        atomic_init(&c->ended, 0);
     }
     crew__batch_listed(ex, b); /* complete, before any record is published */
     /* Fill in order (the list is consumed from its head); keep the ones

@@ -164,7 +164,12 @@ typedef struct crew__carrier {
      * (fetch_add), a canceller everything left (exchange with n). Index 0
      * is claimed by whoever wins the record's QUEUED word. */
     CREW_ALIGNED _Atomic uint32_t next;
-    uint32_t n;              /* tasks in this carrier */
+    uint32_t n; /* tasks in this carrier */
+    /* Its tasks that ended DONE and still count in the group's pending:
+     * the runner counts them here (single writer) and takes them off the
+     * group in one RMW when the carrier ends; crew_group_info() subtracts
+     * them (group.c). */
+    _Atomic uint32_t ended;
     void *const *args;       /* their arguments (in the block) */
     struct crew__batch *blk; /* the block */
 } crew__carrier_t;

@@ -85,6 +85,12 @@ static void *look_main(void *arg)
                       (unsigned long long)info.id);
             (void)crew_cancel(c->ex, id ^ 1, 0, NULL); /* mostly unknown IDs */
         }
+        { /* counts taken while carriers move their tasks on */
+            crew_group_info_t gi = {.size = sizeof gi};
+            CHECK_RC(crew_group_info(c->g, &gi), 0);
+            CHECK(gi.live <= N && gi.done + gi.live + gi.cancelled + gi.failed <= gi.submitted + N,
+                  "live %llu", (unsigned long long)gi.live);
+        }
         sched_yield();
     }
     return NULL;
