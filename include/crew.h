@@ -679,7 +679,9 @@ CREW_API int crew_spawn(crew_fn fn, void *arg, crew_id_t *id);
  * a cancel of its group or a cancel shutdown removes every task a worker
  * has not begun, cleanup run, before it returns. What differs: tasks of
  * one run start in order on one worker, one at a time (a long task delays
- * the rest of its run, not other runs), and crew_task_list() shows a
+ * the rest of its run, not other runs: runs suit short tasks; for tasks
+ * of milliseconds or more, or uneven ones, CREW_OPT_NO_CARRIERS lets an
+ * idle worker take each task at once), and crew_task_list() shows a
  * queued run as its first task. Costs: 128 bytes per run plus 8 per task,
  * no record per task; on the worker, 2 atomic RMWs per task (its claim
  * and its terminal CAS, which also readies the record for the next task)

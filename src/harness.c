@@ -104,8 +104,7 @@ int crew__task_release(struct crew *ex, crew__task_t *t)
     return 0;
 }
 
-/* Batch carriers: a record that pointed into block b is freed, or a sweep
- * is done with b. The last one out unlinks and frees it. */
+/* Batch carriers: under batches_mu, take b off the executor's list. */
 static void unlist_locked(struct crew *ex, crew__batch_t *b)
 {
     if (b->prev)
@@ -155,6 +154,8 @@ static void batch_free(struct crew *ex, crew__batch_t *b)
     crew__free(b);
 }
 
+/* A record that pointed into block b is freed. The last one out unlists
+ * it and keeps or frees it. */
 static void batch_unref(struct crew *ex, crew__batch_t *b)
 {
     /* acq_rel: the last one out sees every other user's accesses to the

@@ -334,6 +334,9 @@ static int run(cr_job_t *jobs, uint64_t n, const opts_t *o)
     crew_options_t copt = CREW_OPTIONS_INIT;
     /* No more workers than jobs: -j 64 for 3 jobs starts 3 threads. */
     copt.workers = (unsigned)(n > 0 && n < (uint64_t)o->jobs ? n : (uint64_t)o->jobs);
+    /* Jobs are processes: one record each (no runs of jobs sharing one),
+     * so a worker that frees up starts the next job at once. */
+    copt.flags = CREW_OPT_NO_CARRIERS;
     int rc = crew_create(&ex, &copt);
     if (rc == 0)
         rc = crew_group_create(ex, NULL, cr_cfg.halt ? CREW_GROUP_FAIL_FAST : 0, &g);
