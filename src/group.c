@@ -363,9 +363,10 @@ int crew_group_info(crew_group_t *g, crew_group_info_t *out)
     info->id = g->id;
     /* acquire: pending orders the counters the members wrote before. */
     info->live = atomic_load_explicit(&g->pending, memory_order_acquire);
-    /* Batch carriers' DONE tasks still in pending (harness.c, step 3):
-     * read after pending, so a carrier that ends meanwhile (clears
-     * `ended`, then takes them off pending) is not subtracted twice. */
+    /* Batch carriers' DONE tasks still in pending (harness.c, step 3),
+     * read after pending: a carrier that ends meanwhile clears `ended`
+     * before its RMW on pending, which our acquire load above pairs with,
+     * so what left pending is not subtracted again. */
     /* relaxed: a hint; a block listed after this load counts no task
      * ended yet that this snapshot could have seen end. */
     if (atomic_load_explicit(&g->ex->batches_used, memory_order_relaxed)) {

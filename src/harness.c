@@ -729,9 +729,10 @@ static CREW_NOINLINE crew__task_t *carrier_next(struct crew *ex, crew__worker_t 
 {
     crew__task_t *x;
     if (k >= c->n) { /* the last one ran, or a canceller dropped the rest */
-        /* relaxed: single writer. Cleared before the group hears, so an
-         * info between the two counts them live a moment longer, never
-         * twice gone. */
+        /* relaxed: single writer. Cleared before the group hears:
+         * group_done's seq_cst RMW releases the clear to crew_group_info's
+         * acquire load of pending, so an info counts them live a moment
+         * longer, never gone twice. */
         uint32_t m = atomic_load_explicit(&c->ended, memory_order_relaxed);
         if (m) {
             atomic_store_explicit(&c->ended, 0, memory_order_relaxed);
