@@ -120,37 +120,22 @@ static void unlist_locked(struct crew *ex, crew__batch_t *b)
  * a cross-thread free. */
 #define SPARE_BATCHES 4
 
-/* Under batches_mu: b's last user is done. Unlist it and keep it as a
- * spare, or return it for batch_free() (outside the mutex). */
-static crew__batch_t *batch_gone_locked(struct crew *ex, crew__batch_t *b)
+/* b's last user is done and b is unlisted: drop its group reference, then
+ * keep it as a spare or free it. Not under batches_mu. */
+static void batch_free(struct crew *ex, crew__batch_t *b)
 {
-    unlist_locked(ex, b);
-    if (b->group)
-        return b; /* its group reference goes outside the mutex */
+    if (b->group) {
+        crew__group_unref(b->group);
+        b->group = NULL;
+    }
+    pthread_mutex_lock(&ex->batches_mu);
     if (ex->nspare_batches < SPARE_BATCHES) {
         b->next = ex->spare_batches;
         ex->spare_batches = b;
         ex->nspare_batches++;
-        return NULL;
+        b = NULL;
     }
-    return b;
-}
-
-static void batch_free(struct crew *ex, crew__batch_t *b)
-{
-    struct crew_group *g = b->group;
-    if (g) {
-        b->group = NULL;
-        crew__group_unref(g);
-        pthread_mutex_lock(&ex->batches_mu);
-        if (ex->nspare_batches < SPARE_BATCHES) {
-            b->next = ex->spare_batches;
-            ex->spare_batches = b;
-            ex->nspare_batches++;
-            b = NULL;
-        }
-        pthread_mutex_unlock(&ex->batches_mu);
-    }
+    pthread_mutex_unlock(&ex->batches_mu);
     crew__free(b);
 }
 
@@ -163,10 +148,9 @@ static void batch_unref(struct crew *ex, crew__batch_t *b)
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
     pthread_mutex_lock(&ex->batches_mu);
-    b = batch_gone_locked(ex, b);
+    unlist_locked(ex, b);
     pthread_mutex_unlock(&ex->batches_mu);
-    if (b)
-        batch_free(ex, b);
+    batch_free(ex, b);
 }
 
 void crew__batch_listed(struct crew *ex, crew__batch_t *b)
@@ -436,8 +420,8 @@ static uint64_t sweep_batches(struct crew *ex, crew__worker_t *w)
         pthread_mutex_lock(&ex->batches_mu);
         nb = b->next; /* still listed: our reference */
         /* acq_rel: as in batch_unref. */
-        if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1 &&
-            (b = batch_gone_locked(ex, b)) != NULL) {
+        if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
+            unlist_locked(ex, b);
             b->swept = gone; /* freed below, outside the mutex */
             gone = b;
         }
@@ -714,7 +698,7 @@ static CREW_ALWAYS_INLINE crew__task_t *carrier_reborn(struct crew *ex, crew__ta
     atomic_store_explicit(&t->joined_self, 0, memory_order_relaxed);
     atomic_store_explicit(&t->adopted, 0, memory_order_relaxed);
     atomic_store_explicit(&t->kids_done, 0, memory_order_relaxed);
-    crew__rec_reborn_end(t);
+    crew__rec_run_next(t);
     return t;
 }
 
@@ -754,12 +738,15 @@ static CREW_NOINLINE crew__task_t *carrier_next(struct crew *ex, crew__worker_t 
     crew__rec_fill(x, t->fn, c->args[k], t->cleanup, NULL, t->group, t->group_id, 0, c);
     /* relaxed: t holds a reference on the block until after this. */
     atomic_fetch_add_explicit(&c->blk->refs, 1, memory_order_relaxed);
-    crew__rec_publish_running(x);
+    crew__rec_run_next(x);
     if (crew__rec_unpin(t))
         crew__task_free(ex, t);
     return x;
 }
 
+/* The body returned rc: cleanup, then the terminal CAS (protocol step 3).
+ * car: the carrier t runs (NULL for a plain task); then *next gets the
+ * record of its next task, or NULL. */
 static CREW_ALWAYS_INLINE crew_status_t task_finish(struct crew *ex, crew__worker_t *w,
                                                     crew__task_t *t, int rc, bool join_release,
                                                     crew__carrier_t *car, crew__task_t **next)

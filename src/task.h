@@ -43,7 +43,7 @@
  *  from start to its last task, so no incarnation's terminal word is
  *  freeable, and between two tasks it moves
  *     terminal, refs == 1 (only its pin) --reborn_begin (CAS)--> FREE + 1 ref
- *     --new ID, fields--> reborn_end --> RUNNING + 1 ref
+ *     --new ID, fields--> run_next --> RUNNING + 1 ref
  *  or, folding the first step into the terminal CAS (finish_reborn),
  *     RUNNING, refs == 1 --> FREE + 1 ref (the task's status is the
  *     runner's to report; nobody could have read the terminal word)
@@ -314,6 +314,14 @@ static inline bool crew__rec_reborn_begin(crew__task_t *t)
     return false;
 }
 
+/* The terminal phase of a body that returned rc: CANCELLED with REQ (or
+ * force_cancel: cancelled through an ancestor, group or shutdown), else
+ * FAILED for rc != 0, else DONE. */
+static inline uint32_t crew__finish_phase(uint32_t s, int rc, bool force_cancel)
+{
+    return ((s & T_REQ) || force_cancel) ? T_CANCELLED : rc ? T_FAILED : T_DONE;
+}
+
 /* The same step folded into the terminal CAS (a carrier whose next task
  * is claimed): RUNNING with only the runner's pin (and no waiter) goes
  * straight to FREE + 1 ref. *n gets the terminal word finish would have
@@ -322,7 +330,7 @@ static inline bool crew__rec_reborn_begin(crew__task_t *t)
 static inline bool crew__rec_finish_reborn(crew__task_t *t, uint32_t *s, int rc, uint32_t *n)
 {
     while ((*s & T_REF_MASK) == T_REF_ONE && !(*s & T_WAITERS)) {
-        uint32_t ph = (*s & T_REQ) ? T_CANCELLED : rc ? T_FAILED : T_DONE;
+        uint32_t ph = crew__finish_phase(*s, rc, false);
         /* acq_rel: as crew__rec_finish (release: the body's effects and
          * result; acquire: a canceller's REQ CAS and cause fields). */
         if (atomic_compare_exchange_weak_explicit(&t->state, s,
@@ -335,19 +343,12 @@ static inline bool crew__rec_finish_reborn(crew__task_t *t, uint32_t *s, int rc,
     return false;
 }
 
-/* ... and the next incarnation (new ID and fields written) is RUNNING. */
-static inline void crew__rec_reborn_end(crew__task_t *t)
+/* ... and the next incarnation (new ID and fields written: the record
+ * reborn, or a fresh one taking the carrier's next task) is RUNNING,
+ * pinned by its runner. */
+static inline void crew__rec_run_next(crew__task_t *t)
 {
     /* release: publishes the new ID and fields to pins (acquire CAS). */
-    atomic_store_explicit(&t->state, T_RUNNING | T_BATCH | T_RELEASED | T_REF_ONE,
-                          memory_order_release);
-}
-
-/* A carrier's next task gets a fresh record (the old one is still pinned
- * by someone, or keeps live children): RUNNING, pinned by its runner. */
-static inline void crew__rec_publish_running(crew__task_t *t)
-{
-    /* release: as publish. */
     atomic_store_explicit(&t->state, T_RUNNING | T_BATCH | T_RELEASED | T_REF_ONE,
                           memory_order_release);
 }
@@ -511,7 +512,7 @@ static inline uint32_t crew__rec_finish(crew__task_t *t, uint32_t *s, int rc, bo
 {
     uint32_t n;
     do {
-        uint32_t ph = ((*s & T_REQ) || force_cancel) ? T_CANCELLED : rc ? T_FAILED : T_DONE;
+        uint32_t ph = crew__finish_phase(*s, rc, force_cancel);
         n = (*s & ~T_PHASE) | ph | (release ? T_RELEASED : 0);
         /* acq_rel: release publishes result and the body's effects to
          * waiters; acquire pairs with a canceller's REQ CAS (its cause

@@ -599,7 +599,7 @@ int crew__timer_arm_tasks(crew__timer_t *tm, const uint64_t *ids, size_t n, int6
         uint16_t start[CREW__TM_SHARDS + 1] = {0}, fill[CREW__TM_SHARDS];
         uint16_t order[PIECE];
         for (size_t i = 0; i < m; i++)
-            start[(crew__timer_task_shard_index(ids[base + i])) + 1]++;
+            start[crew__timer_task_shard_index(ids[base + i]) + 1]++;
         for (unsigned s = 0; s < CREW__TM_SHARDS; s++) {
             start[s + 1] = (uint16_t)(start[s + 1] + start[s]);
             fill[s] = start[s];

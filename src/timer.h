@@ -170,13 +170,13 @@ bool crew__timer_disarm(crew__timer_t *tm, uint8_t kind, uint64_t key, void **ob
 /* The pending deadline of key, or 0. */
 int64_t crew__timer_get(crew__timer_t *tm, uint8_t kind, uint64_t key);
 
-/* The shard of a task's entry (by slot: the slot's entry has one lock). */
 /* The shard of task `id`'s entry: its slot's low bits. */
 static inline unsigned crew__timer_task_shard_index(uint64_t id)
 {
     return (unsigned)(id & (CREW__TM_SHARDS - 1));
 }
 
+/* The shard of a task's entry (by slot: the slot's entry has one lock). */
 static inline crew__tshard_t *crew__timer_task_shard(crew__timer_t *tm, uint64_t id)
 {
     return &tm->shard[crew__timer_task_shard_index(id)];

@@ -632,6 +632,16 @@ static int cbatch_count(atomic_int *a, int want)
     return k;
 }
 
+/* The end of a carrier test: the group destroyed, the executor torn down
+ * clean (DESTROY_CLEAN), the batch freed. */
+static void cbatch_close(crew_t **ex, crew_group_t *g, cbatch_t *b)
+{
+    ASSERT_RC(crew_group_destroy(g), 0);
+    DESTROY_CLEAN(ex);
+    gate_destroy(&b->gate);
+    free(b);
+}
+
 Test(submit, batch_without_ids_runs_every_task_once_each_with_its_own_id, T_OPTS)
 {
     for (unsigned workers = 1; workers <= 3; workers++) {
@@ -665,10 +675,7 @@ Test(submit, batch_without_ids_runs_every_task_once_each_with_its_own_id, T_OPTS
         s1 = t_settle(ex);
         cr_assert_eq(s1.submitted - s0.submitted, CN);
         cr_assert_eq(s1.done - s0.done, CN);
-        ASSERT_RC(crew_group_destroy(g), 0);
-        DESTROY_CLEAN(&ex);
-        gate_destroy(&b->gate);
-        free(b);
+        cbatch_close(&ex, g, b);
     }
 }
 
@@ -694,11 +701,8 @@ Test(submit, queued_batch_tasks_are_removed_before_the_group_cancel_returns, T_O
     ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_CANCELLED);
     cr_assert_eq(cbatch_count(b->ran, 0), CN, "a removed task never runs");
-    ASSERT_RC(crew_group_destroy(g), 0);
-    DESTROY_CLEAN(&ex);
+    cbatch_close(&ex, g, b);
     gate_destroy(&workers);
-    gate_destroy(&b->gate);
-    free(b);
 }
 
 Test(submit, batch_tasks_behind_a_running_one_are_removed_before_the_cancel_returns, T_OPTS)
@@ -731,10 +735,7 @@ Test(submit, batch_tasks_behind_a_running_one_are_removed_before_the_cancel_retu
     cr_assert_eq(gi.done, 3);
     cr_assert_eq(gi.cancelled_running, 1);
     cr_assert_eq(gi.removed, CN - 4);
-    ASSERT_RC(crew_group_destroy(g), 0);
-    DESTROY_CLEAN(&ex);
-    gate_destroy(&b->gate);
-    free(b);
+    cbatch_close(&ex, g, b);
 }
 
 Test(submit, batch_task_cancelled_by_its_own_id_ends_alone, T_OPTS)
@@ -771,10 +772,7 @@ Test(submit, batch_task_cancelled_by_its_own_id_ends_alone, T_OPTS)
         cr_assert(found >= 0 && found % 50 == 1, "failure %zu names task %d", k, found);
         cr_assert_eq(f[k].result, 7);
     }
-    ASSERT_RC(crew_group_destroy(g), 0);
-    DESTROY_CLEAN(&ex);
-    gate_destroy(&b->gate);
-    free(b);
+    cbatch_close(&ex, g, b);
 }
 
 Test(submit, batch_task_whose_child_outlives_it_keeps_its_record, T_OPTS)
@@ -793,10 +791,7 @@ Test(submit, batch_task_whose_child_outlives_it_keeps_its_record, T_OPTS)
     ASSERT_STATUS(st, CREW_TASK_DONE);
     T_WAIT_UNTIL(atomic_load(&b->child_ran) == 1, T_HANG_S);
     cr_assert_eq(cbatch_count(b->cleaned, 1), CN);
-    ASSERT_RC(crew_group_destroy(g), 0);
-    DESTROY_CLEAN(&ex);
-    gate_destroy(&b->gate);
-    free(b);
+    cbatch_close(&ex, g, b);
 }
 
 Test(submit, cancel_shutdown_removes_queued_batch_tasks_with_their_cleanup, T_OPTS)
@@ -858,11 +853,8 @@ Test(submit, a_queued_batch_lists_as_its_runs_or_with_no_carriers_as_its_tasks, 
         ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
         cr_assert_eq(cbatch_count(b->ran, 1), CN);
         cr_assert_eq(cbatch_count(b->cleaned, 1), CN);
-        ASSERT_RC(crew_group_destroy(g), 0);
         t_open_executors++; /* made here, not by t_create() */
-        DESTROY_CLEAN(&ex);
+        cbatch_close(&ex, g, b);
         gate_destroy(&workers);
-        gate_destroy(&b->gate);
-        free(b);
     }
 }
