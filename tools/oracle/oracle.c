@@ -2,6 +2,7 @@
 #include "oracle.h"
 
 #include <inttypes.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,10 +292,22 @@ void oracle_check_group(const char *who, const crew_group_info_t *in, crew_statu
         oracle_fail("%s: wait said FAILED, info has no failure", who);
 }
 
-void oracle_check_rest(crew_t *ex, const crew_stats_t *st, bool cancel_shutdown)
+void oracle_check_rest(crew_t *ex, const crew_stats_t *st_in, bool cancel_shutdown)
 {
-    uint32_t scopes = crew__debug_cancel_scopes(ex);
-    uint32_t want = cancel_shutdown ? 1 : 0;
+    uint32_t want = cancel_shutdown ? 1 : 0, scopes = crew__debug_cancel_scopes(ex);
+    crew_stats_t s = *st_in, *st = &s;
+    int64_t give_up = crew_now() + (int64_t)10 * 1000000000;
+    /* A deadline the timer thread is firing at this moment may still hold
+     * a destroyed group (its ID in the set, its scope) or a batch's block
+     * (its scope) until that fire ends (crew_group_destroy(): the memory
+     * goes with its last holder): wait for rest, 10 s at most. */
+    while ((st->live_tasks || st->live_records || st->cancel_set_size || scopes != want) &&
+           crew_now() < give_up) {
+        sched_yield();
+        if (crew_stats(ex, st) != 0)
+            break;
+        scopes = crew__debug_cancel_scopes(ex);
+    }
     if (st->live_tasks || st->live_records || st->cancel_set_size)
         oracle_fail("at rest: live_tasks %" PRIu64 " live_records %" PRIu64
                     " cancel_set_size %" PRIu64,

@@ -30,8 +30,8 @@
  *     where every status is known, bounded by the unobserved ones
  *     otherwise; group flags agree with cancels, fail-fast and the wait;
  *   - at rest: no live task, record or cancelled ID, no cancel scope left
- *     (but the executor's own after a CREW_CANCEL shutdown), and no byte
- *     left after crew_destroy.
+ *     (but the executor's own after a CREW_CANCEL shutdown) once a deadline
+ *     firing at that moment is done, and no byte left after crew_destroy.
  *
  * Violations go to the handler set with oracle_set_report() (default:
  * print and abort).
@@ -127,7 +127,9 @@ void oracle_check_group(const char *who, const crew_group_info_t *info, crew_sta
                         bool cancelled, unsigned flags);
 /* The executor at rest after crew_shutdown, every handle released and
  * every group destroyed: nothing live, no record, no cancelled ID, and no
- * cancel scope but the executor's own after a CREW_CANCEL shutdown. */
+ * cancel scope but the executor's own after a CREW_CANCEL shutdown. st: a
+ * snapshot; re-read (10 s at most) while a deadline the timer thread is
+ * firing holds a destroyed group or a batch's block. */
 void oracle_check_rest(crew_t *ex, const crew_stats_t *st, bool cancel_shutdown);
 /* After the last crew_destroy: crew freed every byte. */
 void oracle_check_freed(void);
