@@ -668,16 +668,22 @@ CREW_API int crew_spawn(crew_fn fn, void *arg, crew_id_t *id);
  * first; the owner pops args[n-1] first), each push waking a worker only if
  * one sleeps. All or nothing: on error no task was submitted and no cleanup
  * ran. n == 0 submits nothing (ex and desc are still checked).
- * Carriers: from outside a task, with ids NULL, no deadline, no bound
- * reached, neither a trace nor task timing on, and no CREW_OPT_NO_CARRIERS
- * option, the batch is cut into
+ * Carriers: from outside a task, with ids NULL, no bound reached, neither
+ * a trace nor task timing on, and no CREW_OPT_NO_CARRIERS option, the
+ * batch is cut into
  * runs of up to 64 consecutive tasks (at least 4 runs per worker; none for
  * fewer than 8 tasks per worker), each queued as one record that a worker
  * runs task after task. Each task is still a task of its own: its own ID
  * (crew_self(), crew_cancel() of that ID), status, cleanup, group count
  * (FAIL_FAST, FIRST_SUCCESS and the failure list as usual) and counters;
  * a cancel of its group or a cancel shutdown removes every task a worker
- * has not begun, cleanup run, before it returns. What differs: tasks of
+ * has not begun, cleanup run, before it returns. A deadline (desc's
+ * deadline or timeout, computed once at submission: the same for every
+ * task, each task's own) is one timer entry for the whole batch: when it
+ * passes, every task not begun is removed and running ones see
+ * crew_cancelled() (cause TIMEOUT), as for one timer entry per task; a
+ * task that calls crew_set_deadline() on itself leaves it for its own; a
+ * deadline already past removes every task in this call. What differs: tasks of
  * one run start in order on one worker, one at a time (a long task delays
  * the rest of its run, not other runs: runs suit short tasks; for tasks
  * of milliseconds or more, or uneven ones, CREW_OPT_NO_CARRIERS lets an
@@ -982,7 +988,8 @@ CREW_API int crew_group_cancel(crew_group_t *g, int code, const char *reason);
 
 /* Free an empty group: its memory goes now, or when the last task record
  * that refers to it goes (a joinable member never released keeps it until
- * crew_release(), crew_join() or crew_destroy()).
+ * crew_release(), crew_join() or crew_destroy()), or when its deadline,
+ * if the timer thread is firing it at this moment, has cancelled it.
  * Thread-safety: any thread; not concurrently with other calls on g.
  * Ownership: g is the caller's no more. A later call given g fails with
  *   CREW_EINVAL only while its memory lives: do not rely on it.
@@ -1062,7 +1069,9 @@ CREW_API int crew_group_failures(crew_group_t *g, crew_group_failure_t *out, siz
  * CREW_CAUSE_TIMEOUT for every task it reached. One timing wheel and one
  * thread per executor (started at the first deadline) service them: an
  * idle executor wakes once per expiry, never per tick, and a deadline that
- * never fires (its task ended first) is removed when the task ends.
+ * never fires (its task ended first) is removed when the task ends. A
+ * batch that travels as runs (crew_submit_batch()) has one entry for all
+ * its tasks, removed when its last task ends.
  * Expiry is never early; it is late by the thread's wake-up latency
  * (crew-perf's deadline_latency row reports median and p99). */
 
@@ -1323,7 +1332,9 @@ typedef struct crew_stats {
     uint64_t live_tasks;              /* tasks not yet terminal */
     uint64_t live_records;            /* task records not yet reclaimed */
     uint64_t cancel_set_size;         /* IDs in the cancellation set now */
-    uint64_t deadlines_pending;       /* task and group deadlines armed now */
+    uint64_t deadlines_pending;       /* task, group and batch deadlines armed
+                                         now (a batch travelling as runs has
+                                         one, see crew_submit_batch()) */
     uint64_t deadlines_set;           /* deadlines armed or moved, ever */
     uint64_t deadlines_fired;         /* deadlines that passed while armed
                                          (each cancelled its scope, cause

@@ -6,8 +6,12 @@
  *   (param = pairs; the figure is per pair: divide by two for one call).
  * tasks_plain / tasks_deadline: ns per task for a batch of param tasks
  *   whose bodies do ~100 ns of arithmetic, without and with a 60 s timeout
- *   each (deadlines that never fire: armed at submission, disarmed when the
- *   task ends). Their ratio is the cost of a deadline per task.
+ *   (deadlines that never fire). The batch travels as runs, its deadline
+ *   one timer entry: their ratio is the cost of a deadline per task.
+ * tasks_records / tasks_deadline_records: the same on an executor that
+ *   gives every task its own record (CREW_OPT_NO_CARRIERS), as single
+ *   submissions get: each deadline is armed at submission and disarmed
+ *   when its task ends.
  * deadline_latency / deadline_latency_p99: ns from a task's deadline to its
  *   body's first crew_cancelled() == true while it spins on the check
  *   (param = samples; median and 99th percentile of one repetition).
@@ -106,9 +110,8 @@ static int tasks_plain(void *ex, long n, perf_out_t *out)
     return batch(ex, n, 0);
 }
 
-/* tasks_records: tasks_plain on an executor that gives every task of a
- * batch its own record (CREW_OPT_NO_CARRIERS), as a batch with deadlines
- * gets: the deadline's own cost is tasks_deadline against this row. */
+/* tasks_records, tasks_deadline_records: on an executor that gives every
+ * task of a batch its own record (CREW_OPT_NO_CARRIERS). */
 static void *records_setup(unsigned workers)
 {
     crew_options_t o = CREW_OPTIONS_INIT;
@@ -326,7 +329,7 @@ const perf_bench_t perf_bench_tasks_plain = {
 
 const perf_bench_t perf_bench_tasks_records = {
     .name = "tasks_records",
-    .what = "the same tasks, one record each (CREW_OPT_NO_CARRIERS, as with deadlines)",
+    .what = "the same tasks, one record each (CREW_OPT_NO_CARRIERS)",
     .param = {1000000, 4000000},
     .flags = PERF_F_CANCEL,
     .impl = {[IMPL_CREW] = {tasks_plain, records_setup, perf_crew_teardown, NULL}},
@@ -338,6 +341,14 @@ const perf_bench_t perf_bench_tasks_deadline = {
     .param = {1000000, 4000000},
     .flags = PERF_F_CANCEL,
     .impl = CREW_ONLY(tasks_deadline),
+};
+
+const perf_bench_t perf_bench_tasks_deadline_records = {
+    .name = "tasks_deadline_records",
+    .what = "one record each, each with its own 60 s timeout",
+    .param = {1000000, 4000000},
+    .flags = PERF_F_CANCEL,
+    .impl = {[IMPL_CREW] = {tasks_deadline, records_setup, perf_crew_teardown, NULL}},
 };
 
 const perf_bench_t perf_bench_deadline_latency = {

@@ -14,9 +14,11 @@
  *     by crew_cancel on a running task). A hit also sets REQ in the state
  *     word if the canceller has not yet, so a body that saw the request
  *     always ends CANCELLED (harness.c, cancel protocol step 3).
- *  3. Inherited: the executor cancelled at shutdown; the task's group and
- *     the groups enclosing it; each ancestor (REQ bit or a terminal
- *     CANCELLED phase) and each live ancestor's groups. Ancestor records
+ *  3. Inherited: the executor cancelled at shutdown; the expired deadline
+ *     of the batch that carries the task (harness.c, "Batch carriers");
+ *     the task's group and the groups enclosing it; each ancestor (REQ
+ *     bit, a terminal CANCELLED phase, its batch's expired deadline) and
+ *     each live ancestor's groups. Ancestor records
  *     stay allocated while a descendant lives (harness.c), and every group
  *     on the walk is alive: it is either the group of the task below it on
  *     the chain, or that task holds a reference on it (TF_PGROUP_REF).
@@ -72,6 +74,18 @@ void crew__cancel_forget(struct crew *ex, crew_id_t id)
     crew__cset_unlock(&ex->cset);
 }
 
+bool crew__batch_expired(crew__task_t *t, uint32_t s, crew__cause_t *why)
+{
+    crew__carrier_t *c = crew__rec_carrier(t, s);
+    /* acquire: pairs with crew__batch_expire's release store; own_dl,
+     * written before it under the set mutex, is then up to date. */
+    if (!c || !c->blk->when || !atomic_load_explicit(&c->blk->expired, memory_order_acquire) ||
+        atomic_load_explicit(&c->own_dl, memory_order_relaxed) == id_of(t))
+        return false;
+    *why = (crew__cause_t){CREW_CAUSE_TIMEOUT, CREW_ETIMEDOUT, "deadline"};
+    return true;
+}
+
 bool crew__inherited_cancel(struct crew *ex, crew__task_t *t, crew__cause_t *why)
 {
     struct crew_group *seen;
@@ -82,6 +96,9 @@ bool crew__inherited_cancel(struct crew *ex, crew__task_t *t, crew__cause_t *why
         *why = (crew__cause_t){CREW_CAUSE_SHUTDOWN, 0, "shutdown"};
         return true;
     }
+    /* relaxed: BATCH is fixed while the record is pinned or ours. */
+    if (CREW_UNLIKELY(crew__batch_expired(t, crew__rec_peek(t), why)))
+        return true; /* its batch's deadline: its own */
     if (t->group && crew__group_chain_cancelled(t->group, &why->code, &why->reason, &gc)) {
         /* A group's deadline reaches its members as a timeout. */
         why->cause = gc == CREW_CAUSE_TIMEOUT ? CREW_CAUSE_TIMEOUT : CREW_CAUSE_GROUP;
@@ -101,6 +118,8 @@ bool crew__inherited_cancel(struct crew *ex, crew__task_t *t, crew__cause_t *why
         if (crew__terminal(s))
             continue; /* finished uncancelled: its groups no longer reach
                          its descendants */
+        if (CREW_UNLIKELY(crew__batch_expired(a, s, why)))
+            return true; /* an ancestor's deadline, as above */
         if (a->group && a->group != seen &&
             crew__group_chain_cancelled(a->group, &why->code, &why->reason, &gc)) {
             why->cause = gc == CREW_CAUSE_TIMEOUT ? CREW_CAUSE_TIMEOUT : CREW_CAUSE_PARENT;

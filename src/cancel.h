@@ -41,5 +41,9 @@ bool crew__is_cancelled(struct crew *ex, crew__task_t *t, crew__cause_t *why);
 /* Cancelled through an ancestor, an enclosing group, or a cancel shutdown
  * (not its own request). */
 bool crew__inherited_cancel(struct crew *ex, crew__task_t *t, crew__cause_t *why);
+/* t (pinned or running; s: its word) is a carried task whose batch's
+ * deadline passed, and its own deadline did not replace the batch's
+ * (deadline.c): *why gets cause TIMEOUT. */
+bool crew__batch_expired(crew__task_t *t, uint32_t s, crew__cause_t *why);
 
 #endif

@@ -45,6 +45,9 @@ void crew__deadline_fire(void *ctx, uint8_t kind, uint64_t key, void *obj)
         (void)crew__group_cancel(ex, obj, CREW_ETIMEDOUT, "deadline", CREW_CAUSE_TIMEOUT);
         crew__group_unref(obj); /* the entry's reference */
         break;
+    case CREW__TM_BATCH:
+        crew__batch_expire(ex, obj);
+        break;
     case CREW__TM_IRQ:
         crew__irq_rekick(ex, (unsigned)key);
         break;
@@ -55,9 +58,10 @@ void crew__deadline_fire(void *ctx, uint8_t kind, uint64_t key, void *obj)
 
 void crew__deadline_drop(void *ctx, uint8_t kind, void *obj)
 {
-    (void)ctx;
     if (kind == CREW__TM_GROUP)
         crew__group_unref(obj);
+    else if (kind == CREW__TM_BATCH)
+        crew__batch_put(ctx, obj);
 }
 
 static bool bad_deadline(int64_t when)
@@ -65,8 +69,46 @@ static bool bad_deadline(int64_t when)
     return when < 0 || (when > 0 && when - crew__now_ns() > CREW__FAR_NS);
 }
 
+/* The carrier of t (pinned, or the caller's own task) when t is a task of
+ * a batch with a deadline that is still t's own, else NULL. */
+static crew__carrier_t *batch_dl_of(crew__task_t *t, crew_id_t id)
+{
+    /* relaxed: BATCH is fixed while the record is pinned. */
+    crew__carrier_t *c = crew__rec_carrier(t, crew__rec_peek(t));
+    /* relaxed: own_dl only ever becomes this task's ID, by this file. */
+    if (!c || !c->blk->when || atomic_load_explicit(&c->own_dl, memory_order_relaxed) == id)
+        return NULL;
+    return c;
+}
+
+/* t, a carried task, gets a deadline of its own (crew_set_deadline): the
+ * batch's no longer applies to it. If the batch's already expired, the
+ * cancellation it caused stays (made sticky as a request first). */
+static int own_deadline(struct crew *ex, crew__task_t *t, crew__carrier_t *c, crew_id_t id)
+{
+    bool expired;
+    crew__cset_lock(&ex->cset);
+    /* relaxed: written under the mutex we hold. */
+    expired = atomic_load_explicit(&c->blk->expired, memory_order_relaxed);
+    if (!expired)
+        /* relaxed: published to the checks by a later expiry's release
+         * (after this mutex); before one, nobody reads it. */
+        atomic_store_explicit(&c->own_dl, id, memory_order_relaxed);
+    crew__cset_unlock(&ex->cset);
+    if (expired) {
+        int rc = crew__task_cancel(ex, t, CREW_ETIMEDOUT, "deadline", CREW_CAUSE_TIMEOUT);
+        if (rc == CREW_ENOMEM)
+            return rc;
+        /* relaxed: the request (REQ) now cancels it whatever this says. */
+        atomic_store_explicit(&c->own_dl, id, memory_order_relaxed);
+    }
+    return 0;
+}
+
 int crew_set_deadline(crew_t *ex, crew_id_t id, int64_t deadline)
 {
+    crew__worker_t *w = crew__self_worker(ex);
+    crew__carrier_t *c;
     crew__task_t *t;
     int rc = 0;
     if (!crew__valid(ex) || bad_deadline(deadline))
@@ -74,21 +116,35 @@ int crew_set_deadline(crew_t *ex, crew_id_t id, int64_t deadline)
     t = crew__task_get(ex, id, id == crew_self());
     if (!t)
         return CREW_ENOTASK;
+    c = batch_dl_of(t, id); /* a carried task: its batch's deadline goes */
     if (crew__terminal(crew__rec_load(t))) {
         rc = CREW_TOO_LATE;
-    } else if (deadline == 0) {
-        (void)crew__disarm_task(ex, crew__self_worker(ex), id);
-    } else if (deadline <= crew__now_ns()) {
-        (void)crew__disarm_task(ex, crew__self_worker(ex), id);
-        rc = crew__task_cancel(ex, t, CREW_ETIMEDOUT, "deadline", CREW_CAUSE_TIMEOUT);
+    } else if (deadline == 0 || deadline <= crew__now_ns()) {
+        if (c)
+            rc = own_deadline(ex, t, c, id);
+        if (rc == 0)
+            (void)crew__disarm_task(ex, w, id);
+        if (rc == 0 && deadline)
+            rc = crew__task_cancel(ex, t, CREW_ETIMEDOUT, "deadline", CREW_CAUSE_TIMEOUT);
     } else {
         rc = crew__timer_arm(&ex->timer, CREW__TM_TASK, id, NULL, deadline, NULL);
+        if (rc == 0 && c && (rc = own_deadline(ex, t, c, id)) != 0)
+            (void)crew__disarm_task(ex, w, id); /* nothing changed */
         /* Ended meanwhile: its end may have missed our entry. */
-        if (rc == 0 && crew__terminal(crew__rec_load(t)))
-            (void)crew__disarm_task(ex, crew__self_worker(ex), id);
+        else if (rc == 0 && crew__terminal(crew__rec_load(t)))
+            (void)crew__disarm_task(ex, w, id);
     }
     crew__task_put(ex, t);
     return rc;
+}
+
+/* t's own pending deadline: its batch's, or its timer entry's. */
+static int64_t task_deadline(struct crew *ex, crew__task_t *t, crew_id_t id)
+{
+    crew__carrier_t *c = batch_dl_of(t, id);
+    if (c) /* relaxed: a snapshot, as the timer's */
+        return atomic_load_explicit(&c->blk->expired, memory_order_relaxed) ? 0 : c->blk->when;
+    return crew__timer_get(&ex->timer, CREW__TM_TASK, id);
 }
 
 int crew_get_deadline(crew_t *ex, crew_id_t id, int64_t *deadline)
@@ -99,7 +155,7 @@ int crew_get_deadline(crew_t *ex, crew_id_t id, int64_t *deadline)
     t = crew__task_get(ex, id, id == crew_self());
     if (!t)
         return CREW_ENOTASK;
-    *deadline = crew__timer_get(&ex->timer, CREW__TM_TASK, id);
+    *deadline = task_deadline(ex, t, id);
     crew__task_put(ex, t);
     return 0;
 }
@@ -150,8 +206,7 @@ int64_t crew_deadline(void)
     for (a = t; a; a = a->parent) {
         /* Records on the chain stay allocated while a descendant lives
          * (cancel.c); relaxed: the ID of a live record does not change. */
-        TAKE(crew__timer_get(&ex->timer, CREW__TM_TASK,
-                             atomic_load_explicit(&a->id, memory_order_relaxed)));
+        TAKE(task_deadline(ex, a, atomic_load_explicit(&a->id, memory_order_relaxed)));
         for (g = a->group; g && g != seen; g = g->parent)
             TAKE(crew__timer_get(&ex->timer, CREW__TM_GROUP, g->id));
         seen = a->group;

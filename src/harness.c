@@ -55,6 +55,19 @@
  *     published until its last record is freed, so no sweep misses a
  *     task that is not claimed; the records themselves cannot serve (a
  *     record between two tasks is FREE to a pool walk).
+ *  6. A batch deadline is one timer entry holding a reference on the block
+ *     (armed before any record is published; a deadline already past
+ *     marks the block expired at birth instead). When it fires, `expired`
+ *     is set under the set mutex with a cancel scope (dropped when the
+ *     block is freed) and a sweep follows, as for a group: the block's
+ *     tasks see it as an inherited cancellation (cancel.c), so queued runs
+ *     are removed, indexes left are claimed as in step 5, running tasks
+ *     and their descendants see crew_cancelled(). A task whose own
+ *     deadline replaced the batch's (its ID in its carrier's own_dl,
+ *     deadline.c) is not reached. Each carrier's end (step 3's last, or
+ *     its queued record removed) counts down dl_live; the last one
+ *     disarms the entry, and whichever of that disarm and the timer's
+ *     claim takes the entry (under its shard's lock) drops its reference.
  * The model tools/model/carrier.pml checks steps 3-5 against a canceller
  * and a lookup by an old ID.
  *
@@ -124,6 +137,11 @@ static void unlist_locked(struct crew *ex, crew__batch_t *b)
  * keep it as a spare or free it. Not under batches_mu. */
 static void batch_free(struct crew *ex, crew__batch_t *b)
 {
+    /* relaxed: we hold the last reference (the unref's acquire). */
+    if (atomic_load_explicit(&b->expired, memory_order_relaxed)) {
+        atomic_store_explicit(&b->expired, false, memory_order_relaxed);
+        crew__scope_drop(ex); /* no task of the batch is left to need it */
+    }
     if (b->group) {
         crew__group_unref(b->group);
         b->group = NULL;
@@ -151,6 +169,43 @@ static void batch_unref(struct crew *ex, crew__batch_t *b)
     unlist_locked(ex, b);
     pthread_mutex_unlock(&ex->batches_mu);
     batch_free(ex, b);
+}
+
+void crew__batch_put(struct crew *ex, crew__batch_t *b) { batch_unref(ex, b); }
+
+/* A carrier of b ended (its runner's last task, or its queued record was
+ * removed); the caller still holds a reference on b. The last carrier to
+ * end takes the batch's deadline off the timer (unless it fired). */
+static void carrier_ended(struct crew *ex, crew__batch_t *b)
+{
+    void *obj;
+    /* relaxed: a count; the disarm and the timer's claim arbitrate under
+     * the shard's lock which of them drops the entry's reference. */
+    if (CREW_UNLIKELY(b->when) &&
+        atomic_fetch_sub_explicit(&b->dl_live, 1, memory_order_relaxed) == 1 &&
+        crew__timer_disarm(&ex->timer, CREW__TM_BATCH, (uint64_t)(uintptr_t)b, &obj))
+        batch_unref(ex, b); /* the entry's (ours keeps b) */
+}
+
+void crew__batch_expire(struct crew *ex, crew__batch_t *b)
+{
+    bool first = false;
+    crew__cset_lock(&ex->cset);
+    /* relaxed: written only under the mutex we hold. */
+    if (!atomic_load_explicit(&b->expired, memory_order_relaxed)) {
+        crew__scope_add(ex); /* before the flag: check protocol step 1 */
+        /* release: pairs with the checks' acquire load (cancel.c); they
+         * then read own_dl, written before under this mutex. */
+        atomic_store_explicit(&b->expired, true, memory_order_release);
+        first = true;
+    }
+    crew__cset_unlock(&ex->cset);
+    if (first) {
+        crew__sweep(ex);         /* queued runs, and every task not claimed */
+        crew__reach_running(ex); /* callbacks and interruptible regions */
+    }
+    crew__park_notify_all(&ex->park); /* helping waiters re-check */
+    batch_unref(ex, b);               /* the timer entry's reference */
 }
 
 void crew__batch_listed(struct crew *ex, crew__batch_t *b)
@@ -181,6 +236,8 @@ crew__batch_t *crew__batch_alloc(struct crew *ex, size_t bytes)
     pthread_mutex_unlock(&ex->batches_mu);
     if (!b && (b = crew__malloc(bytes)) != NULL)
         b->bytes = bytes;
+    if (b) /* relaxed: not shared yet (read by batch_free if unused) */
+        atomic_init(&b->expired, false);
     return b;
 }
 
@@ -403,7 +460,10 @@ static uint64_t sweep_batches(struct crew *ex, crew__worker_t *w)
          * last record is gone (everything claimed) and its last unref is
          * on its way to unlist it: leave it alone. */
         uint32_t r = atomic_load_explicit(&b->refs, memory_order_relaxed);
-        if (!all && !(b->group && crew__group_chain_cancelled(b->group, &code, &reason, NULL))) {
+        /* acquire: pairs with crew__batch_expire's release (nothing read
+         * after it but the claim words; kept for symmetry with cancel.c). */
+        if (!all && !atomic_load_explicit(&b->expired, memory_order_acquire) &&
+            !(b->group && crew__group_chain_cancelled(b->group, &code, &reason, NULL))) {
             b = b->next;
             continue;
         }
@@ -535,8 +595,10 @@ static void end_removed(struct crew *ex, crew__task_t *t, crew_status_t phase)
         admit_release(ex, t);
     if (t->cleanup)
         t->cleanup(t->arg);
-    if (CREW_UNLIKELY(car)) /* its other tasks go with it */
+    if (CREW_UNLIKELY(car)) { /* its other tasks go with it */
         dropped = carrier_drop(ex, car);
+        carrier_ended(ex, car->blk);
+    }
     /* relaxed: validated by the CAS in end_removed. */
     s = atomic_load_explicit(&t->state, memory_order_relaxed);
     hold_group(t, s);
@@ -722,6 +784,7 @@ static CREW_NOINLINE crew__task_t *carrier_next(struct crew *ex, crew__worker_t 
             atomic_store_explicit(&c->ended, 0, memory_order_relaxed);
             crew__group_done(ex, t->group, m); /* alive: they counted */
         }
+        carrier_ended(ex, c->blk); /* t keeps the block */
         if (crew__rec_unpin(t))
             crew__task_free(ex, t);
         return NULL;

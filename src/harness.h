@@ -72,6 +72,14 @@ void crew__batch_listed(struct crew *ex, crew__batch_t *b);
  * short); one never listed goes back with crew__batch_unused(). */
 crew__batch_t *crew__batch_alloc(struct crew *ex, size_t bytes);
 void crew__batch_unused(struct crew *ex, crew__batch_t *b);
+/* Drop a reference on a listed block (the last one frees it). */
+void crew__batch_put(struct crew *ex, crew__batch_t *b);
+/* A batch's deadline passed (the timer fired its entry, whose reference
+ * this drops): its tasks are cancelled with cause TIMEOUT as a group's
+ * members would be: those no runner claimed are removed (cleanups run,
+ * group counts) before this returns, running ones see crew_cancelled()
+ * (cancel.c), callbacks and interruptible regions are reached. */
+void crew__batch_expire(struct crew *ex, crew__batch_t *b);
 
 /* Cancel a group (idempotent): mark it, remove its queued members and
  * their queued descendants (sweep), wake helping waiters. 0 or

@@ -159,6 +159,7 @@ static bool in_set(struct crew *ex, crew_id_t key)
 static bool seen_cancelled(struct crew *ex, crew__task_t *t, uint32_t s, uint8_t *cause, int *code,
                            char *reason)
 {
+    crew__cause_t why;
     crew__task_t *a;
     reason[0] = '\0';
     *code = 0;
@@ -179,6 +180,8 @@ static bool seen_cancelled(struct crew *ex, crew__task_t *t, uint32_t s, uint8_t
         crew__copy_reason(reason, "shutdown");
         return true;
     }
+    if (crew__batch_expired(t, s, &why)) /* a pin keeps the block */
+        goto batch;
     if (in_set(ex, t->group_id)) {
         *cause = CREW_CAUSE_GROUP;
         return true;
@@ -196,12 +199,19 @@ static bool seen_cancelled(struct crew *ex, crew__task_t *t, uint32_t s, uint8_t
         }
         if (crew__terminal(as))
             continue;
+        if (crew__batch_expired(a, as, &why))
+            goto batch;
         if (in_set(ex, a->group_id)) {
             *cause = CREW_CAUSE_PARENT;
             return true;
         }
     }
     return false;
+batch: /* a batch's deadline, the task's own or an ancestor's */
+    *cause = why.cause;
+    *code = why.code;
+    crew__copy_reason(reason, why.reason);
+    return true;
 }
 
 /* ---- the task list --------------------------------------------------------- */

@@ -106,11 +106,12 @@ bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t, c
     /* A carrier's tasks are all created now (each finishes on its own). */
     CREW__BOOK(ex, w, created, carrier ? ((crew__carrier_t *)owner)->n : 1);
     crew__rec_publish(t, joinable, carrier);
-    if (g || parent)
+    if (g || parent || (carrier && ((crew__carrier_t *)owner)->blk->when))
         /* seq_cst fence: pairs with the fence in crew__sweep. Either the
-         * check below sees a group or parent cancellation made visible
-         * concurrently, or that canceller's sweep sees this record QUEUED
-         * and removes it: a cancelled scope never keeps a queued task. */
+         * check below sees a group, parent or batch deadline cancellation
+         * made visible concurrently, or that canceller's sweep sees this
+         * record QUEUED and removes it: a cancelled scope never keeps a
+         * queued task. */
         CREW_FENCE_SEQ_CST();
     if (CREW_UNLIKELY(crew__any_scope(ex))) {
         /* The parent's own request counts here too (its set entry), and
@@ -349,7 +350,9 @@ static void inject_list(struct crew *ex, crew__task_t *head)
 
 /* From outside, without IDs: args[0..n) as carriers of `per` consecutive
  * tasks each (harness.c, "Batch carriers"), in one block: the carriers,
- * each on its own line, then a copy of args. All or nothing. */
+ * each on its own line, then a copy of args. A deadline (every task's
+ * own, the same for all) is one timer entry for the block. All or
+ * nothing. */
 static int batch_carried(struct crew *ex, const crew_task_desc_t *desc, void *const *args, size_t n,
                          uint32_t per)
 {
@@ -376,8 +379,30 @@ static int batch_carried(struct crew *ex, const crew_task_desc_t *desc, void *co
     /* relaxed: published with the records (publish's release). */
     atomic_init(&b->refs, ncar);
     b->ncar = ncar;
-    b->group = desc->group;
+    b->group = NULL;
     b->cleanup = desc->cleanup;
+    b->when = (desc->deadline | desc->timeout) ? crew__desc_when(desc) : 0;
+    atomic_init(&b->dl_live, ncar);
+    if (CREW_UNLIKELY(b->when) && b->when <= crew__now_ns()) {
+        /* Already past: born expired, so every run is removed in this
+         * call (born cancelled, below). The scope before the flag (check
+         * protocol step 1); both before any record is published. */
+        crew__scope_add(ex);
+        /* relaxed: published with the records (publish's release). */
+        atomic_store_explicit(&b->expired, true, memory_order_relaxed);
+    } else if (CREW_UNLIKELY(b->when)) {
+        /* Armed before any record is published, so the last carrier's
+         * end always finds it; the entry holds a reference. */
+        int err;
+        atomic_init(&b->refs, ncar + 1);
+        err = crew__timer_arm(&ex->timer, CREW__TM_BATCH, (uint64_t)(uintptr_t)b, b, b->when, NULL);
+        if (err) {
+            records_unused(ex, head);
+            crew__batch_unused(ex, b);
+            return err;
+        }
+    }
+    b->group = desc->group;
     if (desc->group)
         crew__group_add(desc->group, (uint32_t)n); /* one RMW for the batch */
     for (i = 0; i < ncar; i++) {
@@ -389,6 +414,7 @@ static int batch_carried(struct crew *ex, const crew_task_desc_t *desc, void *co
          * index 0 is the record's own. */
         atomic_init(&c->next, 1);
         atomic_init(&c->ended, 0);
+        atomic_init(&c->own_dl, 0);
     }
     crew__batch_listed(ex, b); /* complete, before any record is published */
     /* Fill in order (the list is consumed from its head); keep the ones
@@ -427,8 +453,7 @@ static int batch_core(struct crew *ex, const crew_task_desc_t *desc, void *const
     crew__cause_t born;
     int err;
     size_t i;
-    if (!w && !ids && !tflags && !(desc->deadline | desc->timeout) &&
-        !(ex->flags & CREW_OPT_NO_CARRIERS) &&
+    if (!w && !ids && !tflags && !(ex->flags & CREW_OPT_NO_CARRIERS) &&
         /* relaxed: as CREW__OBS; a trace wants one record per task */
         !atomic_load_explicit(&ex->obs.on, memory_order_relaxed)) {
         size_t per = n / ((size_t)ex->nworkers * CARRIERS_PER_WORKER);

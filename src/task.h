@@ -172,6 +172,12 @@ typedef struct crew__carrier {
     _Atomic uint32_t ended;
     void *const *args;       /* their arguments (in the block) */
     struct crew__batch *blk; /* the block */
+    /* With a batch deadline: the ID of this carrier's task whose own
+     * deadline replaced the batch's (crew_set_deadline), else 0. Written
+     * under the set mutex, before an expiry's flag or after it made that
+     * task's cancel sticky (deadline.c); read after an acquire load of
+     * the flag. */
+    _Atomic uint64_t own_dl;
 } crew__carrier_t;
 
 typedef struct crew__batch {
@@ -184,6 +190,15 @@ typedef struct crew__batch {
     struct crew__batch *swept;       /* a sweep's list of blocks to free */
     struct crew_group *group;        /* with a reference, until freed */
     crew_cleanup_fn cleanup;
+    /* The batch's deadline, every task's own (0: none). Its timer entry
+     * holds a reference on the block until it fires or the last carrier
+     * ends (dl_live, counting down from ncar) and disarms it. */
+    int64_t when;
+    _Atomic uint32_t dl_live;
+    /* The deadline passed: set once under the set mutex (release), with a
+     * cancel scope counted until the block is freed; its carriers' tasks
+     * are cancelled (cancel.c), those not claimed removed (harness.c). */
+    _Atomic bool expired;
     crew__carrier_t car[]; /* then the arguments */
 } crew__batch_t;
 

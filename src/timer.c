@@ -21,7 +21,7 @@ static inline unsigned shift_of(unsigned level) { return TICK_BITS + LVL_BITS * 
 
 static inline uint64_t hash_key(uint8_t kind, uint64_t key)
 {
-    uint64_t h = (key ^ ((uint64_t)kind << 62)) * 0x9E3779B97F4A7C15ull;
+    uint64_t h = (key ^ ((uint64_t)kind << 59)) * 0x9E3779B97F4A7C15ull;
     return h ^ (h >> 29);
 }
 

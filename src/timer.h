@@ -64,12 +64,17 @@
 #define CREW__FAR_NS    ((int64_t)1 << 57) /* the furthest deadline accepted */
 #define CREW__TM_SLOTS  64
 
-enum { CREW__TM_TASK = 1, CREW__TM_GROUP = 2, CREW__TM_IRQ = 3 /* re-kick a region */ };
+enum {
+    CREW__TM_TASK = 1,
+    CREW__TM_GROUP = 2,
+    CREW__TM_IRQ = 3,  /* re-kick a region */
+    CREW__TM_BATCH = 4 /* a carried batch's deadline (key, obj: its block) */
+};
 
 typedef struct crew__tentry {
     int64_t when;                     /* absolute CLOCK_MONOTONIC ns */
-    uint64_t key;                     /* task ID or group ID */
-    void *obj;                        /* group (holds a reference) or NULL */
+    uint64_t key;                     /* task ID, group ID or block address */
+    void *obj;                        /* group or block (holds a reference) or NULL */
     struct crew__tentry *prev, *next; /* slot list (or the free list) */
     struct crew__tentry *hnext;       /* hash chain */
     uint8_t kind;                     /* CREW__TM_* */

@@ -572,6 +572,10 @@ typedef struct cbatch {
     int spawn_at;    /* this item spawns a child that waits at the gate */
     atomic_int child_ran;
     atomic_int cancelled_seen;
+    /* Batch deadlines (cdl_run): what task block_at saw. */
+    bool own_clear; /* it clears its own deadline and must not be cancelled */
+    _Atomic int64_t dl_seen, eff_seen;
+    atomic_int cause_seen;
 } cbatch_t;
 
 static int cchild(void *arg)
@@ -791,6 +795,133 @@ Test(submit, batch_task_whose_child_outlives_it_keeps_its_record, T_OPTS)
     ASSERT_STATUS(st, CREW_TASK_DONE);
     T_WAIT_UNTIL(atomic_load(&b->child_ran) == 1, T_HANG_S);
     cr_assert_eq(cbatch_count(b->cleaned, 1), CN);
+    cbatch_close(&ex, g, b);
+}
+
+static int cdl_child(void *arg)
+{
+    cbatch_t *b = arg;
+    atomic_fetch_add(&b->child_ran, 1);
+    return 0;
+}
+
+static int cdl_cause(const crew_task_row_t *row, void *ctx)
+{
+    cbatch_t *b = ctx;
+    if (row->id == crew_self())
+        atomic_store(&b->cause_seen, (int)row->cause);
+    return 0;
+}
+
+/* A task of a batch with a deadline: block_at reads its deadlines, then
+ * waits for the batch's deadline to reach it (after spawning a child that
+ * stays queued behind it), or clears its own first and outlives the
+ * batch's uncancelled. */
+static int cdl_run(void *arg)
+{
+    citem_t *it = arg;
+    cbatch_t *b = it->b;
+    crew_t *ex = crew_current();
+    int64_t dl = -1, end = crew_now() + T_HANG_NS;
+    atomic_fetch_add(&b->ran[it->i], 1);
+    if (it->i != b->block_at)
+        return 0;
+    cr_assert_eq(crew_get_deadline(ex, crew_self(), &dl), 0);
+    atomic_store(&b->dl_seen, dl);
+    atomic_store(&b->eff_seen, crew_deadline());
+    if (b->own_clear) {
+        cr_assert_eq(crew_set_deadline(ex, crew_self(), 0), 0);
+        cr_assert_eq(crew_get_deadline(ex, crew_self(), &dl), 0);
+        cr_assert_eq(dl, 0, "its own deadline is cleared");
+        cr_assert_eq(crew_deadline(), 0);
+        crew_stats_t s = {.size = sizeof s};
+        do
+            crew_stats(ex, &s);
+        while (s.deadlines_fired == 0 && crew_now() < end);
+        cr_assert_eq(s.deadlines_fired, 1, "the batch's deadline fired");
+        cr_assert(!crew_cancelled(), "a task with its own deadline ignores the batch's");
+        return 0;
+    }
+    cr_assert_eq(crew_spawn(cdl_child, b, NULL), 0); /* queued: 1 worker */
+    while (!crew_cancelled() && crew_now() < end)
+        ;
+    /* Detached (no handle to inspect): its listing shows the cause. */
+    crew_task_filter_t f = CREW_TASK_FILTER_INIT;
+    f.cancelled = true;
+    cr_assert_geq(crew_task_list(ex, &f, cdl_cause, b), 1);
+    return 0; /* ends CANCELLED all the same */
+}
+
+Test(submit, batch_deadline_cancels_the_running_task_and_removes_the_rest, T_OPTS)
+{
+    crew_t *ex = t_create(1);
+    crew_group_t *g = t_group(ex, NULL, 0);
+    cbatch_t *b = cbatch_new();
+    crew_task_desc_t d = {.fn = cdl_run, .cleanup = citem_clean, .group = g};
+    crew_status_t st;
+    b->block_at = 3; /* the fourth task of the first run waits */
+    d.deadline = crew_now() + 50 * 1000000;
+    ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+    ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+    ASSERT_STATUS(st, CREW_TASK_CANCELLED);
+    cr_assert(crew_now() >= d.deadline, "never early");
+    cr_assert_eq(atomic_load(&b->dl_seen), d.deadline, "the batch's deadline is each task's own");
+    cr_assert_eq(atomic_load(&b->eff_seen), d.deadline);
+    cr_assert_eq(atomic_load(&b->cause_seen), CREW_CAUSE_TIMEOUT);
+    cr_assert_eq(cbatch_count(b->ran, 1), 4, "the three before it and itself ran");
+    cr_assert_eq(cbatch_count(b->cleaned, 1), CN, "every cleanup ran once");
+    crew_group_info_t gi = t_ginfo(g);
+    cr_assert_eq(gi.done, 3);
+    cr_assert_eq(gi.cancelled_running, 1);
+    cr_assert_eq(gi.removed, CN - 4 + 1, "%llu removed: the rest and the child (a member)",
+                 (unsigned long long)gi.removed);
+    cr_assert_eq(gi.live, 0);
+    crew_stats_t s = t_settle(ex);
+    cr_assert_eq(atomic_load(&b->child_ran), 0, "its queued child was removed");
+    cr_assert_eq(s.deadlines_fired, 1, "one deadline for the batch");
+    cr_assert_eq(s.deadlines_pending, 0);
+    cbatch_close(&ex, g, b);
+}
+
+Test(submit, batch_task_with_its_own_deadline_leaves_the_batch_deadline, T_OPTS)
+{
+    crew_t *ex = t_create(1);
+    crew_group_t *g = t_group(ex, NULL, 0);
+    cbatch_t *b = cbatch_new();
+    crew_task_desc_t d = {.fn = cdl_run, .cleanup = citem_clean, .group = g};
+    crew_status_t st;
+    b->block_at = 3;
+    b->own_clear = true;
+    d.timeout = 30 * 1000000;
+    ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+    ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+    ASSERT_STATUS(st, CREW_TASK_CANCELLED);
+    cr_assert_gt(atomic_load(&b->dl_seen), 0);
+    crew_group_info_t gi = t_ginfo(g);
+    cr_assert_eq(gi.done, 4, "it ended DONE");
+    cr_assert_eq(gi.cancelled_running, 0);
+    cr_assert_eq(gi.removed, CN - 4);
+    cr_assert_eq(cbatch_count(b->cleaned, 1), CN);
+    cbatch_close(&ex, g, b);
+}
+
+Test(submit, batch_with_a_past_deadline_runs_nothing, T_OPTS)
+{
+    crew_t *ex = t_create(2);
+    crew_group_t *g = t_group(ex, NULL, 0);
+    cbatch_t *b = cbatch_new();
+    crew_task_desc_t d = {.fn = citem_run, .cleanup = citem_clean, .group = g};
+    crew_status_t st;
+    d.deadline = crew_now() - 1;
+    ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+    /* Removed in the call, cleanups run. */
+    cr_assert_eq(cbatch_count(b->cleaned, 1), CN);
+    crew_group_info_t gi = t_ginfo(g);
+    cr_assert_eq(gi.removed, CN);
+    cr_assert_eq(gi.live, 0);
+    ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+    ASSERT_STATUS(st, CREW_TASK_CANCELLED);
+    cr_assert_eq(cbatch_count(b->ran, 0), CN, "none ran");
     cbatch_close(&ex, g, b);
 }
 

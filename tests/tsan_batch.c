@@ -1,11 +1,12 @@
 /* tsan_batch.c - batch carriers (a batch from outside without IDs) racing
  * with group cancels, cancel-mode shutdowns, tasks cancelling themselves by
- * ID, and a thread that looks tasks up by ID while their records move on
- * to the next task of the batch. Oracles: every task's cleanup runs exactly
+ * ID, batch deadlines expiring while their runs go on (and tasks moving
+ * their own deadline meanwhile), and a thread that looks tasks up by ID
+ * while their records move on to the next task of the batch. Oracles: every task's cleanup runs exactly
  * once, no body runs twice, a removed task never runs, each task that ran
  * had an ID of its own, the group's counts add up, and the moment a cancel
  * returns at most one task per worker (claimed, its body not yet entered)
- * is neither started nor removed. Plain executable, also run under
+ * is neither started nor removed; no deadline is left armed. Plain executable, also run under
  * ThreadSanitizer. */
 #include <string.h>
 
@@ -28,6 +29,7 @@ struct ctx {
     _Atomic crew_id_t recent; /* an ID for the looker to inspect */
     atomic_int stop;
     int self_cancel_every;
+    bool deadlines; /* each batch has a short timeout */
 };
 
 static int body(void *arg)
@@ -40,6 +42,10 @@ static int body(void *arg)
     atomic_store_explicit(&c->recent, me, memory_order_relaxed);
     if (c->self_cancel_every && it->i % c->self_cancel_every == 0)
         (void)crew_cancel(c->ex, me, 1, "self");
+    if (c->deadlines && it->i % 13 == 0) { /* its own deadline replaces the batch's */
+        int rc = crew_set_deadline(c->ex, me, it->i % 2 ? 0 : crew_now() + 100000);
+        CHECK(rc == 0 || rc == CREW_REQUESTED, "set_deadline -> %s", crew_err_name(rc));
+    }
     for (volatile int k = 0; k < 50 && !crew_cancelled(); k++)
         ;
     return 0;
@@ -62,6 +68,8 @@ static void *sub_main(void *arg)
     crew_task_desc_t d = {.fn = body, .cleanup = cleanup, .group = s->c->g};
     for (int i = s->from; i < s->from + PER_SUB; i += BATCH) {
         void *args[BATCH];
+        if (s->c->deadlines) /* 50 us to 1.6 ms: some expire mid-run */
+            d.timeout = (int64_t)50000 << ((i / BATCH) % 6);
         for (int k = 0; k < BATCH; k++)
             args[k] = &s->c->it[i + k];
         CHECK_RC(crew_submit_batch(s->c->ex, &d, args, BATCH, NULL), 0);
@@ -84,6 +92,14 @@ static void *look_main(void *arg)
                 CHECK(info.id == id, "inspect of %llu shows %llu", (unsigned long long)id,
                       (unsigned long long)info.id);
             (void)crew_cancel(c->ex, id ^ 1, 0, NULL); /* mostly unknown IDs */
+            if (c->deadlines) { /* moving a deadline while its batch's may fire */
+                int64_t dl;
+                rc = crew_get_deadline(c->ex, id, &dl);
+                CHECK(rc == 0 || rc == CREW_ENOTASK, "get_deadline -> %s", crew_err_name(rc));
+                rc = crew_set_deadline(c->ex, id, crew_now() + 200000);
+                CHECK(rc == 0 || rc == CREW_ENOTASK || rc == CREW_TOO_LATE || rc == CREW_REQUESTED,
+                      "set_deadline -> %s", crew_err_name(rc));
+            }
         }
         { /* counts taken while carriers move their tasks on */
             crew_group_info_t gi = {.size = sizeof gi};
@@ -102,9 +118,9 @@ static int cmp_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-typedef enum { HOW_NONE, HOW_GROUP, HOW_SHUTDOWN, HOW_SELF } how_t;
+typedef enum { HOW_NONE, HOW_GROUP, HOW_SHUTDOWN, HOW_SELF, HOW_DEADLINE } how_t;
 
-static long removed_total, requested_total;
+static long removed_total, requested_total, fired_total;
 
 static void round_once(unsigned workers, how_t how)
 {
@@ -115,6 +131,7 @@ static void round_once(unsigned workers, how_t how)
     c.ex = t_create(workers);
     c.g = t_group(c.ex, NULL, 0);
     c.self_cancel_every = how == HOW_SELF ? 7 : 0;
+    c.deadlines = how == HOW_DEADLINE;
     for (int i = 0; i < N; i++)
         c.it[i] = (item_t){&c, i};
     CHECK(pthread_create(&look, NULL, look_main, &c) == 0, "thread");
@@ -167,6 +184,10 @@ static void round_once(unsigned workers, how_t how)
         if (how == HOW_SELF)
             CHECK(gi.cancelled_running == (N + 6) / 7, "self-cancelled %llu",
                   (unsigned long long)gi.cancelled_running);
+        fired_total += (long)t_stats(c.ex).deadlines_fired;
+        if (how != HOW_SHUTDOWN) /* the last run's end disarms its batch's */
+            CHECK(T_WAIT_UNTIL(t_stats(c.ex).deadlines_pending == 0, T_HANG_S),
+                  "%llu deadlines left armed", (unsigned long long)t_stats(c.ex).deadlines_pending);
         CHECK_RC(crew_group_destroy(c.g), 0);
         if (how == HOW_SHUTDOWN)
             CHECK_RC(crew_destroy(&c.ex), 0);
@@ -182,9 +203,10 @@ int main(void)
     t_watchdog(600);
     for (long r = 0; r < rounds; r++)
         for (unsigned w = 0; w < sizeof workers / sizeof workers[0]; w++)
-            for (how_t how = HOW_NONE; how <= HOW_SELF; how++)
+            for (how_t how = HOW_NONE; how <= HOW_DEADLINE; how++)
                 round_once(workers[w], how);
-    printf("tsan_batch: %ld rounds, %ld tasks removed, %ld cancelled while running\n", rounds * 16,
-           removed_total, requested_total);
+    printf("tsan_batch: %ld rounds, %ld tasks removed, %ld cancelled while running, %ld "
+           "deadlines fired\n",
+           rounds * 20, removed_total, requested_total, fired_total);
     return 0;
 }
