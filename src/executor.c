@@ -90,6 +90,7 @@ int crew_create(crew_t **out, const crew_options_t *opts)
     if (!out)
         return CREW_EINVAL;
     *out = NULL;
+    crew__fences_init(); /* before any executor exists (platform.h) */
     if (opts) {
         if (opts->size < sizeof(size_t) + sizeof(unsigned) || opts->size > sizeof o * 4)
             return CREW_EINVAL;

@@ -503,13 +503,13 @@ static uint64_t sweep_batches(struct crew *ex, crew__worker_t *w)
 uint64_t crew__sweep(struct crew *ex)
 {
     struct sweep sw = {ex, 0, NULL, NULL};
-    /* seq_cst fence: pairs with the fence in crew__submit_prepare between
-     * a record's publication and its born-cancelled check. Our caller made
-     * its cancellation visible before this point; without the pair, a
-     * concurrent submission could miss the cancellation while this walk
-     * misses the record, leaving a cancelled task QUEUED after the cancel
-     * returned. */
-    CREW_FENCE_SEQ_CST();
+    /* Heavy fence (platform.h): pairs with the light one in
+     * crew__submit_prepare between a record's publication and its
+     * born-cancelled check. Our caller made its cancellation visible
+     * before this point; without the pair, a concurrent submission could
+     * miss the cancellation while this walk misses the record, leaving a
+     * cancelled task QUEUED after the cancel returned. */
+    crew__fence_heavy();
     {
         crew__worker_t *w = crew__self_worker(ex);
         unsigned i = 0;

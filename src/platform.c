@@ -27,6 +27,49 @@
 _Atomic unsigned crew__tsan_fence_word;
 #endif
 
+/* ---- asymmetric fences (platform.h) ------------------------------------------ */
+
+bool crew__fence_asym;
+static pthread_once_t fences_once = PTHREAD_ONCE_INIT;
+
+#if defined(__linux__) && !defined(__SANITIZE_THREAD__)
+#include <linux/membarrier.h>
+
+static void fences_register(void)
+{
+    long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    /* Step 1: written once, before the first executor exists; every
+     * later reader got its executor through a call ordered after this
+     * one (pthread_once). */
+    crew__fence_asym =
+        cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+void crew__fence_heavy(void)
+{
+    if (!crew__fence_asym) {
+        CREW_FENCE_SEQ_CST(); /* step 3 */
+        return;
+    }
+    /* Step 2. The registration is inherited by fork() (exec starts a new
+     * process, and its own first crew_create); should a call still find
+     * none, register again. If that failed, light fences (compiler
+     * barriers) would be ordered by nothing: stop rather than break the
+     * pairing. */
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return;
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0 ||
+        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        abort();
+}
+#else
+static void fences_register(void) { crew__fence_asym = false; }
+void crew__fence_heavy(void) { CREW_FENCE_SEQ_CST(); }
+#endif
+
+void crew__fences_init(void) { pthread_once(&fences_once, fences_register); }
+
 /* Relaxed is enough for all four: they are test counters with no data
  * published through them. */
 static _Atomic int64_t fault_alloc_count;

@@ -69,6 +69,37 @@ extern _Atomic unsigned crew__tsan_fence_word;
 #define CREW_FENCE_SEQ_CST() atomic_thread_fence(memory_order_seq_cst)
 #endif
 
+/* Asymmetric fences, for a Dekker pair whose one side runs often (a
+ * grouped submission) and the other rarely (a cancel's sweep):
+ *  1. crew__fences_init() (first crew_create, before any executor
+ *     exists) registers the process for expedited membarrier(2); the
+ *     result, crew__fence_asym, never changes afterwards.
+ *  2. Registered, the frequent side's CREW_FENCE_LIGHT() is a compiler
+ *     barrier only, and the rare side's crew__fence_heavy() makes every
+ *     running thread of the process pass a full barrier (membarrier
+ *     PRIVATE_EXPEDITED; a thread not running passed one when it was
+ *     switched out). A light fence then orders as a seq_cst fence against
+ *     every heavy one: either the light side's later loads see what the
+ *     heavy side stored before it, or the heavy side's later loads see
+ *     what the light side stored before its fence (the barrier drained
+ *     that thread's store buffer before the syscall returned).
+ *  3. Not registered (an old kernel, a sandbox), both are seq_cst fences.
+ * Under TSan both are CREW_FENCE_SEQ_CST (TSan cannot see membarrier). */
+extern bool crew__fence_asym;
+void crew__fences_init(void);
+void crew__fence_heavy(void);
+#if defined(__SANITIZE_THREAD__)
+#define CREW_FENCE_LIGHT() CREW_FENCE_SEQ_CST()
+#else
+#define CREW_FENCE_LIGHT()                                                                         \
+    do {                                                                                           \
+        if (crew__fence_asym)                                                                      \
+            atomic_signal_fence(memory_order_seq_cst);                                             \
+        else                                                                                       \
+            atomic_thread_fence(memory_order_seq_cst);                                             \
+    } while (0)
+#endif
+
 static inline void crew__cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)

@@ -107,12 +107,12 @@ bool crew__submit_prepare(struct crew *ex, crew__worker_t *w, crew__task_t *t, c
     CREW__BOOK(ex, w, created, carrier ? ((crew__carrier_t *)owner)->n : 1);
     crew__rec_publish(t, joinable, carrier);
     if (g || parent || (carrier && ((crew__carrier_t *)owner)->blk->when))
-        /* seq_cst fence: pairs with the fence in crew__sweep. Either the
-         * check below sees a group, parent or batch deadline cancellation
-         * made visible concurrently, or that canceller's sweep sees this
-         * record QUEUED and removes it: a cancelled scope never keeps a
-         * queued task. */
-        CREW_FENCE_SEQ_CST();
+        /* Light fence (platform.h): pairs with the heavy one in
+         * crew__sweep. Either the check below sees a group, parent or
+         * batch deadline cancellation made visible concurrently, or that
+         * canceller's sweep sees this record QUEUED and removes it: a
+         * cancelled scope never keeps a queued task. */
+        CREW_FENCE_LIGHT();
     if (CREW_UNLIKELY(crew__any_scope(ex))) {
         /* The parent's own request counts here too (its set entry), and
          * reaches the child as CREW_CAUSE_PARENT. */
