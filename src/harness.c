@@ -460,9 +460,9 @@ static uint64_t sweep_batches(struct crew *ex, crew__worker_t *w)
          * last record is gone (everything claimed) and its last unref is
          * on its way to unlist it: leave it alone. */
         uint32_t r = atomic_load_explicit(&b->refs, memory_order_relaxed);
-        /* acquire: pairs with crew__batch_expire's release (nothing read
-         * after it but the claim words; kept for symmetry with cancel.c). */
-        if (!all && !atomic_load_explicit(&b->expired, memory_order_acquire) &&
+        /* relaxed: the sweep an expiry owes runs on the expiring thread
+         * after its store; other sweeps may take the block or not. */
+        if (!all && !atomic_load_explicit(&b->expired, memory_order_relaxed) &&
             !(b->group && crew__group_chain_cancelled(b->group, &code, &reason, NULL))) {
             b = b->next;
             continue;
