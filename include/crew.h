@@ -670,29 +670,28 @@ CREW_API int crew_spawn(crew_fn fn, void *arg, crew_id_t *id);
  * ran. n == 0 submits nothing (ex and desc are still checked).
  * Carriers: from outside a task, with ids NULL, no bound reached, neither
  * a trace nor task timing on, and no CREW_OPT_NO_CARRIERS option, the
- * batch is cut into
- * runs of up to 64 consecutive tasks (at least 4 runs per worker; none for
- * fewer than 8 tasks per worker), each queued as one record that a worker
- * runs task after task. Each task is still a task of its own: its own ID
- * (crew_self(), crew_cancel() of that ID), status, cleanup, group count
- * (FAIL_FAST, FIRST_SUCCESS and the failure list as usual) and counters;
- * a cancel of its group or a cancel shutdown removes every task a worker
- * has not begun, cleanup run, before it returns. A deadline (desc's
- * deadline or timeout, computed once at submission: the same for every
- * task, each task's own) is one timer entry for the whole batch: when it
- * passes, every task not begun is removed and running ones see
- * crew_cancelled() (cause TIMEOUT), as for one timer entry per task; a
- * task that calls crew_set_deadline() on itself leaves it for its own; a
- * deadline already past removes every task in this call. What differs: tasks of
- * one run start in order on one worker, one at a time (a long task delays
- * the rest of its run, not other runs: runs suit short tasks; for tasks
- * of milliseconds or more, or uneven ones, CREW_OPT_NO_CARRIERS lets an
- * idle worker take each task at once), and crew_task_list() shows a
- * queued run as its first task. Costs: 128 bytes per run plus 8 per task,
- * no record per task; on the worker, 2 atomic RMWs per task (its claim
- * and its terminal CAS, which also readies the record for the next task)
- * and one on the group's counter per run (crew_group_info() still counts
- * each task live only until it ends).
+ * batch is cut into runs of up to 64 consecutive tasks (at least 4 runs
+ * per worker; none for fewer than 8 tasks per worker), each queued as one
+ * record that a worker runs task after task. Each task is still a task of
+ * its own: its own ID (crew_self(), crew_cancel() of that ID), status,
+ * cleanup, group count (FAIL_FAST, FIRST_SUCCESS and the failure list as
+ * usual) and counters; a cancel of its group or a cancel shutdown removes
+ * every task a worker has not begun, cleanup run, before it returns. A
+ * deadline (desc's deadline or timeout, computed once at submission: the
+ * same for every task, each task's own) is one timer entry for the whole
+ * batch: when it passes, every task not begun is removed and running ones
+ * see crew_cancelled() (cause TIMEOUT), as with one entry per task; a task
+ * that calls crew_set_deadline() on itself leaves it for its own; a
+ * deadline already past removes every task in this call. What differs:
+ * tasks of one run start in order on one worker, one at a time (a long
+ * task delays the rest of its run, not other runs: runs suit short tasks;
+ * for tasks of milliseconds or more, or uneven ones, CREW_OPT_NO_CARRIERS
+ * lets an idle worker take each task at once), and crew_task_list() shows
+ * a queued run as its first task. Costs: 128 bytes per run plus 8 per
+ * task, no record per task; on the worker, 2 atomic RMWs per task (its
+ * claim and its terminal CAS, which also readies the record for the next
+ * task) and one on the group's counter per run (crew_group_info() still
+ * counts each task live only until it ends).
  * Thread-safety: any thread.
  * Ownership: as crew_submit_ex(), for each args[i]; ids (n entries) may be
  *   NULL: then every task is detached.
