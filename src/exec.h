@@ -60,6 +60,11 @@ typedef struct crew__worker {
     crew__task_t *inbox_tail;
     crew__cset_reader_t *reader; /* for lock-free lookups in the cancel set */
     crew__task_t *spare;         /* a record ready for a stolen frame */
+    /* Deferred member counts (group.c): group pointer (low 48 bits) and
+     * how many of its DONE members this worker has not yet taken off its
+     * pending count (high 16); 0: none. Written by this worker only;
+     * crew_group_info() reads it. */
+    _Atomic uint64_t gdef;
     pthread_t thread;
     bool started;
     /* Interruptible regions (interrupt.c has the protocol). irq: OFF, IN,

@@ -21,6 +21,27 @@
  *  Either the waiter reads 0, or done sees waiters > 0 and wakes the futex
  *  on `pending` (and the executor's parked workers, where helping waiters
  *  sleep).
+ *
+ * Deferred member counts (a submitter adds to `pending` and a worker takes
+ * from it for every member: without this the line would move between
+ * their cores twice per task):
+ *  1. A DONE member of a group without FIRST_SUCCESS that ended on a
+ *     worker's top level (no task of its thread running around it) counts
+ *     in that worker's `gdef` word if the word names its group or nothing,
+ *     up to 63; otherwise the word is flushed first.
+ *  2. Flush: the word becomes 0, then pending -= its count (seq_cst, as
+ *     done; so the clear is released with the RMW).
+ *  3. A worker flushes before it starts a task of another group (or of
+ *     none), before it spins or parks, when a wait on it begins to help,
+ *     and a crew_run() caller before it leaves the worker slot. So a count
+ *     outlives its member only while the worker runs further tasks of the
+ *     same group, which keep pending above 0 anyway: no wait hangs on it.
+ *  4. The group is alive while a word names it (its counted members are
+ *     still in pending); other threads only compare the pointer.
+ *  5. crew_group_info() reads pending (acquire), then every worker's word,
+ *     and subtracts the counts that name the group: a flush that its
+ *     pending load saw had cleared the word before, so nothing is
+ *     subtracted twice (a member may show live a moment longer).
  */
 #include <limits.h>
 #include <string.h>
@@ -157,6 +178,44 @@ void crew__group_done(struct crew *ex, crew_group_t *g, uint32_t n)
         }
         crew__group_unref(g);
     }
+}
+
+#define GDEF_PTR(d) ((uintptr_t)((d) & (((uint64_t)1 << 48) - 1)))
+#define GDEF_N(d)   ((uint32_t)((d) >> 48))
+#define GDEF_MAX    63
+
+void crew__group_flush(struct crew *ex, crew__worker_t *w)
+{
+    /* relaxed: our own word; step 2's RMW releases the clear. */
+    uint64_t d = atomic_load_explicit(&w->gdef, memory_order_relaxed);
+    if (!d)
+        return;
+    atomic_store_explicit(&w->gdef, 0, memory_order_relaxed);
+    crew__group_done(ex, (crew_group_t *)GDEF_PTR(d), GDEF_N(d));
+}
+
+void crew__group_done_top(struct crew *ex, crew__worker_t *w, crew_group_t *g)
+{
+    /* relaxed: our own word (step 1). */
+    uint64_t d = atomic_load_explicit(&w->gdef, memory_order_relaxed);
+    if (CREW_UNLIKELY((uintptr_t)g >> 48)) { /* does not pack: no deferral */
+        crew__group_done(ex, g, 1);
+        return;
+    }
+    if (d && GDEF_PTR(d) != (uintptr_t)g) {
+        crew__group_flush(ex, w);
+        d = 0;
+    }
+    if (d && GDEF_N(d) >= GDEF_MAX) {
+        /* relaxed: step 2 (the RMW below releases the clear). */
+        atomic_store_explicit(&w->gdef, 0, memory_order_relaxed);
+        crew__group_done(ex, g, GDEF_N(d) + 1);
+        return;
+    }
+    /* relaxed: single writer; crew_group_info reads it (step 5). */
+    atomic_store_explicit(
+        &w->gdef, d ? d + ((uint64_t)1 << 48) : (uint64_t)(uintptr_t)g | ((uint64_t)1 << 48),
+        memory_order_relaxed);
 }
 
 void crew__group_late_cancel(crew_group_t *g)
@@ -321,13 +380,49 @@ void crew__groups_fini(struct crew *ex)
 
 crew_id_t crew_group_id(const crew_group_t *g) { return crew__group_ok(g) ? g->id : 0; }
 
+/* Members not yet ended: pending, less the DONE members that a carrier
+ * (harness.c, Batch carriers, step 3) or a worker (deferred member
+ * counts, step 5) has yet to take off it. Never less than the truth. */
+static uint64_t group_live(crew_group_t *g)
+{
+    uint64_t live;
+    /* acquire: pending orders the counters the members wrote before. */
+    live = atomic_load_explicit(&g->pending, memory_order_acquire);
+    /* Batch carriers' DONE tasks still in pending (harness.c, step 3),
+     * read after pending: a carrier that ends meanwhile clears `ended`
+     * before its RMW on pending, which our acquire load above pairs with,
+     * so what left pending is not subtracted again. */
+    /* relaxed: a hint; a block listed after this load counts no task
+     * ended yet that this snapshot could have seen end. */
+    if (atomic_load_explicit(&g->ex->batches_used, memory_order_relaxed)) {
+        uint64_t ended = 0;
+        pthread_mutex_lock(&g->ex->batches_mu);
+        for (crew__batch_t *b = g->ex->batches; b; b = b->next)
+            if (b->group == g)
+                for (uint32_t i = 0; i < b->ncar; i++)
+                    /* relaxed: a snapshot; see above. */
+                    ended += atomic_load_explicit(&b->car[i].ended, memory_order_relaxed);
+        pthread_mutex_unlock(&g->ex->batches_mu);
+        live = live > ended ? live - ended : 0;
+    }
+    /* Deferred member counts (step 5), read after pending as above. */
+    for (unsigned i = 0; g->ex->workers && i < g->ex->nslots; i++) {
+        /* relaxed: a snapshot, ordered after the acquire load above. */
+        uint64_t d = atomic_load_explicit(&g->ex->workers[i].gdef, memory_order_relaxed);
+        if (d && GDEF_PTR(d) == (uintptr_t)g)
+            live = live > GDEF_N(d) ? live - GDEF_N(d) : 0;
+    }
+    return live;
+}
+
 int crew_group_destroy(crew_group_t *g)
 {
     if (!crew__group_ok(g))
         return CREW_EINVAL;
-    /* acquire: pairs with done's decrement (members are done). */
-    if (atomic_load_explicit(&g->pending, memory_order_acquire) != 0 ||
-        atomic_load_explicit(&g->nested, memory_order_acquire) != 0)
+    /* group_live: pending (acquire: pairs with done's decrement; the
+     * members are done), less counts that only wait to be taken off it
+     * (their members ended; what holds them holds the group alive). */
+    if (group_live(g) != 0 || atomic_load_explicit(&g->nested, memory_order_acquire) != 0)
         return CREW_EBUSY;
     g->magic = 0;
     {
@@ -361,25 +456,7 @@ int crew_group_info(crew_group_t *g, crew_group_info_t *out)
         return CREW_EINVAL;
     memset(info, 0, sizeof *info);
     info->id = g->id;
-    /* acquire: pending orders the counters the members wrote before. */
-    info->live = atomic_load_explicit(&g->pending, memory_order_acquire);
-    /* Batch carriers' DONE tasks still in pending (harness.c, step 3),
-     * read after pending: a carrier that ends meanwhile clears `ended`
-     * before its RMW on pending, which our acquire load above pairs with,
-     * so what left pending is not subtracted again. */
-    /* relaxed: a hint; a block listed after this load counts no task
-     * ended yet that this snapshot could have seen end. */
-    if (atomic_load_explicit(&g->ex->batches_used, memory_order_relaxed)) {
-        uint64_t ended = 0;
-        pthread_mutex_lock(&g->ex->batches_mu);
-        for (crew__batch_t *b = g->ex->batches; b; b = b->next)
-            if (b->group == g)
-                for (uint32_t i = 0; i < b->ncar; i++)
-                    /* relaxed: a snapshot; see above. */
-                    ended += atomic_load_explicit(&b->car[i].ended, memory_order_relaxed);
-        pthread_mutex_unlock(&g->ex->batches_mu);
-        info->live = info->live > ended ? info->live - ended : 0;
-    }
+    info->live = group_live(g);
     /* relaxed: a snapshot of statistics. */
     info->submitted = atomic_load_explicit(&g->submitted, memory_order_relaxed);
     info->failed = atomic_load_explicit(&g->failed, memory_order_relaxed);

@@ -84,6 +84,20 @@ int crew__group_mark_cancelled_locked(struct crew *ex, struct crew_group *g, int
 void crew__groups_init(struct crew *ex);
 void crew__groups_fini(struct crew *ex);
 
+/* Deferred member counts (protocol in group.c). done_top: a DONE member
+ * of g (without FIRST_SUCCESS) ended on worker w's top level; counted in
+ * w, or taken off g at once. flush: w takes what it counted off its
+ * group. flush_for: flush unless w counts for g (a task of g starts). */
+void crew__group_done_top(struct crew *ex, crew__worker_t *w, struct crew_group *g);
+void crew__group_flush(struct crew *ex, crew__worker_t *w);
+static inline void crew__group_flush_for(struct crew *ex, crew__worker_t *w, struct crew_group *g)
+{
+    /* relaxed: our own word. */
+    uint64_t d = atomic_load_explicit(&w->gdef, memory_order_relaxed);
+    if (CREW_UNLIKELY(d) && (uintptr_t)(d & (((uint64_t)1 << 48) - 1)) != (uintptr_t)g)
+        crew__group_flush(ex, w);
+}
+
 /* Waiting: begin counts a waiter (step 1), empty reads pending, end
  * uncounts; the status a completed wait reports. */
 void crew__group_wait_begin(struct crew_group *g);

@@ -888,6 +888,8 @@ static CREW_ALWAYS_INLINE crew_status_t task_finish(struct crew *ex, crew__worke
                 atomic_store_explicit(&car->ended,
                                       atomic_load_explicit(&car->ended, memory_order_relaxed) + 1,
                                       memory_order_relaxed);
+            else if (w && !crew__tls_task) /* a top-level task (group.c) */
+                crew__group_done_top(ex, w, g);
             else
                 crew__group_done(ex, g, 1);
         } else {
@@ -1027,6 +1029,7 @@ crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t
     int rc;
     if (!task_start(ex, w, t))
         return 0;
+    crew__group_flush_for(ex, w, t->group); /* deferred counts, step 3 */
     /* relaxed: our RUNNING word (BATCH is fixed from publish). */
     car = crew__rec_carrier(t, crew__rec_peek(t));
     if (CREW_UNLIKELY(car)) { /* detached: join_release is false */

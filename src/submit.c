@@ -656,6 +656,7 @@ static int run_here(struct crew *ex, const crew_task_desc_t *d, crew_id_t *id,
         w->spare = NULL;
     }
     crew__pool_flush(&ex->pool, &w->cache);
+    crew__group_flush(ex, w); /* deferred member counts (group.c, step 3) */
     if (w->inbox) {
         crew__inject_push(&ex->inject, w->inbox, w->inbox_tail);
         w->inbox = w->inbox_tail = NULL;

@@ -22,6 +22,7 @@
 #include <sched.h>
 
 #include "cancel.h"
+#include "group.h"
 #include "harness.h"
 #include "interrupt.h"
 #include "stats.h"
@@ -223,7 +224,8 @@ static void unstack(struct crew *ex, crew__worker_t *w)
 static bool idle(struct crew *ex, crew__worker_t *w)
 {
     uint32_t key;
-    if (w->spare) { /* an idle worker holds no record */
+    crew__group_flush(ex, w); /* deferred member counts (group.c, step 3) */
+    if (w->spare) {           /* an idle worker holds no record */
         crew__pool_recycle(&ex->pool, &w->cache, w->spare);
         w->spare = NULL;
     }
@@ -596,6 +598,9 @@ static int help_until(struct crew *ex, crew__worker_t *w, crew__wait_fn done, vo
         crew__task_t *t;
         _Atomic uint32_t *word;
         uint32_t val, key;
+        /* Deferred member counts (group.c, step 3): what we may be waiting
+         * for must not sit in our own word. */
+        crew__group_flush(ex, w);
         if (done(ctx, false, NULL, NULL))
             return 0;
         if (check_cancel && crew_cancelled())
