@@ -32,8 +32,8 @@
  *  2. Flush: the word becomes 0, then pending -= its count (seq_cst, as
  *     done; so the clear is released with the RMW).
  *  3. A worker flushes before it starts a task of another group (or of
- *     none), before it spins or parks, when a wait on it begins to help,
- *     and a crew_run() caller before it leaves the worker slot. So a count
+ *     none), before it spins or parks, at every turn of a wait that helps
+ *     on it, and a crew_run() caller before it leaves the worker slot. So a count
  *     outlives its member only while the worker runs further tasks of the
  *     same group, which keep pending above 0 anyway: no wait hangs on it.
  *  4. The group is alive while a word names it (its counted members are
@@ -179,10 +179,6 @@ void crew__group_done(struct crew *ex, crew_group_t *g, uint32_t n)
         crew__group_unref(g);
     }
 }
-
-#define GDEF_PTR(d) ((uintptr_t)((d) & (((uint64_t)1 << 48) - 1)))
-#define GDEF_N(d)   ((uint32_t)((d) >> 48))
-#define GDEF_MAX    63
 
 void crew__group_flush(struct crew *ex, crew__worker_t *w)
 {

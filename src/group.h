@@ -88,13 +88,16 @@ void crew__groups_fini(struct crew *ex);
  * of g (without FIRST_SUCCESS) ended on worker w's top level; counted in
  * w, or taken off g at once. flush: w takes what it counted off its
  * group. flush_for: flush unless w counts for g (a task of g starts). */
+#define GDEF_PTR(d) ((uintptr_t)((d) & (((uint64_t)1 << 48) - 1)))
+#define GDEF_N(d)   ((uint32_t)((d) >> 48))
+#define GDEF_MAX    63
 void crew__group_done_top(struct crew *ex, crew__worker_t *w, struct crew_group *g);
 void crew__group_flush(struct crew *ex, crew__worker_t *w);
 static inline void crew__group_flush_for(struct crew *ex, crew__worker_t *w, struct crew_group *g)
 {
     /* relaxed: our own word. */
     uint64_t d = atomic_load_explicit(&w->gdef, memory_order_relaxed);
-    if (CREW_UNLIKELY(d) && (uintptr_t)(d & (((uint64_t)1 << 48) - 1)) != (uintptr_t)g)
+    if (CREW_UNLIKELY(d) && GDEF_PTR(d) != (uintptr_t)g)
         crew__group_flush(ex, w);
 }
 

@@ -361,6 +361,7 @@ static int batch_carried(struct crew *ex, const crew_task_desc_t *desc, void *co
         crew__batch_alloc(ex, sizeof *b + ncar * sizeof(crew__carrier_t) + n * sizeof(void *));
     crew__task_t *head = NULL, *tail = NULL, *t;
     void **copy;
+    int64_t now;
     uint32_t i;
     if (!b)
         return CREW_ENOMEM;
@@ -376,14 +377,16 @@ static int batch_carried(struct crew *ex, const crew_task_desc_t *desc, void *co
     }
     copy = (void **)&b->car[ncar];
     memcpy(copy, args, n * sizeof *copy);
-    /* relaxed: published with the records (publish's release). */
-    atomic_init(&b->refs, ncar);
     b->ncar = ncar;
-    b->group = NULL;
+    b->group = desc->group; /* no reference until listed */
     b->cleanup = desc->cleanup;
     b->when = (desc->deadline | desc->timeout) ? crew__desc_when(desc) : 0;
+    now = b->when ? crew__now_ns() : 0;
+    /* relaxed: published with the records (publish's release). A timer
+     * entry (a deadline not yet past) holds one reference more. */
+    atomic_init(&b->refs, ncar + (b->when > now ? 1u : 0u));
     atomic_init(&b->dl_live, ncar);
-    if (CREW_UNLIKELY(b->when) && b->when <= crew__now_ns()) {
+    if (CREW_UNLIKELY(b->when) && b->when <= now) {
         /* Already past: born expired, so every run is removed in this
          * call (born cancelled, below). The scope before the flag (check
          * protocol step 1); both before any record is published. */
@@ -393,16 +396,14 @@ static int batch_carried(struct crew *ex, const crew_task_desc_t *desc, void *co
     } else if (CREW_UNLIKELY(b->when)) {
         /* Armed before any record is published, so the last carrier's
          * end always finds it; the entry holds a reference. */
-        int err;
-        atomic_init(&b->refs, ncar + 1);
-        err = crew__timer_arm(&ex->timer, CREW__TM_BATCH, (uint64_t)(uintptr_t)b, b, b->when, NULL);
+        int err =
+            crew__timer_arm(&ex->timer, CREW__TM_BATCH, (uint64_t)(uintptr_t)b, b, b->when, NULL);
         if (err) {
             records_unused(ex, head);
             crew__batch_unused(ex, b);
             return err;
         }
     }
-    b->group = desc->group;
     if (desc->group)
         crew__group_add(desc->group, (uint32_t)n); /* one RMW for the batch */
     for (i = 0; i < ncar; i++) {
