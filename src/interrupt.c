@@ -543,6 +543,17 @@ void crew_shield_end(void)
     crew__forks_t *k;
     if (!w || !crew__tls_task || !(k = w->fd.o.forks) || !k->shield)
         return;
-    if (--k->shield == 0 && k->irq_depth && !w->fd.o.irq_open)
+    if (--k->shield)
+        return;
+    /* A deadline that passed inside the shield takes effect now, even if
+     * the timer thread is late (a loaded machine): fire what is due here,
+     * as the thread would (timer.h step 6). A deadline no longer pending
+     * may be one the thread took and has not fired yet: wait for it. */
+    int64_t d = crew_deadline();
+    if (d && d <= crew__now_ns())
+        crew__timer_poll(&w->ex->timer);
+    else
+        crew__timer_settle(&w->ex->timer);
+    if (k->irq_depth && !w->fd.o.irq_open)
         irq_open(w->ex, w); /* a cancel that came meanwhile kicks now */
 }

@@ -405,26 +405,42 @@ static int64_t next_all(crew__timer_t *tm)
     return best;
 }
 
+/* Fire n collected entries (no timer lock held) and count them. */
+static void fire_all(crew__timer_t *tm, const fire_rec_t *fired, unsigned n)
+{
+    uint64_t counted = 0;
+    for (unsigned i = 0; i < n; i++) {
+        tm->fire(tm->ctx, fired[i].kind, fired[i].key, fired[i].obj); /* step 4 */
+        counted += fired[i].kind != CREW__TM_IRQ;
+    }
+    /* relaxed: a statistic. */
+    atomic_fetch_add_explicit(&tm->fired, counted, memory_order_relaxed);
+}
+
 static void *timer_main(void *arg)
 {
     crew__timer_t *tm = arg;
+    uint64_t seq = 0; /* even; `firing` is this or seq + 1 */
     pthread_mutex_lock(&tm->mu);
     while (!tm->stopping) {
         int64_t t;
         fire_rec_t fired[FIRE_BATCH];
-        unsigned n = serve(tm, crew__now_ns(), &t, fired);
+        unsigned n;
+        /* relaxed: odd before any entry leaves its shard; a poll that
+         * finds an entry gone (shard lock acquire after our release)
+         * sees this or a later value (step 6). */
+        atomic_store_explicit(&tm->firing, seq + 1, memory_order_relaxed);
+        n = serve(tm, crew__now_ns(), &t, fired);
         if (n) {
-            uint64_t counted = 0;
             pthread_mutex_unlock(&tm->mu);
-            for (unsigned i = 0; i < n; i++) {
-                tm->fire(tm->ctx, fired[i].kind, fired[i].key, fired[i].obj); /* step 4 */
-                counted += fired[i].kind != CREW__TM_IRQ;
-            }
-            /* relaxed: a statistic. */
-            atomic_fetch_add_explicit(&tm->fired, counted, memory_order_relaxed);
+            fire_all(tm, fired, n);
             pthread_mutex_lock(&tm->mu);
-            continue;
         }
+        seq += 2;
+        /* release: pairs with the poll's acquire; our fires are done. */
+        atomic_store_explicit(&tm->firing, seq, memory_order_release);
+        if (n)
+            continue;
         /* seq_cst: step 2's store, then the second look (pairs with the
          * arm's fence, step 3). */
         atomic_store_explicit(&tm->sleep_until, t, memory_order_seq_cst);
@@ -445,6 +461,28 @@ static void *timer_main(void *arg)
 }
 
 /* ---- the interface ------------------------------------------------------- */
+
+void crew__timer_poll(crew__timer_t *tm)
+{
+    fire_rec_t fired[FIRE_BATCH];
+    int64_t next, now = crew__now_ns();
+    unsigned n;
+    do { /* step 6 */
+        n = serve(tm, now, &next, fired);
+        fire_all(tm, fired, n);
+    } while (n == FIRE_BATCH);
+    crew__timer_settle(tm);
+}
+
+void crew__timer_settle(crew__timer_t *tm)
+{
+    /* acquire: pairs with the thread's release store; an odd value means
+     * it may hold due entries it took before us: wait until it fired them. */
+    uint64_t g = atomic_load_explicit(&tm->firing, memory_order_acquire);
+    if (g & 1)
+        while (atomic_load_explicit(&tm->firing, memory_order_acquire) == g)
+            sched_yield();
+}
 
 int crew__timer_init(crew__timer_t *tm, crew__timer_fire_fn fire, void *ctx)
 {

@@ -49,6 +49,16 @@
  *     firing cancels, which may take other locks and arm or disarm.
  *  5. Stop: `stopping` is set under `mu`, `cv` signalled, the thread joined;
  *     entries still pending are freed without firing.
+ *  6. Poll (any thread, crew__timer_poll): step 4 for every shard, then
+ *     fire what it took, without `mu`; then, if the thread is inside a
+ *     round (`firing` odd), wait until that round ends. A caller that must
+ *     see a passed deadline take effect now does the thread's work early,
+ *     or waits for the thread to finish what it already took. Each entry
+ *     leaves its shard under the lock (task entries by the CAS of step 1),
+ *     so it fires once whoever takes it. The thread makes `firing` odd
+ *     before its round's shard locks and even (release) after its fires:
+ *     a poll that finds an entry gone sees the odd value or a later one.
+ *     The thread may wake for an entry a poll took and find nothing due.
  */
 #ifndef CREW_TIMER_H
 #define CREW_TIMER_H
@@ -146,8 +156,11 @@ typedef struct crew__timer {
     pthread_t thread;
     crew__timer_fire_fn fire;
     void *ctx;
-    /* Task and group deadlines that fired (re-kicks not counted); the
-     * timer thread's, read by crew_stats() (relaxed). */
+    /* The thread's round (step 6): odd from before it serves the shards
+     * until its fires are done (written by the thread only). */
+    CREW_ALIGNED _Atomic uint64_t firing;
+    /* Task and group deadlines that fired (re-kicks not counted), by the
+     * thread or a poll; read by crew_stats() (relaxed). */
     CREW_ALIGNED _Atomic uint64_t fired;
 } crew__timer_t;
 
@@ -171,6 +184,15 @@ int crew__timer_arm_tasks(crew__timer_t *tm, const uint64_t *ids, size_t n, int6
 
 /* Disarm; returns true (with *obj) if it was pending. */
 bool crew__timer_disarm(crew__timer_t *tm, uint8_t kind, uint64_t key, void **obj);
+
+/* Fire every entry due now on the calling thread (step 6). It must hold
+ * no timer lock and no lock a fire may take. */
+void crew__timer_poll(crew__timer_t *tm);
+
+/* The waiting half of step 6: if the thread is inside a round, wait until
+ * it fired what it took. After a lookup (under a shard lock) found an
+ * entry gone, its fire has then happened. */
+void crew__timer_settle(crew__timer_t *tm);
 
 /* The pending deadline of key, or 0. */
 int64_t crew__timer_get(crew__timer_t *tm, uint8_t kind, uint64_t key);
