@@ -14,7 +14,11 @@
  *  3. Wake every worker (park notify_all) so the queues drain.
  *  4. Wait until the ledger shows no live task and every queue slot
  *     consumed (stats.c): workers bump `quiesce` each time they go idle
- *     while someone waits, and the waiter re-counts. Then end the actors.
+ *     while someone waits, and the waiter re-counts. (4b) If the timer
+ *     thread is inside a round, wait until it ends (timer.h step 6): a
+ *     deadline it took just before its task or batch ended is fired into
+ *     nothing live, but a batch's expiry holds a cancel scope until it
+ *     drops its block. Then end the actors.
  *  5. crew_destroy: stop := true, notify_all, join the threads (worker.c:
  *     a worker exits only when stop is set and it found no work after
  *     announcing itself, so nothing queued is left behind); drop the group
@@ -206,7 +210,8 @@ static int shutdown_until(crew_t *ex, crew_shutdown_mode_t mode, int64_t deadlin
     /* Submitters waiting for room look again and see the shutdown. */
     crew__futex_wake(&ex->limit.used, INT_MAX);
     if (!crew__wait_quiescent_until(ex, deadline)) /* steps 3 and 4 */
-        return CREW_ETIMEDOUT; /* still shutting down: see crew_shutdown_timed */
+        return CREW_ETIMEDOUT;      /* still shutting down: see crew_shutdown_timed */
+    crew__timer_settle(&ex->timer); /* step 4b */
     crew__actors_shutdown(ex);
     return 0;
 }

@@ -43,6 +43,11 @@ typedef enum crew__pause_point {
      * only wait for the task's body (crew_wait/crew_cancelled from other
      * threads are fine; crew_cancel is not). ctx argument: the task ID. */
     CREW__PAUSE_CANCEL_INSERTED = 0,
+    /* The timer thread took due entries off their shards (its round:
+     * timer.h step 6) and has not fired them yet. No lock held: the hook
+     * may call crew's lookups (crew_inspect). ctx argument: the first
+     * entry's key (a task's ID for a task deadline). */
+    CREW__PAUSE_TIMER_TOOK = 1,
     CREW__PAUSE_COUNT
 } crew__pause_point_t;
 typedef void (*crew__pause_fn)(void *ctx, crew_id_t id);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "crew.h"
+#include "fault.h"
 #include "tunables.h"
 
 #define TICK_BITS 16
@@ -433,6 +434,7 @@ static void *timer_main(void *arg)
         n = serve(tm, crew__now_ns(), &t, fired);
         if (n) {
             pthread_mutex_unlock(&tm->mu);
+            CREW__PAUSE(CREW__PAUSE_TIMER_TOOK, fired[0].key);
             fire_all(tm, fired, n);
             pthread_mutex_lock(&tm->mu);
         }

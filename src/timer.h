@@ -49,9 +49,10 @@
  *     firing cancels, which may take other locks and arm or disarm.
  *  5. Stop: `stopping` is set under `mu`, `cv` signalled, the thread joined;
  *     entries still pending are freed without firing.
- *  6. Poll (any thread, crew__timer_poll): step 4 for every shard, then
- *     fire what it took, without `mu`; then, if the thread is inside a
- *     round (`firing` odd), wait until that round ends. A caller that must
+ *  6. Poll (any thread, crew__timer_poll; tools/model/timer_poll.pml):
+ *     step 4 for every shard, then fire what it took, without `mu`; then,
+ *     if the thread is inside a round (`firing` odd), wait until that
+ *     round ends. A caller that must
  *     see a passed deadline take effect now does the thread's work early,
  *     or waits for the thread to finish what it already took. Each entry
  *     leaves its shard under the lock (task entries by the CAS of step 1),

@@ -860,7 +860,8 @@ Test(submit, batch_deadline_cancels_the_running_task_and_removes_the_rest, T_OPT
     crew_task_desc_t d = {.fn = cdl_run, .cleanup = citem_clean, .group = g};
     crew_status_t st;
     b->block_at = 3; /* the fourth task of the first run waits */
-    d.deadline = crew_now() + 50 * 1000000;
+    /* Long enough that the first four start before it on a loaded machine. */
+    d.deadline = crew_now() + 400 * 1000000;
     ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
     ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_CANCELLED);
@@ -892,7 +893,7 @@ Test(submit, batch_task_with_its_own_deadline_leaves_the_batch_deadline, T_OPTS)
     crew_status_t st;
     b->block_at = 3;
     b->own_clear = true;
-    d.timeout = 30 * 1000000;
+    d.timeout = 400 * 1000000; /* as above */
     ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
     ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
     ASSERT_STATUS(st, CREW_TASK_CANCELLED);

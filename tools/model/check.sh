@@ -124,6 +124,11 @@ run interrupt.pml BROKEN_NO_WAIT      safety   reject
 run interrupt.pml BROKEN_NO_CLAIM     safety   reject
 run interrupt.pml BROKEN_NO_REKICK    safety   reject
 
+run timer_poll.pml -                  safety   pass
+run timer_poll.pml ROUNDS=3           safety   pass
+run timer_poll.pml BROKEN_LATE_ODD    safety   reject
+run timer_poll.pml BROKEN_NO_SETTLE   safety   reject
+
 run fdeque.pml -                      safety   pass
 run fdeque.pml "NT=1 STEALS=3"        safety   pass
 run fdeque.pml "NT=1 STEALS=3"        liveness pass
