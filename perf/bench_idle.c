@@ -47,3 +47,58 @@ const perf_bench_t perf_bench_idle = {
             [IMPL_POOL] = PERF_POOL(pool_idle),
         },
 };
+
+/* lifecycle: param times, create an executor of the run's worker count,
+ * run one no-op task to the end, destroy it. What a program that starts
+ * an executor per job pays; the destroy part is how fast idle workers
+ * notice the stop. The answer is the number of tasks that ran. */
+static void *lifecycle_setup(unsigned workers) { return (void *)(uintptr_t)workers; }
+
+static void lifecycle_teardown(void *st) { (void)st; }
+
+static int count_run(void *p)
+{
+    ++*(long *)p;
+    return 0;
+}
+
+static int lifecycle_crew(void *st, long n, perf_out_t *out)
+{
+    crew_options_t o = CREW_OPTIONS_INIT;
+    long ran = 0;
+    o.workers = (unsigned)(uintptr_t)st;
+    for (long i = 0; i < n; i++) {
+        crew_t *ex = NULL;
+        crew_id_t id;
+        int rc = crew_create(&ex, &o);
+        if (rc != 0)
+            return perf_fail("crew_create: %s", crew_err_name(rc));
+        if ((rc = crew_submit(ex, count_run, &ran, &id)) != 0)
+            return perf_fail("crew_submit: %s", crew_err_name(rc));
+        if (perf_crew_join_done(ex, id, "lifecycle task") != 0)
+            return -1;
+        if ((rc = crew_destroy(&ex)) != 0)
+            return perf_fail("crew_destroy: %s", crew_err_name(rc));
+    }
+    out->answer = (uint64_t)ran;
+    return 0;
+}
+
+static int lifecycle_expect(long n, uint64_t *answer, uint64_t *tasks)
+{
+    *answer = *tasks = (uint64_t)n;
+    return 0;
+}
+
+const perf_bench_t perf_bench_lifecycle = {
+    .name = "lifecycle",
+    .what = "create an executor, run one task, destroy it (param: times)",
+    .param = {200, 1000},
+    .warm = {20, 100},
+    .expect = lifecycle_expect,
+    .impl =
+        {
+            [IMPL_CREW] = {lifecycle_crew, lifecycle_setup, lifecycle_teardown, NULL},
+            [IMPL_POOL] = {pool_lifecycle, lifecycle_setup, lifecycle_teardown, NULL},
+        },
+};

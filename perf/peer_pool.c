@@ -279,3 +279,26 @@ int pool_idle(void *st, long ms, perf_out_t *out)
     out->seconds = w1 - w0;
     return 0;
 }
+
+/* ---- lifecycle: start a pool, run one job, stop it ------------------------- */
+
+static void lifecycle_job(void *arg) { ++*(long *)arg; }
+
+int pool_lifecycle(void *st, long n, perf_out_t *out)
+{
+    unsigned workers = (unsigned)(uintptr_t)st;
+    long ran = 0;
+    for (long i = 0; i < n; i++) {
+        pool_t *p = pool_setup(workers);
+        if (!p)
+            return -1;
+        if (pool_submit(p, lifecycle_job, &ran) != 0) {
+            pool_teardown(p);
+            return perf_fail("pool: out of memory");
+        }
+        pool_wait(p);
+        pool_teardown(p);
+    }
+    out->answer = (uint64_t)ran;
+    return 0;
+}

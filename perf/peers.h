@@ -78,6 +78,8 @@ int pool_submit_single(void *st, long n, perf_out_t *out);
 int pool_submit_batch(void *st, long n, perf_out_t *out);
 int pool_matmul(void *st, long n, perf_out_t *out);
 int pool_idle(void *st, long ms, perf_out_t *out);
+/* param pool lifecycles; st: the worker count (bench_idle.c's setup). */
+int pool_lifecycle(void *st, long n, perf_out_t *out);
 #define PERF_POOL(fn)                                                                              \
     {                                                                                              \
         fn, pool_setup, pool_teardown, NULL                                                        \

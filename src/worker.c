@@ -236,6 +236,12 @@ static bool idle(struct crew *ex, crew__worker_t *w)
             crew__park_spin_end(&ex->park);
             return false;
         }
+        /* relaxed: a hint; the decision is the acquire load below, after
+         * the announcement and the last scan. Without it crew_destroy
+         * waits out every round (a yield can cost a time slice when the
+         * CPUs are busy: 60-80 ms a destroy was measured). */
+        if (atomic_load_explicit(&ex->stop, memory_order_relaxed))
+            break;
         /* Yield rather than pause: when threads outnumber cores (the
          * submitting thread among them) a spinning worker would take the
          * core the producer needs; with a free core, yield returns at once. */
