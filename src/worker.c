@@ -225,7 +225,10 @@ static bool idle(struct crew *ex, crew__worker_t *w)
 {
     uint32_t key;
     crew__group_flush(ex, w); /* deferred member counts (group.c, step 3) */
-    if (w->spare) {           /* an idle worker holds no record */
+    /* Out of work: a shutdown waiting for quiescence re-counts now, not
+     * after our spin (shutdown step 4, executor.c). */
+    crew__notify_quiesce(ex);
+    if (w->spare) { /* an idle worker holds no record */
         crew__pool_recycle(&ex->pool, &w->cache, w->spare);
         w->spare = NULL;
     }
@@ -252,7 +255,6 @@ static bool idle(struct crew *ex, crew__worker_t *w)
                 crew__cpu_relax();
     }
     crew__park_spin_end(&ex->park);
-    crew__notify_quiesce(ex);
     key = crew__park_prepare(&ex->park);
     if (any_work(ex, w)) {
         crew__park_done(&ex->park);
@@ -271,7 +273,10 @@ static bool idle(struct crew *ex, crew__worker_t *w)
     crew__park_sleep(&ex->park, key, -1);
     CREW__OBS(ex, w, CREW__EV_UNPARK, 0, 0);
     crew__park_done(&ex->park);
-    unstack(ex, w);
+    /* relaxed: a hint; woken to exit, a move is wasted (a migration
+     * costs up to milliseconds when the target CPU is busy). */
+    if (!atomic_load_explicit(&ex->stop, memory_order_relaxed))
+        unstack(ex, w);
     return false;
 }
 
