@@ -18,7 +18,9 @@
  *     thread is inside a round, wait until it ends (timer.h step 6): a
  *     deadline it took just before its task or batch ended is fired into
  *     nothing live, but a batch's expiry holds a cancel scope until it
- *     drops its block. Then end the actors.
+ *     drops its block. (A worker may still be freeing a batch's last
+ *     record when every task is terminal: that scope goes with the block
+ *     a moment later.) Then end the actors.
  *  5. crew_destroy: stop := true, notify_all, join the threads (worker.c:
  *     a worker exits only when stop is set and it found no work after
  *     announcing itself, so nothing queued is left behind); drop the group

@@ -42,6 +42,7 @@
  *     and subtracts the counts that name the group: a flush that its
  *     pending load saw had cleared the word before, so nothing is
  *     subtracted twice (a member may show live a moment longer).
+ * Model: tools/model/group_defer.pml (steps 1, 2, 3 and 5).
  */
 #include <limits.h>
 #include <string.h>

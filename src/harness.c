@@ -69,7 +69,8 @@
  *     disarms the entry, and whichever of that disarm and the timer's
  *     claim takes the entry (under its shard's lock) drops its reference.
  * The model tools/model/carrier.pml checks steps 3-5 against a canceller
- * and a lookup by an old ID.
+ * and a lookup by an old ID; tools/model/batch_deadline.pml checks step
+ * 6's references against the timer and a shutdown.
  *
  * Record lifetime: see crew__task_free() for the parent/child protocol.
  */

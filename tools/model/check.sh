@@ -124,6 +124,17 @@ run interrupt.pml BROKEN_NO_WAIT      safety   reject
 run interrupt.pml BROKEN_NO_CLAIM     safety   reject
 run interrupt.pml BROKEN_NO_REKICK    safety   reject
 
+run group_defer.pml -                    safety   pass
+run group_defer.pml N=4                  safety   pass
+run group_defer.pml BROKEN_SUB_FIRST     safety   reject
+run group_defer.pml BROKEN_NO_IDLE_FLUSH safety   reject
+run group_defer.pml BROKEN_COUNT_FIRST   safety   reject
+
+run batch_deadline.pml -                    safety   pass
+run batch_deadline.pml NC=3                 safety   pass
+run batch_deadline.pml BROKEN_DISARM_DROPS  safety   reject
+run batch_deadline.pml BROKEN_NO_SETTLE     safety   reject
+
 run timer_poll.pml -                  safety   pass
 run timer_poll.pml ROUNDS=3           safety   pass
 run timer_poll.pml BROKEN_LATE_ODD    safety   reject
