@@ -174,10 +174,12 @@ static int latency(crew_t *ex, long n, perf_out_t *out, int pct)
         while (!atomic_load(&lat_started))
             ;
         dl = crew_now() + 2000000; /* 2 ms */
+        /* CREW_REQUESTED: this thread lost the CPU for 2 ms first (a loaded
+         * machine), and the call cancelled at once; still a sample. */
         rc = crew_set_deadline(ex, id, dl);
         crew_status_t st;
         int jr = crew_join(ex, id, &st);
-        if (rc != 0 || jr != 0 || st != CREW_TASK_CANCELLED) {
+        if ((rc != 0 && rc != CREW_REQUESTED) || jr != 0 || st != CREW_TASK_CANCELLED) {
             free(lat);
             return perf_fail("deadline spinner: set %s, join %s, %s", crew_err_name(rc),
                              crew_err_name(jr), crew_status_name(st));

@@ -84,18 +84,12 @@ static int lifecycle_crew(void *st, long n, perf_out_t *out)
     return 0;
 }
 
-static int lifecycle_expect(long n, uint64_t *answer, uint64_t *tasks)
-{
-    *answer = *tasks = (uint64_t)n;
-    return 0;
-}
-
 const perf_bench_t perf_bench_lifecycle = {
     .name = "lifecycle",
     .what = "create an executor, run one task, destroy it (param: times)",
     .param = {200, 1000},
     .warm = {20, 100},
-    .expect = lifecycle_expect,
+    .expect = perf_expect_n,
     .impl =
         {
             [IMPL_CREW] = {lifecycle_crew, lifecycle_setup, lifecycle_teardown, NULL},

@@ -78,7 +78,7 @@ static int submit_batch_crew(void *ex, long n, perf_out_t *out)
     return submit_crew(ex, n, true, out);
 }
 
-static int submit_expect(long n, uint64_t *answer, uint64_t *tasks)
+int perf_expect_n(long n, uint64_t *answer, uint64_t *tasks)
 {
     *answer = *tasks = (uint64_t)n;
     return 0;
@@ -89,7 +89,7 @@ const perf_bench_t perf_bench_submit_single = {
     .what = "main thread submits n tiny detached tasks, one call each",
     .param = {1000000, 10000000},
     .warm = {100000, 1000000},
-    .expect = submit_expect,
+    .expect = perf_expect_n,
     .flags = PERF_F_RATE,
     .impl =
         {
@@ -105,7 +105,7 @@ const perf_bench_t perf_bench_submit_batch = {
     .what = "main thread submits n tiny detached tasks in batches of 1024",
     .param = {1000000, 10000000},
     .warm = {100000, 1000000},
-    .expect = submit_expect,
+    .expect = perf_expect_n,
     .flags = PERF_F_RATE,
     .impl =
         {
@@ -138,7 +138,7 @@ const perf_bench_t perf_bench_submit_bounded = {
     .what = "submit_single with at most 1024 queued (crew: max_queued)",
     .param = {1000000, 10000000},
     .warm = {100000, 1000000},
-    .expect = submit_expect,
+    .expect = perf_expect_n,
     .flags = PERF_F_RATE,
     .impl =
         {

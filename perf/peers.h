@@ -98,6 +98,8 @@ int pool_lifecycle(void *st, long n, perf_out_t *out);
 static inline void perf_mark(void *slot) { ++*(unsigned char *)slot; }
 /* Number of slots equal to 1 (the answer of submit_*). */
 uint64_t perf_count_marks(const unsigned char *slots, long n);
+/* An expect() for benches of n tasks whose answer is n (bench_submit.c). */
+int perf_expect_n(long n, uint64_t *answer, uint64_t *tasks);
 
 #ifdef __cplusplus
 }
