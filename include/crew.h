@@ -1214,9 +1214,10 @@ CREW_API void crew_interruptible_end(void);
  * cleanup that must finish (flushing a file, completing an MPI request)
  * does. After the outermost end the cancellation, or a deadline that
  * passed meanwhile, is seen again (the end fires a passed deadline itself
- * if the timer thread has not yet). A shield covers only the body that opened it:
- * children and forks are not shielded, and forks of a cancelled task do
- * not start even inside a shield. On-cancel callbacks still run.
+ * if the timer thread has not yet). A shield covers only the body that
+ * opened it: children and forks are not shielded, and forks of a
+ * cancelled task do not start even inside a shield. On-cancel callbacks
+ * still run.
  * Thread-safety: inside a task, on its own thread.
  * Ownership: none.
  * Returns: nothing.

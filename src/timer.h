@@ -52,9 +52,9 @@
  *  6. Poll (any thread, crew__timer_poll; tools/model/timer_poll.pml):
  *     step 4 for every shard, then fire what it took, without `mu`; then,
  *     if the thread is inside a round (`firing` odd), wait until that
- *     round ends. A caller that must
- *     see a passed deadline take effect now does the thread's work early,
- *     or waits for the thread to finish what it already took. Each entry
+ *     round ends. A caller that must see a passed deadline take effect
+ *     now does the thread's work early, or waits for the thread to finish
+ *     what it already took. Each entry
  *     leaves its shard under the lock (task entries by the CAS of step 1),
  *     so it fires once whoever takes it. The thread makes `firing` odd
  *     before its round's shard locks and even (release) after its fires:
