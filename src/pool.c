@@ -73,11 +73,15 @@ int crew__pool_init(crew__pool_t *p, crew__pool_cache_t **caches, unsigned n)
 {
     memset(p, 0, sizeof *p);
     p->dir_cap = (uint32_t)1 << (CREW_SLOT_BITS - CREW_SLAB_LOG2);
-    p->dir = crew__calloc(p->dir_cap, sizeof *p->dir);
+    /* Not zeroed: only entries below nslabs are read. The directory covers
+     * every possible slab (512 KiB); zeroing it was a third of
+     * crew_create()'s time. */
+    p->dir = crew__malloc(sizeof *p->dir * p->dir_cap);
     if (!p->dir)
         return CREW_ENOMEM;
     pthread_mutex_init(&p->mu, NULL);
-    atomic_init(&p->nslabs, 0);
+    atomic_init(&p->nslots, 0);
+    p->nslabs = 0;
     atomic_init(&p->shared_free, NULL);
     p->caches = caches;
     p->ncaches = n;
@@ -105,40 +109,51 @@ void crew__pool_destroy(crew__pool_t *p)
         ext_cache.uid = 0;
         ext_cache.head = NULL;
     }
-    /* relaxed: no other thread runs now. */
-    for (uint32_t i = 0; i < atomic_load_explicit(&p->nslabs, memory_order_relaxed); i++)
+    for (uint32_t i = 0; i < p->nslabs; i++)
         crew__free(p->dir[i]);
     crew__free(p->dir);
     p->dir = NULL;
     pthread_mutex_destroy(&p->mu);
 }
 
-/* Under p->mu. */
+/* Under p->mu: make the next CREW_EXT_BATCH slots records (fewer at a
+ * slab's end), allocating a new slab first when the last one is carved
+ * up. Records are zeroed and initialised a chain at a time, so an
+ * executor that runs a few tasks writes 8 KiB of records, not the slab's
+ * 128 KiB. (Slabs come from malloc: mapping them instead costs page faults
+ * at first use and a TLB shootdown at unmap, more than zeroing.) */
 static CREW_NOINLINE bool grow_locked(crew__pool_t *p)
 {
     /* relaxed: under p->mu, the only writer. */
-    uint32_t n = atomic_load_explicit(&p->nslabs, memory_order_relaxed);
-    crew__task_t *slab;
-    if (n == p->dir_cap)
-        return false;
-    slab = crew__malloc(sizeof(crew__task_t) * SLAB_SIZE);
-    if (!slab)
-        return false;
-    memset(slab, 0, sizeof(crew__task_t) * SLAB_SIZE);
-    for (uint32_t i = SLAB_SIZE; i-- > 0;) {
-        crew__task_t *t = &slab[i];
-        uint64_t slot = (uint64_t)n * SLAB_SIZE + i;
+    uint32_t first = atomic_load_explicit(&p->nslots, memory_order_relaxed), end;
+    uint32_t si = first >> CREW_SLAB_LOG2;
+    if (si == p->nslabs) {
+        crew__task_t *slab;
+        if (si == p->dir_cap)
+            return false;
+        slab = crew__malloc(sizeof(crew__task_t) * SLAB_SIZE);
+        if (!slab)
+            return false;
+        p->dir[si] = slab;
+        p->nslabs = si + 1;
+    }
+    end = first + CREW_EXT_BATCH;
+    if (end > (si + 1) * SLAB_SIZE)
+        end = (si + 1) * SLAB_SIZE;
+    for (uint32_t slot = end; slot-- > first;) {
+        crew__task_t *t = &p->dir[si][slot & (SLAB_SIZE - 1)];
+        memset(t, 0, sizeof *t);
         crew__rec_init_free(t, slot);
         if (slot == 0)
             continue; /* reserved: group IDs */
         t->next = p->free_list;
         p->free_list = t;
     }
-    p->dir[n] = slab;
-    /* release: pairs with the acquire load in crew__pool_slot(); a reader
-     * that sees the new count sees dir[n] and the initialised records. */
-    atomic_store_explicit(&p->nslabs, n + 1, memory_order_release);
-    return true;
+    /* release: pairs with the acquire load in crew__pool_slot() and
+     * crew__pool_walk(); a reader that sees the new count sees dir[si] and
+     * the initialised records. */
+    atomic_store_explicit(&p->nslots, end, memory_order_release);
+    return p->free_list != NULL || grow_locked(p); /* slot 0 alone: carve on */
 }
 
 /* Take up to CREW_EXT_BATCH free records (a chain) from the shared pool. */
@@ -292,12 +307,8 @@ uint64_t crew__pool_live(crew__pool_t *p)
 void crew__pool_walk(crew__pool_t *p, bool (*fn)(crew__task_t *t, void *ctx), void *ctx)
 {
     /* acquire: pairs with the release store in grow_locked(). */
-    uint32_t n = atomic_load_explicit(&p->nslabs, memory_order_acquire);
-    for (uint32_t i = 0; i < n; i++)
-        for (uint32_t k = 0; k < SLAB_SIZE; k++) {
-            if (i == 0 && k == 0)
-                continue; /* slot 0 is never a record */
-            if (!fn(&p->dir[i][k], ctx))
-                return;
-        }
+    uint32_t n = atomic_load_explicit(&p->nslots, memory_order_acquire);
+    for (uint32_t slot = 1; slot < n; slot++) /* slot 0 is never a record */
+        if (!fn(&p->dir[slot >> CREW_SLAB_LOG2][slot & (SLAB_SIZE - 1)], ctx))
+            return;
 }

@@ -6,7 +6,9 @@
  *
  * Records live in slabs of 2^CREW_SLAB_LOG2 that are never freed before the
  * pool, so a record's memory stays valid (type-stable) and a stale ID can
- * be checked against the record's current `id` safely. A task ID is
+ * be checked against the record's current `id` safely. A slab's records are
+ * carved (initialised and made visible to lookups and the walk)
+ * CREW_EXT_BATCH at a time, as the pool runs dry. A task ID is
  * generation << CREW_SLOT_BITS | slot; the generation grows each time the
  * slot is reused, so IDs are unique for the pool's lifetime. Slot 0 is
  * never a record (group IDs use it).
@@ -48,7 +50,9 @@ typedef struct crew__pool_cache {
 typedef struct crew__pool {
     pthread_mutex_t mu;      /* guards slab growth and free_list */
     crew__task_t **dir;      /* slab directory: slot >> SLAB_LOG2 */
-    _Atomic uint32_t nslabs; /* slabs published; dir[i] set before */
+    _Atomic uint32_t nslots; /* slots [0, nslots) are records; their
+                                slabs' dir entries are set before */
+    uint32_t nslabs;         /* slabs mapped (under mu) */
     uint32_t dir_cap;
     uint64_t uid;                /* unique per pool, for thread caches */
     crew__task_t *free_list;     /* under mu */
@@ -104,13 +108,12 @@ void crew__pool_flush(crew__pool_t *p, crew__pool_cache_t *c);
 static inline crew__task_t *crew__pool_slot(crew__pool_t *p, crew_id_t id)
 {
     uint64_t slot = id & (((uint64_t)1 << CREW_SLOT_BITS) - 1);
-    uint64_t si = slot >> CREW_SLAB_LOG2;
     if (slot == 0)
         return NULL;
-    /* acquire: pairs with the release store when a slab is published. */
-    if (si >= atomic_load_explicit(&p->nslabs, memory_order_acquire))
+    /* acquire: pairs with the release store when slots are carved. */
+    if (slot >= atomic_load_explicit(&p->nslots, memory_order_acquire))
         return NULL;
-    return &p->dir[si][slot & (((uint64_t)1 << CREW_SLAB_LOG2) - 1)];
+    return &p->dir[slot >> CREW_SLAB_LOG2][slot & (((uint64_t)1 << CREW_SLAB_LOG2) - 1)];
 }
 
 /* Records ever allocated minus records recycled (a recent value). */
