@@ -1357,8 +1357,10 @@ typedef struct crew_stats {
     uint64_t cancel_to_check[CREW_LATENCY_BUCKETS];
     uint64_t cancel_to_terminal[CREW_LATENCY_BUCKETS];
     uint64_t cancel_to_check_sum_ns, cancel_to_terminal_sum_ns;
-    uint64_t unstacks; /* times a worker that woke beside another awake
-                          worker on one CPU moved to a free one */
+    uint64_t unstacks; /* times a worker found itself on the CPU of
+                          another awake worker (after waking, in an idle
+                          spin whose yield took a time slice, or when it
+                          started a parallel loop) and moved to a free one */
 } crew_stats_t;
 
 /* Counters of the executor. Exact once the executor is quiescent; while it
@@ -1554,7 +1556,7 @@ typedef struct crew_worker_stats {
                                    (0 for the guest slot) */
     uint64_t busy_ns;           /* time alive and not idle (0 for the guest) */
     uint64_t unstacks;          /* times it moved off a CPU another awake
-                                   worker was on, after waking */
+                                   worker was on (see crew_stats_t) */
 } crew_worker_stats_t;
 
 #define CREW_WORKER_STATS_INIT                                                                     \

@@ -326,6 +326,8 @@ static int run_loop(crew_t *ex, int64_t begin, int64_t end, crew_for_fn body,
     d.arg = &r;
     d.group = o.group;
     inside = crew_current() == ex;
+    if (inside)
+        crew__worker_unstack(ex); /* not beside a spinning worker (worker.c) */
     if ((rc = crew_submit_ex(ex, &d, &id)) != 0)
         return rc;
     if (inside)

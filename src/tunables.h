@@ -45,6 +45,12 @@ _Static_assert(CREW_FORK_FRAMES >= 64 && CREW_FORK_FRAMES <= ((uint32_t)1 << 24)
 #define CREW_FORK_INLINE_DEPTH CREW__FORK_INLINE_DEPTH /* crew.h: the inline crew_fork() tests it */
 _Static_assert(CREW_FORK_INLINE_DEPTH >= 1, "inline depth");
 
+/* An idle worker's sched_yield() that takes longer than this (ns) gave
+ * the CPU to another thread, so the worker checks whether it shares its
+ * CPU with a busy worker (worker.c idle). A yield with a free CPU returns
+ * in about a microsecond; a time slice is hundreds. */
+#define CREW_YIELD_SLICE_NS 50000
+
 /* Maximum worker threads. */
 #define CREW_MAX_WORKERS 1024
 

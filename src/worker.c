@@ -71,14 +71,20 @@ void crew__inbox_append(crew__worker_t *w, crew__task_t *t)
  * our time slice to end (1-5 ms measured on 2 vCPUs). Only when a sleeper
  * was woken; with nothing else runnable here the yield returns at once.
  * Not for pinned workers. */
+/* Report where w runs (a hint for unstack): written only when it changed,
+ * so the compact cpu_of array is rarely written. */
+static void note_cpu(struct crew *ex, crew__worker_t *w, int me)
+{
+    /* relaxed: a hint (unstack). */
+    if (atomic_load_explicit(&ex->cpu_of[w->index], memory_order_relaxed) != me)
+        atomic_store_explicit(&ex->cpu_of[w->index], me, memory_order_relaxed);
+}
+
 static void wake_thief(struct crew *ex, crew__worker_t *w)
 {
     bool pinned = (ex->flags & CREW_OPT_PIN) != 0;
-    if (!pinned) { /* relaxed: a hint (unstack). */
-        int me = crew__cpu_now();
-        if (atomic_load_explicit(&ex->cpu_of[w->index], memory_order_relaxed) != me)
-            atomic_store_explicit(&ex->cpu_of[w->index], me, memory_order_relaxed);
-    }
+    if (!pinned)
+        note_cpu(ex, w, crew__cpu_now());
     if (crew__park_notify_one(&ex->park) && !pinned)
         sched_yield();
 }
@@ -188,16 +194,17 @@ static bool any_work(struct crew *ex, crew__worker_t *w)
     return false;
 }
 
-/* After a wake-up (and at a worker's start): if another busy worker
+/* After a wake-up (and at a worker's start), in an idle spin whose yield
+ * took a time slice (idle() below), and when a worker starts a parallel
+ * loop (crew__worker_unstack): if another worker
  * reported the CPU we run on (the kernel placed us beside it, and neither
  * its idle balancer nor its periodic one moves a cache-hot thread for
  * milliseconds), move to an allowed CPU no worker reported. Without it two
  * workers share one CPU while another idles (seen as a second worker that
  * joins a parallel loop late and then runs at half speed). Then report
- * where we run. Not after a spin that found work: that can happen once per
- * task when tasks trickle in, and a spinning worker was not just placed
- * by a wake-up. Hints only: a stale report costs a needless move or a
- * missed one. Off for pinned workers. */
+ * where we run. Not after every spin that found work: that can happen once
+ * per task when tasks trickle in. Hints only: a stale report costs a
+ * needless move or a missed one. Off for pinned workers. */
 static void unstack(struct crew *ex, crew__worker_t *w)
 {
     int busy[64], me = crew__cpu_now();
@@ -215,9 +222,14 @@ static void unstack(struct crew *ex, crew__worker_t *w)
         CREW__COUNT(ex, w, unstacks, 1);
         me = crew__cpu_now();
     }
-    /* relaxed: a hint; written only when it changes. */
-    if (atomic_load_explicit(&ex->cpu_of[w->index], memory_order_relaxed) != me)
-        atomic_store_explicit(&ex->cpu_of[w->index], me, memory_order_relaxed);
+    note_cpu(ex, w, me);
+}
+
+void crew__worker_unstack(struct crew *ex)
+{
+    crew__worker_t *w = crew__tls_worker;
+    if (w && w->ex == ex && w->index < ex->nworkers)
+        unstack(ex, w);
 }
 
 /* Park (protocol in park.c). Returns true if the worker should exit. */
@@ -248,10 +260,19 @@ static bool idle(struct crew *ex, crew__worker_t *w)
             break;
         /* Yield rather than pause: when threads outnumber cores (the
          * submitting thread among them) a spinning worker would take the
-         * core the producer needs; with a free core, yield returns at once. */
-        if (i & 1)
+         * core the producer needs; with a free core, yield returns at once.
+         * A yield that took a time slice means another thread ran on our
+         * CPU: if it is a busy worker, move. A worker that never parks (it
+         * finds work again within its spin, as in a loop of parallel
+         * loops) is otherwise never unstacked: seen as stencil sweeps at
+         * one worker's speed for the rest of a run after the kernel moved
+         * the idle worker beside the busy one. */
+        if (i & 1) {
+            int64_t t0 = crew__now_ns();
             sched_yield();
-        else
+            if (crew__now_ns() - t0 > CREW_YIELD_SLICE_NS)
+                unstack(ex, w);
+        } else
             for (int k = 0; k < 16; k++)
                 crew__cpu_relax();
     }

@@ -14,6 +14,14 @@ int crew__workers_start(struct crew *ex);
 /* Shutdown step 5: stop := true, wake everyone, join the threads. */
 void crew__workers_stop(struct crew *ex);
 
+/* The calling worker of ex (nothing on another thread) moves off its CPU
+ * if another worker reported it, then reports where it runs (worker.c
+ * unstack). For places that start parallel work (a parallel loop): the
+ * kernel may have moved a busy worker beside a spinning one since either
+ * last woke, and a spinning worker that yields to a busy one on its CPU
+ * may get no time to notice. About 10 ns when not stacked. */
+void crew__worker_unstack(struct crew *ex);
+
 /* Owner only: queue t privately when the deque could not grow. */
 void crew__inbox_append(crew__worker_t *w, crew__task_t *t);
 

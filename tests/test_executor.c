@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "crit.h"
+#include "exec.h"
 #include "platform.h"
 
 /* ---- worker count ---------------------------------------------------------- */
@@ -465,6 +466,62 @@ Test(executor, a_waking_worker_moves_off_a_busy_cpu_and_keeps_its_mask, T_OPTS)
         cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof after, &after), 0);
         cr_assert(CPU_EQUAL(&before, &after));
     }
+}
+
+/* A worker that starts a parallel loop on a CPU another worker reported
+ * moves off it (worker.c crew__worker_unstack): the kernel may have put a
+ * busy worker beside a spinning one that never parks. The other worker's
+ * report is written here (as if it ran on our CPU); it may overwrite it
+ * when it wakes, so a few tries are allowed. */
+typedef struct stacked {
+    crew_t *ex;
+    int moved; /* tries until our worker's unstacks grew; 0: never */
+    int rc;    /* the first call that failed, checked on the test thread */
+} stacked_t;
+
+static void nothing(void *arg, int64_t lo, int64_t hi)
+{
+    (void)arg;
+    (void)lo;
+    (void)hi;
+}
+
+static int loop_on_a_reported_cpu(void *p)
+{
+    stacked_t *s = p;
+    unsigned me = (unsigned)crew_worker_index(), other = 1 - me;
+    for (int tries = 1; tries <= 100 && !s->moved && !s->rc; tries++) {
+        crew_worker_stats_t a = CREW_WORKER_STATS_INIT, b = CREW_WORKER_STATS_INIT;
+        int cpu = crew__cpu_now();
+        if ((s->rc = crew_worker_stats(s->ex, me, &a)) != 0)
+            break;
+        /* relaxed: the hint worker.c reads relaxed. */
+        atomic_store_explicit(&s->ex->cpu_of[other], cpu, memory_order_relaxed);
+        if ((s->rc = crew_for(s->ex, 0, 2, nothing, NULL, NULL, NULL)) != 0 ||
+            (s->rc = crew_worker_stats(s->ex, me, &b)) != 0)
+            break;
+        if (b.unstacks > a.unstacks)
+            s->moved = tries;
+    }
+    return 0;
+}
+
+Test(executor, a_worker_starting_a_loop_on_a_reported_cpu_moves, T_OPTS)
+{
+    cpu_set_t set;
+    stacked_t s = {NULL, 0, 0};
+    crew_id_t id;
+    crew_status_t st;
+    cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof set, &set), 0);
+    if (CPU_COUNT(&set) < 2)
+        cr_skip_test("one CPU allowed: nowhere to move");
+    s.ex = t_create(2);
+    ASSERT_RC(crew_submit(s.ex, loop_on_a_reported_cpu, &s, &id), 0);
+    ASSERT_RC(crew_join(s.ex, id, &st), 0);
+    cr_assert_eq(st, CREW_TASK_DONE);
+    ASSERT_RC(s.rc, 0);
+    cr_assert_gt(s.moved, 0, "never moved off the CPU the other worker reported");
+    DESTROY_CLEAN(&s.ex);
 }
 
 /* Through the executor: workers that park and wake for a parallel loop
