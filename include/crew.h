@@ -392,7 +392,7 @@ CREW_API int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id);
  * Inline: crew_fork() and crew_sync_ok() are defined in this header, so
  * the common fork (a private frame while no worker is idle) and the
  * common sync (a child nobody stole, run here while nothing is cancelled)
- * compile into the caller with no library call: about 30 and 50
+ * compile into the caller with no library call: 32 and about 54
  * instructions. Everything else (sharing with an idle worker, waiting
  * for a stolen child, cancellation, interruptible regions, errors) calls
  * into the library, which behaves exactly as before. crew_sync() with a
@@ -574,8 +574,13 @@ static inline int crew_sync_ok(void)
 {
     struct crew__fj *j = crew__fj_cur;
     struct crew__forks *k;
+    uint32_t sc;
     if (CREW__UNLIKELY(j == NULL || (k = j->forks) == NULL))
         return crew__sync_ok(); /* not in a task: its error */
+    /* The scopes hint (see below), loaded once before the first child and
+     * again after each: the load after a child serves as the check before
+     * the next, since nothing between them synchronises with anyone. */
+    sc = CREW__LOAD_RELAXED(j->scopes);
     while (j->head > k->base) {
         uint32_t i = j->head - 1;
         struct crew__frame *f = &j->dq[i];
@@ -589,8 +594,9 @@ static inline int crew_sync_ok(void)
          * (a canceller counts its scope, seq_cst, before it returns), as
          * the library's own fork path reads it. */
         if (CREW__UNLIKELY(i < j->o_split || f->arg == (void *)f->payload || j->irq_open ||
-                           CREW__LOAD_RELAXED(j->scopes) != 0)) {
+                           sc != 0)) {
             crew__sync_one();
+            sc = CREW__LOAD_RELAXED(j->scopes);
             continue;
         }
         fn = f->fn;
@@ -604,12 +610,15 @@ static inline int crew_sync_ok(void)
         if (CREW__UNLIKELY(j->head != i || (c.ncb | c.irq_depth) != 0))
             crew__fork_leftovers();
         j->forks = k;
-        if (CREW__UNLIKELY(rc != 0 || CREW__LOAD_RELAXED(j->scopes) != 0))
+        sc = CREW__LOAD_RELAXED(j->scopes);
+        if (CREW__UNLIKELY(rc != 0 || sc != 0)) {
             crew__fork_ended(rc);
-        else
+            sc = CREW__LOAD_RELAXED(j->scopes);
+        } else {
             k->done++;
+        }
     }
-    if (CREW__UNLIKELY(k->first_bad != 0 || CREW__LOAD_RELAXED(j->scopes) != 0))
+    if (CREW__UNLIKELY(k->first_bad != 0 || sc != 0))
         return crew__sync_ok(); /* reports and resets */
     k->done = 0;
     return 0;
