@@ -62,15 +62,6 @@ void crew__inbox_append(crew__worker_t *w, crew__task_t *t)
     w->inbox_tail = t;
 }
 
-/* Wake one parked worker for work we just made visible. Our CPU report is
- * refreshed first (the wakee compares against it in unstack(); we may have
- * moved since), and we yield once after: if the kernel placed the wakee
- * on our CPU (it does when no CPU looks idle at that instant, e.g. while
- * the thread that submitted to us is still on its way to sleep), the
- * wakee runs now and moves itself to the free CPU, instead of waiting for
- * our time slice to end (1-5 ms measured on 2 vCPUs). Only when a sleeper
- * was woken; with nothing else runnable here the yield returns at once.
- * Not for pinned workers. */
 /* Report where w runs (a hint for unstack): written only when it changed,
  * so the compact cpu_of array is rarely written. */
 static void note_cpu(struct crew *ex, crew__worker_t *w, int me)
@@ -80,6 +71,15 @@ static void note_cpu(struct crew *ex, crew__worker_t *w, int me)
         atomic_store_explicit(&ex->cpu_of[w->index], me, memory_order_relaxed);
 }
 
+/* Wake one parked worker for work we just made visible. Our CPU report is
+ * refreshed first (the wakee compares against it in unstack(); we may have
+ * moved since), and we yield once after: if the kernel placed the wakee
+ * on our CPU (it does when no CPU looks idle at that instant, e.g. while
+ * the thread that submitted to us is still on its way to sleep), the
+ * wakee runs now and moves itself to the free CPU, instead of waiting for
+ * our time slice to end (1-5 ms measured on 2 vCPUs). Only when a sleeper
+ * was woken; with nothing else runnable here the yield returns at once.
+ * Not for pinned workers. */
 static void wake_thief(struct crew *ex, crew__worker_t *w)
 {
     bool pinned = (ex->flags & CREW_OPT_PIN) != 0;
