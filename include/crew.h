@@ -450,7 +450,8 @@ struct crew__forks {
 /* The owner's side of a worker's fork deque, and what a fork or sync must
  * look at to know it may stay inline. */
 struct crew__fj {
-    struct crew__frame *dq; /* cap frames, reserved once, never moves */
+    struct crew__frame *dq; /* cap frames, reserved at the first fork
+                               (cap 0 before), never moves */
     uint32_t cap;
     uint32_t head;             /* frames [0, head) are live */
     uint32_t o_split;          /* frames [o_split, head) are private */

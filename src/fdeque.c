@@ -7,16 +7,24 @@
 
 int crew__fdeque_init(crew__fdeque_t *d, uint32_t cap)
 {
-    d->o.dq = crew__reserve((size_t)cap * sizeof(crew__frame_t));
-    if (!d->o.dq)
-        return CREW_ENOMEM;
-    d->o.cap = cap;
+    d->o.dq = NULL; /* reserved at the first push */
+    d->o.cap = 0;
+    d->want = cap;
     d->o.head = 0;
     d->o.o_split = 0;
     d->o.movesplit = &d->movesplit;
     atomic_init(&d->ts, crew__ts(0, 0));
     atomic_init(&d->movesplit, 0);
     return 0;
+}
+
+bool crew__fdeque_reserve(crew__fdeque_t *d)
+{
+    d->o.dq = crew__reserve((size_t)d->want * sizeof(crew__frame_t));
+    if (!d->o.dq)
+        return false;
+    d->o.cap = d->want;
+    return true;
 }
 
 void crew__fdeque_destroy(crew__fdeque_t *d)

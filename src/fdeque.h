@@ -54,8 +54,12 @@
  * A slot is reused only after the owner took it back (3a/3b) or saw it
  * DONE (4). tools/model/fdeque.pml checks steps 1-5 with a store buffer,
  * and rejects broken variants of each.
- * Frames never move: the array is reserved once (crew__reserve), so a thief
- * may read a frame after its CAS while the owner pushes above it.
+ * Frames never move: the array is reserved once (crew__reserve), at the
+ * owner's first push, so a thief may read a frame after its CAS while the
+ * owner pushes above it. The owner stores dq before any frame can be
+ * shared, and a thief reads dq only after a CAS that saw a share (step 1's
+ * release, step 2's acquire), so it sees the pointer. Until then cap is 0:
+ * an executor whose tasks never fork maps nothing for them.
  *
  * Why 3b is safe against a thief on the same frame: both CAS the same word.
  * If the owner's CAS succeeds, tail <= i at that instant and split becomes
@@ -98,6 +102,7 @@ _Static_assert(sizeof(((crew__frame_t *)0)->payload) == CREW__FRAME_PAYLOAD, "pa
 
 typedef struct crew__fdeque {
     struct crew__fj o; /* owner-private: dq, cap, head, o_split (crew.h) */
+    uint32_t want;     /* owner: frames to reserve at the first push */
     /* Shared: thieves write these. */
     CREW_ALIGNED _Atomic uint64_t ts; /* tail | split << 32 */
     _Atomic uint32_t movesplit;       /* a thief asks the owner to share */
@@ -110,8 +115,12 @@ static inline uint64_t crew__ts(uint32_t tail, uint32_t split)
 static inline uint32_t crew__ts_tail(uint64_t ts) { return (uint32_t)ts; }
 static inline uint32_t crew__ts_split(uint64_t ts) { return (uint32_t)(ts >> 32); }
 
-/* 0 or CREW_ENOMEM. cap frames of address space (committed on use). */
+/* 0. cap frames of address space are reserved at the first push
+ * (committed on use). */
 int crew__fdeque_init(crew__fdeque_t *d, uint32_t cap);
+/* Owner: reserve the frames (the first push). false: out of memory (the
+ * push's caller then runs the child at once, as for a full array). */
+bool crew__fdeque_reserve(crew__fdeque_t *d);
 void crew__fdeque_destroy(crew__fdeque_t *d);
 
 /* Step 1's share, out of line (rare). true if frames were shared. */
@@ -122,7 +131,7 @@ bool crew__fdeque_share(crew__fdeque_t *d);
  * and shares if requested (step 1, worker.c fork_frame). */
 static inline crew__frame_t *crew__fdeque_slot(crew__fdeque_t *d)
 {
-    if (CREW_UNLIKELY(d->o.head == d->o.cap))
+    if (CREW_UNLIKELY(d->o.head == d->o.cap) && (d->o.dq || !crew__fdeque_reserve(d)))
         return NULL;
     return &d->o.dq[d->o.head];
 }
