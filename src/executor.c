@@ -161,8 +161,7 @@ int crew_create(crew_t **out, const crew_options_t *opts)
         w->index = i;
         w->rng = 0x9e3779b97f4a7c15ULL * (i + 1) ^ ex->pool.uid;
         rc = crew__deque_init(&w->dq);
-        if (rc == 0)
-            rc = crew__fdeque_init(&w->fd, CREW_FORK_FRAMES);
+        crew__fdeque_init(&w->fd, CREW_FORK_FRAMES); /* allocates nothing */
         /* What the inline crew_fork()/crew_sync_ok() read besides the
          * deque (crew.h's struct crew__fj). */
         w->fd.o.scopes = &ex->cancel_scopes;

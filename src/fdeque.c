@@ -5,7 +5,7 @@
 
 #include "crew.h"
 
-int crew__fdeque_init(crew__fdeque_t *d, uint32_t cap)
+void crew__fdeque_init(crew__fdeque_t *d, uint32_t cap)
 {
     d->o.dq = NULL; /* reserved at the first push */
     d->o.cap = 0;
@@ -15,7 +15,6 @@ int crew__fdeque_init(crew__fdeque_t *d, uint32_t cap)
     d->o.movesplit = &d->movesplit;
     atomic_init(&d->ts, crew__ts(0, 0));
     atomic_init(&d->movesplit, 0);
-    return 0;
 }
 
 bool crew__fdeque_reserve(crew__fdeque_t *d)

@@ -115,9 +115,9 @@ static inline uint64_t crew__ts(uint32_t tail, uint32_t split)
 static inline uint32_t crew__ts_tail(uint64_t ts) { return (uint32_t)ts; }
 static inline uint32_t crew__ts_split(uint64_t ts) { return (uint32_t)(ts >> 32); }
 
-/* 0. cap frames of address space are reserved at the first push
- * (committed on use). */
-int crew__fdeque_init(crew__fdeque_t *d, uint32_t cap);
+/* An empty fork deque; cap frames of address space are reserved at the
+ * first push (committed on use). */
+void crew__fdeque_init(crew__fdeque_t *d, uint32_t cap);
 /* Owner: reserve the frames (the first push). false: out of memory (the
  * push's caller then runs the child at once, as for a full array). */
 bool crew__fdeque_reserve(crew__fdeque_t *d);

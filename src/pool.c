@@ -122,7 +122,7 @@ void crew__pool_destroy(crew__pool_t *p)
  * executor that runs a few tasks writes 8 KiB of records, not the slab's
  * 128 KiB. (Slabs come from malloc: mapping them instead costs page faults
  * at first use and a TLB shootdown at unmap, more than zeroing.) */
-static CREW_NOINLINE bool grow_locked(crew__pool_t *p)
+static CREW_NOINLINE bool carve_locked(crew__pool_t *p)
 {
     /* relaxed: under p->mu, the only writer. */
     uint32_t first = atomic_load_explicit(&p->nslots, memory_order_relaxed), end;
@@ -153,7 +153,7 @@ static CREW_NOINLINE bool grow_locked(crew__pool_t *p)
      * crew__pool_walk(); a reader that sees the new count sees dir[si] and
      * the initialised records. */
     atomic_store_explicit(&p->nslots, end, memory_order_release);
-    return p->free_list != NULL || grow_locked(p); /* slot 0 alone: carve on */
+    return p->free_list != NULL || carve_locked(p); /* slot 0 alone: carve on */
 }
 
 /* Take up to CREW_EXT_BATCH free records (a chain) from the shared pool. */
@@ -165,7 +165,7 @@ static CREW_NOINLINE crew__task_t *refill(crew__pool_t *p)
     if (!p->free_list)
         /* acquire: pairs with the release CASes that push shared_free. */
         p->free_list = atomic_exchange_explicit(&p->shared_free, NULL, memory_order_acquire);
-    if (!p->free_list && !grow_locked(p)) {
+    if (!p->free_list && !carve_locked(p)) {
         pthread_mutex_unlock(&p->mu);
         return NULL;
     }
@@ -306,7 +306,7 @@ uint64_t crew__pool_live(crew__pool_t *p)
 
 void crew__pool_walk(crew__pool_t *p, bool (*fn)(crew__task_t *t, void *ctx), void *ctx)
 {
-    /* acquire: pairs with the release store in grow_locked(). */
+    /* acquire: pairs with the release store in carve_locked(). */
     uint32_t n = atomic_load_explicit(&p->nslots, memory_order_acquire);
     for (uint32_t slot = 1; slot < n; slot++) /* slot 0 is never a record */
         if (!fn(&p->dir[slot >> CREW_SLAB_LOG2][slot & (SLAB_SIZE - 1)], ctx))
