@@ -698,10 +698,14 @@ CREW_API int crew_spawn(crew_fn fn, void *arg, crew_id_t *id);
  * for tasks of milliseconds or more, or uneven ones, CREW_OPT_NO_CARRIERS
  * lets an idle worker take each task at once), and crew_task_list() shows
  * a queued run as its first task. Costs: 128 bytes per run plus 8 per
- * task, no record per task; on the worker, 2 atomic RMWs per task (its
- * claim and its terminal CAS, which also readies the record for the next
- * task) and one on the group's counter per run (crew_group_info() still
- * counts each task live only until it ends).
+ * task, no record per task; on the worker, one atomic RMW per task (its
+ * claim) and one on the group's counter per run (crew_group_info() still
+ * counts each task live only until it ends). A task, not its run's
+ * first, whose ID nobody learned (it did not call crew_self(), no
+ * crew_task_list() or trace showed it, it spawned no child) and that
+ * ended DONE hands its ID on to the next task of its run, as nobody can
+ * tell the two apart; any other task also pays a terminal CAS, and the
+ * next one gets a new ID.
  * Thread-safety: any thread.
  * Ownership: as crew_submit_ex(), for each args[i]; ids (n entries) may be
  *   NULL: then every task is detached.

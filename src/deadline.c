@@ -113,7 +113,7 @@ int crew_set_deadline(crew_t *ex, crew_id_t id, int64_t deadline)
     int rc = 0;
     if (!crew__valid(ex) || bad_deadline(deadline))
         return CREW_EINVAL;
-    t = crew__task_get(ex, id, id == crew_self());
+    t = crew__task_get(ex, id, id == crew__self_id());
     if (!t)
         return CREW_ENOTASK;
     c = batch_dl_of(t, id); /* a carried task: its batch's deadline goes */
@@ -152,7 +152,7 @@ int crew_get_deadline(crew_t *ex, crew_id_t id, int64_t *deadline)
     crew__task_t *t;
     if (!crew__valid(ex) || !deadline)
         return CREW_EINVAL;
-    t = crew__task_get(ex, id, id == crew_self());
+    t = crew__task_get(ex, id, id == crew__self_id());
     if (!t)
         return CREW_ENOTASK;
     *deadline = task_deadline(ex, t, id);

@@ -38,6 +38,16 @@
  *     carrier's `ended` instead, which crew_group_info subtracts). None
  *     left: it takes `ended` off the group in one RMW, drops its pin (the
  *     last record out frees the block) and stops.
+ *  3a. A task that ended DONE on an incarnation the runner made (step 4)
+ *     and nobody else can name (no event showed its ID, no pin, no
+ *     crew_self(): the word has no SEEN, task.h; no child; no
+ *     FIRST_SUCCESS group) ends quietly: cleanup, claim, and if the word
+ *     is still exactly RUNNING + the runner's pin (quiet_next, a seq_cst
+ *     load against the pins' seq_cst CAS) and nothing is cancelled, the
+ *     claimed task runs on the same incarnation, its ID unchanged, with
+ *     no terminal word and no RMW besides the claim. The ID was never
+ *     known outside, so no lookup can tell the two tasks apart; a pin
+ *     after the load reaches the next task. Otherwise step 4.
  *  4. The claimed task gets the record's next incarnation when the
  *     runner's pin is the only hold on it and the ended task left no live
  *     children: FREE (refusing pins, so no lookup validates the old ID
@@ -69,7 +79,8 @@
  *     disarms the entry, and whichever of that disarm and the timer's
  *     claim takes the entry (under its shard's lock) drops its reference.
  * The model tools/model/carrier.pml checks steps 3-5 against a canceller
- * and a lookup by an old ID; tools/model/batch_deadline.pml checks step
+ * and a lookup by an old ID, and step 3a against a looker that learns an
+ * ID and later acts on it; tools/model/batch_deadline.pml checks step
  * 6's references against the timer and a shutdown.
  *
  * Record lifetime: see crew__task_free() for the parent/child protocol.
@@ -808,12 +819,29 @@ static CREW_NOINLINE crew__task_t *carrier_next(struct crew *ex, crew__worker_t 
     return x;
 }
 
+/* The first steps of a task's end: its own deadline off the timer (if
+ * timer), its cleanup, its result. */
+static CREW_ALWAYS_INLINE void finish_begin(struct crew *ex, crew__worker_t *w, crew__task_t *t,
+                                            int rc, bool timer)
+{
+    /* relaxed: read while we own the record (before its terminal CAS). */
+    crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
+    if (timer && CREW_UNLIKELY(crew__timer_task_maybe(&ex->timer, id)))
+        (void)crew__disarm_task(ex, w, id);
+    if (t->cleanup)
+        t->cleanup(t->arg);
+    t->result = rc;
+}
+
 /* The body returned rc: cleanup, then the terminal CAS (protocol step 3).
- * car: the carrier t runs (NULL for a plain task); then *next gets the
- * record of its next task, or NULL. */
+ * car: the carrier t runs (NULL for a plain task): its runner did
+ * finish_begin and claimed index k (step 3) already, and timer says to
+ * look at the timer again (see carrier_run); then *next gets the record
+ * of its next task, or NULL. */
 static CREW_ALWAYS_INLINE crew_status_t task_finish(struct crew *ex, crew__worker_t *w,
                                                     crew__task_t *t, int rc, bool join_release,
-                                                    crew__carrier_t *car, crew__task_t **next)
+                                                    crew__carrier_t *car, uint32_t k, bool timer,
+                                                    crew__task_t **next)
 {
     struct crew_group *g = t->group;
     crew__frame_t *frame = (t->flags & TF_FRAME) ? t->owner : NULL;
@@ -821,15 +849,12 @@ static CREW_ALWAYS_INLINE crew_status_t task_finish(struct crew *ex, crew__worke
     crew_id_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
     crew__cause_t why;
     crew_status_t ph;
-    uint32_t s, n, k = 0;
+    uint32_t s, n;
     bool kids, reborn = false;
-    if (CREW_UNLIKELY(crew__timer_task_maybe(&ex->timer, id)))
+    if (!car)
+        finish_begin(ex, w, t, rc, true);
+    else if (CREW_UNLIKELY(timer) && crew__timer_task_maybe(&ex->timer, id))
         (void)crew__disarm_task(ex, w, id);
-    if (t->cleanup)
-        t->cleanup(t->arg);
-    t->result = rc;
-    if (CREW_UNLIKELY(car)) /* Batch carriers, step 3. relaxed: see carrier_drop */
-        k = atomic_fetch_add_explicit(&car->next, 1, memory_order_relaxed);
     /* Only a cancelled task sweeps for its children (below); while nothing
      * is cancelled anywhere, skip the loads. exact: our own thread. */
     kids = crew__any_scope(ex) && crew__rec_has_live_children(t);
@@ -975,9 +1000,10 @@ static inline bool task_start(struct crew *ex, crew__worker_t *w, crew__task_t *
 }
 
 /* Run t's body as the worker's current task (prev: the task it helps
- * for, or NULL); its forks are synced before this returns. */
+ * for, or NULL); its forks are synced before this returns. *shown is set
+ * when its START event named its ID. */
 static CREW_ALWAYS_INLINE int run_body(struct crew *ex, crew__worker_t *w, crew__task_t *t,
-                                       crew__task_t *prev)
+                                       crew__task_t *prev, bool *shown)
 {
     crew__forks_t forks, *saved = w->fd.o.forks;
     int rc;
@@ -986,7 +1012,11 @@ static CREW_ALWAYS_INLINE int run_body(struct crew *ex, crew__worker_t *w, crew_
     /* A stolen fork shows no ID (in_frame). */
     forks = (crew__forks_t){.base = w->fd.o.head, .in_frame = (t->flags & TF_FRAME) != 0};
     w->fd.o.forks = &forks;
-    CREW__OBS(ex, w, CREW__EV_START, crew__obs_id(t), 0);
+    /* relaxed: as CREW__OBS (stats.h). */
+    if (CREW_UNLIKELY(atomic_load_explicit(&ex->obs.on, memory_order_relaxed))) {
+        crew__obs_event(ex, w, CREW__EV_START, crew__obs_id(t), 0);
+        *shown = true;
+    }
     rc = t->fn(t->arg);
     if (CREW_UNLIKELY(w->fd.o.head != forks.base))
         ex->fork_sync(ex, w); /* forks never outlive their task */
@@ -1004,7 +1034,12 @@ static CREW_NOINLINE void carrier_run(struct crew *ex, crew__worker_t *w, crew__
                                       crew__carrier_t *car)
 {
     crew__task_t *prev = crew__tls_task;
-    bool irq;
+    /* Every task of the carrier has its group; a FIRST_SUCCESS group
+     * hears of each DONE member (step 3a). */
+    bool quiet_group = !t->group || !(t->group->flags & CREW_GROUP_FIRST_SUCCESS);
+    /* The incarnation running was made by this runner (step 4), not
+     * published by the submitter: no event or list showed its ID. */
+    bool fresh = false, irq;
     crew__rec_pin_held(t); /* step 2 */
     /* The submitter wrote the arguments on another CPU: ask for all of
      * their lines now rather than miss on every eighth task. */
@@ -1013,10 +1048,45 @@ static CREW_NOINLINE void carrier_run(struct crew *ex, crew__worker_t *w, crew__
     irq = crew__irq_suspend(ex, w); /* a region of the body we help for */
     while (t) {
         crew__task_t *next = NULL;
-        int rc = run_body(ex, w, t, prev);
-        CREW__OBS(ex, w, CREW__EV_FINISH, crew__obs_id(t), (uint32_t)rc);
-        (void)task_finish(ex, w, t, rc, false, car, &next);
+        bool shown = false, quiet;
+        int rc = run_body(ex, w, t, prev, &shown);
+        uint32_t k;
+        /* relaxed: as CREW__OBS (stats.h). */
+        if (CREW_UNLIKELY(atomic_load_explicit(&ex->obs.on, memory_order_relaxed))) {
+            crew__obs_event(ex, w, CREW__EV_FINISH, crew__obs_id(t), (uint32_t)rc);
+            shown = true;
+        }
+        /* Step 3a: a task that ended DONE on a fresh incarnation nobody
+         * else has seen (no event named it, no pin, no crew_self(), no
+         * child, no FIRST_SUCCESS group to hear of it) ends without a
+         * terminal word, and the next task takes its incarnation over
+         * (task.h, quiet_next). Such an ID was never armed on the timer
+         * (arming needs the ID). relaxed peek: our own record's word; the
+         * decision is quiet_next's, below. */
+        quiet = fresh && rc == 0 && !shown && crew__word_quiet(crew__rec_peek(t)) &&
+                /* relaxed: spawned has one writer, this thread; a thief
+                 * counts adopted before its fork is DONE, and the body's
+                 * sync saw every fork DONE (acquire). */
+                (atomic_load_explicit(&t->spawned, memory_order_relaxed) |
+                 atomic_load_explicit(&t->adopted, memory_order_relaxed)) == 0 &&
+                quiet_group;
+        finish_begin(ex, w, t, rc, !quiet);
+        /* Step 3. relaxed: see carrier_drop. */
+        k = atomic_fetch_add_explicit(&car->next, 1, memory_order_relaxed);
+        if (quiet && k < car->n && !crew__any_scope(ex) && crew__rec_quiet_next(t)) {
+            if (t->group)
+                /* relaxed: single writer; crew_group_info reads it. */
+                atomic_store_explicit(&car->ended,
+                                      atomic_load_explicit(&car->ended, memory_order_relaxed) + 1,
+                                      memory_order_relaxed);
+            t->arg = car->args[k]; /* read by this runner only */
+            CREW__BOOK(ex, w, done, 1);
+            CREW__BOOK(ex, w, dequeued, 1);
+            continue;
+        }
+        (void)task_finish(ex, w, t, rc, false, car, k, quiet, &next);
         t = next;
+        fresh = true;
     }
     if (CREW_UNLIKELY(irq))
         crew__irq_reopen(ex, w);
@@ -1026,7 +1096,7 @@ crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t
 {
     crew__carrier_t *car;
     crew_status_t ph;
-    bool irq;
+    bool irq, shown = false;
     int rc;
     if (!task_start(ex, w, t))
         return 0;
@@ -1038,11 +1108,11 @@ crew_status_t crew__task_run(struct crew *ex, crew__worker_t *w, crew__task_t *t
         return 0;
     }
     irq = crew__irq_suspend(ex, w); /* a region of the body we help for */
-    rc = run_body(ex, w, t, crew__tls_task);
+    rc = run_body(ex, w, t, crew__tls_task, &shown);
     if (CREW_UNLIKELY(irq))
         crew__irq_reopen(ex, w);
     CREW__OBS(ex, w, CREW__EV_FINISH, crew__obs_id(t), (uint32_t)rc);
-    ph = task_finish(ex, w, t, rc, join_release, NULL, NULL);
+    ph = task_finish(ex, w, t, rc, join_release, NULL, 0, false, NULL);
     return join_release ? ph : 0;
 }
 

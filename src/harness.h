@@ -13,6 +13,10 @@
 #include "cancel.h"
 #include "exec.h"
 
+/* The calling task's ID (crew_self()) without marking it shown: for
+ * comparing an ID the caller passed with its own. */
+crew_id_t crew__self_id(void);
+
 /* The live or unreleased record of `id`, pinned (crew__task_put drops the
  * pin), or NULL. allow_released: also a RELEASED one (a task cancelling
  * itself by crew_self()). */

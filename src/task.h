@@ -15,7 +15,11 @@
  *   bit  7    BATCH     a carrier of batch tasks (owner is its
  *                       crew__carrier_t): kept from publish until the
  *                       record is FREE again
- *   bit  8-31 refs      temporary references (pins) from ID lookups
+ *   bit  8    SEEN      the incarnation's ID may be known outside its
+ *                       runner: set by every pin (sticky) and by
+ *                       crew_self() on a carrier's task; a new
+ *                       incarnation starts without it
+ *   bit  9-31 refs      temporary references (pins) from ID lookups
  *
  * Transitions (every one a CAS or RMW on the whole word):
  *
@@ -49,6 +53,15 @@
  *     runner's to report; nobody could have read the terminal word)
  *  FREE refuses pins, so no lookup validates the old ID against the new
  *  incarnation; FREE with a ref and BATCH exists only in that step.
+ *  A task that ended DONE while the word is exactly RUNNING + BATCH +
+ *  RELEASED + 1 ref (no SEEN, REQ, WAITERS or other pin) needs neither:
+ *  nobody outside its runner can know its ID, so the next task takes the
+ *  incarnation over unchanged, with no store to the word (quiet_next).
+ *  The runner's load and every pin are seq_cst: a pin that comes before
+ *  the load in their single order is seen (SEEN is sticky, so a pin
+ *  already dropped counts too); one that comes after it pins the next
+ *  task, and reads nothing that differs between the two (the ID, fn,
+ *  group and word are the same; arg is read only by the runner).
  *
  *  terminal + RELEASED + !INQUEUE + refs == 0 == "freeable": the party
  *  whose RMW produced that word frees the record (harness.c), exactly once;
@@ -100,10 +113,11 @@ enum {
     T_RELEASED = 0x20u,
     T_INQUEUE = 0x40u,
     T_BATCH = 0x80u,
-    T_REF_SHIFT = 8,
-    T_REF_ONE = 0x100u
+    T_SEEN = 0x100u,
+    T_REF_SHIFT = 9,
+    T_REF_ONE = 0x200u
 };
-#define T_REF_MASK 0xFFFFFF00u
+#define T_REF_MASK 0xFFFFFE00u
 
 /* Record flags (plain; written by the record's owner of the moment, see
  * each). Not part of the state word. */
@@ -368,11 +382,41 @@ static inline void crew__rec_run_next(crew__task_t *t)
                           memory_order_release);
 }
 
+/* A carrier's word that lets the next task take the incarnation over
+ * (see the diagram): exactly RUNNING + BATCH + RELEASED + the runner's
+ * pin. */
+static inline bool crew__word_quiet(uint32_t s)
+{
+    return s == (T_RUNNING | T_BATCH | T_RELEASED | T_REF_ONE);
+}
+
+/* A carrier's runner, its task ended DONE: may the next task take this
+ * incarnation over as it is? */
+static inline bool crew__rec_quiet_next(crew__task_t *t)
+{
+    /* seq_cst: pairs with the pins' seq_cst CAS (their single order
+     * decides which task a pin reaches, see above); a plain load on x86. */
+    return crew__word_quiet(atomic_load_explicit(&t->state, memory_order_seq_cst));
+}
+
+/* The running task's own ID leaves its runner (crew_self()): a carrier's
+ * incarnation then ends the usual way. Called on the runner's thread. */
+static inline void crew__rec_show(crew__task_t *t)
+{
+    /* relaxed probe: our own record. */
+    uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    if ((s & (T_BATCH | T_SEEN)) == T_BATCH)
+        /* relaxed: read back by this thread's quiet_next (program order);
+         * nobody else reads SEEN. */
+        atomic_fetch_or_explicit(&t->state, T_SEEN, memory_order_relaxed);
+}
+
 /* ---- pins ---------------------------------------------------------------- */
 
 /* Take a temporary reference, refused (false) when the record is FREE,
  * freeable, or RELEASED (unless allow_released). The caller then checks
- * that t->id is the incarnation it wanted, and unpins if not. */
+ * that t->id is the incarnation it wanted, and unpins if not. The pin
+ * leaves SEEN on the word (the pinner may learn the ID). */
 static inline bool crew__rec_pin(crew__task_t *t, bool allow_released)
 {
     /* relaxed: validated by the CAS below. */
@@ -382,10 +426,11 @@ static inline bool crew__rec_pin(crew__task_t *t, bool allow_released)
             return false; /* nobody may revive a record being freed */
         if (!allow_released && (s & T_RELEASED))
             return false;
-        /* acquire: pairs with publish (and the RMWs after it), so the
-         * fields and `id` read next are those of the incarnation pinned. */
-    } while (!atomic_compare_exchange_weak_explicit(&t->state, &s, s + T_REF_ONE,
-                                                    memory_order_acquire, memory_order_relaxed));
+        /* seq_cst: acquire pairs with publish (and the RMWs after it), so
+         * the fields and `id` read next are those of the incarnation
+         * pinned; seq_cst orders it with a runner's quiet_next. */
+    } while (!atomic_compare_exchange_weak_explicit(&t->state, &s, (s + T_REF_ONE) | T_SEEN,
+                                                    memory_order_seq_cst, memory_order_relaxed));
     return true;
 }
 

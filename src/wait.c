@@ -159,7 +159,7 @@ int crew_cancel(crew_t *ex, crew_id_t id, int code, const char *reason)
         return CREW_EINVAL;
     /* A released ID is stale, except that a task may always cancel itself
      * (a detached task knows its ID only through crew_self()). */
-    t = crew__task_get(ex, id, id == crew_self());
+    t = crew__task_get(ex, id, id == crew__self_id());
     if (!t)
         return CREW_ENOTASK;
     rc = crew__task_cancel(ex, t, code, reason, CREW_CAUSE_SELF);
@@ -298,13 +298,21 @@ int crew_group_cancel(crew_group_t *g, int code, const char *reason)
 
 /* ---- the calling context ------------------------------------------------------ */
 
-crew_id_t crew_self(void)
+crew_id_t crew__self_id(void)
 {
     crew__task_t *t = crew__tls_task;
     if (!t || crew__tls_worker->fd.o.forks->in_frame)
         return 0; /* a forked child has no ID */
     /* relaxed: the caller's own record. */
     return atomic_load_explicit(&t->id, memory_order_relaxed);
+}
+
+crew_id_t crew_self(void)
+{
+    crew_id_t id = crew__self_id();
+    if (id)
+        crew__rec_show(crew__tls_task); /* a carrier's task: its ID now leaves the runner */
+    return id;
 }
 
 crew_t *crew_current(void)

@@ -565,8 +565,11 @@ typedef struct cbatch {
     void *args[CN];
     atomic_int ran[CN], cleaned[CN];
     _Atomic crew_id_t self[CN];
-    gate_t gate;
-    int block_at;    /* this item waits at the gate (-1: none) */
+    gate_t gate, gate2;
+    int block_at;  /* this item waits at the gate (-1: none) */
+    int block2_at; /* this item waits at gate2 (-1: none) */
+    bool anon;     /* items do not call crew_self(), except name_at */
+    int name_at;
     int self_cancel; /* this item cancels itself by ID (-1: none) */
     int fail_every;  /* items i % fail_every == 1 return 7 (0: none) */
     int spawn_at;    /* this item spawns a child that waits at the gate */
@@ -591,9 +594,15 @@ static int citem_run(void *arg)
     citem_t *it = arg;
     cbatch_t *b = it->b;
     atomic_fetch_add(&b->ran[it->i], 1);
-    atomic_store(&b->self[it->i], crew_self());
+    if (!b->anon || it->i == b->name_at)
+        atomic_store(&b->self[it->i], crew_self());
     if (it->i == b->block_at) {
         gate_pass(&b->gate);
+        if (crew_cancelled())
+            atomic_fetch_add(&b->cancelled_seen, 1);
+    }
+    if (it->i == b->block2_at) {
+        gate_pass(&b->gate2);
         if (crew_cancelled())
             atomic_fetch_add(&b->cancelled_seen, 1);
     }
@@ -624,7 +633,8 @@ static cbatch_t *cbatch_new(void)
         b->args[i] = &b->it[i];
     }
     gate_init(&b->gate);
-    b->block_at = b->self_cancel = b->spawn_at = -1;
+    gate_init(&b->gate2);
+    b->block_at = b->block2_at = b->self_cancel = b->spawn_at = b->name_at = -1;
     return b;
 }
 
@@ -643,6 +653,7 @@ static void cbatch_close(crew_t **ex, crew_group_t *g, cbatch_t *b)
     ASSERT_RC(crew_group_destroy(g), 0);
     DESTROY_CLEAN(ex);
     gate_destroy(&b->gate);
+    gate_destroy(&b->gate2);
     free(b);
 }
 
@@ -681,6 +692,108 @@ Test(submit, batch_without_ids_runs_every_task_once_each_with_its_own_id, T_OPTS
         cr_assert_eq(s1.done - s0.done, CN);
         cbatch_close(&ex, g, b);
     }
+}
+
+/* Tasks that never name themselves end quietly (harness.c, step 3a): the
+ * counts, cleanups and group totals are those of tasks that each ended. */
+Test(submit, batch_tasks_that_never_name_themselves_are_each_counted_once, T_OPTS)
+{
+    for (unsigned workers = 1; workers <= 3; workers++) {
+        crew_t *ex = t_create(workers);
+        crew_group_t *g = t_group(ex, NULL, 0);
+        cbatch_t *b = cbatch_new();
+        crew_task_desc_t d = {.fn = citem_run, .cleanup = citem_clean, .group = g};
+        crew_status_t st;
+        crew_stats_t s0 = t_stats(ex), s1;
+        b->anon = true;
+        ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+        ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+        ASSERT_STATUS(st, CREW_TASK_DONE);
+        cr_assert_eq(cbatch_count(b->ran, 1), CN, "every task runs once");
+        cr_assert_eq(cbatch_count(b->cleaned, 1), CN, "every cleanup runs once");
+        crew_group_info_t gi = t_ginfo(g);
+        cr_assert_eq(gi.submitted, CN);
+        cr_assert_eq(gi.done, CN);
+        cr_assert_eq(gi.live, 0);
+        s1 = t_settle(ex);
+        cr_assert_eq(s1.submitted - s0.submitted, CN);
+        cr_assert_eq(s1.done - s0.done, CN);
+        cbatch_close(&ex, g, b);
+    }
+}
+
+static int running_id(const crew_task_row_t *row, void *ctx)
+{
+    crew_id_t *id = ctx;
+    cr_assert_eq(*id, 0, "one task of the group runs");
+    *id = row->id;
+    return 0;
+}
+
+/* The one running task of g, by crew_task_list(). */
+static crew_id_t list_running(crew_t *ex, crew_group_t *g)
+{
+    crew_task_filter_t f = CREW_TASK_FILTER_INIT;
+    crew_id_t id = 0;
+    f.states = 1u << CREW_TASK_RUNNING;
+    f.group = crew_group_id(g);
+    cr_assert_eq(crew_task_list(ex, &f, running_id, &id), 1);
+    cr_assert_neq(id, 0);
+    return id;
+}
+
+/* A task the list showed ends; ten more of its run, none of which names
+ * itself, run on the same record: a later list shows the one running then
+ * with an ID of its own, not the one shown before (the list's pin left
+ * SEEN on the word, so the shown task ended the usual way). */
+Test(submit, an_id_a_task_list_showed_does_not_name_the_next_tasks_of_its_run, T_OPTS)
+{
+    crew_t *ex = t_create(1);
+    crew_group_t *g = t_group(ex, NULL, 0);
+    cbatch_t *b = cbatch_new();
+    crew_task_desc_t d = {.fn = citem_run, .cleanup = citem_clean, .group = g};
+    crew_status_t st;
+    b->anon = true;
+    b->block_at = 10; /* both in the first run (64 tasks), after its first */
+    b->block2_at = 20;
+    ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+    gate_await_arrivals(&b->gate, 1);
+    crew_id_t seen = list_running(ex, g);
+    gate_open(&b->gate);
+    gate_await_arrivals(&b->gate2, 1);
+    cr_assert_eq(cbatch_count(b->ran, 1), 21);
+    cr_assert_neq(list_running(ex, g), seen, "task 20 shows an ID of its own");
+    gate_open(&b->gate2);
+    ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+    ASSERT_STATUS(st, CREW_TASK_DONE);
+    cr_assert_eq(atomic_load(&b->cancelled_seen), 0, "nothing was cancelled");
+    cr_assert_eq(cbatch_count(b->ran, 1), CN);
+    cr_assert_eq(cbatch_count(b->cleaned, 1), CN);
+    cbatch_close(&ex, g, b);
+}
+
+/* Likewise for an ID a task handed out through crew_self(). */
+Test(submit, an_id_a_batch_task_named_itself_by_does_not_name_the_next_tasks_of_its_run, T_OPTS)
+{
+    crew_t *ex = t_create(1);
+    crew_group_t *g = t_group(ex, NULL, 0);
+    cbatch_t *b = cbatch_new();
+    crew_task_desc_t d = {.fn = citem_run, .cleanup = citem_clean, .group = g};
+    crew_status_t st;
+    b->anon = true;
+    b->name_at = 10;
+    b->block2_at = 20;
+    ASSERT_RC(crew_submit_batch(ex, &d, b->args, CN, NULL), 0);
+    gate_await_arrivals(&b->gate2, 1);
+    crew_id_t named = atomic_load(&b->self[10]);
+    cr_assert_neq(named, 0);
+    cr_assert_neq(list_running(ex, g), named, "task 20 shows an ID of its own");
+    gate_open(&b->gate2);
+    ASSERT_RC(crew_group_wait(g, CREW_FOREVER, &st), 0);
+    ASSERT_STATUS(st, CREW_TASK_DONE);
+    cr_assert_eq(atomic_load(&b->cancelled_seen), 0, "nothing was cancelled");
+    cr_assert_eq(cbatch_count(b->ran, 1), CN);
+    cbatch_close(&ex, g, b);
 }
 
 Test(submit, queued_batch_tasks_are_removed_before_the_group_cancel_returns, T_OPTS)

@@ -25,9 +25,22 @@
  *   looker: pin (refused while FREE); if gen == mine: act (assert the
  *           incarnation does not change while pinned); unpin
  *
+ * Step 3a, the quiet end: every pin leaves SEEN on the word (sticky until
+ * the next incarnation), and so does the runner's crew_self(). A task
+ * that ended on an incarnation the runner made (fresh), with only the
+ * runner's pin, no SEEN and nothing cancelled, hands the incarnation to
+ * the claimed task unchanged: same ID, no write to the word. The runner's
+ * check is one step (a seq_cst load; the pins are seq_cst CASes), and
+ * `cur` (the task the incarnation stands for) moves to the next task in
+ * it. A learner finds an ID (a pin: a task list; or the runner's
+ * crew_self() handing it over), lets go, and later acts on it by ID (a
+ * cancel): if the ID still matches, the task it reaches must be the one
+ * it found. `rec` counts records: a task moved to a fresh record has a
+ * new one, and an ID of the old record no longer reaches the model's.
+ *
  * Safety: every task runs or is dropped exactly once; no task is claimed
  * by the runner after the cancel returned; a pinned incarnation never
- * changes under its pinner.
+ * changes under its pinner; an ID reaches only the task it was found on.
  *
  * Broken variants (each must be rejected):
  *   BROKEN_RECORD_WALK the sweep finds carriers through their records (a
@@ -39,6 +52,11 @@
  *                      then sees the new incarnation
  *   BROKEN_ANY_REFS    reborn does not require refs == 1: a pinned
  *                      incarnation changes under its pinner
+ *   BROKEN_PIN_UNSEEN  a pin leaves no mark (the quiet end checks only
+ *                      refs == 1): an ID found by a pin dropped before the
+ *                      task ended reaches the next task
+ *   BROKEN_SELF_UNSEEN crew_self() leaves no mark: likewise for an ID the
+ *                      task handed out itself
  */
 
 #ifndef N
@@ -51,7 +69,12 @@
 
 byte phase = RUNNING;
 byte refs = 1;      /* the runner's pin */
+bit seen = 0;       /* SEEN: the incarnation's ID may be known outside */
 byte gen = 1;       /* the incarnation's ID (task 0: 1) */
+byte rec = 0;       /* which record the model's stands for */
+byte cur = 0;       /* the task the incarnation stands for */
+bit told = 0;       /* the runner's crew_self() handed out (told_*) */
+byte told_gen, told_rec, told_task;
 byte next = 1;      /* index 0 is the record's own */
 byte ran[N];
 byte dropped[N];
@@ -62,10 +85,21 @@ bit listed = 1;     /* the block, in the executor's list */
 
 /* pin: refused while FREE (and, for a record nobody holds, when freeable:
  * not reachable here while the runner holds its pin, except at its end) */
+#ifdef BROKEN_PIN_UNSEEN
+#define PIN_MARK skip
+#else
+#define PIN_MARK seen = 1
+#endif
+#ifdef BROKEN_SELF_UNSEEN
+#define SELF_MARK skip
+#else
+#define SELF_MARK seen = 1
+#endif
+
 inline pin(ok) {
   atomic {
     if
-    :: phase != FREE && refs > 0 -> refs++; ok = 1
+    :: phase != FREE && refs > 0 -> refs++; PIN_MARK; ok = 1
     :: else -> ok = 0
     fi
   }
@@ -84,8 +118,13 @@ inline unpin() {
 active proctype runner() {
   byte k = 0;
   byte nk;
+  bit made = 0;  /* the incarnation was made here (step 4), not published */
   do
   :: ran[k]++;
+     if  /* the body may call crew_self() and hand its ID out */
+     :: !told -> atomic { SELF_MARK; told_gen = gen; told_rec = rec; told_task = cur; told = 1 }
+     :: true
+     fi;
      /* step 3: claim the next index before the terminal CAS */
      atomic {
        nk = next;
@@ -103,11 +142,19 @@ active proctype runner() {
      :: else
      fi;
      k = nk;
+     /* step 3a: the quiet end (one seq_cst load decides) */
+     if
+     :: atomic { made && refs == 1 && !seen && !cancelled -> cur = nk };
+        goto again
+     :: else
+     fi;
 #ifdef BROKEN_NO_FREE
      phase = TERM;
      ONLY_OURS;  /* a check, then the new ID: nothing keeps a pin out between */
-     gen++;
-     phase = RUNNING
+     atomic { gen++; seen = 0; cur = nk };
+     phase = RUNNING;
+again:
+     made = 1
 #else
      /* step 4 */
      if
@@ -118,16 +165,17 @@ active proctype runner() {
         :: true -> goto fresh
         fi
      fi;
-     gen++;
+     atomic { gen++; seen = 0; cur = nk };
      phase = RUNNING;
      goto again;
 fresh:
      /* a fresh record: the old one (and its ID) stay with their pinners;
       * the model's record then stands for the carrier, its generation
-      * unchanged */
+      * unchanged, `rec` moved on */
+     atomic { rec++; seen = 0; cur = nk };
      phase = RUNNING;
 again:
-     skip
+     made = 1
 #endif
   od
 }
@@ -179,6 +227,42 @@ active proctype looker() {
      unpin()
   :: else
   fi
+}
+
+/* Finds an ID (a pin, or the runner's crew_self()), lets go, and later
+ * acts on it by ID: a match must reach the task it found. */
+active proctype learner() {
+  bit ok;
+  byte mgen, mrec, mtask;
+  if
+  :: atomic {  /* what a pinned incarnation shows cannot change under the
+                * pin (the looker's property), so it is read with it */
+       pin(ok);
+       if
+       :: ok -> mgen = gen; mrec = rec; mtask = cur
+       :: else
+       fi
+     };
+     if
+     :: ok -> unpin()
+     :: else -> goto out
+     fi
+  :: told -> atomic { mgen = told_gen; mrec = told_rec; mtask = told_task }
+  fi;
+  pin(ok);
+  if
+  :: ok ->
+     atomic {
+       if
+       :: gen == mgen && rec == mrec -> assert(cur == mtask)  /* the cancel's target */
+       :: else
+       fi
+     };
+     unpin()
+  :: else
+  fi;
+out:
+  skip
 }
 
 active proctype judge() {

@@ -117,6 +117,8 @@ run carrier.pml N=4                   safety   pass
 run carrier.pml BROKEN_RECORD_WALK    safety   reject
 run carrier.pml BROKEN_NO_FREE        safety   reject
 run carrier.pml BROKEN_ANY_REFS       safety   reject
+run carrier.pml BROKEN_PIN_UNSEEN     safety   reject
+run carrier.pml BROKEN_SELF_UNSEEN    safety   reject
 run interrupt.pml -                   safety   pass
 run interrupt.pml ROUNDS=3            safety   pass
 run interrupt.pml BROKEN_CHECK_FIRST  safety   reject
