@@ -90,6 +90,61 @@ static int nq_expect(long n, uint64_t *answer, uint64_t *tasks)
     return 0;
 }
 
+/* The same formulation with the runtime taken out: each child's arguments
+ * filled and its board copied as above, the children then called in the
+ * order crew_sync_ok runs them (newest first). What is left over serial is
+ * the formulation's own cost, which every parallel version pays. */
+static uint64_t nq_calls_rec(int n, int row, const signed char *board)
+{
+    if (row == n)
+        return 1;
+    nq_arg_t kids[NQ_MAX];
+    int k = 0;
+    for (int col = 0; col < n; col++) {
+        if (!nq_ok(board, row, col))
+            continue;
+        nq_arg_t *a = &kids[k++];
+        a->n = n;
+        a->row = row + 1;
+        a->count = 0;
+        memcpy(a->board, board, NQ_MAX);
+        a->board[row] = (signed char)col;
+    }
+    for (int i = k - 1; i >= 0; i--)
+        kids[i].count = nq_calls_rec(kids[i].n, kids[i].row, kids[i].board);
+    uint64_t total = 0;
+    while (k-- > 0)
+        total += kids[k].count;
+    return total;
+}
+
+static int nq_calls_run(void *st, long n, perf_out_t *out)
+{
+    (void)st;
+    signed char board[NQ_MAX] = {0};
+    out->answer = nq_calls_rec((int)n, 0, board);
+    return 0;
+}
+
+#define NQ_CALLS_ONLY PERF_SKIP("a reference row: nqueens's tasks run as plain calls (serial)")
+
+const perf_bench_t perf_bench_nqueens_calls = {
+    .name = "nqueens_calls",
+    .what = "nqueens's parallel formulation as plain calls, no runtime",
+    .param = {11, 12},
+    .warm = {9, 10},
+    .expect = nq_expect,
+    .flags = PERF_F_RATE,
+    .impl =
+        {
+            [IMPL_CREW] = NQ_CALLS_ONLY,
+            [IMPL_SERIAL] = {nq_calls_run, NULL, NULL, NULL},
+            [IMPL_OMP] = NQ_CALLS_ONLY,
+            [IMPL_TBB] = NQ_CALLS_ONLY,
+            [IMPL_POOL] = NQ_CALLS_ONLY,
+        },
+};
+
 const perf_bench_t perf_bench_nqueens = {
     .name = "nqueens",
     .what = "n-queens solutions, one task per placement",

@@ -78,19 +78,19 @@ typedef struct perf_bench {
     perf_entry_t impl[IMPL_COUNT];
 } perf_bench_t;
 
-extern const perf_bench_t perf_bench_fib, perf_bench_fib_spawn, perf_bench_nqueens, perf_bench_uts,
-    perf_bench_submit_single, perf_bench_submit_batch, perf_bench_submit_bounded, perf_bench_matmul,
-    perf_bench_idle, perf_bench_lifecycle, perf_bench_cancel_check_empty,
-    perf_bench_cancel_check_1k, perf_bench_cancel_check_100k, perf_bench_cancel_check_depth8,
-    perf_bench_cancel_queued, perf_bench_cancel_group_queued, perf_bench_cancel_latency,
-    perf_bench_actor_one, perf_bench_actor_1000, perf_bench_actor_mutex_one,
-    perf_bench_actor_mutex_1000, perf_bench_deadline_set_clear, perf_bench_tasks_plain,
-    perf_bench_tasks_records, perf_bench_tasks_deadline, perf_bench_tasks_deadline_records,
-    perf_bench_deadline_latency, perf_bench_deadline_latency_p99, perf_bench_idle_deadlines,
-    perf_bench_interrupt_latency, perf_bench_loop_uniform, perf_bench_loop_uniform_dyn,
-    perf_bench_loop_irregular, perf_bench_loop_irregular_dyn, perf_bench_loop_reduce,
-    perf_bench_loop_reduce_dyn, perf_bench_loop_stencil, perf_bench_loop_stencil_dyn,
-    perf_bench_trace_off, perf_bench_trace_on;
+extern const perf_bench_t perf_bench_fib, perf_bench_fib_spawn, perf_bench_nqueens,
+    perf_bench_nqueens_calls, perf_bench_uts, perf_bench_submit_single, perf_bench_submit_batch,
+    perf_bench_submit_bounded, perf_bench_matmul, perf_bench_idle, perf_bench_lifecycle,
+    perf_bench_cancel_check_empty, perf_bench_cancel_check_1k, perf_bench_cancel_check_100k,
+    perf_bench_cancel_check_depth8, perf_bench_cancel_queued, perf_bench_cancel_group_queued,
+    perf_bench_cancel_latency, perf_bench_actor_one, perf_bench_actor_1000,
+    perf_bench_actor_mutex_one, perf_bench_actor_mutex_1000, perf_bench_deadline_set_clear,
+    perf_bench_tasks_plain, perf_bench_tasks_records, perf_bench_tasks_deadline,
+    perf_bench_tasks_deadline_records, perf_bench_deadline_latency, perf_bench_deadline_latency_p99,
+    perf_bench_idle_deadlines, perf_bench_interrupt_latency, perf_bench_loop_uniform,
+    perf_bench_loop_uniform_dyn, perf_bench_loop_irregular, perf_bench_loop_irregular_dyn,
+    perf_bench_loop_reduce, perf_bench_loop_reduce_dyn, perf_bench_loop_stencil,
+    perf_bench_loop_stencil_dyn, perf_bench_trace_off, perf_bench_trace_on;
 
 /* All benchmarks, in run order, NULL-terminated. */
 extern const perf_bench_t *const perf_benches[];
