@@ -20,18 +20,10 @@ void crew__inject_push(crew__inject_t *q, crew__task_t *first, crew__task_t *las
 
 crew__task_t *crew__inject_take_all(crew__inject_t *q)
 {
-    crew__task_t *h, *prev = NULL;
     if (atomic_load_explicit(&q->head, memory_order_relaxed) == NULL)
         return NULL; /* relaxed: a hint; the exchange below decides. */
     /* acquire: pairs with the producers' CAS; we read their records. */
-    h = atomic_exchange_explicit(&q->head, NULL, memory_order_acquire);
-    while (h) {
-        crew__task_t *n = h->next;
-        h->next = prev;
-        prev = h;
-        h = n;
-    }
-    return prev;
+    return atomic_exchange_explicit(&q->head, NULL, memory_order_acquire);
 }
 
 bool crew__inject_empty(crew__inject_t *q)

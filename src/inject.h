@@ -21,7 +21,7 @@ typedef struct crew__inject {
 void crew__inject_init(crew__inject_t *q);
 /* Push the chain first..last (linked by ->next, first newest). */
 void crew__inject_push(crew__inject_t *q, struct crew__task *first, struct crew__task *last);
-/* Take everything, oldest first (the chain is reversed). NULL if empty. */
+/* Take everything, newest first (as pushed). NULL if empty. */
 struct crew__task *crew__inject_take_all(crew__inject_t *q);
 bool crew__inject_empty(crew__inject_t *q);
 

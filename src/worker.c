@@ -5,7 +5,8 @@
  * Finding work, in order: own deque (LIFO, hot in cache), own inbox
  * (private overflow, only when a deque could not grow), the injection
  * queue (take everything, run the oldest, push the rest on our deque where
- * others can steal it), then one pass over the other workers starting at a
+ * others can steal it: we pop them oldest first, thieves take the newest),
+ * then one pass over the other workers starting at a
  * random victim (steal FIFO). A worker that takes a batch or steals while
  * others sleep wakes one more, so parallelism spreads without every spawn
  * paying a wake-up (Go's "spinning thread" idea).
@@ -91,26 +92,25 @@ static void wake_thief(struct crew *ex, crew__worker_t *w)
 
 static crew__task_t *take_injected(struct crew *ex, crew__worker_t *w)
 {
-    crew__task_t *t = crew__inject_take_all(&ex->inject), *rest;
-    if (!t)
+    /* The list comes newest first. Each record but the oldest goes onto
+     * the deque as the walk meets it, so the owner pops them oldest first
+     * and thieves take the newest; the oldest runs now. One pass: each
+     * ->next is a record the submitter wrote on another CPU, a miss when
+     * it ran far ahead. */
+    crew__task_t *h = crew__inject_take_all(&ex->inject), *n;
+    bool pushed = false;
+    if (!h)
         return NULL;
-    rest = t->next;
-    while (rest) {
-        crew__task_t *n = rest->next;
-        if (!crew__deque_push(&w->dq, rest)) {
-            /* The ring could not grow: the rest stays private, in order. */
-            while (rest) {
-                n = rest->next;
-                crew__inbox_append(w, rest);
-                rest = n;
-            }
-            break;
-        }
-        rest = n;
+    while ((n = h->next) != NULL) {
+        if (crew__deque_push(&w->dq, h))
+            pushed = true;
+        else
+            crew__inbox_append(w, h); /* the ring could not grow: kept private */
+        h = n;
     }
-    if (t->next)
+    if (pushed)
         wake_thief(ex, w);
-    return t;
+    return h;
 }
 
 /* Steal a frame from v's fork deque into a record of ours, or ask v to

@@ -3,16 +3,17 @@
  *
  * What inject.h promises: many producers push chains (first..last linked by
  * ->next, first newest) with a CAS on one head; a consumer takes everything
- * with one exchange and gets it oldest first. Hence, for each producer,
- * items come out in the order it pushed them, across chains and across
- * takes (FIFO per producer); no order between producers.
+ * with one exchange and gets it newest first. Hence, for each producer,
+ * items come out in the reverse of the order it pushed them within a take,
+ * and takes come in push order (reversed, each take is FIFO per producer
+ * and follows the previous take); no order between producers.
  *
  * 1. Sequential: empty queue, one item, chains and singles mixed, order.
  * 2. Hammer: NPROD producers push single items and chains of 2..32 from a
  *    private pool of records, numbering their items 0, 1, 2, ...; the main
- *    thread takes all, again and again, and requires each producer's
- *    numbers to arrive exactly in sequence (so every item exactly once, in
- *    order). It hands the records back to their producer through a second
+ *    thread takes all, again and again, reverses each take, and requires
+ *    each producer's numbers to arrive exactly in sequence (so every item
+ *    exactly once, in order). It hands the records back to their producer through a second
  *    injection queue per producer (the consumer pushing chains, the
  *    producer taking all), so each record's fields are written and read by
  *    alternating threads, ordered only by the queues (ThreadSanitizer checks
@@ -62,8 +63,8 @@ static void sequential(void)
     CHECK(h == &it[0].t && h->next == NULL, "take one");
     CHECK(crew__inject_empty(&q) && crew__inject_take_all(&q) == NULL, "empty after take");
 
-    /* Oldest first: the chain 1,2,3 (first = 3, newest), then 4, then the
-     * chain 5,6,7 (first = 7). */
+    /* Newest first: the chain 1,2,3 (first = 3, newest), then 4, then the
+     * chain 5,6,7 (first = 7) come out 7, 6, ..., 1. */
     it[3].t.next = &it[2].t;
     it[2].t.next = &it[1].t;
     crew__inject_push(&q, &it[3].t, &it[1].t);
@@ -72,7 +73,7 @@ static void sequential(void)
     it[6].t.next = &it[5].t;
     crew__inject_push(&q, &it[7].t, &it[5].t);
     h = crew__inject_take_all(&q);
-    for (uint32_t i = 1; i <= 7; i++, h = h->next)
+    for (uint32_t i = 7; i >= 1; i--, h = h->next)
         CHECK(h && of(h)->seq == i, "order: expected %u, got %d", (unsigned)i,
               h ? (int)of(h)->seq : -1);
     CHECK(h == NULL, "chain not terminated");
@@ -216,6 +217,16 @@ int main(void)
         spins = 0;
         last_progress = u_now_ns();
         takes++;
+        { /* newest first: reverse the take into push order */
+            crew__task_t *prev = NULL;
+            while (h) {
+                crew__task_t *n = h->next;
+                h->next = prev;
+                prev = h;
+                h = n;
+            }
+            h = prev;
+        }
         crew__task_t *back_first[NPROD] = {0}, *back_last[NPROD] = {0};
         long len = 0;
         while (h) {
