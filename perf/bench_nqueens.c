@@ -15,6 +15,16 @@ typedef struct nq_arg {
 
 static int nq_task(void *p);
 
+/* The child that places a queen at (row, col) below board. */
+static inline void nq_child(nq_arg_t *a, int n, int row, int col, const signed char *board)
+{
+    a->n = n;
+    a->row = row + 1;
+    a->count = 0;
+    memcpy(a->board, board, NQ_MAX);
+    a->board[row] = (signed char)col;
+}
+
 static uint64_t nq_rec(int n, int row, const signed char *board)
 {
     if (row == n)
@@ -25,11 +35,7 @@ static uint64_t nq_rec(int n, int row, const signed char *board)
         if (!nq_ok(board, row, col))
             continue;
         nq_arg_t *a = &kids[k++];
-        a->n = n;
-        a->row = row + 1;
-        a->count = 0;
-        memcpy(a->board, board, NQ_MAX);
-        a->board[row] = (signed char)col;
+        nq_child(a, n, row, col, board);
         crew_fork(nq_task, a);
     }
     int rc = crew_sync_ok();
@@ -100,16 +106,9 @@ static uint64_t nq_calls_rec(int n, int row, const signed char *board)
         return 1;
     nq_arg_t kids[NQ_MAX];
     int k = 0;
-    for (int col = 0; col < n; col++) {
-        if (!nq_ok(board, row, col))
-            continue;
-        nq_arg_t *a = &kids[k++];
-        a->n = n;
-        a->row = row + 1;
-        a->count = 0;
-        memcpy(a->board, board, NQ_MAX);
-        a->board[row] = (signed char)col;
-    }
+    for (int col = 0; col < n; col++)
+        if (nq_ok(board, row, col))
+            nq_child(&kids[k++], n, row, col, board);
     for (int i = k - 1; i >= 0; i--)
         kids[i].count = nq_calls_rec(kids[i].n, kids[i].row, kids[i].board);
     uint64_t total = 0;
