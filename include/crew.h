@@ -15,7 +15,9 @@
  * worker's deque (LIFO for the owner, FIFO for thieves); a task submitted from
  * any other thread goes through a shared injection queue. A task is a
  * function `int fn(void *arg)` plus an argument; it gets a 64-bit ID, unique
- * for the executor's lifetime. Every task reaches exactly one terminal status:
+ * for the executor's lifetime (consecutive tasks of a batch run whose IDs
+ * nobody could learn may share one, see crew_submit_batch(): no call can
+ * tell). Every task reaches exactly one terminal status:
  * CREW_TASK_DONE (body returned 0), CREW_TASK_FAILED (body returned non-zero),
  * CREW_TASK_CANCELLED, or, for an actor task dropped by crew_actor_kill(),
  * CREW_TASK_ACTOR_DEAD. Cancelling a queued task removes it (it never runs);
