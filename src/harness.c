@@ -819,6 +819,15 @@ static CREW_NOINLINE crew__task_t *carrier_next(struct crew *ex, crew__worker_t 
     return x;
 }
 
+/* Batch carriers, step 3: one more of car's tasks ended DONE in a group
+ * (taken off the group when the carrier ends). */
+static inline void carrier_count_done(crew__carrier_t *car)
+{
+    /* relaxed: single writer, the runner; crew_group_info reads it. */
+    atomic_store_explicit(&car->ended, atomic_load_explicit(&car->ended, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
 /* The first steps of a task's end: its own deadline off the timer (if
  * timer), its cleanup, its result. */
 static CREW_ALWAYS_INLINE void finish_begin(struct crew *ex, crew__worker_t *w, crew__task_t *t,
@@ -910,10 +919,7 @@ static CREW_ALWAYS_INLINE crew_status_t task_finish(struct crew *ex, crew__worke
          * run, not per task. */
         if (CREW_LIKELY(ph == CREW_TASK_DONE && !(g->flags & CREW_GROUP_FIRST_SUCCESS))) {
             if (car)
-                /* relaxed: single writer; crew_group_info reads it. */
-                atomic_store_explicit(&car->ended,
-                                      atomic_load_explicit(&car->ended, memory_order_relaxed) + 1,
-                                      memory_order_relaxed);
+                carrier_count_done(car);
             else if (w && !crew__tls_task) /* a top-level task (group.c) */
                 crew__group_done_top(ex, w, g);
             else
@@ -1012,11 +1018,7 @@ static CREW_ALWAYS_INLINE int run_body(struct crew *ex, crew__worker_t *w, crew_
     /* A stolen fork shows no ID (in_frame). */
     forks = (crew__forks_t){.base = w->fd.o.head, .in_frame = (t->flags & TF_FRAME) != 0};
     w->fd.o.forks = &forks;
-    /* relaxed: as CREW__OBS (stats.h). */
-    if (CREW_UNLIKELY(atomic_load_explicit(&ex->obs.on, memory_order_relaxed))) {
-        crew__obs_event(ex, w, CREW__EV_START, crew__obs_id(t), 0);
-        *shown = true;
-    }
+    CREW__OBS_SHOWN(ex, w, CREW__EV_START, crew__obs_id(t), 0, *shown = true);
     rc = t->fn(t->arg);
     if (CREW_UNLIKELY(w->fd.o.head != forks.base))
         ex->fork_sync(ex, w); /* forks never outlive their task */
@@ -1051,11 +1053,7 @@ static CREW_NOINLINE void carrier_run(struct crew *ex, crew__worker_t *w, crew__
         bool shown = false, quiet;
         int rc = run_body(ex, w, t, prev, &shown);
         uint32_t k;
-        /* relaxed: as CREW__OBS (stats.h). */
-        if (CREW_UNLIKELY(atomic_load_explicit(&ex->obs.on, memory_order_relaxed))) {
-            crew__obs_event(ex, w, CREW__EV_FINISH, crew__obs_id(t), (uint32_t)rc);
-            shown = true;
-        }
+        CREW__OBS_SHOWN(ex, w, CREW__EV_FINISH, crew__obs_id(t), (uint32_t)rc, shown = true);
         /* Step 3a: a task that ended DONE on a fresh incarnation nobody
          * else has seen (no event named it, no pin, no crew_self(), no
          * child, no FIRST_SUCCESS group to hear of it) ends without a
@@ -1075,10 +1073,7 @@ static CREW_NOINLINE void carrier_run(struct crew *ex, crew__worker_t *w, crew__
         k = atomic_fetch_add_explicit(&car->next, 1, memory_order_relaxed);
         if (quiet && k < car->n && !crew__any_scope(ex) && crew__rec_quiet_next(t)) {
             if (t->group)
-                /* relaxed: single writer; crew_group_info reads it. */
-                atomic_store_explicit(&car->ended,
-                                      atomic_load_explicit(&car->ended, memory_order_relaxed) + 1,
-                                      memory_order_relaxed);
+                carrier_count_done(car);
             t->arg = car->args[k]; /* read by this runner only */
             CREW__BOOK(ex, w, done, 1);
             CREW__BOOK(ex, w, dequeued, 1);

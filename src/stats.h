@@ -152,10 +152,14 @@ void crew__obs_fini(struct crew *ex);
 /* The trace/times hook: one relaxed load and a predictable branch when
  * nothing is recorded. relaxed: a hint; crew__obs_event re-reads it with
  * acquire before touching the rings. Arguments are evaluated only when on. */
-#define CREW__OBS(ex, w, kind, id, b)                                                              \
+#define CREW__OBS(ex, w, kind, id, b) CREW__OBS_SHOWN(ex, w, kind, id, b, (void)0)
+/* The same, and then `shown` (a statement: the event named the ID). */
+#define CREW__OBS_SHOWN(ex, w, kind, id, b, shown)                                                 \
     do {                                                                                           \
-        if (CREW_UNLIKELY(atomic_load_explicit(&(ex)->obs.on, memory_order_relaxed)))              \
+        if (CREW_UNLIKELY(atomic_load_explicit(&(ex)->obs.on, memory_order_relaxed))) {            \
             crew__obs_event((ex), (w), (kind), (id), (b));                                         \
+            shown;                                                                                 \
+        }                                                                                          \
     } while (0)
 void crew__obs_event(struct crew *ex, struct crew__worker *w, uint32_t kind, uint64_t id,
                      uint32_t b);

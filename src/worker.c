@@ -98,14 +98,18 @@ static crew__task_t *take_injected(struct crew *ex, crew__worker_t *w)
      * ->next is a record the submitter wrote on another CPU, a miss when
      * it ran far ahead. */
     crew__task_t *h = crew__inject_take_all(&ex->inject), *n;
-    bool pushed = false;
+    bool pushed = false, full = false;
     if (!h)
         return NULL;
     while ((n = h->next) != NULL) {
-        if (crew__deque_push(&w->dq, h))
+        /* The ring could not grow: the rest is kept private, with no
+         * allocation tried again for each record. */
+        if (!full && crew__deque_push(&w->dq, h)) {
             pushed = true;
-        else
-            crew__inbox_append(w, h); /* the ring could not grow: kept private */
+        } else {
+            full = true;
+            crew__inbox_append(w, h);
+        }
         h = n;
     }
     if (pushed)
