@@ -394,7 +394,7 @@ CREW_API int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id);
  * Inline: crew_fork() and crew_sync_ok() are defined in this header, so
  * the common fork (a private frame while no worker is idle) and the
  * common sync (a child nobody stole, run here while nothing is cancelled)
- * compile into the caller with no library call: 32 and about 54
+ * compile into the caller with no library call: 28 and about 50
  * instructions. Everything else (sharing with an idle worker, waiting
  * for a stolen child, cancellation, interruptible regions, errors) calls
  * into the library, which behaves exactly as before. crew_sync() with a
@@ -438,15 +438,17 @@ struct crew__frame {
 /* Outcomes of the forks of the task (or fork child) running on a worker
  * since its last crew_sync: what crew_sync reports. Owner-private. */
 struct crew__forks {
-    uint32_t base; /* its frames are [base, head) */
-    uint32_t done, failed, cancelled;
-    crew_status_t first_bad; /* 0: none yet */
-    int first_failure;       /* the first FAILED child's return value */
-    bool in_frame;           /* a fork child runs here: crew_self() is 0 */
-    uint16_t shield;         /* crew_shield_begin depth */
-    uint16_t irq_depth;      /* crew_interruptible_begin depth */
-    uint16_t ncb;            /* on-cancel registrations armed */
-    uint32_t checks;         /* positive-path checks, for the test mode */
+    uint32_t base;                    /* its frames are [base, head) */
+    uint32_t done, failed, cancelled; /* done: only as the library syncs
+                                         (what crew_sync() reports); the
+                                         inline crew_sync_ok() skips it */
+    crew_status_t first_bad;          /* 0: none yet */
+    int first_failure;                /* the first FAILED child's return value */
+    bool in_frame;                    /* a fork child runs here: crew_self() is 0 */
+    uint16_t shield;                  /* crew_shield_begin depth */
+    uint16_t irq_depth;               /* crew_interruptible_begin depth */
+    uint16_t ncb;                     /* on-cancel registrations armed */
+    uint32_t checks;                  /* positive-path checks, for the test mode */
 };
 
 /* The owner's side of a worker's fork deque, and what a fork or sync must
@@ -455,8 +457,16 @@ struct crew__fj {
     struct crew__frame *dq; /* cap frames, reserved at the first fork
                                (cap 0 before), never moves */
     uint32_t cap;
-    uint32_t head;             /* frames [0, head) are live */
-    uint32_t o_split;          /* frames [o_split, head) are private */
+    uint32_t head;    /* frames [0, head) are live */
+    uint32_t o_split; /* frames [o_split, head) are private */
+    /* Derived by the library whenever cap, o_split or irq_open change
+     * (src/fdeque.h, crew__fj_derive), so each inline path makes one
+     * comparison: the inline fork pushes while head < flim
+     * (min(cap, o_split + CREW__FORK_INLINE_DEPTH)); the inline sync runs
+     * a frame i >= ifloor itself (o_split, or UINT32_MAX while an
+     * interruptible region is open: then the library syncs every frame). */
+    uint32_t flim;
+    uint32_t ifloor;
     bool irq_open;             /* an interruptible region is open here */
     struct crew__forks *forks; /* of the task or fork child running here;
                                   NULL between tasks */
@@ -509,17 +519,17 @@ static inline int crew_fork(crew_fn fn, void *arg)
      * depth, and nobody asking for work (then the library shares). The
      * hints are relaxed loads: a stale one only delays sharing to the
      * next fork or sync, as in the library's path. */
-    if (CREW__LIKELY(j != NULL && j->forks != NULL && fn != NULL && j->head < j->cap &&
-                     j->head - j->o_split < CREW__FORK_INLINE_DEPTH &&
+    uint32_t h;
+    if (CREW__LIKELY(j != NULL && j->forks != NULL && fn != NULL && (h = j->head) < j->flim &&
                      (CREW__LOAD_RELAXED(j->movesplit) | CREW__LOAD_RELAXED(j->sleepers) |
                       CREW__LOAD_RELAXED(j->spinning)) == 0)) {
-        struct crew__frame *f = &j->dq[j->head];
+        struct crew__frame *f = &j->dq[h];
+        /* The state word is left alone: only a shared frame's is read,
+         * and the share that hands it to thieves sets it (fdeque.h 1). */
         f->fn = fn;
         f->arg = arg;
         f->parent = j->task;
-        /* relaxed: published by the share that may hand it to a thief. */
-        CREW__STORE_RELAXED(&f->state, 0);
-        j->head++;
+        j->head = h + 1;
         return 0;
     }
     return crew__fork(fn, arg);
@@ -592,12 +602,12 @@ static inline int crew_sync_ok(void)
         void *arg;
         int rc;
         /* Inline only for a private frame with no payload, while nothing
-         * is cancelled and no interruptible region is open. The scopes
-         * loads are relaxed: step 1 of the library's check protocol
-         * (a canceller counts its scope, seq_cst, before it returns), as
-         * the library's own fork path reads it. */
-        if (CREW__UNLIKELY(i < j->o_split || f->arg == (void *)f->payload || j->irq_open ||
-                           sc != 0)) {
+         * is cancelled and no interruptible region is open (i >= ifloor
+         * says both the first and the last). The scopes loads are
+         * relaxed: step 1 of the library's check protocol (a canceller
+         * counts its scope, seq_cst, before it returns), as the library's
+         * own fork path reads it. */
+        if (CREW__UNLIKELY(i < j->ifloor || f->arg == (void *)f->payload || sc != 0)) {
             crew__sync_one();
             sc = CREW__LOAD_RELAXED(j->scopes);
             continue;
@@ -614,11 +624,11 @@ static inline int crew_sync_ok(void)
             crew__fork_leftovers();
         j->forks = k;
         sc = CREW__LOAD_RELAXED(j->scopes);
+        /* A DONE child is not counted: only crew_sync() reports counts,
+         * and it syncs through the library, which counts them. */
         if (CREW__UNLIKELY(rc != 0 || sc != 0)) {
             crew__fork_ended(rc);
             sc = CREW__LOAD_RELAXED(j->scopes);
-        } else {
-            k->done++;
         }
     }
     if (CREW__UNLIKELY(k->first_bad != 0 || sc != 0))

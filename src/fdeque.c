@@ -12,6 +12,8 @@ void crew__fdeque_init(crew__fdeque_t *d, uint32_t cap)
     d->want = cap;
     d->o.head = 0;
     d->o.o_split = 0;
+    d->o.irq_open = false;
+    crew__fj_derive(&d->o);
     d->o.movesplit = &d->movesplit;
     atomic_init(&d->ts, crew__ts(0, 0));
     atomic_init(&d->movesplit, 0);
@@ -23,6 +25,7 @@ bool crew__fdeque_reserve(crew__fdeque_t *d)
     if (!d->o.dq)
         return false;
     d->o.cap = d->want;
+    crew__fj_derive(&d->o);
     return true;
 }
 
@@ -41,6 +44,9 @@ bool crew__fdeque_share(crew__fdeque_t *d)
     if (priv == 0)
         return false;
     split = d->o.o_split + (priv + 1) / 2; /* share the older half, at least one */
+    /* relaxed: published by the CAS below. */
+    for (uint32_t i = d->o.o_split; i < split; i++)
+        atomic_store_explicit(&d->o.dq[i].state, CREW__FRAME_QUEUED, memory_order_relaxed);
     {
         /* relaxed: validated by the CAS. */
         uint64_t ts = atomic_load_explicit(&d->ts, memory_order_relaxed);
@@ -55,6 +61,7 @@ bool crew__fdeque_share(crew__fdeque_t *d)
             ;
     }
     d->o.o_split = split;
+    crew__fj_derive(&d->o);
     return true;
 }
 
@@ -72,6 +79,7 @@ crew__take_t crew__fdeque_reclaim(crew__fdeque_t *d, uint32_t i)
                                                   memory_order_acq_rel, memory_order_acquire)) {
             d->o.o_split = i;
             d->o.head = i;
+            crew__fj_derive(&d->o);
             return CREW__TAKE_OURS;
         }
     }
@@ -85,6 +93,7 @@ void crew__fdeque_stolen_done(crew__fdeque_t *d)
     atomic_store_explicit(&d->ts, crew__ts(i, i), memory_order_release);
     d->o.o_split = i;
     d->o.head = i;
+    crew__fj_derive(&d->o);
 }
 
 crew__frame_t *crew__fdeque_steal(crew__fdeque_t *d)

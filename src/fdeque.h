@@ -20,9 +20,11 @@
  * Protocol (numbered steps; "CAS" is on ts):
  *  1. push (owner): read the request (a thief set `movesplit`, or the
  *     caller sees an idle worker: worker.c fork_frame), write the frame at
- *     head, head += 1. If requested, share: clear movesplit, then CAS split
- *     up to the middle of the private part (seq_cst: publishes the frames'
- *     contents with it).
+ *     head (not its state word), head += 1. If requested, share: clear
+ *     movesplit, set the state word of every frame it shares to QUEUED
+ *     (only a shared frame's state is ever read, and a reused slot may
+ *     still say DONE), then CAS split up to the middle of the private part
+ *     (seq_cst: publishes the frames' contents and states with it).
  *  2. steal (thief): if the shared part looks empty (has_shared), set
  *     movesplit (request) and give up. Else load ts (acquire); if tail <
  *     split, CAS tail += 1 (acq_rel); the winner owns frame `tail` and reads
@@ -92,8 +94,8 @@ enum {
 
 /* A frame is crew.h's struct crew__frame (the inline crew_fork() fills
  * it); the owner's fields are crew.h's struct crew__fj, which also carries
- * what the inline paths look at (forks, hints): this module uses only its
- * first four fields. */
+ * what the inline paths look at (forks, hints): this module uses its
+ * first four fields and keeps flim and ifloor derived from them. */
 typedef struct crew__frame crew__frame_t;
 
 _Static_assert(sizeof(crew__frame_t) == 64, "one frame, one cache line");
@@ -101,7 +103,8 @@ _Static_assert(offsetof(crew__frame_t, payload) % 8 == 0, "the payload is 8-alig
 _Static_assert(sizeof(((crew__frame_t *)0)->payload) == CREW__FRAME_PAYLOAD, "payload size");
 
 typedef struct crew__fdeque {
-    struct crew__fj o; /* owner-private: dq, cap, head, o_split (crew.h) */
+    struct crew__fj o; /* owner-private: dq, cap, head, o_split and what
+                          derives from them (crew.h) */
     uint32_t want;     /* owner: frames to reserve at the first push */
     /* Shared: thieves write these. */
     CREW_ALIGNED _Atomic uint64_t ts; /* tail | split << 32 */
@@ -114,6 +117,15 @@ static inline uint64_t crew__ts(uint32_t tail, uint32_t split)
 }
 static inline uint32_t crew__ts_tail(uint64_t ts) { return (uint32_t)ts; }
 static inline uint32_t crew__ts_split(uint64_t ts) { return (uint32_t)(ts >> 32); }
+
+/* Owner: the inline paths' limits (crew.h struct crew__fj), after any
+ * change of cap, o_split or irq_open. */
+static inline void crew__fj_derive(struct crew__fj *o)
+{
+    uint32_t d = o->o_split + CREW__FORK_INLINE_DEPTH;
+    o->flim = d < o->cap ? d : o->cap;
+    o->ifloor = o->irq_open ? UINT32_MAX : o->o_split;
+}
 
 /* An empty fork deque; cap frames of address space are reserved at the
  * first push (committed on use). */

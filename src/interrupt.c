@@ -407,6 +407,7 @@ static void irq_open(struct crew *ex, crew__worker_t *w)
     atomic_store_explicit(&w->irq_task, crew__tls_task, memory_order_relaxed);
     w->irq_thread = pthread_self();
     w->fd.o.irq_open = true;
+    crew__fj_derive(&w->fd.o); /* the inline sync leaves every frame to us */
     /* seq_cst: the count before the state, both before our check. */
     atomic_fetch_add_explicit(&ex->nregions, 1, memory_order_seq_cst);
     atomic_store_explicit(&w->irq, IRQ_IN, memory_order_seq_cst);
@@ -463,6 +464,7 @@ void crew__irq_close(struct crew *ex, crew__worker_t *w)
         (void)crew__timer_disarm(&ex->timer, CREW__TM_IRQ, w->index, NULL);
     }
     w->fd.o.irq_open = false;
+    crew__fj_derive(&w->fd.o);
     /* relaxed: a hint (see crew__reach_running). */
     atomic_fetch_sub_explicit(&ex->nregions, 1, memory_order_relaxed);
 }

@@ -499,8 +499,8 @@ static inline int fork_frame(crew_fn fn, void *arg, const void *payload, size_t 
     }
     f->arg = arg;
     f->parent = crew__tls_task;
-    /* relaxed: published by the share that may hand it to a thief. */
-    atomic_store_explicit(&f->state, CREW__FRAME_QUEUED, memory_order_relaxed);
+    /* Its state word is set by the share that may hand it to a thief
+     * (fdeque.h step 1). */
     w->fd.o.head++;
     if (CREW_UNLIKELY(ask))
         fork_shared(w);

@@ -156,6 +156,7 @@ run fdeque.pml BROKEN_DONE_STORE      liveness reject
 run fdeque.pml BROKEN_PARK_NO_RECHECK safety   reject
 run fdeque.pml BROKEN_PARK_NO_RECHECK liveness reject
 run fdeque.pml BROKEN_SHARE_ORDER     safety   reject
+run fdeque.pml BROKEN_SHARE_NO_RESET  safety   reject
 run fdeque.pml BROKEN_READ_BEFORE_CAS safety   reject
 
 if [ $fails -ne 0 ]; then

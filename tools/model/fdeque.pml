@@ -36,10 +36,11 @@
  * Owner (one worker, N frames in all): any stack-disciplined interleaving
  * of
  *   push (fork_frame): ask = movesplit | any_idle (read first; any_idle is
- *     a nondeterministic choice, NO_IDLE drops it); store val, store state
- *     = QUEUED; head += 1; if ask: share (crew__fdeque_share): store
- *     movesplit = 0; split' = o_split + (head - o_split + 1) / 2; load ts;
- *     CAS split up (retry on a moved tail); o_split = split'.
+ *     a nondeterministic choice, NO_IDLE drops it); store val (not the
+ *     state); head += 1; if ask: share (crew__fdeque_share): store
+ *     movesplit = 0; split' = o_split + (head - o_split + 1) / 2; store
+ *     state = QUEUED for each frame in [o_split, split'); load ts; CAS
+ *     split up (retry on a moved tail); o_split = split'.
  *   take (sync_one, crew__fdeque_take) of the newest frame i = head - 1,
  *     only above the current nesting base:
  *     3a. i >= o_split: head = i, run it (reads its own val).
@@ -126,9 +127,10 @@
  *                       a frame can run twice.
  *   BROKEN_EARLY_STEP4  step 4 as soon as the take says STOLEN, before the
  *                       frame is DONE: the owner, helping while it waits,
- *                       forks a new frame into the slot; its QUEUED store
- *                       lands after the thief's DONE, and the owner waits
- *                       forever (or the thief reads the new frame).
+ *                       forks a new frame into the slot; the share's
+ *                       QUEUED store lands after the thief's DONE, and the
+ *                       owner waits forever (or the thief reads the new
+ *                       frame).
  *   BROKEN_DONE_STORE   the thief's DONE is a plain store and it never
  *                       looks at WAITER: the armed, parked owner is never
  *                       woken (lost wake-up).
@@ -138,6 +140,11 @@
  *                       woke nobody (lost wake-up).
  *   BROKEN_SHARE_ORDER  push shares (CAS split up) before writing the
  *                       frame: a thief reads a frame not yet written.
+ *   BROKEN_SHARE_NO_RESET the share leaves the shared frames' state words
+ *                       as they are (as the push does): a slot reused after
+ *                       a stolen frame still says DONE, and the owner
+ *                       reads the old result before the thief ran the new
+ *                       frame.
  *   BROKEN_READ_BEFORE_CAS the thief reads the frame between its load of
  *                       ts and its CAS: after the owner's step 4 and a new
  *                       share (ABA on ts) the CAS succeeds on a slot that
@@ -172,7 +179,8 @@
 #define W_STATE(i) (N + (i))  /* state[i] */
 #define W_TS       (2 * N)
 #define W_MS       (2 * N + 1)
-#define SB (2 * N + 2)        /* never full: at most 2 stores a push, +1 */
+#define SB (2 * N + 2)        /* never full: a push's val, movesplit and
+                                 at most N states before the CAS drains */
 
 byte ts = TS(0, 0);
 bit movesplit;
@@ -281,7 +289,6 @@ proctype owner()
      d_step { pushed++; i = head; cur[i] = pushed; x = 0 }
 #ifndef BROKEN_SHARE_ORDER
      store(W_VAL(i), pushed);
-     store(W_STATE(i), QUEUED);
 #endif
      head++;
      if
@@ -289,6 +296,14 @@ proctype owner()
         /* crew__fdeque_share */
         store(W_MS, 0);
         t = osplit + (head - osplit + 1) / 2;
+#ifndef BROKEN_SHARE_NO_RESET
+        k = osplit;                      /* each shared frame's state */
+        do
+        :: k < t -> store(W_STATE(k), QUEUED); k++
+        :: else -> break
+        od;
+        k = 0;
+#endif
         oload(W_TS, ts, x);
         ok = 0;
         do
@@ -309,7 +324,6 @@ proctype owner()
      fi;
 #ifdef BROKEN_SHARE_ORDER
      store(W_VAL(i), pushed);
-     store(W_STATE(i), QUEUED);
 #endif
      d_step { ask = 0; i = 0 }
 
