@@ -16,6 +16,11 @@
  *  4. sleep: futex_wait(epoch, key). The kernel returns at once if epoch is
  *     no longer key, so a notify between 2 and 4 is not lost.
  *  5. done: sleepers -= 1, go to 1.
+ *  6. pass on: a worker back from idle (it found work in 1 or 3, or woke
+ *     in 4) that takes a task, and a helping waiter that slept and now
+ *     takes a task or returns, first re-reads the other queues (after a
+ *     seq_cst fence); if work is queued there it notifies as a producer
+ *     does (b, c). worker.c pass_on.
  *
  * Before step 2 an idle worker spins (step 1) with `spinning` counted;
  * it stops counting (seq_cst RMW) before step 2.
@@ -30,10 +35,18 @@
  * Why skipping the wake for a spinner is safe (Go's rule for spinning
  * threads): the producer's read of spinning comes after its publication;
  * if it saw a spinner, that spinner's decrement comes later in the total
- * order, and so does its step-3 re-scan, which then finds the work. A
- * spinner that left because it found other work runs that and comes
- * back to step 1, so the work is not lost, only perhaps delayed. This
- * keeps a steady stream of submissions from paying a futex wake each.
+ * order, and so do its step-3 re-scan and its step-6 look, which then
+ * find the work. A spinner that leaves with other work (or one task of
+ * several) must not take that duty into a task that may block: a task
+ * that waits for the work whose wake-up was skipped (a gate, a barrier)
+ * would wait forever while the other workers sleep. Step 6 hands the
+ * duty on: work left queued elsewhere wakes a sleeper, which in turn
+ * passes on when it takes a task (Go's resetspinning/wakep). The same
+ * holds for a wake-up that woke a helping waiter whose wait then ended.
+ * Skipping keeps a steady stream of submissions from paying a futex wake
+ * each; step 6 wakes only when work is visibly left over.
+ * tools/model/park.pml checks this with tasks that all block until every
+ * one has started (GATE), and rejects the protocol without step 6.
  *
  * Why no wake-up is lost: step 2's RMW and step b's fence + load are in the
  * single total order of seq_cst operations. Either the producer's read in b

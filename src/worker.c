@@ -182,6 +182,19 @@ static crew__task_t *find_work(struct crew *ex, crew__worker_t *w)
     return NULL;
 }
 
+/* Work queued where another worker could take it: the injection queue,
+ * the other workers' deques and shared frames. The caller fences. */
+static bool work_elsewhere(struct crew *ex, crew__worker_t *w)
+{
+    if (!crew__inject_empty(&ex->inject))
+        return true;
+    for (unsigned i = 0; i < ex->nslots; i++)
+        if (&ex->workers[i] != w && (crew__deque_size(&ex->workers[i].dq) > 0 ||
+                                     crew__fdeque_has_shared(&ex->workers[i].fd)))
+            return true;
+    return false;
+}
+
 static bool any_work(struct crew *ex, crew__worker_t *w)
 {
     /* seq_cst fence: step 3 of the park protocol reads the queues after
@@ -189,13 +202,21 @@ static bool any_work(struct crew *ex, crew__worker_t *w)
      * before the announcement is visible, and a producer that missed our
      * announcement could also be missed here. */
     CREW_FENCE_SEQ_CST();
-    if (w->inbox || !crew__inject_empty(&ex->inject))
-        return true;
-    for (unsigned i = 0; i < ex->nslots; i++)
-        if (crew__deque_size(&ex->workers[i].dq) > 0 ||
-            (&ex->workers[i] != w && crew__fdeque_has_shared(&ex->workers[i].fd)))
-            return true;
-    return false;
+    return w->inbox || crew__deque_size(&w->dq) > 0 || work_elsewhere(ex, w);
+}
+
+/* Step 6 of the park protocol (park.c): back from idle, or from a helping
+ * wait's sleep, with a task to run or an answer. A producer may have
+ * skipped its wake-up because we were spinning, or its wake-up may have
+ * woken us: work still queued elsewhere is then handed on to a sleeper,
+ * since what we run next may block until that work runs. */
+static CREW_NOINLINE void pass_on(struct crew *ex, crew__worker_t *w)
+{
+    /* seq_cst fence: the queues are read after our spin_end, our step-3
+     * re-scan or the wake-up (each seq_cst), as in step 3. */
+    CREW_FENCE_SEQ_CST();
+    if (work_elsewhere(ex, w))
+        crew__park_notify_one(&ex->park);
 }
 
 /* After a wake-up (and at a worker's start), in an idle spin whose yield
@@ -315,10 +336,15 @@ static void *worker_main(void *arg)
         crew__pin_self(w->index);
     unstack(ex, w);
     crew__obs_born(w);
+    bool back = false; /* idle() returned: pass on at the next task */
     for (;;) {
         crew__task_t *t = find_work(ex, w);
         bool stop;
         if (t) {
+            if (CREW_UNLIKELY(back)) {
+                back = false;
+                pass_on(ex, w);
+            }
             crew__task_run(ex, w, t, false);
             continue;
         }
@@ -327,6 +353,7 @@ static void *worker_main(void *arg)
         crew__obs_idle(w, false);
         if (stop)
             break;
+        back = true;
     }
     crew__tls_enter(NULL);
     return NULL;
@@ -631,25 +658,35 @@ static int help_until(struct crew *ex, crew__worker_t *w, crew__wait_fn done, vo
 {
     unsigned spins = 0;
     bool check_cancel = stop_on_cancel && crew__tls_task;
+    bool woke = false; /* slept: pass on before the next task or return */
     for (;;) {
         crew__task_t *t;
         _Atomic uint32_t *word;
         uint32_t val, key;
+        int rc = 1; /* 1: keep waiting */
         /* Deferred member counts (group.c, step 3): what we may be waiting
          * for must not sit in our own word. */
         crew__group_flush(ex, w);
         if (done(ctx, false, NULL, NULL))
-            return 0;
-        if (check_cancel && crew_cancelled())
-            return CREW_ECANCELED;
-        t = find_work(ex, w);
-        if (t) {
+            rc = 0;
+        else if (check_cancel && crew_cancelled())
+            rc = CREW_ECANCELED;
+        t = rc == 1 ? find_work(ex, w) : NULL;
+        if (!t && rc == 1 && deadline >= 0 && crew__now_ns() >= deadline)
+            rc = CREW_ETIMEDOUT;
+        if (t || rc != 1) {
+            /* A wake-up that came to us may have been meant for the work
+             * we leave queued (park.c step 6). */
+            if (CREW_UNLIKELY(woke)) {
+                woke = false;
+                pass_on(ex, w);
+            }
+            if (!t)
+                return rc;
             crew__task_run(ex, w, t, false);
             spins = 0;
             continue;
         }
-        if (deadline >= 0 && crew__now_ns() >= deadline)
-            return CREW_ETIMEDOUT;
         if (++spins < ex->spin) {
             crew__cpu_relax();
             continue;
@@ -669,6 +706,7 @@ static int help_until(struct crew *ex, crew__worker_t *w, crew__wait_fn done, vo
             crew__park_sleep(&ex->park, key, left);
         }
         crew__park_done(&ex->park);
+        woke = true;
         spins = 0;
     }
 }

@@ -1,5 +1,6 @@
 /* test_executor.c - executor lifecycle, worker count, fork-join on 1/2/8
  * workers, task-local queries, idle parking and lost wake-ups. */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
@@ -327,6 +328,75 @@ Test(executor, no_lost_wakeups_submitting_to_idle_executor_2_workers, T_OPTS)
 Test(executor, no_lost_wakeups_submitting_to_idle_executor_8_workers, T_OPTS)
 {
     check_no_lost_wakeups(8);
+}
+
+/* Tasks that each wait until all of them have started (a barrier in the
+ * bodies), submitted one at a time from outside while the workers go idle
+ * between rounds: each needs a worker of its own. A producer that skipped
+ * its wake-up because a worker was spinning relies on that worker, which
+ * may take another of the tasks and block in it (park.c step 6). */
+typedef struct meet {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n, arrived;
+    atomic_int stuck; /* tasks that waited T_HANG_S for the others */
+} meet_t;
+
+static int meet_task(void *p)
+{
+    meet_t *m = p;
+    struct timespec dl = t_deadline(T_HANG_S);
+    pthread_mutex_lock(&m->mu);
+    m->arrived++;
+    pthread_cond_broadcast(&m->cv);
+    while (m->arrived < m->n)
+        if (pthread_cond_timedwait(&m->cv, &m->mu, &dl) == ETIMEDOUT) {
+            atomic_fetch_add(&m->stuck, 1);
+            break;
+        }
+    pthread_mutex_unlock(&m->mu);
+    return 0;
+}
+
+static void check_tasks_that_meet(unsigned workers)
+{
+    crew_t *ex = t_create(workers);
+    long rounds = t_scaled(4000, 400);
+    meet_t m;
+    crew_id_t ids[8];
+    pthread_mutex_init(&m.mu, NULL);
+    t_cond_init(&m.cv); /* CLOCK_MONOTONIC, as t_deadline() */
+    m.n = (int)workers;
+    atomic_init(&m.stuck, 0);
+    for (long r = 0; r < rounds && !atomic_load(&m.stuck); r++) {
+        m.arrived = 0; /* every task of the last round has ended */
+        if (r % 4 == 1)
+            sched_yield();
+        for (unsigned i = 0; i < workers; i++)
+            ASSERT_RC(crew_submit(ex, meet_task, &m, &ids[i]), 0);
+        for (unsigned i = 0; i < workers; i++)
+            ASSERT_STATUS(t_join(ex, ids[i]), CREW_TASK_DONE);
+        cr_assert_eq(atomic_load(&m.stuck), 0,
+                     "round %ld: a task waited %.0f s for the other %u to start "
+                     "(one stayed queued while a worker slept)",
+                     r, T_HANG_S, workers - 1);
+    }
+    pthread_cond_destroy(&m.cv);
+    pthread_mutex_destroy(&m.mu);
+    DESTROY_CLEAN(&ex);
+}
+
+Test(executor, tasks_that_wait_for_each_other_all_start_2_workers, T_OPTS)
+{
+    check_tasks_that_meet(2);
+}
+Test(executor, tasks_that_wait_for_each_other_all_start_4_workers, T_OPTS)
+{
+    check_tasks_that_meet(4);
+}
+Test(executor, tasks_that_wait_for_each_other_all_start_8_workers, T_OPTS)
+{
+    check_tasks_that_meet(8);
 }
 
 /* The idle path's last look (park.c, step 3): a worker that stops spinning

@@ -103,6 +103,9 @@ run park.pml SPIN_END_AFTER_PREPARE safety pass
 run park.pml BROKEN_SPIN_END_LATE safety reject
 run park.pml BROKEN_SPIN_END_LATE liveness reject
 run park.pml BROKEN_SPIN_FIRST  safety   reject
+run park.pml GATE               safety   pass
+run park.pml GATE               liveness pass
+run park.pml "GATE BROKEN_NO_PASS_ON" safety reject
 
 run deque.pml -                  safety   pass
 run deque.pml STEALS=3           safety   pass

@@ -21,6 +21,12 @@
  *       else stop set -> nsleepers--, exit
  *   (4) futex_wait(&epoch, key): sleeps only if epoch == key, until woken
  *   (5) nsleepers--, back to (1)
+ *   (6) pass on: a worker back from (S), (3) or (5) that takes a task looks
+ *       at the queues again (any_work); if work is left it notifies as a
+ *       producer does (b, c). A producer that skipped its wake because of
+ *       a spinner relies on that spinner; the spinner may take another
+ *       task, one that blocks (it waits for the skipped one), so it must
+ *       not take the duty with it.
  * Producer (crew__park_notify_one after publishing): (a) publish a task;
  *   (b) seq_cst fence, load spinning: if != 0, stop (a spinner will find
  *   the task); else load nsleepers; (c) if > 0: epoch++, futex_wake(1).
@@ -53,6 +59,11 @@
  *   SPIN_END_AFTER_PREPARE  spinning-- after (2), still before the re-scan
  *                       (3): also correct; what matters is that the
  *                       decrement precedes the re-scan.
+ *   GATE                every task blocks until all NT tasks have started
+ *                       (a gate or barrier in the bodies: the workers must
+ *                       run them at once; no spawns), with SPINR=2 too.
+ *                       The drain then completes only if no task is left
+ *                       queued while a worker sleeps.
  * Variants that MUST be rejected:
  *   BROKEN_NO_RESCAN    the worker skips the re-scan of the queues in (3)
  *                       (it still checks stop, so what fails is a task).
@@ -64,6 +75,10 @@
  *   BROKEN_SPIN_END_LATE  spinning-- after the re-scan (3): a producer
  *                       publishes after the re-scan, sees the worker still
  *                       spinning, skips the wake; the worker sleeps.
+ *   GATE BROKEN_NO_PASS_ON  no step (6): both producers see a spinner
+ *                       and skip their wakes; it takes one task and blocks
+ *                       in it; the other task stays queued while the
+ *                       other worker sleeps (the gate never opens).
  *   BROKEN_SPIN_FIRST   the producer loads spinning before publishing: it
  *                       sees a spinner that then gives up, prepares,
  *                       re-scans (nothing yet) and sleeps; the publication
@@ -85,6 +100,10 @@
 #ifndef SPINR
 #define SPINR 1       /* spin rounds before preparing to park (at most) */
 #endif
+#ifdef GATE
+#undef SPAWNS
+#define SPAWNS 0      /* a gate counts the producers' tasks only */
+#endif
 #define NT (NP * TPP)
 #if NW != 2
 #error "the futex model below is written for NW == 2 workers"
@@ -99,6 +118,7 @@ byte epoch;           /* wraps at 256; it moves at most NT+1 times here */
 bool stop;
 bool sleeping[NW];    /* the futex wait queue on &epoch */
 byte exited;
+byte started;         /* GATE: tasks that reached the gate */
 
 /* futex_wait(&epoch, key) for worker i */
 inline futex_wait(i, key) {
@@ -140,6 +160,7 @@ proctype worker(byte i)
 {
   byte key, r;
   bool got;
+  bool fromidle;      /* (1) follows (S), (3) or (5) */
 
   do
   :: /* (1) find work */
@@ -151,6 +172,20 @@ proctype worker(byte i)
      };
      if
      :: got ->
+#ifndef BROKEN_NO_PASS_ON
+        /* (6) pass on: back from idle with a task, look again; work
+         * left that no spinner will find wakes a sleeper */
+        if
+        :: fromidle && tasks > 0 -> notify_one()
+        :: else -> skip
+        fi;
+#endif
+        fromidle = false;
+#ifdef GATE
+        /* the body waits until every task has started */
+        started++;
+        started == NT;
+#endif
         /* run it; the body may spawn a child onto this worker's own deque
          * (owner push: relaxed read of nsleepers without the fence, so it
          * may miss a worker that has announced itself: modelled as a
@@ -188,6 +223,7 @@ proctype worker(byte i)
         :: else -> skip
         fi;
 #endif
+        fromidle = true;
         if
         :: got -> got = false       /* back to (1): it takes what it saw,
                                      * another task, or nothing */
