@@ -394,7 +394,7 @@ CREW_API int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id);
  * Inline: crew_fork() and crew_sync_ok() are defined in this header, so
  * the common fork (a private frame while no worker is idle) and the
  * common sync (a child nobody stole, run here while nothing is cancelled)
- * compile into the caller with no library call: 28 and about 50
+ * compile into the caller with no library call: 28 and about 55
  * instructions. Everything else (sharing with an idle worker, waiting
  * for a stolen child, cancellation, interruptible regions, errors) calls
  * into the library, which behaves exactly as before. crew_sync() with a
@@ -449,6 +449,8 @@ struct crew__forks {
     uint16_t irq_depth;               /* crew_interruptible_begin depth */
     uint16_t ncb;                     /* on-cancel registrations armed */
     uint32_t checks;                  /* positive-path checks, for the test mode */
+    struct crew__forks *up;           /* the syncing caller's tallies, while
+                                         crew_sync_ok() runs this child inline */
 };
 
 /* The owner's side of a worker's fork deque, and what a fork or sync must
@@ -488,14 +490,13 @@ CREW_API extern __thread struct crew__fj *crew__fj_cur __attribute__((tls_model(
  * (with every check and error), and the steps the inline paths leave out
  * of line: a frame that is shared, stolen, carries a payload, or runs
  * while something is cancelled or a region is open (crew__sync_one); a
- * child that left forks or registrations behind (crew__fork_leftovers);
- * a child that failed or ran while something was cancelled
- * (crew__fork_ended). */
+ * child that left forks, registrations or regions behind, failed, or ran
+ * while something was cancelled (crew__fork_after: it also restores the
+ * caller's tallies, c->up). */
 CREW_API int crew__fork(crew_fn fn, void *arg);
 CREW_API int crew__sync_ok(void);
 CREW_API void crew__sync_one(void);
-CREW_API void crew__fork_leftovers(void);
-CREW_API void crew__fork_ended(int rc);
+CREW_API void crew__fork_after(int rc, struct crew__forks *c);
 
 #if defined(__GNUC__)
 #define CREW__LIKELY(x)   __builtin_expect(!!(x), 1)
@@ -587,51 +588,59 @@ static inline int crew_sync_ok(void)
 {
     struct crew__fj *j = crew__fj_cur;
     struct crew__forks *k;
-    uint32_t sc;
     if (CREW__UNLIKELY(j == NULL || (k = j->forks) == NULL))
         return crew__sync_ok(); /* not in a task: its error */
-    /* The scopes hint (see below), loaded once before the first child and
-     * again after each: the load after a child serves as the check before
-     * the next, since nothing between them synchronises with anyone. */
-    sc = CREW__LOAD_RELAXED(j->scopes);
-    while (j->head > k->base) {
-        uint32_t i = j->head - 1;
-        struct crew__frame *f = &j->dq[i];
+    /* Nothing but the caller's own values lives in a register across a
+     * child: j and k are loaded again after every call (and k is kept in
+     * the child's tallies), so the caller saves fewer registers, which
+     * every call of a recursive caller pays, its leaves included. */
+    for (;;) {
+        uint32_t h = j->head, i = h - 1, open;
+        struct crew__frame *f;
         struct crew__forks c;
-        crew_fn fn;
-        void *arg;
         int rc;
+        if (h <= k->base)
+            break;
+        f = &j->dq[i];
         /* Inline only for a private frame with no payload, while nothing
          * is cancelled and no interruptible region is open (i >= ifloor
          * says both the first and the last). The scopes loads are
          * relaxed: step 1 of the library's check protocol (a canceller
          * counts its scope, seq_cst, before it returns), as the library's
          * own fork path reads it. */
-        if (CREW__UNLIKELY(i < j->ifloor || f->arg == (void *)f->payload || sc != 0)) {
+        if (CREW__UNLIKELY(i < j->ifloor || f->arg == (void *)f->payload ||
+                           CREW__LOAD_RELAXED(j->scopes) != 0)) {
             crew__sync_one();
-            sc = CREW__LOAD_RELAXED(j->scopes);
+            j = crew__fj_cur;
+            k = j->forks;
             continue;
         }
-        fn = f->fn;
-        arg = f->arg;
         j->head = i; /* ours: the child's own forks reuse the slot */
         __builtin_memset(&c, 0, sizeof c);
         c.base = i;
         c.in_frame = true;
+        c.up = k;
         j->forks = &c;
-        rc = fn(arg);
-        if (CREW__UNLIKELY(j->head != i || (c.ncb | c.irq_depth) != 0))
-            crew__fork_leftovers();
-        j->forks = k;
-        sc = CREW__LOAD_RELAXED(j->scopes);
-        /* A DONE child is not counted: only crew_sync() reports counts,
-         * and it syncs through the library, which counts them. */
-        if (CREW__UNLIKELY(rc != 0 || sc != 0)) {
-            crew__fork_ended(rc);
-            sc = CREW__LOAD_RELAXED(j->scopes);
+        rc = f->fn(f->arg);
+        j = crew__fj_cur;
+        k = c.up;
+        /* irq_depth and ncb, adjacent (the library asserts it). */
+        __builtin_memcpy(&open, &c.irq_depth, sizeof open);
+        /* Out of line: forks left unsynced, registrations or regions left
+         * open, a failure, or something cancelled (then the child's
+         * outcome is decided as the library decides it). A DONE child is
+         * not counted: only crew_sync() reports counts, and it syncs
+         * through the library, which counts them. */
+        if (CREW__UNLIKELY(
+                (rc | (int)(open | (j->head ^ c.base) | CREW__LOAD_RELAXED(j->scopes))) != 0)) {
+            crew__fork_after(rc, &c);
+            j = crew__fj_cur;
+            k = j->forks;
+        } else {
+            j->forks = k;
         }
     }
-    if (CREW__UNLIKELY(k->first_bad != 0 || sc != 0))
+    if (CREW__UNLIKELY((k->first_bad | (int)CREW__LOAD_RELAXED(j->scopes)) != 0))
         return crew__sync_ok(); /* reports and resets */
     k->done = 0;
     return 0;

@@ -21,6 +21,7 @@
 
 #include <limits.h>
 #include <sched.h>
+#include <stddef.h>
 
 #include "cancel.h"
 #include "group.h"
@@ -597,29 +598,30 @@ void crew__sync_one(void)
     sync_one(w->ex, w);
 }
 
-/* The child (running with its own tallies, w->fd.o.forks) returned with
- * forks unsynced or registrations/regions left open: as fork_call(). */
-void crew__fork_leftovers(void)
+/* crew_sync_ok()'s inline child c returned rc, and something is left to
+ * do: as fork_call(), sync what it left unsynced and close what it left
+ * open (with its own tallies, still current), restore the caller's
+ * tallies (c->up), and add its outcome to them unless it simply ended
+ * DONE. */
+_Static_assert(offsetof(crew__forks_t, ncb) == offsetof(crew__forks_t, irq_depth) + 2 &&
+                   offsetof(crew__forks_t, irq_depth) % 4 == 0,
+               "crew_sync_ok() reads irq_depth and ncb as one 32-bit word");
+void crew__fork_after(int rc, crew__forks_t *c)
 {
     crew__worker_t *w = crew__tls_worker;
-    crew__forks_t *c = w->fd.o.forks;
+    crew_status_t st;
     if (w->fd.o.head != c->base)
         crew__fork_sync(w->ex, w);
     if (c->ncb | c->irq_depth)
         crew__body_leftovers(w->ex, w, c);
-}
-
-/* The child returned rc != 0, or something is cancelled: its status as
- * fork_call() decides it, added to the caller's tallies. */
-void crew__fork_ended(int rc)
-{
-    crew__worker_t *w = crew__tls_worker;
-    crew_status_t st;
+    w->fd.o.forks = c->up;
+    if (!rc && !crew__any_scope(w->ex))
+        return;
     if (crew__any_scope(w->ex) && parent_cancelled(w->ex))
         st = CREW_TASK_CANCELLED;
     else
         st = rc ? CREW_TASK_FAILED : CREW_TASK_DONE;
-    tally(w->fd.o.forks, st, rc);
+    tally(c->up, st, rc);
 }
 
 int crew__workers_start(struct crew *ex)
