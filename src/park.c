@@ -18,9 +18,9 @@
  *  5. done: sleepers -= 1, go to 1.
  *  6. pass on: a worker back from idle (it found work in 1 or 3, or woke
  *     in 4) that takes a task, and a helping waiter that slept and now
- *     takes a task or returns, first re-reads the other queues (after a
- *     seq_cst fence); if work is queued there it notifies as a producer
- *     does (b, c). worker.c pass_on.
+ *     takes a task or returns, first reads sleepers (after a seq_cst
+ *     fence) and, if any, the other queues; if work is queued there it
+ *     notifies as a producer does (b, c). worker.c pass_on.
  *
  * Before step 2 an idle worker spins (step 1) with `spinning` counted;
  * it stops counting (seq_cst RMW) before step 2.

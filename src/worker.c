@@ -213,10 +213,12 @@ static bool any_work(struct crew *ex, crew__worker_t *w)
  * since what we run next may block until that work runs. */
 static CREW_NOINLINE void pass_on(struct crew *ex, crew__worker_t *w)
 {
-    /* seq_cst fence: the queues are read after our spin_end, our step-3
-     * re-scan or the wake-up (each seq_cst), as in step 3. */
+    /* seq_cst fence: sleepers and the queues are read after our spin_end,
+     * our step-3 re-scan or the wake-up (each seq_cst), as in step 3. A
+     * worker that announces itself after we read no sleepers re-scans
+     * after that, and finds the work itself. */
     CREW_FENCE_SEQ_CST();
-    if (work_elsewhere(ex, w))
+    if (crew__park_has_sleepers(&ex->park) && work_elsewhere(ex, w))
         crew__park_notify_one(&ex->park);
 }
 

@@ -22,8 +22,8 @@
  *   (4) futex_wait(&epoch, key): sleeps only if epoch == key, until woken
  *   (5) nsleepers--, back to (1)
  *   (6) pass on: a worker back from (S), (3) or (5) that takes a task looks
- *       at the queues again (any_work); if work is left it notifies as a
- *       producer does (b, c). A producer that skipped its wake because of
+ *       at nsleepers and, if some worker sleeps, at the queues again; if
+ *       work is left it notifies as a producer does (b, c). A producer that skipped its wake because of
  *       a spinner relies on that spinner; the spinner may take another
  *       task, one that blocks (it waits for the skipped one), so it must
  *       not take the duty with it.
@@ -176,7 +176,11 @@ proctype worker(byte i)
         /* (6) pass on: back from idle with a task, look again; work
          * left that no spinner will find wakes a sleeper */
         if
-        :: fromidle && tasks > 0 -> notify_one()
+        :: fromidle && nsleepers > 0 ->  /* nobody asleep: nobody to wake */
+           if
+           :: tasks > 0 -> notify_one()
+           :: else -> skip
+           fi
         :: else -> skip
         fi;
 #endif
