@@ -683,6 +683,12 @@ CREW_API int crew_run(crew_t *ex, crew_fn fn, void *arg, crew_status_t *status);
  * see crew_fork() for the cheaper anonymous kind). Same as
  * crew_submit(crew_current(), fn, arg, id), on a
  * shorter path when neither a group nor a cancellation is involved.
+ * The child goes on the calling worker's own deque, and the spawn wakes a
+ * sleeping worker without a fence: in a window of nanoseconds a worker
+ * going to sleep may miss it. Nothing is lost (the spawning worker runs
+ * the child when its task joins it or returns), but a task that
+ * waits for its child must wait with crew_join() (which runs it if no
+ * one else has), not on a lock or condition variable of its own.
  * Thread-safety: only from inside a task.
  * Ownership: as crew_submit_ex(): arg goes to the task; a non-NULL id makes
  *   it joinable.

@@ -60,10 +60,16 @@
  * b and read sleepers relaxed. A wake-up can then be missed only in a
  * window of a few nanoseconds, and missing it cannot lose the task: the
  * owner never parks while its own deque is non-empty, so it runs the task
- * itself; at worst one sleeper stays asleep until the next spawn, external
- * submission, or a thief's chained wake-up (worker.c). Submissions from
- * outside the executor, where nobody else would run the task, always use
- * the full protocol. This saves a locked instruction per spawn.
+ * itself when its task joins it or returns; at worst one sleeper stays
+ * asleep until the next spawn, external submission, or a thief's chained
+ * wake-up (worker.c). A parent that blocks until its child has run on a
+ * lock of its own (not crew_join, which runs the child) could wait for
+ * one of those: crew.h says so at crew_spawn, and park.pml shows it
+ * (SPAWN_WAITS). Submissions from outside the executor, where nobody else
+ * would run the task, always use the full protocol. This saves a locked
+ * instruction per spawn; the alternative, a light fence here paired with
+ * a membarrier per park (platform.h), measured create-run-destroy of a
+ * 2-worker executor about 25% slower.
  *
  * notify_one bumps epoch, which releases every worker between 2 and 4 (they
  * re-scan; extra ones park again): wasted work only, never a lost wake-up.

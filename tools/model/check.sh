@@ -106,6 +106,9 @@ run park.pml BROKEN_SPIN_FIRST  safety   reject
 run park.pml GATE               safety   pass
 run park.pml GATE               liveness pass
 run park.pml "GATE BROKEN_NO_PASS_ON" safety reject
+run park.pml OWNER_PUSH_FENCED  safety   pass
+run park.pml "SPAWN_WAITS NP=1 TPP=1 OWNER_PUSH_FENCED" safety pass
+run park.pml "SPAWN_WAITS NP=1 TPP=1" safety reject
 
 run deque.pml -                  safety   pass
 run deque.pml STEALS=3           safety   pass

@@ -34,7 +34,8 @@
  *   relaxed read of nsleepers, then notify_one (b, c) if it was nonzero;
  *   the read may be stale, so the whole notify may be skipped although
  *   someone sleeps; park.c claims the task is still never lost (its owner
- *   runs it). Modelled as a nondeterministic skip; SPAWNS (1) children.
+ *   runs it when it syncs or returns). Modelled as a nondeterministic skip;
+ *   SPAWNS (1) children. OWNER_PUSH_FENCED: with step b's fence instead.
  * Shutdown (drain): wait until every published task has completed, then
  *   stop = 1, fence, if nsleepers > 0: epoch++, futex_wake(&epoch, all)
  *   (notify_all does not look at spinning).
@@ -59,6 +60,11 @@
  *   SPIN_END_AFTER_PREPARE  spinning-- after (2), still before the re-scan
  *                       (3): also correct; what matters is that the
  *                       decrement precedes the re-scan.
+ *   SPAWN_WAITS NP=1 TPP=1 OWNER_PUSH_FENCED  the one task spawns a
+ *                       child and blocks until that child has run (on a
+ *                       lock, not crew_join: no helping), so only another
+ *                       worker can run it; with a fenced owner push that
+ *                       always happens.
  *   GATE                every task blocks until all NT tasks have started
  *                       (a gate or barrier in the bodies: the workers must
  *                       run them at once; no spawns), with SPINR=2 too.
@@ -75,6 +81,12 @@
  *   BROKEN_SPIN_END_LATE  spinning-- after the re-scan (3): a producer
  *                       publishes after the re-scan, sees the worker still
  *                       spinning, skips the wake; the worker sleeps.
+ *   SPAWN_WAITS NP=1 TPP=1  the same with crew's owner push (no fence):
+ *                       the spawner reads no sleeper (stale), the other
+ *                       worker's re-scan saw no child, it sleeps, and the
+ *                       parent blocks forever. This is the limit park.c
+ *                       and crew.h document (crew_spawn): a parent that
+ *                       waits for its child must wait with crew_join.
  *   GATE BROKEN_NO_PASS_ON  no step (6): both producers see a spinner
  *                       and skip their wakes; it takes one task and blocks
  *                       in it; the other task stays queued while the
@@ -119,6 +131,8 @@ bool stop;
 bool sleeping[NW];    /* the futex wait queue on &epoch */
 byte exited;
 byte started;         /* GATE: tasks that reached the gate */
+bool waiting;         /* SPAWN_WAITS: a parent blocks until its child ran */
+bool childran;
 
 /* futex_wait(&epoch, key) for worker i */
 inline futex_wait(i, key) {
@@ -191,19 +205,41 @@ proctype worker(byte i)
         started == NT;
 #endif
         /* run it; the body may spawn a child onto this worker's own deque
-         * (owner push: relaxed read of nsleepers without the fence, so it
+         * (owner push: a relaxed read of nsleepers without the fence, so it
          * may miss a worker that has announced itself: modelled as a
-         * nondeterministic skip of the notify) */
+         * nondeterministic skip of the notify; OWNER_PUSH_FENCED: step b's
+         * fence, so the read is sequentially consistent) */
         if
         :: spawned < SPAWNS ->
-           d_step { tasks++; spawned++ };
+           d_step {
+             tasks++; spawned++;
+#ifdef SPAWN_WAITS
+             waiting = true     /* the only task queued now is the child */
+#endif
+           };
            if
            :: nsleepers > 0 -> notify_one()
+#ifndef OWNER_PUSH_FENCED
            :: true -> skip      /* none seen, or a stale relaxed read */
-           fi
+#else
+           :: else -> skip
+#endif
+           fi;
+#ifdef SPAWN_WAITS
+           childran;            /* blocks (not crew_join) until it has run */
+           waiting = false
+#endif
         :: true -> skip
         fi;
-        d_step { consumed++; got = false }
+        d_step {
+#ifdef SPAWN_WAITS
+          if
+          :: waiting -> childran = true   /* this one was the child */
+          :: else -> skip
+          fi;
+#endif
+          consumed++; got = false
+        }
 #ifdef STOP_BEFORE_PREPARE
      :: !got && stop -> break
      :: !got && !stop ->
