@@ -412,14 +412,12 @@ CREW_API int crew_submit(crew_t *ex, crew_fn fn, void *arg, crew_id_t *id);
  * (the owner pushes and pops its private frames; only sharing and taking
  * back a shared frame are atomic, and those stay in the library). */
 #ifdef __cplusplus
-#define CREW__ATOMIC(T)           T
-#define CREW__LOAD_RELAXED(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
-#define CREW__STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define CREW__ATOMIC(T)       T
+#define CREW__LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #else
 #include <stdatomic.h>
-#define CREW__ATOMIC(T)           _Atomic T
-#define CREW__LOAD_RELAXED(p)     atomic_load_explicit((p), memory_order_relaxed)
-#define CREW__STORE_RELAXED(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define CREW__ATOMIC(T)       _Atomic T
+#define CREW__LOAD_RELAXED(p) atomic_load_explicit((p), memory_order_relaxed)
 #endif
 #define CREW__FORK_INLINE_DEPTH 64
 
