@@ -387,6 +387,26 @@ static CREW_NOINLINE bool parent_cancelled(struct crew *ex)
     return crew__is_cancelled(ex, crew__tls_task, NULL);
 }
 
+/* A fork child c returned: sync the forks it left unsynced and close the
+ * registrations and regions it left open, with its tallies still current
+ * (as run_body does for a task). */
+static inline void child_leftovers(struct crew *ex, crew__worker_t *w, crew__forks_t *c)
+{
+    if (CREW_UNLIKELY(w->fd.o.head != c->base))
+        crew__fork_sync(ex, w);
+    if (CREW_UNLIKELY(c->ncb | c->irq_depth))
+        crew__body_leftovers(ex, w, c);
+}
+
+/* A fork child's outcome once it returned rc: as for any task, cancelled
+ * while it ran -> CANCELLED, whatever rc. */
+static inline crew_status_t child_outcome(struct crew *ex, int rc)
+{
+    if (CREW_UNLIKELY(crew__any_scope(ex)) && parent_cancelled(ex))
+        return CREW_TASK_CANCELLED;
+    return rc ? CREW_TASK_FAILED : CREW_TASK_DONE;
+}
+
 static inline crew_status_t fork_call(struct crew *ex, crew__worker_t *w, crew_fn fn, void *arg,
                                       int *rc)
 {
@@ -400,17 +420,11 @@ static inline crew_status_t fork_call(struct crew *ex, crew__worker_t *w, crew_f
     bool irq = crew__irq_suspend(ex, w); /* the parent's region, if open */
     w->fd.o.forks = &forks;
     *rc = fn(arg);
-    if (CREW_UNLIKELY(w->fd.o.head != forks.base))
-        crew__fork_sync(ex, w);
-    if (CREW_UNLIKELY(forks.ncb | forks.irq_depth))
-        crew__body_leftovers(ex, w, &forks);
+    child_leftovers(ex, w, &forks);
     w->fd.o.forks = saved;
     if (CREW_UNLIKELY(irq))
         crew__irq_reopen(ex, w);
-    /* As for any task: cancelled while it ran -> CANCELLED, whatever rc. */
-    if (CREW_UNLIKELY(crew__any_scope(ex)) && parent_cancelled(ex))
-        return CREW_TASK_CANCELLED;
-    return *rc ? CREW_TASK_FAILED : CREW_TASK_DONE;
+    return child_outcome(ex, *rc);
 }
 
 static bool frame_done(void *ctx, bool arm, _Atomic uint32_t **word, uint32_t *val)
@@ -611,19 +625,10 @@ _Static_assert(offsetof(crew__forks_t, ncb) == offsetof(crew__forks_t, irq_depth
 void crew__fork_after(int rc, crew__forks_t *c)
 {
     crew__worker_t *w = crew__tls_worker;
-    crew_status_t st;
-    if (w->fd.o.head != c->base)
-        crew__fork_sync(w->ex, w);
-    if (c->ncb | c->irq_depth)
-        crew__body_leftovers(w->ex, w, c);
+    child_leftovers(w->ex, w, c);
     w->fd.o.forks = c->up;
-    if (!rc && !crew__any_scope(w->ex))
-        return;
-    if (crew__any_scope(w->ex) && parent_cancelled(w->ex))
-        st = CREW_TASK_CANCELLED;
-    else
-        st = rc ? CREW_TASK_FAILED : CREW_TASK_DONE;
-    tally(c->up, st, rc);
+    if (rc || crew__any_scope(w->ex))
+        tally(c->up, child_outcome(w->ex, rc), rc);
 }
 
 int crew__workers_start(struct crew *ex)
@@ -653,6 +658,15 @@ void crew__workers_stop(struct crew *ex)
     }
 }
 
+/* help_until returns rc: a wake-up that came to it while it slept may
+ * have been meant for the work it leaves queued (park.c step 6). */
+static inline int help_leave(struct crew *ex, crew__worker_t *w, bool woke, int rc)
+{
+    if (CREW_UNLIKELY(woke))
+        pass_on(ex, w);
+    return rc;
+}
+
 /* On a worker: run other tasks until done. When nothing is runnable, park
  * like an idle worker (park.c protocol); whoever makes done() true wakes
  * parked workers (notify_all), and so does a cancel that may concern the
@@ -667,30 +681,25 @@ static int help_until(struct crew *ex, crew__worker_t *w, crew__wait_fn done, vo
         crew__task_t *t;
         _Atomic uint32_t *word;
         uint32_t val, key;
-        int rc = 1; /* 1: keep waiting */
         /* Deferred member counts (group.c, step 3): what we may be waiting
          * for must not sit in our own word. */
         crew__group_flush(ex, w);
         if (done(ctx, false, NULL, NULL))
-            rc = 0;
-        else if (check_cancel && crew_cancelled())
-            rc = CREW_ECANCELED;
-        t = rc == 1 ? find_work(ex, w) : NULL;
-        if (!t && rc == 1 && deadline >= 0 && crew__now_ns() >= deadline)
-            rc = CREW_ETIMEDOUT;
-        if (t || rc != 1) {
-            /* A wake-up that came to us may have been meant for the work
-             * we leave queued (park.c step 6). */
-            if (CREW_UNLIKELY(woke)) {
+            return help_leave(ex, w, woke, 0);
+        if (check_cancel && crew_cancelled())
+            return help_leave(ex, w, woke, CREW_ECANCELED);
+        t = find_work(ex, w);
+        if (t) {
+            if (CREW_UNLIKELY(woke)) { /* as help_leave */
                 woke = false;
                 pass_on(ex, w);
             }
-            if (!t)
-                return rc;
             crew__task_run(ex, w, t, false);
             spins = 0;
             continue;
         }
+        if (deadline >= 0 && crew__now_ns() >= deadline)
+            return help_leave(ex, w, woke, CREW_ETIMEDOUT);
         if (++spins < ex->spin) {
             crew__cpu_relax();
             continue;
